@@ -1,0 +1,33 @@
+#!/bin/sh
+# Installs what building and testing gliveD needs on Debian, when missing.
+# As root it runs apt-get; otherwise it prints the exact line to run.
+# Usage: scripts/install-deps.sh [--test]   (--test adds what `make check` needs)
+set -eu
+pkgs="build-essential pkg-config libuv1-dev libjansson-dev libssl-dev libwslay-dev libhttp-parser-dev"
+if [ "${1:-}" = "--test" ]; then
+  # python3-websockets: the seed notebook's own client; nodejs+npm: the official @google/genai SDK;
+  # socat: README one-liners; valgrind for leak checks.
+  pkgs="$pkgs python3 python3-websockets nodejs npm socat"
+fi
+missing=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "install-deps: installing:$missing" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+  else
+    echo "install-deps: missing Debian packages; run as root:" >&2
+    echo "  apt-get install -y$missing" >&2
+    exit 1
+  fi
+fi
+if [ "${1:-}" = "--test" ]; then
+  here=$(cd "$(dirname "$0")/.." && pwd)
+  if [ ! -d "$here/tests/sdk/node_modules/@google/genai" ]; then
+    echo "install-deps: npm install in tests/sdk (@google/genai)" >&2
+    (cd "$here/tests/sdk" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+fi
