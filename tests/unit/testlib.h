@@ -14,15 +14,16 @@ struct gl_test { const char *name; gl_test_fn fn; };
 static struct gl_test gl_tests[256];
 static int gl_ntests;
 static int gl_cur_failed;
+static const char *gl_tests_current = "";
 
-#define TEST(name)                                                             \
-    static void test_##name(void);                                            \
-    __attribute__((constructor)) static void reg_##name(void)                 \
+#define TEST(tname)                                                            \
+    static void test_##tname(void);                                           \
+    __attribute__((constructor)) static void reg_##tname(void)                \
     {                                                                          \
-        gl_tests[gl_ntests].name = #name;                                      \
-        gl_tests[gl_ntests++].fn = test_##name;                               \
+        gl_tests[gl_ntests].name = #tname;                                     \
+        gl_tests[gl_ntests++].fn = test_##tname;                              \
     }                                                                          \
-    static void test_##name(void)
+    static void test_##tname(void)
 
 #define GL_FAILF(...)                                                          \
     do {                                                                       \
@@ -49,8 +50,6 @@ static int gl_cur_failed;
     do { const char *_h = (hay), *_n = (needle);                               \
          if (!_h || !strstr(_h, _n))                                           \
              GL_FAILF("%s == \"%s\" lacks \"%s\"", #hay, _h ? _h : "(null)", _n); } while (0)
-
-static const char *gl_tests_current = "";
 
 int main(int argc, char **argv)
 {

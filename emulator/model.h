@@ -1,0 +1,88 @@
+/* The scripted deterministic model. Pure logic: no sockets, no timers. The connection code
+ * (emulator/server.c) feeds it prompts and tool responses and executes the actions it returns
+ * in order (EMU_ACT_DELAY is the only thing that waits on a clock; it multiplies ms by the
+ * --time-scale itself).
+ *
+ * A script (emulator/default-script.json is the built-in one; --script FILE replaces it; format in
+ * docs/emulator-script.md) maps prompts to steps; the model turns steps into Live API server
+ * messages in the form the real service sends (camelCase, one part per serverContent). */
+#ifndef EMU_MODEL_H
+#define EMU_MODEL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/err.h"
+
+typedef enum {
+    EMU_ACT_SEND,       /* send msg (a server message object) as a JSON binary frame */
+    EMU_ACT_DELAY,      /* wait ms (unscaled) before the next action */
+    EMU_ACT_AWAIT_TOOL, /* always the last action of a batch: wait until every id in `ids` got a
+                           toolResponse (or was cancelled), then call emu_session_continue() */
+    EMU_ACT_CLOSE,      /* close with code and text (the reason) */
+    EMU_ACT_DROP,       /* drop TCP abruptly, no close frame */
+    EMU_ACT_RAW,        /* send text (not JSON, e.g. malformed) as a binary frame */
+    EMU_ACT_OVERSIZE,   /* send one binary frame of n bytes (valid-looking JSON padding) */
+    EMU_ACT_STALL,      /* stop sending and reading on this connection for good */
+    EMU_ACT_GOAWAY,     /* send goAway with timeLeft = ms, then close 1011 after ms (scaled) */
+} emu_act_kind;
+
+typedef struct emu_action {
+    emu_act_kind kind;
+    json_t *msg;        /* SEND: owned */
+    json_t *ids;        /* AWAIT_TOOL: array of call id strings, owned */
+    unsigned ms;        /* DELAY, GOAWAY */
+    int code;           /* CLOSE */
+    char *text;         /* CLOSE reason, RAW payload: owned */
+    size_t n;           /* OVERSIZE */
+} emu_action;
+
+typedef struct emu_actions {
+    emu_action *v;
+    size_t len, cap;
+} emu_actions;
+
+void emu_actions_free(emu_actions *a); /* frees every action's owned fields and the array */
+
+typedef struct emu_script emu_script;
+
+/* Loads a script from a JSON file, or the built-in default when path is NULL. */
+emu_script *emu_script_load(const char *path, gl_err *err);
+void emu_script_free(emu_script *s);
+
+/* One model session: what setup declared plus the conversation so far. */
+typedef struct emu_session emu_session;
+
+/* setup: the normalized (camelCase) body of the client's setup message. */
+emu_session *emu_session_new(emu_script *s, const json_t *setup);
+void emu_session_free(emu_session *m);
+
+/* History, for session resumption: an opaque JSON snapshot of the conversation (turns so far),
+ * and its restore into a new session (the resumed one). */
+json_t *emu_session_history(const emu_session *m);
+void emu_session_restore(emu_session *m, const json_t *history);
+size_t emu_session_turns(const emu_session *m); /* completed user turns */
+
+/* A user turn: appends to *out the actions of the model's answer, from the first chunk to
+ * turnComplete (with usageMetadata), with any faults the script injects for this prompt. If the
+ * answer calls tools, the batch stops at an EMU_ACT_AWAIT_TOOL; once every id is answered the
+ * server calls emu_session_continue() for the next batch (steps after a call may quote the tool's
+ * response). A prompt while a turn is running interrupts it: the caller drops its queued actions,
+ * sends {"serverContent":{"interrupted":true}} and toolCallCancellation for pending ids itself. */
+void emu_session_prompt(emu_session *m, const char *text, emu_actions *out);
+void emu_session_continue(emu_session *m, emu_actions *out);
+
+/* Audio input that ended (activityEnd / audioStreamEnd): bytes of 16 kHz s16le received. */
+void emu_session_audio_turn(emu_session *m, size_t pcm_bytes, emu_actions *out);
+
+/* A toolResponse arrived for call id with this name and response; the model records it (scripts
+ * may echo tool results in the answer). Returns false if the id is not pending. */
+bool emu_session_tool_response(emu_session *m, const char *id, const char *name,
+                               const json_t *response);
+
+/* Ids of tool calls issued and not yet answered (for toolCallCancellation on interruption). */
+json_t *emu_session_pending_calls(const emu_session *m); /* new reference, array */
+void emu_session_cancel_pending(emu_session *m);
+
+#endif

@@ -1,0 +1,38 @@
+/* TLS as a pure byte engine: OpenSSL over memory BIOs, no sockets. The websocket layer feeds it
+ * ciphertext read by libuv and writes out what it produces, so nothing ever blocks.
+ * Certificate and hostname verification are ON for clients unless explicitly disabled (tests). */
+#ifndef GL_TLS_H
+#define GL_TLS_H
+
+#include <openssl/ssl.h>
+#include <stdbool.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+
+typedef struct gl_tls gl_tls;
+
+/* Client context: trusts ca_file if given, else the system CA store. */
+SSL_CTX *gl_tls_client_ctx(const char *ca_file, gl_err *err);
+/* Server context from PEM files. */
+SSL_CTX *gl_tls_server_ctx(const char *cert_file, const char *key_file, gl_err *err);
+
+/* host: sent as SNI (not for IP literals) and checked against the certificate (IP SANs for IP
+ * literals). verify=false skips every check: for tests of the failure path only. */
+gl_tls *gl_tls_client(SSL_CTX *ctx, const char *host, bool verify, gl_err *err);
+gl_tls *gl_tls_server(SSL_CTX *ctx, gl_err *err);
+void gl_tls_free(gl_tls *t);
+
+/* Starts (client) or continues the handshake; ciphertext to send is appended to out. */
+int gl_tls_handshake(gl_tls *t, gl_buf *out, gl_err *err);
+/* Ciphertext from the peer: decrypted bytes are appended to plain, bytes to send to out.
+ * Sets *eof when the peer sent close_notify. */
+int gl_tls_feed(gl_tls *t, const void *data, size_t len, gl_buf *plain, gl_buf *out, bool *eof,
+                gl_err *err);
+/* Encrypts plaintext (only once gl_tls_ready) into out. */
+int gl_tls_write(gl_tls *t, const void *data, size_t len, gl_buf *out, gl_err *err);
+bool gl_tls_ready(const gl_tls *t);
+/* Appends a close_notify alert to out. */
+void gl_tls_shutdown(gl_tls *t, gl_buf *out);
+
+#endif

@@ -1,0 +1,970 @@
+/* Websocket connections: libuv socket -> (TLS engine) -> HTTP upgrade -> wslay.
+ *
+ * Data path in:  uv read -> gl_tls_feed -> c->in (plaintext) -> HTTP head parser or wslay recv.
+ * Data path out: wslay send callback / HTTP writer -> gl_tls_write -> c->out -> one uv_write.
+ * Backpressure: while more than WRITE_HIGH bytes are in flight in uv_write, the wslay send
+ * callback says WOULDBLOCK and wslay keeps the frames queued; write completions pump it again.
+ * ws_send refuses messages once queued + in-flight bytes would pass max_output. */
+#include "transport/ws.h"
+
+#include <arpa/inet.h>
+#include <openssl/rand.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wslay/wslay.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "transport/http.h"
+#include "transport/tls.h"
+#include "transport/url.h"
+
+#define WRITE_HIGH (256 * 1024)
+#define IN_LIMIT (1024 * 1024)        /* plaintext read but not yet consumed by wslay */
+#define CLOSE_TIMEOUT_MS 5000         /* the peer's time to answer our close frame */
+
+enum conn_state {
+    ST_RESOLVING,
+    ST_CONNECTING,
+    ST_TLS,       /* TLS handshake in progress */
+    ST_HTTP,      /* client: waiting for the 101; server: waiting for the request */
+    ST_OPEN,
+    ST_CLOSING,   /* close frame sent, waiting for the peer's */
+    ST_DRAINING,  /* flushing the last bytes before the socket closes */
+    ST_DEAD,      /* uv_close called */
+};
+
+struct ws_conn {
+    uv_loop_t *loop;
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    uv_getaddrinfo_t gai;
+    uv_connect_t connect_req;
+    uv_shutdown_t shutdown_req;
+    bool client;
+    enum conn_state state;
+    int refs;               /* open handles + a pending DNS lookup; freed at 0 */
+    bool tcp_inited;
+    bool reading;
+    bool stalled;
+    int depth;              /* >0 while inside wslay or a user callback */
+
+    gl_tls *tls;
+    gl_buf in;              /* plaintext not yet consumed */
+    gl_buf out;             /* bytes ready to hand to uv_write */
+    size_t in_flight;       /* bytes in uv_write requests */
+    wslay_event_context_ptr ws;
+
+    ws_handlers h;
+    void *ud;
+    size_t max_message, max_output;
+    unsigned ping_interval_ms, pong_timeout_ms;
+    uint64_t ping_sent_at;  /* 0 = no ping outstanding */
+
+    /* client */
+    gl_url url;
+    char key[25];
+    char **headers;
+    bool insecure;
+    SSL_CTX *tls_ctx;
+
+    /* outcome, reported once through on_close */
+    int close_code;
+    char close_reason[128];
+    char error[256];
+    bool closed_reported;
+
+    /* server */
+    ws_server *server;
+    ws_conn *next, *prev;
+    char peer[64];
+};
+
+struct ws_server {
+    uv_loop_t *loop;
+    uv_tcp_t listener;
+    ws_server_opts o;
+    ws_conn *conns;
+    unsigned nconns;
+    bool stopping, listener_closed;
+    int port;
+};
+
+static uint8_t g_readbuf[65536]; /* one loop thread: reads are consumed before the next one */
+
+static void conn_fail(ws_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void conn_finish(ws_conn *c);
+static void pump(ws_conn *c);
+static void server_conn_gone(ws_conn *c);
+static void arm_close_deadline(ws_conn *c);
+static void conn_unref(ws_conn *c);
+
+/* ---- output ---- */
+
+struct write_req {
+    uv_write_t req;
+    ws_conn *c;
+    size_t len;
+    char data[];
+};
+
+static void on_write(uv_write_t *req, int status)
+{
+    struct write_req *w = (struct write_req *)req;
+    ws_conn *c = w->c;
+    c->in_flight -= w->len;
+    free(w);
+    if (status < 0 && status != UV_ECANCELED && c->state < ST_DEAD)
+        conn_fail(c, "write failed: %s", uv_strerror(status));
+    else if (c->state < ST_DEAD)
+        pump(c);
+}
+
+/* Hands everything in c->out to libuv as one write. */
+static void flush_out(ws_conn *c)
+{
+    if (c->out.len == 0 || c->state == ST_DEAD || c->stalled)
+        return;
+    struct write_req *w = malloc(sizeof *w + c->out.len);
+    if (!w) {
+        conn_fail(c, "out of memory");
+        return;
+    }
+    w->c = c;
+    w->len = c->out.len;
+    memcpy(w->data, gl_buf_head(&c->out), c->out.len);
+    gl_buf_reset(&c->out);
+    uv_buf_t b = uv_buf_init(w->data, (unsigned)w->len);
+    int r = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
+    if (r < 0) {
+        free(w);
+        conn_fail(c, "write failed: %s", uv_strerror(r));
+        return;
+    }
+    c->in_flight += w->len;
+}
+
+/* Plaintext to the peer: through TLS when there is TLS. */
+static int put_plain(ws_conn *c, const void *data, size_t len)
+{
+    gl_err err;
+    if (c->tls) {
+        if (gl_tls_write(c->tls, data, len, &c->out, &err) != 0) {
+            conn_fail(c, "%s", err.msg);
+            return -1;
+        }
+    } else if (gl_buf_append(&c->out, data, len) != 0) {
+        conn_fail(c, "output buffer full");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- wslay callbacks ---- */
+
+static ssize_t wsl_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
+                        void *user)
+{
+    (void)flags;
+    ws_conn *c = user;
+    if (c->in_flight + c->out.len >= WRITE_HIGH || c->state == ST_DEAD) {
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
+    if (put_plain(c, data, len) != 0) {
+        wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+        return -1;
+    }
+    return (ssize_t)len;
+}
+
+static ssize_t wsl_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
+                        void *user)
+{
+    (void)flags;
+    ws_conn *c = user;
+    if (c->in.len == 0) {
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
+    size_t n = c->in.len < len ? c->in.len : len;
+    memcpy(buf, gl_buf_head(&c->in), n);
+    gl_buf_consume(&c->in, n);
+    return (ssize_t)n;
+}
+
+static int wsl_genmask(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, void *user)
+{
+    (void)ctx;
+    (void)user;
+    /* Masking keys only need to be unpredictable to scripts in browsers; RAND_bytes is cheap. */
+    return RAND_bytes(buf, (int)len) == 1 ? 0 : -1;
+}
+
+static void wsl_on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *a,
+                       void *user)
+{
+    (void)ctx;
+    ws_conn *c = user;
+    switch (a->opcode) {
+    case WSLAY_TEXT_FRAME:
+    case WSLAY_BINARY_FRAME:
+        if (c->h.on_message && c->state < ST_DRAINING && !c->stalled)
+            c->h.on_message(c, a->opcode == WSLAY_TEXT_FRAME ? WS_TEXT : WS_BINARY, a->msg,
+                            a->msg_length, c->ud);
+        break;
+    case WSLAY_CONNECTION_CLOSE: {
+        c->close_code = a->status_code ? a->status_code : 1005;
+        size_t rl = a->msg_length > 2 ? a->msg_length - 2 : 0;
+        if (rl >= sizeof c->close_reason)
+            rl = sizeof c->close_reason - 1;
+        memcpy(c->close_reason, a->msg + 2 * (a->msg_length >= 2), rl);
+        c->close_reason[rl] = '\0';
+        break;
+    }
+    case WSLAY_PONG:
+        c->ping_sent_at = 0;
+        break;
+    default:
+        break;
+    }
+}
+
+static int start_wslay(ws_conn *c)
+{
+    struct wslay_event_callbacks cb = {
+        .recv_callback = wsl_recv,
+        .send_callback = wsl_send,
+        .genmask_callback = wsl_genmask,
+        .on_msg_recv_callback = wsl_on_msg,
+    };
+    int r = c->client ? wslay_event_context_client_init(&c->ws, &cb, c)
+                      : wslay_event_context_server_init(&c->ws, &cb, c);
+    if (r != 0) {
+        conn_fail(c, "websocket context: out of memory");
+        return -1;
+    }
+    wslay_event_config_set_max_recv_msg_length(c->ws, c->max_message);
+    return 0;
+}
+
+/* Runs wslay both ways and decides whether the connection is over. */
+static void pump(ws_conn *c)
+{
+    if (c->state < ST_OPEN || c->state == ST_DEAD || !c->ws || c->stalled)
+        return;
+    c->depth++;
+    if (wslay_event_want_read(c->ws) && c->in.len && wslay_event_recv(c->ws) != 0 && !c->error[0])
+        snprintf(c->error, sizeof c->error, "peer broke the websocket protocol");
+    if (c->state != ST_DEAD && wslay_event_want_write(c->ws) &&
+        c->in_flight + c->out.len < WRITE_HIGH)
+        wslay_event_send(c->ws);
+    c->depth--;
+    if (c->state == ST_DEAD)
+        return;
+    /* wslay closes by itself on oversized messages and protocol errors: say why */
+    int sent = wslay_event_get_close_sent(c->ws) ? wslay_event_get_status_code_sent(c->ws) : 0;
+    if (!c->error[0] && sent == WSLAY_CODE_MESSAGE_TOO_BIG)
+        snprintf(c->error, sizeof c->error, "peer sent a message larger than %zu bytes",
+                 c->max_message);
+    else if (!c->error[0] && sent == WSLAY_CODE_PROTOCOL_ERROR)
+        snprintf(c->error, sizeof c->error, "peer broke the websocket protocol");
+    flush_out(c);
+    if (wslay_event_get_close_sent(c->ws) && c->state == ST_OPEN) {
+        c->state = ST_CLOSING;
+        arm_close_deadline(c);
+    }
+    if (!wslay_event_want_read(c->ws) && !wslay_event_want_write(c->ws))
+        conn_finish(c);
+}
+
+/* ---- teardown ---- */
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    conn_unref(h->data);
+}
+
+/* The last reference gone (handles closed, no DNS lookup pending): report and free. */
+static void conn_unref(ws_conn *c)
+{
+    if (--c->refs > 0)
+        return;
+    if (!c->closed_reported) {
+        c->closed_reported = true;
+        ws_close_info info = {
+            .code = c->close_code ? c->close_code : 1006,
+            .reason = c->close_reason,
+            .sent_code = c->ws ? wslay_event_get_status_code_sent(c->ws) : 0,
+            .error = c->error[0] ? c->error : NULL,
+        };
+        if (info.sent_code == WSLAY_CODE_ABNORMAL_CLOSURE)
+            info.sent_code = 0;
+        if (!c->error[0] && !c->close_code)
+            info.error = "connection lost without a close frame";
+        if (c->h.on_close)
+            c->h.on_close(c, &info, c->ud);
+    }
+    if (c->server)
+        server_conn_gone(c);
+    if (c->ws)
+        wslay_event_context_free(c->ws);
+    gl_tls_free(c->tls);
+    gl_buf_free(&c->in);
+    gl_buf_free(&c->out);
+    if (c->headers)
+        for (char **p = c->headers; *p; p++)
+            free(*p);
+    free(c->headers);
+    free(c);
+}
+
+static void close_handles(ws_conn *c)
+{
+    if (c->state == ST_DEAD)
+        return;
+    if (c->state == ST_RESOLVING)
+        uv_cancel((uv_req_t *)&c->gai);
+    c->state = ST_DEAD;
+    uv_timer_stop(&c->timer);
+    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+    if (c->tcp_inited)
+        uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    (void)status;
+    close_handles(req->data);
+}
+
+/* Orderly end: flush what is queued (TLS close_notify too), then close. */
+static void conn_finish(ws_conn *c)
+{
+    if (c->state >= ST_DRAINING)
+        return;
+    c->state = ST_DRAINING;
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
+    if (c->tls)
+        gl_tls_shutdown(c->tls, &c->out);
+    if (!c->stalled && c->tcp_inited) {
+        flush_out(c);
+        c->shutdown_req.data = c;
+        if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) == 0)
+            return;
+    }
+    close_handles(c);
+}
+
+static void conn_fail(ws_conn *c, const char *fmt, ...)
+{
+    if (c->state == ST_DEAD)
+        return;
+    if (!c->error[0]) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(c->error, sizeof c->error, fmt, ap);
+        va_end(ap);
+    }
+    close_handles(c);
+}
+
+/* ---- timers: handshake deadline, keepalive, close deadline ---- */
+
+static void on_timer(uv_timer_t *t)
+{
+    ws_conn *c = t->data;
+    if (c->state < ST_OPEN) {
+        conn_fail(c, "websocket handshake timed out");
+        return;
+    }
+    if (c->state == ST_CLOSING || c->state == ST_DRAINING) {
+        if (!c->error[0] && !c->close_code)
+            snprintf(c->error, sizeof c->error, "peer did not answer the close frame in time");
+        close_handles(c);
+        return;
+    }
+    if (c->stalled || !c->ping_interval_ms)
+        return;
+    uint64_t now = uv_now(c->loop);
+    if (c->ping_sent_at && now - c->ping_sent_at >= c->pong_timeout_ms) {
+        conn_fail(c, "keepalive: no pong within %u ms", c->pong_timeout_ms);
+        return;
+    }
+    if (!c->ping_sent_at) {
+        struct wslay_event_msg m = {.opcode = WSLAY_PING, .msg = (const uint8_t *)"gl", .msg_length = 2};
+        if (wslay_event_queue_msg(c->ws, &m) == 0)
+            c->ping_sent_at = now;
+        pump(c);
+    }
+}
+
+static void arm_close_deadline(ws_conn *c)
+{
+    uv_timer_start(&c->timer, on_timer, CLOSE_TIMEOUT_MS, 0);
+}
+
+/* ---- becoming open ---- */
+
+static void become_open(ws_conn *c)
+{
+    if (start_wslay(c) != 0)
+        return;
+    c->state = ST_OPEN;
+    uv_timer_stop(&c->timer);
+    if (c->ping_interval_ms) {
+        unsigned tick = c->ping_interval_ms;
+        if (c->pong_timeout_ms && c->pong_timeout_ms < tick)
+            tick = c->pong_timeout_ms;
+        uv_timer_start(&c->timer, on_timer, tick, tick);
+    }
+    c->depth++;
+    if (c->h.on_open)
+        c->h.on_open(c, c->ud);
+    c->depth--;
+    pump(c);
+}
+
+/* ---- server side HTTP ---- */
+
+static void http_respond(ws_conn *c, int status, const char *ctype, const char *body)
+{
+    const char *reason = status == 200 ? "OK" : status == 400 ? "Bad Request" :
+                         status == 401 ? "Unauthorized" : status == 403 ? "Forbidden" :
+                         status == 404 ? "Not Found" : status == 405 ? "Method Not Allowed" :
+                         status == 426 ? "Upgrade Required" : status == 503 ? "Service Unavailable" :
+                         "Error";
+    size_t blen = body ? strlen(body) : 0;
+    char head[512];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                     "Connection: close\r\n\r\n",
+                     status, reason, ctype ? ctype : "text/plain", blen);
+    if (put_plain(c, head, (size_t)n) == 0 && blen)
+        put_plain(c, body, blen);
+    conn_finish(c);
+}
+
+static void server_handle_request(ws_conn *c, const gl_http_head *req)
+{
+    ws_server *s = c->server;
+    if (!gl_http_header_has_token(req, "Upgrade", "websocket")) {
+        if (strcmp(req->method, "GET") != 0 || !s->o.on_http) {
+            http_respond(c, 404, NULL, "not found\n");
+            return;
+        }
+        char *body = NULL;
+        const char *ctype = "application/json";
+        int st = s->o.on_http(req, &body, &ctype, s->o.server_ud);
+        http_respond(c, st, ctype, body ? body : "");
+        free(body);
+        return;
+    }
+    const char *key = gl_http_header(req, "Sec-WebSocket-Key");
+    const char *ver = gl_http_header(req, "Sec-WebSocket-Version");
+    if (strcmp(req->method, "GET") != 0) {
+        http_respond(c, 405, NULL, "websocket upgrade needs GET\n");
+        return;
+    }
+    if (!key || strlen(key) != 24 || !ver || strcmp(ver, "13") != 0 ||
+        !gl_http_header_has_token(req, "Connection", "upgrade")) {
+        http_respond(c, 400, NULL, "bad websocket upgrade request\n");
+        return;
+    }
+    ws_handlers h = {0};
+    void *ud = NULL;
+    int st = s->o.on_upgrade ? s->o.on_upgrade(c, req, &h, &ud, s->o.server_ud) : 404;
+    if (st != 0) {
+        http_respond(c, st, NULL, "refused\n");
+        return;
+    }
+    c->h = h;
+    c->ud = ud;
+    char accept[29];
+    gl_ws_accept_for(key, accept);
+    char head[256];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+                     accept);
+    if (put_plain(c, head, (size_t)n) != 0)
+        return;
+    become_open(c);
+}
+
+/* ---- input ---- */
+
+static void send_upgrade_request(ws_conn *c)
+{
+    gl_err err;
+    gl_buf req;
+    gl_buf_init(&req, GL_HTTP_MAX_HEAD + 1024);
+    if (gl_ws_key_new(c->key, &err) != 0 ||
+        gl_http_write_upgrade(&req, &c->url, c->key, (const char *const *)c->headers, &err) != 0) {
+        gl_buf_free(&req);
+        conn_fail(c, "%s", err.msg);
+        return;
+    }
+    c->state = ST_HTTP;
+    if (put_plain(c, gl_buf_head(&req), req.len) == 0)
+        flush_out(c);
+    gl_buf_free(&req);
+}
+
+/* Plaintext arrived in c->in: advance the handshake or hand it to wslay. */
+static void process_input(ws_conn *c)
+{
+    if (c->state == ST_HTTP) {
+        gl_http_head *head = malloc(sizeof *head);
+        if (!head) {
+            conn_fail(c, "out of memory");
+            return;
+        }
+        gl_err err;
+        long n = gl_http_parse_head(gl_buf_head(&c->in), c->in.len, !c->client, head, &err);
+        if (n < 0) {
+            free(head);
+            if (c->client)
+                conn_fail(c, "%s", err.msg);
+            else
+                http_respond(c, 400, NULL, "malformed HTTP request\n");
+            return;
+        }
+        if (n == 0) {
+            free(head);
+            return;
+        }
+        gl_buf_consume(&c->in, (size_t)n);
+        if (c->client) {
+            if (gl_http_check_upgrade_response(head, c->key, &err) != 0) {
+                char ebuf[GL_ERR_MSG];
+                snprintf(ebuf, sizeof ebuf, "%s", err.msg);
+                free(head);
+                conn_fail(c, "%s", ebuf);
+                return;
+            }
+            free(head);
+            become_open(c);
+        } else {
+            server_handle_request(c, head);
+            free(head);
+        }
+        return;
+    }
+    pump(c);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)h;
+    (void)suggested;
+    *buf = uv_buf_init((char *)g_readbuf, sizeof g_readbuf);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    ws_conn *c = s->data;
+    if (nread == 0 || c->state >= ST_DRAINING)
+        return;
+    if (nread < 0) {
+        if (nread == UV_EOF) {
+            if (c->state < ST_OPEN && !c->error[0])
+                snprintf(c->error, sizeof c->error, "connection closed during the handshake");
+            close_handles(c);
+        } else {
+            conn_fail(c, "read failed: %s", uv_strerror((int)nread));
+        }
+        return;
+    }
+    if (c->tls) {
+        gl_err err;
+        bool eof = false;
+        bool was_ready = gl_tls_ready(c->tls);
+        if (gl_tls_feed(c->tls, buf->base, (size_t)nread, &c->in, &c->out, &eof, &err) != 0) {
+            flush_out(c);
+            conn_fail(c, "%s", err.msg);
+            return;
+        }
+        flush_out(c);
+        if (!was_ready && gl_tls_ready(c->tls) && c->state == ST_TLS) {
+            if (c->client)
+                send_upgrade_request(c);
+            else
+                c->state = ST_HTTP;
+        }
+        if (eof && c->in.len == 0) {
+            close_handles(c);
+            return;
+        }
+    } else if (gl_buf_append(&c->in, buf->base, (size_t)nread) != 0) {
+        conn_fail(c, "peer sent more than %d bytes we could not process", IN_LIMIT);
+        return;
+    }
+    if (c->in.len > IN_LIMIT) {
+        conn_fail(c, "peer sent more than %d bytes we could not process", IN_LIMIT);
+        return;
+    }
+    if (c->in.len)
+        process_input(c);
+}
+
+static int start_reading(ws_conn *c)
+{
+    int r = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    if (r < 0) {
+        conn_fail(c, "read start failed: %s", uv_strerror(r));
+        return -1;
+    }
+    c->reading = true;
+    return 0;
+}
+
+/* ---- client connect ---- */
+
+static void on_connected(uv_connect_t *req, int status)
+{
+    ws_conn *c = req->data;
+    if (c->state == ST_DEAD)
+        return;
+    if (status < 0) {
+        conn_fail(c, "cannot connect to %s:%d: %s", c->url.host, c->url.port, uv_strerror(status));
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    if (start_reading(c) != 0)
+        return;
+    if (c->url.tls) {
+        gl_err err;
+        c->tls = gl_tls_client(c->tls_ctx, c->url.host, !c->insecure, &err);
+        if (!c->tls) {
+            conn_fail(c, "%s", err.msg);
+            return;
+        }
+        c->state = ST_TLS;
+        if (gl_tls_handshake(c->tls, &c->out, &err) != 0) {
+            conn_fail(c, "%s", err.msg);
+            return;
+        }
+        flush_out(c);
+    } else {
+        send_upgrade_request(c);
+    }
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    ws_conn *c = req->data;
+    if (c->state == ST_DEAD) {
+        uv_freeaddrinfo(res);
+        conn_unref(c);
+        return;
+    }
+    c->refs--; /* the lookup's reference; the tcp handle takes one below */
+    if (status < 0) {
+        uv_freeaddrinfo(res);
+        conn_fail(c, "cannot resolve %s: %s", c->url.host, uv_strerror(status));
+        return;
+    }
+    c->state = ST_CONNECTING;
+    uv_tcp_init(c->loop, &c->tcp);
+    c->tcp.data = c;
+    c->tcp_inited = true;
+    c->refs++;
+    c->connect_req.data = c;
+    int r = uv_tcp_connect(&c->connect_req, &c->tcp, res->ai_addr, on_connected);
+    uv_freeaddrinfo(res);
+    if (r < 0)
+        conn_fail(c, "cannot connect to %s:%d: %s", c->url.host, c->url.port, uv_strerror(r));
+}
+
+static ws_conn *conn_new(uv_loop_t *loop, size_t max_message, size_t max_output)
+{
+    ws_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->loop = loop;
+    c->max_message = max_message ? max_message : 16u << 20;
+    c->max_output = max_output ? max_output : 64u << 20;
+    gl_buf_init(&c->in, IN_LIMIT + sizeof g_readbuf);
+    gl_buf_init(&c->out, 0); /* bounded by WRITE_HIGH checks and max_output */
+    uv_timer_init(loop, &c->timer);
+    c->timer.data = c;
+    c->refs = 1; /* the timer; the tcp handle adds its own */
+    return c;
+}
+
+ws_conn *ws_connect(uv_loop_t *loop, const ws_client_opts *o, const ws_handlers *h, void *ud,
+                    gl_err *err)
+{
+    gl_url url;
+    if (gl_url_parse(o->url, &url, err) != 0)
+        return NULL;
+    if (url.tls && !o->tls) {
+        gl_fail(err, "bad_url", "wss:// needs a TLS context");
+        return NULL;
+    }
+    ws_conn *c = conn_new(loop, o->max_message, o->max_output);
+    if (!c) {
+        gl_fail(err, "nomem", "out of memory");
+        return NULL;
+    }
+    c->client = true;
+    c->url = url;
+    c->h = *h;
+    c->ud = ud;
+    c->insecure = o->insecure;
+    c->tls_ctx = o->tls;
+    c->ping_interval_ms = o->ping_interval_ms;
+    c->pong_timeout_ms = o->pong_timeout_ms ? o->pong_timeout_ms : 30000;
+    size_t nh = 0;
+    while (o->headers && o->headers[nh])
+        nh++;
+    c->headers = calloc(nh + 1, sizeof *c->headers);
+    for (size_t i = 0; c->headers && i < nh; i++)
+        c->headers[i] = strdup(o->headers[i]);
+    snprintf(c->peer, sizeof c->peer, "%.50s:%d", url.host, url.port);
+    c->state = ST_RESOLVING;
+    uv_timer_start(&c->timer, on_timer, o->connect_timeout_ms ? o->connect_timeout_ms : 15000, 0);
+    char port[8];
+    snprintf(port, sizeof port, "%d", url.port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    c->gai.data = c;
+    c->refs++;
+    int r = uv_getaddrinfo(loop, &c->gai, on_resolved, url.host, port, &hints);
+    if (r < 0) {
+        c->refs--;
+        conn_fail(c, "cannot resolve %s: %s", url.host, uv_strerror(r));
+    }
+    return c;
+}
+
+/* ---- public operations ---- */
+
+int ws_send(ws_conn *c, int opcode, const void *data, size_t len, gl_err *err)
+{
+    if (c->state != ST_OPEN || c->stalled)
+        return gl_fail(err, "closed", "websocket is not open");
+    size_t queued = ws_queued_bytes(c);
+    if (queued + len > c->max_output)
+        return gl_fail(err, "busy", "peer is not reading: %zu bytes already queued", queued);
+    struct wslay_event_msg m = {
+        .opcode = opcode == WS_TEXT ? WSLAY_TEXT_FRAME : WSLAY_BINARY_FRAME,
+        .msg = data,
+        .msg_length = len,
+    };
+    if (wslay_event_queue_msg(c->ws, &m) != 0)
+        return gl_fail(err, "closed", "websocket cannot queue a message now");
+    if (c->depth == 0)
+        pump(c);
+    return 0;
+}
+
+void ws_close(ws_conn *c, int code, const char *reason)
+{
+    if (c->state != ST_OPEN) {
+        if (c->state < ST_OPEN)
+            conn_fail(c, "closed before the handshake completed");
+        return;
+    }
+    size_t rl = reason ? strlen(reason) : 0;
+    if (rl > 123)
+        rl = 123;
+    wslay_event_queue_close(c->ws, (uint16_t)code, (const uint8_t *)reason, rl);
+    c->state = ST_CLOSING;
+    arm_close_deadline(c);
+    if (c->depth == 0)
+        pump(c);
+}
+
+void ws_abort(ws_conn *c, const char *why)
+{
+    if (c->state == ST_DEAD)
+        return;
+    if (c->state == ST_RESOLVING)
+        uv_cancel((uv_req_t *)&c->gai);
+    if (why && !c->error[0])
+        snprintf(c->error, sizeof c->error, "%s", why);
+    if (c->tcp_inited) { /* RST instead of FIN: the peer sees an abrupt drop */
+        uv_tcp_close_reset(&c->tcp, on_handle_closed);
+        c->state = ST_DEAD;
+        uv_timer_stop(&c->timer);
+        uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+        return;
+    }
+    close_handles(c);
+}
+
+void ws_stall(ws_conn *c)
+{
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
+    c->stalled = true;
+    uv_timer_stop(&c->timer);
+}
+
+size_t ws_queued_bytes(const ws_conn *c)
+{
+    size_t q = c->in_flight + c->out.len;
+    if (c->ws)
+        q += wslay_event_get_queued_msg_length(c->ws);
+    return q;
+}
+
+void ws_set_userdata(ws_conn *c, void *ud) { c->ud = ud; }
+bool ws_is_open(const ws_conn *c) { return c->state == ST_OPEN; }
+const char *ws_peer(const ws_conn *c) { return c->peer; }
+
+/* ---- server ---- */
+
+const char *ws_request_header(const ws_request *r, const char *name)
+{
+    return gl_http_header(r, name);
+}
+
+static void server_maybe_free(ws_server *s)
+{
+    if (s->stopping && s->listener_closed && s->nconns == 0)
+        free(s);
+}
+
+static void server_conn_gone(ws_conn *c)
+{
+    ws_server *s = c->server;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    s->nconns--;
+    server_maybe_free(s);
+}
+
+static void on_accept(uv_stream_t *ls, int status)
+{
+    ws_server *s = ls->data;
+    if (status < 0 || s->stopping)
+        return;
+    ws_conn *c = conn_new(s->loop, s->o.max_message, s->o.max_output);
+    if (!c)
+        return;
+    uv_tcp_init(s->loop, &c->tcp);
+    c->tcp.data = c;
+    c->tcp_inited = true;
+    c->refs++;
+    c->server = s;
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->nconns++;
+    if (uv_accept(ls, (uv_stream_t *)&c->tcp) != 0) {
+        close_handles(c);
+        return;
+    }
+    struct sockaddr_storage ss;
+    int sl = sizeof ss;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl) == 0) {
+        char ip[INET6_ADDRSTRLEN] = "?";
+        int port = 0;
+        if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+            uv_ip4_name(a, ip, sizeof ip);
+            port = ntohs(a->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+            uv_ip6_name(a, ip, sizeof ip);
+            port = ntohs(a->sin6_port);
+        }
+        snprintf(c->peer, sizeof c->peer, "%s:%d", ip, port);
+    }
+    unsigned maxc = s->o.max_connections ? s->o.max_connections : 100000;
+    if (s->nconns > maxc) {
+        close_handles(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    uv_timer_start(&c->timer, on_timer, s->o.handshake_timeout_ms ? s->o.handshake_timeout_ms : 10000,
+                   0);
+    if (s->o.tls) {
+        gl_err err;
+        c->tls = gl_tls_server(s->o.tls, &err);
+        if (!c->tls) {
+            conn_fail(c, "%s", err.msg);
+            return;
+        }
+        c->state = ST_TLS;
+    } else {
+        c->state = ST_HTTP;
+    }
+    start_reading(c);
+}
+
+static void on_listener_closed(uv_handle_t *h);
+
+ws_server *ws_server_start(uv_loop_t *loop, const ws_server_opts *o, gl_err *err)
+{
+    ws_server *s = calloc(1, sizeof *s);
+    if (!s) {
+        gl_fail(err, "nomem", "out of memory");
+        return NULL;
+    }
+    s->loop = loop;
+    s->o = *o;
+    struct sockaddr_storage addr;
+    const char *host = o->host ? o->host : "127.0.0.1";
+    if (uv_ip4_addr(host, o->port, (struct sockaddr_in *)&addr) != 0 &&
+        uv_ip6_addr(host, o->port, (struct sockaddr_in6 *)&addr) != 0) {
+        free(s);
+        gl_fail(err, "bad_listen", "listen address must be an IP literal, not \"%s\"", host);
+        return NULL;
+    }
+    uv_tcp_init(loop, &s->listener);
+    s->listener.data = s;
+    int r = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0);
+    if (r == 0)
+        r = uv_listen((uv_stream_t *)&s->listener, 4096, on_accept);
+    if (r < 0) {
+        gl_fail(err, "listen", "cannot listen on %s:%d: %s", host, o->port, uv_strerror(r));
+        s->stopping = true;
+        uv_close((uv_handle_t *)&s->listener, on_listener_closed); /* frees s */
+        return NULL;
+    }
+    struct sockaddr_storage bound;
+    int bl = sizeof bound;
+    uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &bl);
+    s->port = ntohs(bound.ss_family == AF_INET ? ((struct sockaddr_in *)&bound)->sin_port
+                                               : ((struct sockaddr_in6 *)&bound)->sin6_port);
+    return s;
+}
+
+int ws_server_port(const ws_server *s) { return s->port; }
+
+static void on_listener_closed(uv_handle_t *h)
+{
+    ws_server *s = h->data;
+    s->listener_closed = true;
+    server_maybe_free(s);
+}
+
+void ws_server_stop(ws_server *s)
+{
+    if (s->stopping)
+        return;
+    s->stopping = true;
+    uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+    for (ws_conn *c = s->conns; c; c = c->next)
+        if (c->state != ST_DEAD) {
+            if (c->state == ST_OPEN)
+                ws_close(c, 1001, "server shutting down");
+            else
+                close_handles(c);
+        }
+}
