@@ -48,6 +48,9 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+# The built-in model script is embedded with .incbin, which -MMD does not see.
+$(BUILD)/obj/emulator/default_script.o: emulator/default-script.json
+
 # An empty archive is fine: it keeps the link lines uniform while parts are missing.
 $(LIBCORE): $(call obj,$(CORE_SRC))
 $(LIBEMU): $(call obj,$(EMU_SRC))

@@ -49,6 +49,9 @@ typedef struct emu_script emu_script;
 
 /* Loads a script from a JSON file, or the built-in default when path is NULL. */
 emu_script *emu_script_load(const char *path, gl_err *err);
+/* Loads a script from JSON text (tests, embedding). Errors name the place, e.g.
+ * "script: rules[2].steps[1]: unknown key \"sya\"". */
+emu_script *emu_script_load_string(const char *text, gl_err *err);
 void emu_script_free(emu_script *s);
 
 /* One model session: what setup declared plus the conversation so far. */
@@ -63,6 +66,8 @@ void emu_session_free(emu_session *m);
 json_t *emu_session_history(const emu_session *m);
 void emu_session_restore(emu_session *m, const json_t *history);
 size_t emu_session_turns(const emu_session *m); /* completed user turns */
+/* Appends one finished exchange to the history (e.g. initial history sent as clientContent). */
+void emu_session_add_turn(emu_session *m, const char *user, const char *model);
 
 /* A user turn: appends to *out the actions of the model's answer, from the first chunk to
  * turnComplete (with usageMetadata), with any faults the script injects for this prompt. If the
@@ -72,6 +77,11 @@ size_t emu_session_turns(const emu_session *m); /* completed user turns */
  * sends {"serverContent":{"interrupted":true}} and toolCallCancellation for pending ids itself. */
 void emu_session_prompt(emu_session *m, const char *text, emu_actions *out);
 void emu_session_continue(emu_session *m, emu_actions *out);
+/* Ends the running turn, if any, as interrupted: what it said so far goes to the history
+ * (marked "interrupted", not counted by emu_session_turns) and pending calls are forgotten.
+ * emu_session_prompt/emu_session_audio_turn do this themselves, so take
+ * emu_session_pending_calls() for the toolCallCancellation before calling them. */
+void emu_session_interrupt(emu_session *m);
 
 /* Audio input that ended (activityEnd / audioStreamEnd): bytes of 16 kHz s16le received. */
 void emu_session_audio_turn(emu_session *m, size_t pcm_bytes, emu_actions *out);

@@ -7,7 +7,11 @@ pkgs="build-essential pkg-config libuv1-dev libjansson-dev libssl-dev libwslay-d
 if [ "${1:-}" = "--test" ]; then
   # python3-websockets: the seed notebook's own client; nodejs+npm: the official @google/genai SDK;
   # socat: README one-liners; valgrind for leak checks.
-  pkgs="$pkgs python3 python3-websockets nodejs npm socat"
+  pkgs="$pkgs python3 python3-websockets socat"
+  # Node.js may come from elsewhere than Debian (this project's machines ship their own):
+  # only ask Debian for it when there is none.
+  command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs"
+  command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
 fi
 missing=""
 for p in $pkgs; do

@@ -220,7 +220,8 @@ static void wsl_on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_
         size_t rl = a->msg_length > 2 ? a->msg_length - 2 : 0;
         if (rl >= sizeof c->close_reason)
             rl = sizeof c->close_reason - 1;
-        memcpy(c->close_reason, a->msg + 2 * (a->msg_length >= 2), rl);
+        if (rl) /* a close frame may carry no payload at all (then msg is NULL) */
+            memcpy(c->close_reason, a->msg + 2, rl);
         c->close_reason[rl] = '\0';
         break;
     }

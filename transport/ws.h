@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "common/err.h"
+#include "transport/http.h"
 
 enum { WS_TEXT = 1, WS_BINARY = 2 };
 

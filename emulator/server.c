@@ -1,0 +1,802 @@
+/* One emu_conn per websocket: authenticates like the real service, enforces setup-first and the
+ * model rules, feeds prompts and tool responses to the scripted model, and runs the actions it
+ * returns in order on a timer. Every client message is logged for tests (/emulator/log). */
+#include "emulator/server.h"
+
+#include <math.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "emulator/rules.h"
+#include "emulator/strict.h"
+#include "transport/ws.h"
+
+#define MAX_HANDLES 20000
+#define HANDLE_TTL_MS (2 * 3600 * 1000) /* the real service keeps handles 2 h */
+#define MAX_PENDING_TEXT (1u << 20)
+
+typedef struct emu_handle {
+    char id[48];
+    json_t *history;
+    char model[128];
+    uint64_t expires_at;
+} emu_handle;
+
+typedef struct emu_conn emu_conn;
+
+struct emu_server {
+    uv_loop_t *loop;
+    emu_config cfg;
+    ws_server *ws;
+    emu_conn *conns;
+    unsigned next_conn_id;
+    /* stats */
+    unsigned long connections_total, setups, resumed, rejected, turns, tool_responses,
+        unknown_tool_ids, interrupts, goaways, lifetime_cuts;
+    unsigned long msgs_by_kind[6];
+    /* log of client messages: a bounded ring */
+    json_t *log;          /* array */
+    unsigned long log_seq; /* sequence number of the next entry */
+    bool stopping;
+    emu_handle *handles;  /* ring of MAX_HANDLES */
+    size_t nhandles, handle_next;
+};
+
+enum conn_phase { PH_AWAIT_SETUP, PH_ACTIVE, PH_CLOSING };
+
+struct emu_conn {
+    emu_server *srv;
+    ws_conn *ws;
+    unsigned id;
+    enum conn_phase phase;
+    emu_session *model;
+    emu_model_rules rules;
+    bool resumption;
+    bool turn_running;
+    bool stalled;
+    json_t *await_ids;     /* ids still unanswered, or NULL */
+    emu_actions acts;
+    size_t next_act;
+    uv_timer_t act_timer;  /* DELAY */
+    uv_timer_t life_timer; /* goAway, then the lifetime cut */
+    bool goaway_sent;
+    int timers_open;
+    size_t audio_bytes;    /* realtime audio since the last turn */
+    char *pending_text;    /* clientContent turns with turnComplete:false */
+    char model_name[128];
+    const char *auth_error; /* static text: the close that follows the upgrade */
+    int auth_code;
+    emu_conn *next, *prev;
+};
+
+static void run_actions(emu_conn *c);
+
+static unsigned scaled(const emu_server *s, unsigned ms)
+{
+    double v = ms * s->cfg.time_scale;
+    return v < 0 ? 0 : (unsigned)llround(v);
+}
+
+/* ---- logging of client messages (what tests assert on) ---- */
+
+static void log_event(emu_server *s, emu_conn *c, const char *kind, json_t *detail)
+{
+    json_t *e = json_pack("{s:I, s:i, s:s}", "seq", (json_int_t)s->log_seq++, "conn",
+                          c ? (int)c->id : 0, "kind", kind);
+    if (detail)
+        json_object_update(e, detail);
+    json_decref(detail);
+    unsigned max = s->cfg.max_log ? s->cfg.max_log : 100000;
+    if (json_array_size(s->log) >= max)
+        json_array_remove(s->log, 0);
+    json_array_append_new(s->log, e);
+}
+
+/* ---- sending ---- */
+
+static void send_json(emu_conn *c, json_t *msg)
+{
+    char *txt = json_dumps(msg, JSON_COMPACT);
+    gl_err err;
+    if (txt && ws_send(c->ws, WS_BINARY, txt, strlen(txt), &err) != 0)
+        log_debug("conn %u: send failed: %s", c->id, err.msg);
+    free(txt);
+}
+
+static void close_conn(emu_conn *c, int code, const char *reason)
+{
+    if (c->phase == PH_CLOSING)
+        return;
+    c->phase = PH_CLOSING;
+    log_event(c->srv, c, "server_close", json_pack("{s:i, s:s}", "code", code, "reason", reason));
+    log_info("conn %u: close %d %s", c->id, code, reason);
+    ws_close(c->ws, code, reason);
+}
+
+/* Closes with 1007 like the real service's argument errors; reason cut to the frame limit. */
+static void close_invalid(emu_conn *c, const char *reason) { close_conn(c, 1007, reason); }
+
+/* ---- resumption handles ---- */
+
+static emu_handle *handle_find(emu_server *s, const char *id)
+{
+    uint64_t now = uv_now(s->loop);
+    for (size_t i = 0; i < s->nhandles; i++)
+        if (strcmp(s->handles[i].id, id) == 0)
+            return s->handles[i].expires_at > now ? &s->handles[i] : NULL;
+    return NULL;
+}
+
+static void issue_handle(emu_conn *c)
+{
+    emu_server *s = c->srv;
+    emu_handle *h = &s->handles[s->handle_next];
+    json_decref(h->history);
+    unsigned char raw[16];
+    RAND_bytes(raw, sizeof raw);
+    char id[48] = "emu-";
+    for (int i = 0; i < 16; i++)
+        snprintf(id + 4 + 2 * i, 3, "%02x", raw[i]);
+    snprintf(h->id, sizeof h->id, "%s", id);
+    h->history = emu_session_history(c->model);
+    snprintf(h->model, sizeof h->model, "%s", c->model_name);
+    h->expires_at = uv_now(s->loop) + HANDLE_TTL_MS;
+    s->handle_next = (s->handle_next + 1) % MAX_HANDLES;
+    if (s->nhandles < MAX_HANDLES)
+        s->nhandles++;
+    json_t *m = json_pack("{s:{s:s, s:b}}", "sessionResumptionUpdate", "newHandle", id, "resumable", 1);
+    send_json(c, m);
+    json_decref(m);
+}
+
+/* ---- turns ---- */
+
+static void end_of_batch(emu_conn *c)
+{
+    emu_actions_free(&c->acts);
+    c->next_act = 0;
+    if (c->await_ids)
+        return; /* waiting for tool responses: the turn goes on */
+    c->turn_running = false;
+    if (c->resumption && c->phase == PH_ACTIVE)
+        issue_handle(c);
+}
+
+/* Drops the rest of a running turn because new input interrupts it. */
+static void interrupt_turn(emu_conn *c)
+{
+    if (!c->turn_running)
+        return;
+    c->srv->interrupts++;
+    uv_timer_stop(&c->act_timer);
+    json_t *pending = emu_session_pending_calls(c->model);
+    if (json_array_size(pending)) {
+        json_t *m = json_pack("{s:{s:O}}", "toolCallCancellation", "ids", pending);
+        send_json(c, m);
+        json_decref(m);
+        emu_session_cancel_pending(c->model);
+    }
+    json_decref(pending);
+    json_t *m = json_pack("{s:{s:b}}", "serverContent", "interrupted", 1);
+    send_json(c, m);
+    json_decref(m);
+    m = json_pack("{s:{s:b}}", "serverContent", "turnComplete", 1);
+    send_json(c, m);
+    json_decref(m);
+    json_decref(c->await_ids);
+    c->await_ids = NULL;
+    emu_actions_free(&c->acts);
+    c->next_act = 0;
+    c->turn_running = false;
+}
+
+static void start_prompt(emu_conn *c, const char *text)
+{
+    interrupt_turn(c);
+    c->srv->turns++;
+    c->turn_running = true;
+    emu_session_prompt(c->model, text, &c->acts);
+    c->next_act = 0;
+    run_actions(c);
+}
+
+static void start_audio_turn(emu_conn *c)
+{
+    interrupt_turn(c);
+    c->srv->turns++;
+    c->turn_running = true;
+    emu_session_audio_turn(c->model, c->audio_bytes, &c->acts);
+    c->audio_bytes = 0;
+    c->next_act = 0;
+    run_actions(c);
+}
+
+static void on_act_timer(uv_timer_t *t)
+{
+    emu_conn *c = t->data;
+    run_actions(c);
+}
+
+static void on_life_timer(uv_timer_t *t);
+
+static void send_goaway(emu_conn *c, unsigned ms)
+{
+    char left[32];
+    snprintf(left, sizeof left, "%us", (ms + 999) / 1000);
+    if (ms % 1000)
+        snprintf(left, sizeof left, "%.3fs", ms / 1000.0);
+    json_t *m = json_pack("{s:{s:s}}", "goAway", "timeLeft", left);
+    send_json(c, m);
+    json_decref(m);
+    c->goaway_sent = true;
+    c->srv->goaways++;
+    log_event(c->srv, c, "server_goaway", json_pack("{s:s}", "timeLeft", left));
+}
+
+/* Runs actions until one has to wait (delay, tool responses) or the batch is done. */
+static void run_actions(emu_conn *c)
+{
+    while (c->phase == PH_ACTIVE && !c->stalled && c->next_act < c->acts.len) {
+        emu_action *a = &c->acts.v[c->next_act++];
+        switch (a->kind) {
+        case EMU_ACT_SEND:
+            send_json(c, a->msg);
+            break;
+        case EMU_ACT_DELAY: {
+            unsigned ms = scaled(c->srv, a->ms);
+            if (ms) {
+                uv_timer_start(&c->act_timer, on_act_timer, ms, 0);
+                return;
+            }
+            break;
+        }
+        case EMU_ACT_AWAIT_TOOL:
+            json_decref(c->await_ids);
+            c->await_ids = json_deep_copy(a->ids);
+            break;
+        case EMU_ACT_CLOSE:
+            close_conn(c, a->code, a->text ? a->text : "");
+            return;
+        case EMU_ACT_DROP:
+            log_event(c->srv, c, "server_drop", NULL);
+            c->phase = PH_CLOSING;
+            ws_abort(c->ws, "scripted drop");
+            return;
+        case EMU_ACT_RAW:
+            if (a->text)
+                ws_send(c->ws, WS_BINARY, a->text, strlen(a->text), NULL);
+            break;
+        case EMU_ACT_OVERSIZE: {
+            size_t n = a->n < 16 ? 16 : a->n;
+            char *big = malloc(n);
+            if (!big)
+                break;
+            memset(big, ' ', n);
+            memcpy(big, "{\"serverContent\"", 16);
+            ws_send(c->ws, WS_BINARY, big, n, NULL);
+            free(big);
+            break;
+        }
+        case EMU_ACT_STALL:
+            log_event(c->srv, c, "server_stall", NULL);
+            c->stalled = true;
+            ws_stall(c->ws);
+            return;
+        case EMU_ACT_GOAWAY:
+            send_goaway(c, a->ms);
+            uv_timer_stop(&c->life_timer);
+            uv_timer_start(&c->life_timer, on_life_timer, scaled(c->srv, a->ms), 0);
+            break;
+        }
+    }
+    if (c->phase == PH_ACTIVE && c->next_act >= c->acts.len && c->acts.len)
+        end_of_batch(c);
+}
+
+/* The lifetime cap: goAway first, then the cut, like the real service. */
+static void on_life_timer(uv_timer_t *t)
+{
+    emu_conn *c = t->data;
+    if (c->phase != PH_ACTIVE)
+        return;
+    if (!c->goaway_sent) {
+        emu_config *cfg = &c->srv->cfg;
+        unsigned life = cfg->lifetime_ms ? cfg->lifetime_ms : 600000;
+        unsigned before = cfg->goaway_before_ms ? cfg->goaway_before_ms
+                                                : (life / 6 < 60000 ? life / 6 : 60000);
+        send_goaway(c, before);
+        uv_timer_start(&c->life_timer, on_life_timer, before, 0);
+        return;
+    }
+    c->srv->lifetime_cuts++;
+    close_conn(c, 1011, "Deadline expired before operation could complete.");
+}
+
+/* ---- client messages ---- */
+
+static const char *model_bare(const char *m) { return strncmp(m, "models/", 7) == 0 ? m + 7 : m; }
+
+static void handle_setup(emu_conn *c, json_t *body)
+{
+    emu_server *s = c->srv;
+    const char *model = json_string_value(json_object_get(body, "model"));
+    emu_model_rules_for(model, &c->rules);
+    if (!c->rules.known) {
+        char reason[256];
+        snprintf(reason, sizeof reason,
+                 "models/%s is not found for API version v1beta, or is not supported for "
+                 "bidiGenerateContent. Call ListModels to see the list of available models",
+                 model_bare(model));
+        close_conn(c, 1008, reason);
+        return;
+    }
+    json_t *mods = json_object_get(json_object_get(body, "generationConfig"), "responseModalities");
+    size_t i;
+    json_t *m;
+    json_array_foreach(mods, i, m) {
+        const char *v = json_string_value(m);
+        if (v && strcmp(v, "AUDIO") != 0 && strcmp(v, "TEXT") != 0) {
+            close_invalid(c, "Invalid value at 'setup.generation_config.response_modalities'");
+            return;
+        }
+        if (v && c->rules.audio_only && strcmp(v, "AUDIO") != 0) {
+            close_invalid(c, "Cannot extract voices from a non-audio request.");
+            return;
+        }
+    }
+    if (json_array_size(mods) > 1) {
+        close_invalid(c, "At most one response modality can be specified in the setup request.");
+        return;
+    }
+    snprintf(c->model_name, sizeof c->model_name, "%s", model_bare(model));
+    json_t *sr = json_object_get(body, "sessionResumption");
+    emu_handle *h = NULL;
+    const char *hid = json_string_value(json_object_get(sr, "handle"));
+    if (hid && *hid) {
+        h = handle_find(s, hid);
+        if (!h) {
+            close_conn(c, 1008, "Session resumption handle is invalid or has expired.");
+            return;
+        }
+        if (strcmp(h->model, c->model_name) != 0) {
+            close_invalid(c, "Session resumption handle belongs to another model.");
+            return;
+        }
+    }
+    c->model = emu_session_new(s->cfg.script, body);
+    if (h) {
+        emu_session_restore(c->model, h->history);
+        s->resumed++;
+    }
+    c->resumption = sr != NULL;
+    c->phase = PH_ACTIVE;
+    s->setups++;
+    json_t *done = json_pack("{s:{}}", "setupComplete");
+    send_json(c, done);
+    json_decref(done);
+    if (c->resumption)
+        issue_handle(c);
+    emu_config *cfg = &s->cfg;
+    unsigned life = cfg->lifetime_ms ? cfg->lifetime_ms : 600000;
+    unsigned before = cfg->goaway_before_ms ? cfg->goaway_before_ms
+                                            : (life / 6 < 60000 ? life / 6 : 60000);
+    uv_timer_start(&c->life_timer, on_life_timer, life > before ? life - before : 0, 0);
+}
+
+/* Text of the last user turn's parts. */
+static char *turns_text(json_t *turns)
+{
+    size_t i, j;
+    json_t *t, *p;
+    size_t cap = 0;
+    json_array_foreach(turns, i, t) {
+        json_array_foreach(json_object_get(t, "parts"), j, p) {
+            const char *s = json_string_value(json_object_get(p, "text"));
+            if (s)
+                cap += strlen(s) + 1;
+        }
+    }
+    char *out = calloc(1, cap + 1);
+    if (!out)
+        return NULL;
+    json_array_foreach(turns, i, t) {
+        const char *role = json_string_value(json_object_get(t, "role"));
+        if (role && strcmp(role, "user") != 0)
+            continue;
+        json_array_foreach(json_object_get(t, "parts"), j, p) {
+            const char *s = json_string_value(json_object_get(p, "text"));
+            if (s) {
+                if (*out)
+                    strcat(out, "\n");
+                strcat(out, s);
+            }
+        }
+    }
+    return out;
+}
+
+static void handle_client_content(emu_conn *c, json_t *body)
+{
+    if (c->rules.client_content_only_initial && emu_session_turns(c->model) > 0) {
+        close_invalid(c, "Request contains an invalid argument.");
+        return;
+    }
+    char *text = turns_text(json_object_get(body, "turns"));
+    if (!text)
+        return;
+    log_event(c->srv, c, "prompt", json_pack("{s:s, s:s}", "via", "clientContent", "text", text));
+    if (c->pending_text) { /* earlier turnComplete:false content comes first */
+        size_t n = strlen(c->pending_text) + strlen(text) + 2;
+        if (n > MAX_PENDING_TEXT) {
+            free(text);
+            close_invalid(c, "Request contains an invalid argument.");
+            return;
+        }
+        char *joined = malloc(n);
+        if (!joined) {
+            free(text);
+            return;
+        }
+        /* n was sized for both parts: plain copies, no truncation possible */
+        strcpy(joined, c->pending_text);
+        if (*text)
+            strcat(joined, "\n");
+        strcat(joined, text);
+        free(c->pending_text);
+        free(text);
+        c->pending_text = NULL;
+        text = joined;
+    }
+    if (json_is_true(json_object_get(body, "turnComplete"))) {
+        start_prompt(c, text);
+        free(text);
+    } else {
+        c->pending_text = text;
+    }
+}
+
+static void handle_realtime(emu_conn *c, json_t *body)
+{
+    const char *text = json_string_value(json_object_get(body, "text"));
+    if (text) {
+        log_event(c->srv, c, "prompt", json_pack("{s:s, s:s}", "via", "realtimeInput", "text", text));
+        start_prompt(c, text);
+        return;
+    }
+    json_t *audio = json_object_get(body, "audio");
+    json_t *chunks = json_object_get(body, "mediaChunks");
+    if (!audio && json_array_size(chunks))
+        audio = json_array_get(chunks, 0);
+    if (audio) {
+        const char *data = json_string_value(json_object_get(audio, "data"));
+        if (data)
+            c->audio_bytes += strlen(data) / 4 * 3;
+        return;
+    }
+    if (json_object_get(body, "activityStart")) {
+        interrupt_turn(c);
+        return;
+    }
+    if (json_object_get(body, "activityEnd") || json_is_true(json_object_get(body, "audioStreamEnd"))) {
+        log_event(c->srv, c, "audio_turn", json_pack("{s:I}", "bytes", (json_int_t)c->audio_bytes));
+        if (c->audio_bytes)
+            start_audio_turn(c);
+    }
+}
+
+static void handle_tool_response(emu_conn *c, json_t *body)
+{
+    size_t i;
+    json_t *fr;
+    json_array_foreach(json_object_get(body, "functionResponses"), i, fr) {
+        const char *id = json_string_value(json_object_get(fr, "id"));
+        const char *name = json_string_value(json_object_get(fr, "name"));
+        json_t *resp = json_object_get(fr, "response");
+        c->srv->tool_responses++;
+        log_event(c->srv, c, "tool_response",
+                  json_pack("{s:s?, s:s?, s:O?}", "id", id, "name", name, "response", resp));
+        if (!id) {
+            close_invalid(c, "Invalid JSON payload received. Missing function response id.");
+            return;
+        }
+        if (!emu_session_tool_response(c->model, id, name ? name : "", resp)) {
+            c->srv->unknown_tool_ids++;
+            continue;
+        }
+        size_t k;
+        json_t *v;
+        json_array_foreach(c->await_ids, k, v) {
+            if (strcmp(json_string_value(v), id) == 0) {
+                json_array_remove(c->await_ids, k);
+                break;
+            }
+        }
+    }
+    if (c->await_ids && json_array_size(c->await_ids) == 0) {
+        json_decref(c->await_ids);
+        c->await_ids = NULL;
+        emu_actions_free(&c->acts);
+        emu_session_continue(c->model, &c->acts);
+        c->next_act = 0;
+        if (c->acts.len == 0)
+            end_of_batch(c);
+        else
+            run_actions(c);
+    }
+}
+
+static void on_message(ws_conn *ws, int opcode, const uint8_t *data, size_t len, void *ud)
+{
+    (void)ws;
+    (void)opcode;
+    emu_conn *c = ud;
+    if (c->phase == PH_CLOSING || c->stalled)
+        return;
+    json_t *body = NULL;
+    char reason[128];
+    emu_msg_kind k = emu_parse_client_msg((const char *)data, len, &body, reason, sizeof reason);
+    c->srv->msgs_by_kind[k]++;
+    if (k == EMU_MSG_INVALID) {
+        log_event(c->srv, c, "invalid", json_pack("{s:s}", "reason", reason));
+        close_invalid(c, reason);
+        return;
+    }
+    log_event(c->srv, c, emu_msg_kind_name(k), NULL);
+    if (c->phase == PH_AWAIT_SETUP && k != EMU_MSG_SETUP)
+        close_invalid(c, "Invalid JSON payload received. The first message must be a setup message.");
+    else if (c->phase == PH_ACTIVE && k == EMU_MSG_SETUP)
+        close_invalid(c, "Invalid JSON payload received. Setup was already received.");
+    else if (k == EMU_MSG_SETUP)
+        handle_setup(c, body);
+    else if (k == EMU_MSG_CLIENT_CONTENT)
+        handle_client_content(c, body);
+    else if (k == EMU_MSG_REALTIME_INPUT)
+        handle_realtime(c, body);
+    else if (k == EMU_MSG_TOOL_RESPONSE)
+        handle_tool_response(c, body);
+    json_decref(body); /* contextUpdate: accepted and ignored */
+}
+
+/* ---- connection lifetime ---- */
+
+static void conn_free_if_done(emu_conn *c)
+{
+    if (c->timers_open > 0 || c->ws)
+        return;
+    emu_actions_free(&c->acts);
+    json_decref(c->await_ids);
+    emu_session_free(c->model);
+    free(c->pending_text);
+    free(c);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    emu_conn *c = h->data;
+    c->timers_open--;
+    conn_free_if_done(c);
+}
+
+static void server_free(emu_server *s)
+{
+    for (size_t i = 0; i < s->nhandles; i++)
+        json_decref(s->handles[i].history);
+    free(s->handles);
+    json_decref(s->log);
+    free(s);
+}
+
+static void on_close(ws_conn *ws, const ws_close_info *info, void *ud)
+{
+    (void)ws;
+    emu_conn *c = ud;
+    emu_server *s = c->srv;
+    log_event(s, c, "disconnect",
+              json_pack("{s:i, s:s, s:s?}", "code", info->code, "reason", info->reason, "error",
+                        info->error));
+    log_debug("conn %u closed: %d %s%s%s", c->id, info->code, info->reason,
+              info->error ? " / " : "", info->error ? info->error : "");
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->ws = NULL;
+    uv_close((uv_handle_t *)&c->act_timer, on_timer_closed);
+    uv_close((uv_handle_t *)&c->life_timer, on_timer_closed);
+    if (s->stopping && !s->conns)
+        server_free(s);
+}
+
+static void on_open(ws_conn *ws, void *ud)
+{
+    emu_conn *c = ud;
+    (void)ws;
+    if (c->auth_error) /* the real service upgrades first, then closes */
+        close_conn(c, c->auth_code, c->auth_error);
+}
+
+/* The paths the SDKs use: [/]/ws/google.ai.generativelanguage.VER.GenerativeService.METHOD */
+static bool path_ok(const char *path)
+{
+    static const char *vers[] = {"v1", "v1beta", "v1alpha"};
+    static const char *methods[] = {"BidiGenerateContent", "BidiGenerateContentConstrained"};
+    if (strncmp(path, "//", 2) == 0)
+        path++;
+    for (size_t v = 0; v < 3; v++)
+        for (size_t m = 0; m < 2; m++) {
+            char want[256];
+            snprintf(want, sizeof want, "/ws/google.ai.generativelanguage.%s.GenerativeService.%s",
+                     vers[v], methods[m]);
+            if (strcmp(path, want) == 0)
+                return true;
+        }
+    return false;
+}
+
+/* Value of a query parameter (no percent-decoding beyond what keys need: none). */
+static bool query_param(const char *query, const char *name, char *out, size_t outlen)
+{
+    size_t nl = strlen(name);
+    for (const char *p = query; p && *p;) {
+        if (strncmp(p, name, nl) == 0 && p[nl] == '=') {
+            p += nl + 1;
+            size_t n = strcspn(p, "&");
+            snprintf(out, outlen, "%.*s", (int)n, p);
+            return true;
+        }
+        p = strchr(p, '&');
+        if (p)
+            p++;
+    }
+    return false;
+}
+
+static int on_upgrade(ws_conn *ws, const ws_request *req, ws_handlers *h, void **ud, void *sud)
+{
+    emu_server *s = sud;
+    if (!path_ok(req->path)) {
+        s->rejected++;
+        log_info("refused upgrade for unknown path %.200s", req->path);
+        return 404;
+    }
+    emu_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return 503;
+    c->srv = s;
+    c->ws = ws;
+    c->id = ++s->next_conn_id;
+    uv_timer_init(s->loop, &c->act_timer);
+    uv_timer_init(s->loop, &c->life_timer);
+    c->act_timer.data = c->life_timer.data = c;
+    c->timers_open = 2;
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->connections_total++;
+    char key[512] = "";
+    const char *hk = ws_request_header(req, "x-goog-api-key");
+    const char *auth = ws_request_header(req, "Authorization");
+    if (hk)
+        snprintf(key, sizeof key, "%s", hk);
+    else if (!query_param(req->query, "key", key, sizeof key) &&
+             !query_param(req->query, "access_token", key, sizeof key) && auth &&
+             strncmp(auth, "Token ", 6) == 0)
+        snprintf(key, sizeof key, "%s", auth + 6);
+    if (!key[0]) {
+        c->auth_code = 1008;
+        c->auth_error = "Method doesn't allow unregistered callers (callers without established "
+                        "identity). Please use API Key or other form of API consumer identity to "
+                        "call this API.";
+    } else if (s->cfg.api_key && strcmp(key, s->cfg.api_key) != 0) {
+        c->auth_code = 1007;
+        c->auth_error = "API key not valid. Please pass a valid API key.";
+    }
+    log_event(s, c, "connect", json_pack("{s:s, s:s}", "path", req->path, "peer", ws_peer(ws)));
+    h->on_open = on_open;
+    h->on_message = on_message;
+    h->on_close = on_close;
+    *ud = c;
+    return 0;
+}
+
+/* ---- HTTP: stats and log ---- */
+
+static json_t *stats_json(emu_server *s)
+{
+    unsigned open = 0;
+    for (emu_conn *c = s->conns; c; c = c->next)
+        open++;
+    return json_pack("{s:I, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
+                     "connections_total", (json_int_t)s->connections_total, "connections_open", (int)open,
+                     "setups", (json_int_t)s->setups, "resumed", (json_int_t)s->resumed,
+                     "rejected", (json_int_t)s->rejected, "turns", (json_int_t)s->turns,
+                     "tool_responses", (json_int_t)s->tool_responses,
+                     "unknown_tool_ids", (json_int_t)s->unknown_tool_ids,
+                     "interrupts", (json_int_t)s->interrupts, "goaways", (json_int_t)s->goaways,
+                     "lifetime_cuts", (json_int_t)s->lifetime_cuts, "log_seq", (json_int_t)s->log_seq,
+                     "messages", "invalid", (json_int_t)s->msgs_by_kind[EMU_MSG_INVALID],
+                     "setup", (json_int_t)s->msgs_by_kind[EMU_MSG_SETUP],
+                     "clientContent", (json_int_t)s->msgs_by_kind[EMU_MSG_CLIENT_CONTENT],
+                     "realtimeInput", (json_int_t)s->msgs_by_kind[EMU_MSG_REALTIME_INPUT],
+                     "toolResponse", (json_int_t)s->msgs_by_kind[EMU_MSG_TOOL_RESPONSE],
+                     "contextUpdate", (json_int_t)s->msgs_by_kind[EMU_MSG_CONTEXT_UPDATE]);
+}
+
+static int on_http(const ws_request *req, char **body, const char **ctype, void *sud)
+{
+    emu_server *s = sud;
+    json_t *out = NULL;
+    if (strcmp(req->path, "/emulator/stats") == 0) {
+        out = stats_json(s);
+    } else if (strcmp(req->path, "/emulator/log") == 0) {
+        char since[32] = "0";
+        query_param(req->query, "since", since, sizeof since);
+        unsigned long from = strtoul(since, NULL, 10);
+        out = json_array();
+        size_t i;
+        json_t *e;
+        json_array_foreach(s->log, i, e) {
+            if ((unsigned long)json_integer_value(json_object_get(e, "seq")) >= from)
+                json_array_append(out, e);
+        }
+    } else {
+        *body = strdup("{\"error\":\"not found\"}\n");
+        *ctype = "application/json";
+        return 404;
+    }
+    *body = json_dumps(out, JSON_COMPACT);
+    json_decref(out);
+    *ctype = "application/json";
+    return 200;
+}
+
+/* ---- server ---- */
+
+emu_server *emu_server_start(uv_loop_t *loop, const emu_config *cfg, gl_err *err)
+{
+    emu_server *s = calloc(1, sizeof *s);
+    if (!s) {
+        gl_fail(err, "nomem", "out of memory");
+        return NULL;
+    }
+    s->loop = loop;
+    s->cfg = *cfg;
+    if (s->cfg.time_scale <= 0)
+        s->cfg.time_scale = 1.0;
+    s->log = json_array();
+    s->handles = calloc(MAX_HANDLES, sizeof *s->handles);
+    ws_server_opts o = {
+        .host = cfg->host,
+        .port = cfg->port,
+        .tls = cfg->tls,
+        .max_message = cfg->max_message,
+        .on_upgrade = on_upgrade,
+        .on_http = on_http,
+        .server_ud = s,
+    };
+    if (s->handles)
+        s->ws = ws_server_start(loop, &o, err);
+    if (!s->ws) {
+        json_decref(s->log);
+        free(s->handles);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+int emu_server_port(const emu_server *s) { return ws_server_port(s->ws); }
+
+void emu_server_stop(emu_server *s)
+{
+    s->stopping = true;
+    ws_server_stop(s->ws); /* every conn gets on_close; the last one frees s */
+    if (!s->conns)
+        server_free(s);
+}

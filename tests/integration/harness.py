@@ -1,0 +1,170 @@
+"""Integration test harness: starts the real binaries on ephemeral ports in temp dirs and stops
+every process it started by pid. Used by tests/run.py; each test gets a TestContext."""
+import json
+import os
+import shutil
+import signal
+import ssl
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+BUILD = None
+SANITIZED = False
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+def configure(build, sanitized):
+    global BUILD, SANITIZED
+    BUILD = build
+    SANITIZED = sanitized
+
+
+class Skip(Exception):
+    pass
+
+
+def wait_for(cond, timeout=10.0, what="condition", interval=0.02):
+    """Polls cond() until it returns a truthy value; raises AssertionError after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+class Proc:
+    def __init__(self, ctx, name, argv, env=None, stdin=None):
+        self.name = name
+        self.argv = argv
+        self.out_path = os.path.join(ctx.tmp, f"{name}.out")
+        self.err_path = os.path.join(ctx.tmp, f"{name}.err")
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        self._out = open(self.out_path, "wb")
+        self._err = open(self.err_path, "wb")
+        self.p = subprocess.Popen(argv, stdout=self._out, stderr=self._err, env=full_env,
+                                  stdin=stdin if stdin is not None else subprocess.DEVNULL,
+                                  cwd=ctx.tmp)
+        self.pid = self.p.pid
+        self.rc = None
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def wait(self, timeout=30):
+        self.rc = self.p.wait(timeout=timeout)
+        return self.rc
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        """Signals the process by pid and waits; SIGKILL if it does not exit in time."""
+        if self.p.poll() is None:
+            os.kill(self.pid, sig)
+            try:
+                self.p.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.kill(self.pid, signal.SIGKILL)
+                self.p.wait(timeout=5)
+        self.rc = self.p.returncode
+        self._out.close()
+        self._err.close()
+        return self.rc
+
+    def stdout(self):
+        if not self._out.closed:
+            self._out.flush()
+        with open(self.out_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def stderr(self):
+        if not self._err.closed:
+            self._err.flush()
+        with open(self.err_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+
+class Emulator:
+    def __init__(self, ctx, tls=True, script=None, time_scale=0.01, args=(), name="emulator"):
+        self.ctx = ctx
+        self.tls = tls
+        port_file = os.path.join(ctx.tmp, f"{name}.port")
+        self.tls_dir = os.path.join(ctx.tmp, "emulator-tls")
+        argv = [os.path.join(BUILD, "glive-emulator"), "--listen", "127.0.0.1:0",
+                "--port-file", port_file, "--time-scale", str(time_scale)]
+        argv += ["--tls-dir", self.tls_dir] if tls else ["--no-tls"]
+        if script is not None:
+            path = os.path.join(ctx.tmp, f"{name}-script.json")
+            with open(path, "w") as f:
+                json.dump(script, f)
+            argv += ["--script", path]
+        argv += list(args)
+        self.proc = ctx.start(name, argv)
+        wait_for(lambda: os.path.exists(port_file) or not self.proc.alive(), 10, "emulator port file")
+        if not self.proc.alive():
+            raise AssertionError(f"emulator exited: {self.proc.stderr()}")
+        with open(port_file) as f:
+            self.port = int(f.read().strip())
+        self.ca = os.path.join(self.tls_dir, "ca.pem") if tls else None
+        scheme = "https" if tls else "http"
+        self.http_base = f"{scheme}://127.0.0.1:{self.port}"
+        self.ws_base = f"{'wss' if tls else 'ws'}://127.0.0.1:{self.port}"
+
+    def ssl_context(self):
+        return ssl.create_default_context(cafile=self.ca) if self.tls else None
+
+    def get(self, path):
+        with urllib.request.urlopen(self.http_base + path, context=self.ssl_context(), timeout=10) as r:
+            return json.loads(r.read())
+
+    def stats(self):
+        return self.get("/emulator/stats")
+
+    def log(self, since=0, kind=None):
+        entries = self.get(f"/emulator/log?since={since}")
+        return [e for e in entries if kind is None or e["kind"] == kind]
+
+    def url(self, version="v1beta", key="test-key", double_slash=False):
+        path = ("//" if double_slash else "/") + \
+            f"ws/google.ai.generativelanguage.{version}.GenerativeService.BidiGenerateContent"
+        return f"{self.ws_base}{path}" + (f"?key={key}" if key else "")
+
+
+class TestContext:
+    def __init__(self, name):
+        self.name = name
+        self.procs = []
+
+    def __enter__(self):
+        self.tmp = tempfile.mkdtemp(prefix="glive-test-")
+        return self
+
+    def start(self, name, argv, env=None, stdin=None):
+        p = Proc(self, name, argv, env=env, stdin=stdin)
+        self.procs.append(p)
+        return p
+
+    def emulator(self, **kw):
+        return Emulator(self, **kw)
+
+    def __exit__(self, exc_type, exc, tb):
+        problems = []
+        for p in reversed(self.procs):
+            p.stop()
+            err = p.stderr()
+            if any(m in err for m in SANITIZER_MARKS):
+                problems.append(f"{p.name} (pid {p.pid}) sanitizer report:\n{err[-4000:]}")
+        if exc_type is None and problems:
+            raise AssertionError("\n".join(problems))
+        if exc_type is None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        else:
+            print(f"  (kept {self.tmp} for inspection)")
+            for p in self.procs:
+                tail = p.stderr()[-1500:]
+                if tail:
+                    print(f"  --- {p.name} stderr tail ---\n{tail}")
+        return False
