@@ -1,0 +1,47 @@
+/* gliveD's settings: defaults, then the config file (--config FILE, JSON with the long option
+ * names as keys, e.g. {"endpoint":"wss://127.0.0.1:8443","log-level":"debug"}), then the command
+ * line. The API key comes only from the environment or files, never from argv. */
+#ifndef GLD_CONFIG_H
+#define GLD_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/err.h"
+#include "common/log.h"
+
+#define GLD_DEFAULT_ENDPOINT "wss://generativelanguage.googleapis.com"
+
+typedef struct gld_config {
+    char config_file[PATH_MAX];
+    char socket_path[PATH_MAX];
+    char endpoint[1024];
+    char ca_file[PATH_MAX];
+    char state_dir[PATH_MAX];
+    char api_key_file[PATH_MAX];
+    char model[128];
+    char api_version[16];      /* v1beta (the docs' and the seed's) */
+    enum gl_log_level log_level;
+    size_t max_line;           /* request line bound (bytes) */
+    size_t max_output;         /* per-client pending output bound (bytes) */
+    size_t max_message;        /* largest Live API message accepted (bytes) */
+    unsigned max_queue;        /* queued prompts per session */
+    unsigned ping_interval_ms; /* keepalive pings to the Live API */
+    unsigned pong_timeout_ms;  /* generous: real pongs have taken 8-30 s */
+    /* not settable from files: */
+    char api_key[512];         /* never logged, never echoed */
+    char api_key_source[PATH_MAX + 32];
+} gld_config;
+
+void gld_config_defaults(gld_config *c);
+/* argv: command line (config file first if --config is given, then the other options win).
+ * Returns 0, 1 if --help/--version was handled (exit 0), or -1 with err (exit 2). */
+int gld_config_load(gld_config *c, int argc, char **argv, gl_err *err);
+/* Re-reads the config file for SIGHUP; only settings that can change live are applied. */
+int gld_config_reload(gld_config *c, gl_err *err);
+/* Finds the API key: --api-key-file, $CREDENTIALS_DIRECTORY/gemini-api-key, $GEMINI_API_KEY,
+ * $GOOGLE_API_KEY. Returns 0 if found, -1 if none (err says where it looked). */
+int gld_config_find_key(gld_config *c, gl_err *err);
+
+#endif

@@ -1,0 +1,28 @@
+/* The daemon's shared state: one per process, passed to every part. */
+#ifndef GLD_DAEMON_H
+#define GLD_DAEMON_H
+
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "daemon/config.h"
+#include "daemon/ipc.h"
+
+typedef struct gld_session gld_session;
+
+typedef struct gld_daemon {
+    uv_loop_t *loop;
+    gld_config cfg;
+    SSL_CTX *tls;              /* client context for wss endpoints */
+    ipc_server *ipc;
+    gld_session *sessions;     /* linked through gld_session.next */
+    uint64_t started_ms;
+    bool stopping;
+    struct {
+        unsigned long long bytes_in, bytes_out, msgs_in, msgs_out, connects;
+    } upstream;
+} gld_daemon;
+
+#endif

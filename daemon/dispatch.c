@@ -1,0 +1,241 @@
+#include "daemon/dispatch.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "daemon/session.h"
+#include "proto/line.h"
+
+#define GLD_VERSION "0.1.0"
+#define GLD_PROTOCOL 1
+
+/* An op fills *out with its reply fields (or leaves NULL for {}) and returns 0, or returns -1
+ * with err. After the reply is written, `after` (if set) runs: it may emit events, which must
+ * follow the reply. */
+typedef struct op_ctx {
+    gld_daemon *d;
+    ipc_client *c;
+    const gl_req *req;
+    json_t *out;
+    gld_session *after_pump;    /* runs after the reply: events follow their reply */
+    gld_session *after_connect;
+} op_ctx;
+
+typedef int (*op_fn)(op_ctx *x, gl_err *err);
+
+static int need_session(op_ctx *x, gld_session **s, gl_err *err)
+{
+    const char *name;
+    if (gl_req_session(x->req, &name, err) != 0)
+        return -1;
+    *s = gld_session_find(x->d, name);
+    if (!*s)
+        return gl_fail(err, "no_session", "no session \"%s\" (open it first)", name);
+    return 0;
+}
+
+static int op_hello(op_ctx *x, gl_err *err)
+{
+    (void)err;
+    x->out = json_pack("{s:s, s:s, s:i}", "daemon", "gliveD", "version", GLD_VERSION, "protocol",
+                       GLD_PROTOCOL);
+    return 0;
+}
+
+static int op_open(op_ctx *x, gl_err *err)
+{
+    const char *name, *model = NULL, *modality = NULL;
+    json_t *tools = NULL, *gen = NULL, *sys = NULL;
+    if (gl_req_session(x->req, &name, err) != 0 || gl_req_str(x->req, "model", false, &model, err) != 0 ||
+        gl_req_str(x->req, "modality", false, &modality, err) != 0 ||
+        gl_req_arr(x->req, "tools", false, &tools, err) != 0 ||
+        gl_req_obj(x->req, "generation_config", false, &gen, err) != 0)
+        return -1;
+    sys = json_object_get(x->req->root, "system_instruction");
+    if (json_is_null(sys))
+        sys = NULL;
+    if (sys && !json_is_string(sys) && !json_is_object(sys))
+        return gl_fail(err, "bad_request", "field \"system_instruction\" must be a string or a Content object");
+    gld_session_config cfg = {.model = model, .tools = tools, .generation_config = gen,
+                              .system_instruction = sys};
+    if (modality) {
+        if (live_modality_parse(modality, &cfg.modality, "modality", err) != 0)
+            return -1;
+        cfg.modality_set = true;
+    } else {
+        int r = live_config_modality(gen, &cfg.modality, err);
+        if (r < 0)
+            return -1;
+        cfg.modality_set = r == 1;
+    }
+    gld_session *s = gld_session_find(x->d, name);
+    bool created = false;
+    if (s) {
+        if (!gld_session_config_matches(s, &cfg))
+            return gl_fail(err, "conflict", "session \"%s\" exists with another configuration "
+                           "(model %s, %s); close it first or use another name", name,
+                           gld_session_model(s), live_modality_name(gld_session_modality(s)));
+    } else {
+        if (!(s = gld_session_new(x->d, name, &cfg, err)))
+            return -1;
+        created = true;
+    }
+    gld_session_watch(s, x->c, false);
+    if (created)
+        x->after_connect = s;
+    x->out = json_pack("{s:s, s:b, s:s, s:s, s:s}", "session", name, "created", created, "state",
+                       gld_session_state_name(s), "model", gld_session_model(s), "modality",
+                       live_modality_name(gld_session_modality(s)));
+    return 0;
+}
+
+static int op_close(op_ctx *x, gl_err *err)
+{
+    gld_session *s;
+    if (need_session(x, &s, err) != 0)
+        return -1;
+    char why[64];
+    snprintf(why, sizeof why, "closed by client %u", ipc_client_id(x->c));
+    gld_session_close(s, why);
+    return 0;
+}
+
+static int op_list(op_ctx *x, gl_err *err)
+{
+    (void)err;
+    json_t *arr = json_array();
+    for (gld_session *s = x->d->sessions; s; s = gld_session_next(s))
+        json_array_append_new(arr, gld_session_info(s));
+    x->out = json_pack("{s:o}", "sessions", arr);
+    return 0;
+}
+
+static int op_send(op_ctx *x, gl_err *err)
+{
+    gld_session *s;
+    const char *text;
+    if (need_session(x, &s, err) != 0 || gl_req_str(x->req, "text", true, &text, err) != 0)
+        return -1;
+    if (!*text)
+        return gl_fail(err, "bad_request", "field \"text\" must not be empty");
+    long turn;
+    bool queued;
+    if (gld_session_send(s, x->c, text, &turn, &queued, err) != 0)
+        return -1;
+    x->out = json_pack("{s:I, s:b}", "turn", (json_int_t)turn, "queued", queued);
+    x->after_pump = s;
+    return 0;
+}
+
+static int op_subscribe(op_ctx *x, gl_err *err)
+{
+    gld_session *s;
+    if (need_session(x, &s, err) != 0)
+        return -1;
+    gld_session_watch(s, x->c, true);
+    x->out = json_pack("{s:s}", "state", gld_session_state_name(s));
+    return 0;
+}
+
+static int op_unsubscribe(op_ctx *x, gl_err *err)
+{
+    gld_session *s;
+    if (need_session(x, &s, err) != 0)
+        return -1;
+    gld_session_unsubscribe(s, x->c);
+    return 0;
+}
+
+static int op_tool_result(op_ctx *x, gl_err *err)
+{
+    gld_session *s;
+    const char *call_id, *error = NULL;
+    json_t *response = NULL;
+    if (need_session(x, &s, err) != 0 || gl_req_str(x->req, "call_id", true, &call_id, err) != 0 ||
+        gl_req_obj(x->req, "response", false, &response, err) != 0 ||
+        gl_req_str(x->req, "error", false, &error, err) != 0)
+        return -1;
+    if (!response == !error)
+        return gl_fail(err, "bad_request", "give exactly one of \"response\" (an object) or \"error\" (a string)");
+    return gld_session_tool_result(s, x->c, call_id, response, error, err);
+}
+
+static int op_status(op_ctx *x, gl_err *err)
+{
+    (void)err;
+    gld_daemon *d = x->d;
+    ipc_stats st;
+    ipc_get_stats(d->ipc, &st);
+    json_t *sessions = json_array();
+    for (gld_session *s = d->sessions; s; s = gld_session_next(s))
+        json_array_append_new(sessions, gld_session_info(s));
+    x->out = json_pack("{s:I, s:i, s:i, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}, s:s, s:s, s:o}",
+                       "uptime_s", (json_int_t)((uv_now(d->loop) - d->started_ms) / 1000),
+                       "sessions", (int)json_array_size(sessions), "clients", (int)st.clients,
+                       "bytes_in", (json_int_t)st.bytes_in, "bytes_out", (json_int_t)st.bytes_out,
+                       "messages_in", (json_int_t)st.lines_in, "messages_out", (json_int_t)st.lines_out,
+                       "upstream", "bytes_in", (json_int_t)d->upstream.bytes_in,
+                       "bytes_out", (json_int_t)d->upstream.bytes_out,
+                       "messages_in", (json_int_t)d->upstream.msgs_in,
+                       "messages_out", (json_int_t)d->upstream.msgs_out,
+                       "connects", (json_int_t)d->upstream.connects,
+                       "version", GLD_VERSION, "endpoint", d->cfg.endpoint, "session_list", sessions);
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    op_fn fn;
+} OPS[] = {
+    {"hello", op_hello},           {"open", op_open},
+    {"close", op_close},           {"list", op_list},
+    {"send", op_send},             {"subscribe", op_subscribe},
+    {"unsubscribe", op_unsubscribe}, {"tool.result", op_tool_result},
+    {"status", op_status},
+};
+
+void gld_dispatch_line(gld_daemon *d, ipc_client *c, const char *line, size_t len)
+{
+    gl_req req;
+    gl_err err;
+    char *reply = NULL;
+    op_ctx x = {.d = d, .c = c, .req = &req};
+    if (gl_req_parse(line, len, &req, &err) != 0) {
+        reply = gl_reply_errf(req.id, &err);
+    } else if (d->stopping) {
+        reply = gl_reply_err(req.id, "shutting_down", "gliveD is shutting down");
+    } else {
+        op_fn fn = NULL;
+        for (size_t i = 0; i < sizeof OPS / sizeof OPS[0] && !fn; i++)
+            if (strcmp(OPS[i].name, req.op) == 0)
+                fn = OPS[i].fn;
+        if (!fn) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "unknown op \"%.100s\"", req.op);
+            reply = gl_reply_err(req.id, "unknown_op", msg);
+        } else if (fn(&x, &err) != 0) {
+            json_decref(x.out);
+            x.after_pump = x.after_connect = NULL;
+            reply = gl_reply_errf(req.id, &err);
+        } else {
+            reply = gl_reply_ok(req.id, x.out ? x.out : json_object());
+        }
+    }
+    if (reply) {
+        ipc_send(c, reply, strlen(reply));
+        free(reply);
+    }
+    gl_req_free(&req);
+    if (x.after_connect)
+        gld_session_connect(x.after_connect);
+    if (x.after_pump)
+        gld_session_pump(x.after_pump);
+}
+
+void gld_dispatch_disconnect(gld_daemon *d, ipc_client *c)
+{
+    for (gld_session *s = d->sessions; s; s = gld_session_next(s))
+        gld_session_client_gone(s, c);
+}

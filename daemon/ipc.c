@@ -1,0 +1,717 @@
+/* The daemon's Unix-socket server (see daemon/ipc.h).
+ *
+ * Lifetime rules, which make every callback reentrancy-safe:
+ *  - A client is only ever freed in the close callback of its pipe (uv_close), i.e. from the loop,
+ *    never while one of our or the caller's frames referring to it is on the stack. on_disconnect
+ *    is called from that close callback, exactly once per accepted client; a client that is
+ *    closing (draining or closed) just refuses ipc_send until then.
+ *  - The server is freed once its listener, its timer and every client handle are closed; all of
+ *    these are close callbacks too, so ipc_stop may be called from inside on_line/on_disconnect.
+ *
+ * Client states: OPEN (reading, writable) -> DRAINING (ipc_client_close(c, true), EOF or ipc_stop:
+ * no more reads or sends, queued output is handed to libuv and a uv_shutdown waits for it) ->
+ * CLOSING (uv_close called; the close callback reports and frees). A drain that does not finish
+ * in time (the peer does not read) is cut by the server's linger timer.
+ *
+ * Output: ipc_send tries uv_try_write when nothing is pending; the rest goes to one uv_write
+ * request, and while one is in flight further output is coalesced in `outq`, submitted when it
+ * completes. Pending = bytes in flight + queued; passing max_output disconnects the client. */
+#include "daemon/ipc.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "proto/line.h"
+
+#define IPC_MAX_OUTPUT_DEFAULT ((size_t)16 << 20)
+#define IPC_MAX_CLIENTS_DEFAULT 1024u
+#define IPC_BACKLOG 128
+#define IPC_READ_BUF 65536
+#define IPC_DRAIN_MS 10000   /* ipc_client_close(flush) / EOF: longest wait for output to drain */
+#define IPC_STOP_DRAIN_MS 1000 /* ipc_stop: the same, when the daemon is stopping */
+#define IPC_LINGER_TICK_MS 100
+
+enum client_state { C_OPEN, C_DRAINING, C_CLOSING };
+
+struct ipc_client {
+    uv_pipe_t pipe; /* pipe.data = this client */
+    uv_shutdown_t shutdown_req;
+    ipc_server *s;
+    ipc_client *prev, *next; /* in s->clients while `linked` */
+    bool linked;             /* an accepted client (else a rejected peer: no on_disconnect) */
+    enum client_state state;
+    gl_line_reader reader;
+    gl_buf outq;        /* output not yet handed to libuv (only while a write is in flight) */
+    size_t inflight;    /* bytes in submitted uv_write requests */
+    unsigned nwrites;   /* submitted uv_write requests */
+    uint64_t deadline;  /* DRAINING: loop time (ms) after which we close anyway */
+    unsigned id;
+    uid_t uid;
+    pid_t pid;
+    void *data;
+    unsigned long long bytes_in, bytes_out, lines_in, lines_out;
+};
+
+struct ipc_server {
+    uv_loop_t *loop;
+    uv_pipe_t listener;
+    uv_timer_t linger; /* cuts drains that take too long */
+    ipc_handlers h;
+    void *ud;
+    char *path;
+    dev_t sock_dev; /* the socket file we created: ipc_stop only removes that one */
+    ino_t sock_ino;
+    size_t max_line, max_output;
+    unsigned max_clients;
+    ipc_client *clients;
+    unsigned nclients;  /* linked clients, until their on_disconnect */
+    unsigned nrejected; /* rejected peers whose handles are still closing */
+    unsigned next_id;
+    int nhandles;       /* listener + timer not yet closed */
+    bool stopping, timer_closing;
+    ipc_stats st;
+    char rbuf[IPC_READ_BUF]; /* shared read buffer: a read callback consumes it before returning */
+};
+
+typedef struct ipc_write {
+    uv_write_t req;
+    ipc_client *c;
+    size_t len;
+    char data[];
+} ipc_write;
+
+static void close_now(ipc_client *c);
+
+/* ---- server teardown ----------------------------------------------------------------------- */
+
+static void on_server_handle_closed(uv_handle_t *h)
+{
+    ipc_server *s = h->data;
+    s->nhandles--;
+    if (s->nhandles == 0 && s->nclients == 0 && s->nrejected == 0) {
+        free(s->path);
+        free(s);
+    }
+}
+
+/* Once stopping and every client is gone, closes the timer; the last close callback frees s. */
+static void maybe_finish(ipc_server *s)
+{
+    if (!s->stopping || s->nclients || s->nrejected || s->timer_closing)
+        return;
+    s->timer_closing = true;
+    uv_close((uv_handle_t *)&s->linger, on_server_handle_closed);
+}
+
+/* ---- client teardown ----------------------------------------------------------------------- */
+
+static void on_client_closed(uv_handle_t *h)
+{
+    ipc_client *c = h->data;
+    ipc_server *s = c->s;
+    if (c->linked) {
+        if (c->prev)
+            c->prev->next = c->next;
+        else
+            s->clients = c->next;
+        if (c->next)
+            c->next->prev = c->prev;
+        c->linked = false;
+        s->nclients--;
+        log_debug("client %u (pid %d) disconnected: %llu bytes / %llu lines in, %llu bytes / %llu "
+                  "lines out",
+                  c->id, (int)c->pid, c->bytes_in, c->lines_in, c->bytes_out, c->lines_out);
+        if (s->h.on_disconnect)
+            s->h.on_disconnect(c, s->ud);
+    } else {
+        s->nrejected--;
+    }
+    gl_line_reader_free(&c->reader);
+    gl_buf_free(&c->outq);
+    free(c);
+    maybe_finish(s);
+}
+
+/* Closes at once, dropping pending output. Write and shutdown callbacks still run (cancelled)
+ * before on_client_closed. */
+static void close_now(ipc_client *c)
+{
+    if (c->state == C_CLOSING)
+        return;
+    c->state = C_CLOSING;
+    uv_close((uv_handle_t *)&c->pipe, on_client_closed);
+}
+
+/* ---- output -------------------------------------------------------------------------------- */
+
+static void on_write(uv_write_t *req, int status);
+
+/* Hands len bytes to libuv (copied). */
+static int submit(ipc_client *c, const char *data, size_t len)
+{
+    ipc_write *w = malloc(sizeof *w + len);
+    if (!w)
+        return UV_ENOMEM;
+    w->c = c;
+    w->len = len;
+    memcpy(w->data, data, len);
+    uv_buf_t b = uv_buf_init(w->data, (unsigned)len);
+    int r = uv_write(&w->req, (uv_stream_t *)&c->pipe, &b, 1, on_write);
+    if (r < 0) {
+        free(w);
+        return r;
+    }
+    c->inflight += len;
+    c->nwrites++;
+    return 0;
+}
+
+/* Submits everything in outq as one write. */
+static int submit_queue(ipc_client *c)
+{
+    if (!c->outq.len)
+        return 0;
+    int r = submit(c, gl_buf_head(&c->outq), c->outq.len);
+    if (r == 0)
+        gl_buf_reset(&c->outq);
+    return r;
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+    ipc_write *w = (ipc_write *)req;
+    ipc_client *c = w->c;
+    c->inflight -= w->len;
+    c->nwrites--;
+    if (status == 0) {
+        c->bytes_out += w->len;
+        c->s->st.bytes_out += w->len;
+    }
+    free(w);
+    if (c->state == C_CLOSING)
+        return;
+    if (status < 0) {
+        log_debug("client %u (pid %d): write failed: %s", c->id, (int)c->pid, uv_strerror(status));
+        close_now(c);
+        return;
+    }
+    if (c->state == C_OPEN && c->nwrites == 0) {
+        int r = submit_queue(c);
+        if (r < 0) {
+            log_warn("client %u (pid %d): cannot write: %s; disconnecting", c->id, (int)c->pid,
+                     uv_strerror(r));
+            close_now(c);
+        }
+    }
+}
+
+int ipc_send(ipc_client *c, const char *line, size_t len)
+{
+    if (!c || c->state != C_OPEN)
+        return -1;
+    if (len == 0)
+        return 0;
+    if (len > UINT_MAX) { /* uv_buf_t lengths are unsigned int */
+        log_error("client %u: refusing a %zu-byte line; disconnecting", c->id, len);
+        close_now(c);
+        return -1;
+    }
+    if (line[len - 1] != '\n') {
+        /* A caller bug; framing must not break because of it. */
+        log_error("bug: ipc_send to client %u: line does not end in a newline; adding one", c->id);
+        char *tmp = malloc(len + 1);
+        if (!tmp) {
+            close_now(c);
+            return -1;
+        }
+        memcpy(tmp, line, len);
+        tmp[len] = '\n';
+        int rc = ipc_send(c, tmp, len + 1);
+        free(tmp);
+        return rc;
+    }
+    ipc_server *s = c->s;
+    size_t off = 0;
+    if (c->nwrites == 0 && c->outq.len == 0) {
+        uv_buf_t b = uv_buf_init((char *)line, (unsigned)len);
+        int n = uv_try_write((uv_stream_t *)&c->pipe, &b, 1);
+        if (n > 0) {
+            off = (size_t)n;
+            c->bytes_out += off;
+            s->st.bytes_out += off;
+        } else if (n < 0 && n != UV_EAGAIN) {
+            log_debug("client %u (pid %d): write failed: %s", c->id, (int)c->pid, uv_strerror(n));
+            close_now(c);
+            return -1;
+        }
+    }
+    if (off < len) {
+        size_t rest = len - off;
+        size_t pending = c->inflight + c->outq.len;
+        if (pending + rest > s->max_output) {
+            log_warn("client %u (pid %d) is not reading: %zu bytes pending; disconnecting", c->id,
+                     (int)c->pid, pending + rest);
+            close_now(c);
+            return -1;
+        }
+        int r = c->nwrites == 0 ? submit(c, line + off, rest)
+                                : (gl_buf_append(&c->outq, line + off, rest) < 0 ? UV_ENOMEM : 0);
+        if (r < 0) {
+            log_warn("client %u (pid %d): cannot queue output: %s; disconnecting", c->id,
+                     (int)c->pid, uv_strerror(r));
+            close_now(c);
+            return -1;
+        }
+    }
+    c->lines_out++;
+    s->st.lines_out++;
+    return 0;
+}
+
+/* ---- closing with flush -------------------------------------------------------------------- */
+
+static void on_linger(uv_timer_t *t)
+{
+    ipc_server *s = t->data;
+    uint64_t now = uv_now(s->loop);
+    bool any = false;
+    for (ipc_client *c = s->clients; c; c = c->next) {
+        if (c->state != C_DRAINING)
+            continue;
+        if (now >= c->deadline) {
+            log_info("client %u (pid %d): %zu bytes of output not drained in time; closing",
+                     c->id, (int)c->pid, c->inflight + c->outq.len);
+            close_now(c);
+        } else {
+            any = true;
+        }
+    }
+    if (!any)
+        uv_timer_stop(t);
+}
+
+static void start_linger(ipc_server *s)
+{
+    if (!s->timer_closing && !uv_is_active((uv_handle_t *)&s->linger))
+        uv_timer_start(&s->linger, on_linger, IPC_LINGER_TICK_MS, IPC_LINGER_TICK_MS);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    ipc_client *c = req->handle->data;
+    if (c->state == C_CLOSING) /* cancelled by close_now */
+        return;
+    if (status < 0)
+        log_debug("client %u (pid %d): shutdown: %s", c->id, (int)c->pid, uv_strerror(status));
+    close_now(c);
+}
+
+/* Stops reading and sending; closes once libuv has written everything (or after `ms`). */
+static void start_drain(ipc_client *c, uint64_t ms)
+{
+    ipc_server *s = c->s;
+    uint64_t deadline = uv_now(s->loop) + ms;
+    if (c->state == C_DRAINING) {
+        if (deadline < c->deadline)
+            c->deadline = deadline;
+        return;
+    }
+    if (c->state != C_OPEN)
+        return;
+    c->state = C_DRAINING;
+    c->deadline = deadline;
+    uv_read_stop((uv_stream_t *)&c->pipe);
+    int r = submit_queue(c);
+    if (r == 0)
+        r = uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->pipe, on_shutdown);
+    if (r < 0) {
+        log_debug("client %u (pid %d): cannot flush: %s", c->id, (int)c->pid, uv_strerror(r));
+        close_now(c);
+        return;
+    }
+    start_linger(s);
+}
+
+void ipc_client_close(ipc_client *c, bool flush)
+{
+    if (!c)
+        return;
+    if (flush)
+        start_drain(c, IPC_DRAIN_MS);
+    else
+        close_now(c);
+}
+
+/* ---- input --------------------------------------------------------------------------------- */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    ipc_client *c = h->data;
+    *buf = uv_buf_init(c->s->rbuf, sizeof c->s->rbuf);
+}
+
+static void deliver(ipc_client *c, const char *line, size_t len)
+{
+    ipc_server *s = c->s;
+    c->lines_in++;
+    s->st.lines_in++;
+    if (s->h.on_line)
+        s->h.on_line(c, line, len, s->ud);
+}
+
+static void reply_line_error(ipc_client *c, const gl_err *err)
+{
+    ipc_server *s = c->s;
+    char *reply;
+    if (strcmp(err->code, "line_too_long") == 0) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "request line longer than %zu bytes; discarded", s->max_line);
+        log_warn("client %u (pid %d): %s", c->id, (int)c->pid, msg);
+        reply = gl_reply_err(NULL, "line_too_long", msg);
+    } else {
+        log_warn("client %u (pid %d): %s", c->id, (int)c->pid, err->msg);
+        reply = gl_reply_errf(NULL, err);
+    }
+    if (!reply) {
+        log_error("client %u: out of memory; disconnecting", c->id);
+        close_now(c);
+        return;
+    }
+    ipc_send(c, reply, strlen(reply));
+    free(reply);
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    ipc_client *c = stream->data;
+    if (c->state != C_OPEN)
+        return;
+    if (nread > 0) {
+        c->bytes_in += (size_t)nread;
+        c->s->st.bytes_in += (size_t)nread;
+        gl_line_feed(&c->reader, buf->base, (size_t)nread);
+        const char *line;
+        size_t len;
+        gl_err err;
+        int rc;
+        /* Drain the reader (it borrows buf until 0) unless a handler closed the client. */
+        while (c->state == C_OPEN && (rc = gl_line_next(&c->reader, &line, &len, &err)) != 0) {
+            if (rc < 0)
+                reply_line_error(c, &err);
+            else
+                deliver(c, line, len);
+        }
+        return;
+    }
+    if (nread == 0)
+        return;
+    if (nread == UV_EOF) {
+        const char *line;
+        size_t len;
+        if (gl_line_eof(&c->reader, &line, &len) == 1)
+            deliver(c, line, len);
+        start_drain(c, IPC_DRAIN_MS); /* no-op if the handler closed it */
+        return;
+    }
+    log_debug("client %u (pid %d): read failed: %s", c->id, (int)c->pid,
+              uv_strerror((int)nread));
+    close_now(c);
+}
+
+/* ---- accept -------------------------------------------------------------------------------- */
+
+static void reject(ipc_client *c)
+{
+    c->s->nrejected++;
+    close_now(c);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    ipc_server *s = server->data;
+    if (status < 0) {
+        log_warn("accept on %s failed: %s", s->path, uv_strerror(status));
+        return;
+    }
+    if (s->stopping)
+        return;
+    ipc_client *c = calloc(1, sizeof *c);
+    if (!c) {
+        /* Without a handle libuv cannot accept; take the connection off the queue by hand so the
+         * listener does not spin. */
+        uv_os_fd_t lfd;
+        if (uv_fileno((uv_handle_t *)&s->listener, &lfd) == 0) {
+            int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+            if (fd >= 0)
+                close(fd);
+        }
+        log_error("out of memory accepting a client on %s; connection closed", s->path);
+        return;
+    }
+    c->s = s;
+    c->state = C_OPEN;
+    c->pid = -1;
+    c->uid = (uid_t)-1;
+    gl_line_reader_init(&c->reader, s->max_line);
+    gl_buf_init(&c->outq, 0); /* bounded by ipc_send's max_output check */
+    uv_pipe_init(s->loop, &c->pipe, 0);
+    c->pipe.data = c;
+
+    int r = uv_accept(server, (uv_stream_t *)&c->pipe);
+    if (r < 0) {
+        log_warn("accept on %s failed: %s", s->path, uv_strerror(r));
+        reject(c);
+        return;
+    }
+    uv_os_fd_t fd;
+    struct ucred cred;
+    socklen_t clen = sizeof cred;
+    if (uv_fileno((uv_handle_t *)&c->pipe, &fd) < 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
+        log_warn("cannot read the peer credentials of a new connection (%s); closing it",
+                 strerror(errno));
+        reject(c);
+        return;
+    }
+    c->uid = cred.uid;
+    c->pid = cred.pid;
+    if (cred.uid != geteuid() && cred.uid != 0) {
+        log_warn("rejected a connection from uid %u (pid %d): only uid %u%s may connect",
+                 (unsigned)cred.uid, (int)cred.pid, (unsigned)geteuid(),
+                 geteuid() == 0 ? "" : " and root");
+        reject(c);
+        return;
+    }
+    if (s->nclients >= s->max_clients) {
+        log_warn("too many clients (%u); closed a new connection from pid %d", s->nclients,
+                 (int)cred.pid);
+        reject(c);
+        return;
+    }
+    if (++s->next_id == 0)
+        s->next_id = 1;
+    c->id = s->next_id;
+    c->linked = true;
+    c->next = s->clients;
+    if (s->clients)
+        s->clients->prev = c;
+    s->clients = c;
+    s->nclients++;
+    log_debug("client %u connected (pid %d, uid %u)", c->id, (int)c->pid, (unsigned)c->uid);
+    r = uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+    if (r < 0) {
+        log_warn("client %u: cannot read: %s", c->id, uv_strerror(r));
+        close_now(c);
+    }
+}
+
+/* ---- socket creation ----------------------------------------------------------------------- */
+
+/* Creates the socket's directory (0700) if missing; only the last component. */
+static int ensure_parent_dir(const char *path, gl_err *err)
+{
+    char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    size_t n = strlen(path);
+    if (n >= sizeof dir)
+        return gl_fail(err, "bad_path", "socket path too long");
+    memcpy(dir, path, n + 1);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        return 0; /* the current directory or "/" */
+    *slash = '\0';
+    struct stat st;
+    if (stat(dir, &st) == 0) {
+        if (!S_ISDIR(st.st_mode))
+            return gl_fail(err, "bad_path", "%s is not a directory", dir);
+        return 0;
+    }
+    if (errno != ENOENT)
+        return gl_fail(err, "io", "cannot access socket directory %s: %s", dir, strerror(errno));
+    if (mkdir(dir, 0700) < 0) {
+        if (errno == EEXIST)
+            return 0;
+        if (errno == ENOENT)
+            return gl_fail(err, "bad_path",
+                           "cannot create socket directory %s: its parent directory does not exist",
+                           dir);
+        return gl_fail(err, "io", "cannot create socket directory %s: %s", dir, strerror(errno));
+    }
+    if (chmod(dir, 0700) < 0) /* in case the umask took more away */
+        return gl_fail(err, "io", "cannot chmod socket directory %s: %s", dir, strerror(errno));
+    log_info("created socket directory %s (mode 0700)", dir);
+    return 0;
+}
+
+/* Path exists: a live daemon -> in_use; a dead socket -> unlinked; anything else -> left alone. */
+static int remove_stale(const char *path, const struct sockaddr_un *sa, gl_err *err)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0) {
+        if (errno == ENOENT)
+            return 0;
+        return gl_fail(err, "io", "cannot access %s: %s", path, strerror(errno));
+    }
+    if (!S_ISSOCK(st.st_mode))
+        return gl_fail(err, "bad_path", "%s exists and is not a socket; not removing it", path);
+    /* Non-blocking, so a live daemon with a full backlog (EAGAIN) cannot stall us. */
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return gl_fail(err, "io", "socket: %s", strerror(errno));
+    int rc = connect(fd, (const struct sockaddr *)sa, sizeof *sa);
+    int e = errno;
+    close(fd);
+    if (rc == 0 || e == EAGAIN || e == EINPROGRESS)
+        return gl_fail(err, "in_use", "another gliveD is already listening on %s", path);
+    if (e == ENOENT)
+        return 0; /* gone meanwhile */
+    if (e != ECONNREFUSED)
+        return gl_fail(err, "io", "cannot check the existing socket %s: %s", path, strerror(e));
+    if (unlink(path) < 0 && errno != ENOENT)
+        return gl_fail(err, "io", "cannot remove stale socket %s: %s", path, strerror(errno));
+    log_info("removed stale socket %s", path);
+    return 0;
+}
+
+/* Binds and listens under umask 077, mode 0600. Returns the fd, or -1. */
+static int make_socket(const char *path, const struct sockaddr_un *sa, struct stat *st,
+                       gl_err *err)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return gl_fail(err, "io", "socket: %s", strerror(errno));
+    mode_t old = umask(077);
+    int rc = bind(fd, (const struct sockaddr *)sa, sizeof *sa);
+    int e = errno;
+    umask(old);
+    if (rc < 0) {
+        close(fd);
+        if (e == EADDRINUSE)
+            return gl_fail(err, "in_use",
+                           "another gliveD is already listening on %s (it appeared while starting)",
+                           path);
+        return gl_fail(err, "io", "cannot bind %s: %s", path, strerror(e));
+    }
+    const char *what = "chmod";
+    if (chmod(path, 0600) < 0 || (what = "stat", lstat(path, st) < 0) ||
+        (what = "listen", listen(fd, IPC_BACKLOG) < 0)) {
+        e = errno;
+        close(fd);
+        unlink(path);
+        return gl_fail(err, "io", "cannot %s %s: %s", what, path, strerror(e));
+    }
+    return fd;
+}
+
+ipc_server *ipc_start(uv_loop_t *loop, const ipc_opts *o, const ipc_handlers *h, void *ud,
+                      gl_err *err)
+{
+    if (!o || !o->path || !*o->path) {
+        gl_fail(err, "bad_path", "no socket path");
+        return NULL;
+    }
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    size_t plen = strlen(o->path);
+    if (plen >= sizeof sa.sun_path) {
+        gl_fail(err, "bad_path", "socket path too long (%zu bytes, at most %zu): %s", plen,
+                sizeof sa.sun_path - 1, o->path);
+        return NULL;
+    }
+    memcpy(sa.sun_path, o->path, plen + 1);
+
+    ipc_server *s = calloc(1, sizeof *s);
+    if (!s || !(s->path = strdup(o->path))) {
+        free(s);
+        gl_fail(err, "internal", "out of memory");
+        return NULL;
+    }
+    s->loop = loop;
+    if (h)
+        s->h = *h;
+    s->ud = ud;
+    s->max_line = o->max_line ? o->max_line : GL_LINE_MAX_DEFAULT;
+    s->max_output = o->max_output ? o->max_output : IPC_MAX_OUTPUT_DEFAULT;
+    s->max_clients = o->max_clients ? o->max_clients : IPC_MAX_CLIENTS_DEFAULT;
+
+    struct stat st;
+    int fd = -1;
+    if (ensure_parent_dir(s->path, err) < 0 || remove_stale(s->path, &sa, err) < 0 ||
+        (fd = make_socket(s->path, &sa, &st, err)) < 0) {
+        free(s->path);
+        free(s);
+        return NULL;
+    }
+    s->sock_dev = st.st_dev;
+    s->sock_ino = st.st_ino;
+
+    uv_pipe_init(loop, &s->listener, 0);
+    s->listener.data = s;
+    uv_timer_init(loop, &s->linger);
+    s->linger.data = s;
+    s->nhandles = 2;
+    int r = uv_pipe_open(&s->listener, fd);
+    if (r < 0)
+        close(fd); /* not adopted by the handle */
+    else
+        r = uv_listen((uv_stream_t *)&s->listener, IPC_BACKLOG, on_connection);
+    if (r < 0) {
+        /* Practically unreachable (the socket already listens). The handles are registered, so
+         * they are closed the normal way: the caller's loop frees s when it next runs. */
+        gl_fail(err, "io", "cannot listen on %s: %s", s->path, uv_strerror(r));
+        unlink(s->path);
+        s->stopping = true;
+        uv_close((uv_handle_t *)&s->listener, on_server_handle_closed);
+        maybe_finish(s);
+        return NULL;
+    }
+
+    /* A write to a client that vanished must be an error, not a fatal signal. */
+    struct sigaction sa_pipe;
+    if (sigaction(SIGPIPE, NULL, &sa_pipe) == 0 && sa_pipe.sa_handler == SIG_DFL)
+        signal(SIGPIPE, SIG_IGN);
+
+    log_info("listening on %s", s->path);
+    return s;
+}
+
+void ipc_stop(ipc_server *s)
+{
+    if (!s || s->stopping)
+        return;
+    s->stopping = true;
+    uv_close((uv_handle_t *)&s->listener, on_server_handle_closed);
+    /* Remove the socket file only if it is still ours (not replaced by a newer daemon). */
+    struct stat st;
+    if (lstat(s->path, &st) == 0 && st.st_dev == s->sock_dev && st.st_ino == s->sock_ino)
+        unlink(s->path);
+    log_info("stopped listening on %s; closing %u client(s)", s->path, s->nclients);
+    for (ipc_client *c = s->clients; c; c = c->next)
+        start_drain(c, IPC_STOP_DRAIN_MS);
+    maybe_finish(s);
+}
+
+/* ---- accessors ----------------------------------------------------------------------------- */
+
+void ipc_client_set_data(ipc_client *c, void *data) { c->data = data; }
+void *ipc_client_data(const ipc_client *c) { return c->data; }
+unsigned ipc_client_id(const ipc_client *c) { return c->id; }
+uid_t ipc_client_uid(const ipc_client *c) { return c->uid; }
+pid_t ipc_client_pid(const ipc_client *c) { return c->pid; }
+
+void ipc_get_stats(const ipc_server *s, ipc_stats *out)
+{
+    *out = s->st;
+    out->clients = s->nclients;
+}

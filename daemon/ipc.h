@@ -1,0 +1,62 @@
+/* The daemon's Unix-socket server: one ipc_client per connection, each with a bounded line reader
+ * and a bounded output buffer. It knows lines, not ops: complete request lines go to on_line, and
+ * the dispatcher (daemon/dispatch.c) answers through ipc_send().
+ *
+ * Security: the socket is created under umask 077 (mode 0600) in a directory created 0700 if
+ * missing; on accept the peer's uid (SO_PEERCRED) must be ours or root, else it is dropped.
+ * Slow readers: output beyond max_output bytes pending disconnects that client (logged), so one
+ * stuck client never grows the daemon's memory; nothing is silently dropped for a live client. */
+#ifndef GL_IPC_H
+#define GL_IPC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "common/err.h"
+
+typedef struct ipc_server ipc_server;
+typedef struct ipc_client ipc_client;
+
+typedef struct ipc_handlers {
+    /* A complete line (without the newline). Valid only during the call. */
+    void (*on_line)(ipc_client *c, const char *line, size_t len, void *ud);
+    /* The client is gone (EOF, error, slow reader, or ipc_client_close); c is freed after this. */
+    void (*on_disconnect)(ipc_client *c, void *ud);
+} ipc_handlers;
+
+typedef struct ipc_opts {
+    const char *path;       /* socket path */
+    size_t max_line;        /* request line bound; 0 = 1 MiB. Longer: error reply, line skipped */
+    size_t max_output;      /* pending output bound per client; 0 = 16 MiB */
+    unsigned max_clients;   /* 0 = 1024; more are accepted and closed at once (logged) */
+} ipc_opts;
+
+typedef struct ipc_stats {
+    unsigned long long bytes_in, bytes_out, lines_in, lines_out;
+    unsigned clients;
+} ipc_stats;
+
+/* Binds and listens. A stale socket file (nobody accepts on it) is replaced; a live daemon on the
+ * path makes this fail with code "in_use" and a message saying so. */
+ipc_server *ipc_start(uv_loop_t *loop, const ipc_opts *o, const ipc_handlers *h, void *ud,
+                      gl_err *err);
+/* Stops accepting, flushes what each client has pending (best effort, bounded by a short timer),
+ * closes every client (on_disconnect for each), removes the socket file, frees s. */
+void ipc_stop(ipc_server *s);
+
+/* Queues line (must end in '\n'). Returns -1 if the client is closing or was just disconnected
+ * because its pending output passed max_output. */
+int ipc_send(ipc_client *c, const char *line, size_t len);
+/* Closes after flushing pending output (flush=true) or at once. on_disconnect follows. */
+void ipc_client_close(ipc_client *c, bool flush);
+
+void ipc_client_set_data(ipc_client *c, void *data);
+void *ipc_client_data(const ipc_client *c);
+unsigned ipc_client_id(const ipc_client *c); /* small unique number, for logs */
+uid_t ipc_client_uid(const ipc_client *c);
+pid_t ipc_client_pid(const ipc_client *c);
+void ipc_get_stats(const ipc_server *s, ipc_stats *out);
+
+#endif

@@ -1,0 +1,104 @@
+/* gliveD: keeps named Gemini Live sessions open on one libuv loop and serves local clients over
+ * a Unix socket (proto/PROTOCOL.md). Runs in the foreground, logs to stderr. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <uv.h>
+
+#include "common/log.h"
+#include "daemon/daemon.h"
+#include "daemon/dispatch.h"
+#include "daemon/session.h"
+#include "transport/tls.h"
+
+static gld_daemon D;
+static uv_signal_t sig_term, sig_int, sig_hup;
+
+static void on_line(ipc_client *c, const char *line, size_t len, void *ud)
+{
+    gld_dispatch_line(ud, c, line, len);
+}
+
+static void on_disconnect(ipc_client *c, void *ud) { gld_dispatch_disconnect(ud, c); }
+
+static void shutdown_daemon(int signum)
+{
+    if (D.stopping)
+        return;
+    D.stopping = true;
+    log_info("signal %d: stopping (closing sessions, then the socket)", signum);
+    while (D.sessions) /* each close tells the session's clients and unlinks it */
+        gld_session_close(D.sessions, "gliveD is shutting down");
+    ipc_stop(D.ipc);
+    D.ipc = NULL;
+    uv_close((uv_handle_t *)&sig_term, NULL);
+    uv_close((uv_handle_t *)&sig_int, NULL);
+    uv_close((uv_handle_t *)&sig_hup, NULL);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    (void)h;
+    if (signum == SIGHUP) {
+        gl_err err;
+        if (gld_config_reload(&D.cfg, &err) != 0)
+            log_error("SIGHUP: config not reloaded: %s", err.msg);
+        else
+            log_info("SIGHUP: config reloaded%s", D.cfg.config_file[0] ? "" : " (no --config file)");
+        return;
+    }
+    shutdown_daemon(signum);
+}
+
+int main(int argc, char **argv)
+{
+    gl_log_set_name("gliveD");
+    gld_config_defaults(&D.cfg);
+    gl_err err;
+    int rc = gld_config_load(&D.cfg, argc, argv, &err);
+    if (rc == 1)
+        return 0;
+    if (rc != 0) {
+        fprintf(stderr, "gliveD: %s\n", err.msg);
+        return 2;
+    }
+    if (gld_config_find_key(&D.cfg, &err) != 0)
+        log_warn("%s; sessions will fail until one is configured", err.msg);
+    else
+        log_info("API key from %s", D.cfg.api_key_source);
+    if (D.cfg.state_dir[0] && mkdir(D.cfg.state_dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "gliveD: cannot create state dir %s: %s\n", D.cfg.state_dir, strerror(errno));
+        return 1;
+    }
+    if (!(D.tls = gl_tls_client_ctx(D.cfg.ca_file[0] ? D.cfg.ca_file : NULL, &err))) {
+        fprintf(stderr, "gliveD: %s\n", err.msg);
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    D.loop = uv_default_loop();
+    D.started_ms = uv_now(D.loop);
+    ipc_opts io = {.path = D.cfg.socket_path, .max_line = D.cfg.max_line, .max_output = D.cfg.max_output};
+    static const ipc_handlers ih = {on_line, on_disconnect};
+    if (!(D.ipc = ipc_start(D.loop, &io, &ih, &D, &err))) {
+        fprintf(stderr, "gliveD: %s\n", err.msg);
+        SSL_CTX_free(D.tls);
+        return 1;
+    }
+    uv_signal_init(D.loop, &sig_term);
+    uv_signal_init(D.loop, &sig_int);
+    uv_signal_init(D.loop, &sig_hup);
+    uv_signal_start(&sig_term, on_signal, SIGTERM);
+    uv_signal_start(&sig_int, on_signal, SIGINT);
+    uv_signal_start(&sig_hup, on_signal, SIGHUP);
+    log_info("listening on %s; Live API at %s (model %s)", D.cfg.socket_path, D.cfg.endpoint,
+             D.cfg.model);
+    uv_run(D.loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(D.loop) != 0)
+        log_warn("event loop closed with handles still open");
+    SSL_CTX_free(D.tls);
+    log_info("stopped");
+    return 0;
+}

@@ -1,0 +1,22 @@
+#include "daemon/models.h"
+
+#include <fnmatch.h>
+#include <string.h>
+
+static const gld_model_info MODELS[] = {
+    /* pattern                    realtime-text  audio-only  why */
+    {"gemini-3.1-flash-live*",    true,          false, "3.1 Live closes mid-session clientContent with 1007 (livekit/agents PR #5251)"},
+    {"*native-audio*",            false,         true,  "native-audio models accept only the AUDIO modality"},
+    {"*",                         false,         false, "every other Live model: clientContent prompts, TEXT or AUDIO"},
+};
+
+const gld_model_info *gld_model_lookup(const char *name)
+{
+    if (strncmp(name, "models/", 7) == 0)
+        name += 7;
+    size_t n = sizeof MODELS / sizeof MODELS[0];
+    for (size_t i = 0; i + 1 < n; i++)
+        if (fnmatch(MODELS[i].pattern, name, 0) == 0)
+            return &MODELS[i];
+    return &MODELS[n - 1];
+}

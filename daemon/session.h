@@ -1,0 +1,63 @@
+/* A named Live session: its configuration, its connection to the Live API, its queue of prompts
+ * (turns run one at a time, never interleaved on the wire), its pending tool calls, and the local
+ * clients watching it. Server messages become line-protocol events here.
+ *
+ * States: idle (no connection yet; sessions connect on first use), connecting (socket, TLS,
+ * setup sent), ready (setupComplete seen), closed (the Live API or a client closed it). */
+#ifndef GLD_SESSION_H
+#define GLD_SESSION_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "common/err.h"
+#include "daemon/daemon.h"
+#include "daemon/ipc.h"
+#include "proto/live.h"
+
+typedef struct gld_session_config {
+    const char *model;               /* bare or models/NAME; NULL = the daemon's default */
+    live_modality modality;
+    bool modality_set;               /* the client named it (attach compares only then) */
+    const json_t *system_instruction; /* user's, validated here */
+    const json_t *tools;
+    const json_t *generation_config;
+} gld_session_config;
+
+/* Validates cfg (bad_request naming the field) and creates the session (not connected yet). */
+gld_session *gld_session_new(gld_daemon *d, const char *name, const gld_session_config *cfg,
+                             gl_err *err);
+gld_session *gld_session_find(gld_daemon *d, const char *name);
+/* Iteration: for (s = d->sessions; s; s = gld_session_next(s)). */
+gld_session *gld_session_next(const gld_session *s);
+/* True if cfg asks for nothing different from what the session has (attach is then fine). */
+bool gld_session_config_matches(const gld_session *s, const gld_session_config *cfg);
+
+/* Queues a prompt from sender; starts connecting if needed. *turn gets the turn number, *queued
+ * whether it waits behind another turn. Fails with "busy" past --max-queue. */
+int gld_session_send(gld_session *s, ipc_client *sender, const char *text, long *turn,
+                     bool *queued, gl_err *err);
+/* Answers a pending tool call: response (object) or error text. "unknown_call" if not pending. */
+int gld_session_tool_result(gld_session *s, ipc_client *from, const char *call_id,
+                            json_t *response, const char *error, gl_err *err);
+void gld_session_watch(gld_session *s, ipc_client *c, bool subscribe);
+void gld_session_unsubscribe(gld_session *s, ipc_client *c);
+/* The client is gone: forget it everywhere in this session. */
+void gld_session_client_gone(gld_session *s, ipc_client *c);
+/* Makes the session connect now (open of a new session). */
+void gld_session_connect(gld_session *s);
+/* Starts the next queued turn if the session can (call after replying to `send`, so the reply
+ * always precedes the turn's events). */
+void gld_session_pump(gld_session *s);
+/* Ends the session: running and queued turns are reported to their clients (reason), the
+ * connection gets a normal close, the session leaves the daemon's list and is freed. */
+void gld_session_close(gld_session *s, const char *reason);
+
+/* For list/status: {session, state, model, modality, turns, queued, subscribers, ...}. */
+json_t *gld_session_info(const gld_session *s);
+const char *gld_session_name(const gld_session *s);
+const char *gld_session_model(const gld_session *s);
+live_modality gld_session_modality(const gld_session *s);
+const char *gld_session_state_name(const gld_session *s);
+
+#endif
