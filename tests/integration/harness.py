@@ -150,6 +150,9 @@ class TestContext:
     def emulator(self, **kw):
         return Emulator(self, **kw)
 
+    def daemon(self, emu, **kw):
+        return Daemon(self, emu, **kw)
+
     def __exit__(self, exc_type, exc, tb):
         problems = []
         for p in reversed(self.procs):
@@ -168,3 +171,122 @@ class TestContext:
                 if tail:
                     print(f"  --- {p.name} stderr tail ---\n{tail}")
         return False
+
+
+class Daemon:
+    """gliveD pointed at an emulator, with its socket in the test's temp dir."""
+
+    def __init__(self, ctx, emu, args=(), name="gliveD", env=None, model="gemini-live-2.5-flash-preview",
+                 socket_path=None):
+        self.ctx = ctx
+        self.emu = emu
+        self.socket = socket_path or os.path.join(ctx.tmp, f"{name}.sock")
+        argv = [os.path.join(BUILD, "gliveD"), "--socket", self.socket, "--endpoint", emu.ws_base,
+                "--log-level", "debug"]
+        if model:
+            argv += ["--model", model]
+        if emu.tls:
+            argv += ["--ca-file", emu.ca]
+        argv += list(args)
+        full_env = {"GEMINI_API_KEY": "test-key"}
+        full_env.update(env or {})
+        self.proc = ctx.start(name, argv, env=full_env)
+        wait_for(lambda: self._accepting() or not self.proc.alive(), 10, "gliveD socket")
+        if not self.proc.alive():
+            raise AssertionError(f"gliveD exited: {self.proc.stderr()}")
+
+    def _accepting(self):
+        import socket as _s
+        s = _s.socket(_s.AF_UNIX, _s.SOCK_STREAM)
+        try:
+            s.connect(self.socket)
+            return True
+        except OSError:
+            return False
+        finally:
+            s.close()
+
+    def client(self):
+        return LineClient(self.socket)
+
+    def ctl(self, *args, timeout=60, check=True, stdin=None):
+        """Runs build/glivectl --socket S ARGS; returns the CompletedProcess (text)."""
+        p = subprocess.run([os.path.join(BUILD, "glivectl"), "--socket", self.socket] + list(args),
+                           capture_output=True, timeout=timeout, cwd=self.ctx.tmp, input=stdin)
+        p.stdout_text = p.stdout.decode(errors="replace")
+        p.stderr_text = p.stderr.decode(errors="replace")
+        if check and p.returncode != 0:
+            raise AssertionError(f"glivectl {args} exited {p.returncode}: {p.stderr_text}")
+        return p
+
+
+class LineClient:
+    """A line-protocol client: requests get their reply; events queue up for next_event()."""
+
+    def __init__(self, path):
+        import socket as _s
+        self.sock = _s.socket(_s.AF_UNIX, _s.SOCK_STREAM)
+        self.sock.connect(path)
+        self.buf = b""
+        self.events = []
+        self.next_id = 0
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    def _read_line(self, timeout):
+        self.sock.settimeout(timeout)
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("gliveD closed the connection")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def read(self, timeout=10):
+        """Next line of any kind (reply or event), bypassing the event queue."""
+        return self._read_line(timeout)
+
+    def request(self, op, timeout=10, **fields):
+        self.next_id += 1
+        rid = self.next_id
+        msg = dict(fields, op=op, id=rid)
+        self.sock.sendall((json.dumps(msg) + "\n").encode())
+        return self.reply_to(rid, timeout)
+
+    def reply_to(self, rid, timeout=10):
+        deadline = time.monotonic() + timeout
+        while True:
+            m = self._read_line(max(0.01, deadline - time.monotonic()))
+            if "event" in m:
+                self.events.append(m)
+            elif m.get("id") == rid:
+                return m
+
+    def ok(self, op, **fields):
+        r = self.request(op, **fields)
+        assert r["ok"], f"{op} failed: {r}"
+        return r
+
+    def next_event(self, timeout=10, where=None):
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, e in enumerate(self.events):
+                if where is None or where(e):
+                    return self.events.pop(i)
+            m = self._read_line(max(0.01, deadline - time.monotonic()))
+            if "event" in m:
+                self.events.append(m)
+
+    def turn_events(self, turn, timeout=20):
+        """Events of one turn up to and including turn_complete (or interrupted/error)."""
+        out = []
+        while True:
+            e = self.next_event(timeout, lambda e: e.get("turn") == turn)
+            out.append(e)
+            if e["event"] in ("turn_complete", "interrupted", "error"):
+                return out
+
+    def close(self):
+        self.sock.close()

@@ -1,0 +1,220 @@
+"""gliveD over its Unix socket, against the emulator over wss: sessions, turns, tool calls,
+several clients, bad requests, signals."""
+import json
+import os
+import signal
+import socket
+
+from harness import LineClient, wait_for
+
+LIGHTS = [{"function_declarations": [{"name": "turn_on_the_lights"}, {"name": "turn_off_the_lights"}]}]
+
+
+def texts(events):
+    return [e["text"] for e in events if e["event"] == "text"]
+
+
+def test_hello_open_send_streams_chunks(ctx):
+    emu = ctx.emulator()
+    d = ctx.daemon(emu)
+    c = d.client()
+    h = c.ok("hello")
+    assert h["daemon"] == "gliveD" and h["protocol"] == 1
+    r = c.ok("open", session="s1")
+    assert r["created"] is True and r["modality"] == "TEXT"
+    r = c.ok("send", session="s1", text="Hello?")
+    evs = c.turn_events(r["turn"])
+    assert texts(evs) == ["Hello", "! How can I help you today?"], evs
+    assert evs[-1]["event"] == "turn_complete" and evs[-1]["session"] == "s1"
+    # the setup the daemon sent passed the emulator's strict parsing and stated the modality
+    assert not emu.log(kind="invalid")
+    assert emu.stats()["setups"] == 1
+
+
+def test_reply_precedes_turn_events_and_turns_are_serialized(ctx):
+    emu = ctx.emulator()
+    d = ctx.daemon(emu)
+    c = d.client()
+    c.ok("open", session="q")
+    c.sock.sendall(b'{"id":"a","op":"send","session":"q","text":"Hello?"}\n'
+                   b'{"id":"b","op":"send","session":"q","text":"repeat after me: two"}\n')
+    seen = [c.read()]
+    while seen[-1].get("id") != "a":
+        assert seen[-1].get("turn") is None, seen  # no turn event before its reply
+        seen.append(c.read())
+    assert seen[-1]["ok"], seen
+    while not (seen[-1].get("event") == "turn_complete" and seen[-1].get("turn") == 2):
+        seen.append(c.read())
+    b = next(m for m in seen if m.get("id") == "b")
+    assert b["queued"] is True and b["turn"] == 2
+    # no event of turn 2 before turn 1 completed: never interleaved
+    t1_done = next(i for i, m in enumerate(seen) if m.get("event") == "turn_complete" and m["turn"] == 1)
+    assert all(m.get("turn") != 2 for m in seen[:t1_done] if "event" in m)
+    prompts = [e["text"] for e in emu.log(kind="prompt")]
+    assert prompts == ["Hello?", "repeat after me: two"], prompts
+
+
+def test_tool_call_roundtrip_by_prompting_client(ctx):
+    emu = ctx.emulator()
+    d = ctx.daemon(emu)
+    c = d.client()
+    c.ok("open", session="t", tools=LIGHTS)
+    r = c.ok("send", session="t", text="Turn on the lights")
+    call = c.next_event(where=lambda e: e["event"] == "tool_call")
+    assert call["name"] == "turn_on_the_lights" and call["call_id"].startswith("function-call-")
+    assert call["turn"] == r["turn"] and call["args"] == {}
+    c.ok("tool.result", session="t", call_id=call["call_id"], response={"result": {"string_value": "ok"}})
+    evs = c.turn_events(r["turn"])
+    assert "turned on the lights" in "".join(texts(evs))
+    got = emu.log(kind="tool_response")
+    assert [(g["id"], g["name"], g["response"]) for g in got] == \
+        [(call["call_id"], "turn_on_the_lights", {"result": {"string_value": "ok"}})]
+    bad = c.request("tool.result", session="t", call_id=call["call_id"], response={})
+    assert bad["error"]["code"] == "unknown_call"
+
+
+def test_subscriber_sees_other_clients_turn_and_session_outlives_clients(ctx):
+    emu = ctx.emulator()
+    d = ctx.daemon(emu)
+    a, b = d.client(), d.client()
+    a.ok("open", session="shared")
+    b.ok("subscribe", session="shared")
+    r = a.ok("send", session="shared", text="Hello?")
+    a_evs = a.turn_events(r["turn"])
+    b_evs = b.turn_events(r["turn"])
+    assert texts(a_evs) == texts(b_evs) == ["Hello", "! How can I help you today?"]
+    a.close()
+    c = d.client()
+    r = c.ok("open", session="shared")
+    assert r["created"] is False
+    r = c.ok("send", session="shared", text="What did I say before?")
+    evs = c.turn_events(r["turn"])
+    assert "Hello?" in "".join(texts(evs)), evs  # same conversation
+    assert texts(b.turn_events(r["turn"]))       # the subscriber saw this one too
+    st = emu.stats()
+    assert st["connections_total"] == 1 and st["setups"] == 1, st  # one websocket, not two
+
+
+def test_client_vanishing_mid_turn_does_not_hurt_others(ctx):
+    emu = ctx.emulator(script={"rules": [{"match": "slow", "steps": [
+        {"say": "first part"}, {"delay_ms": 30000}, {"say": "second part"}]}], "default": [{"echo": True}]})
+    d = ctx.daemon(emu)
+    watcher = d.client()
+    watcher.ok("open", session="v")
+    watcher.ok("subscribe", session="v")
+    gone = d.client()
+    r = gone.ok("send", session="v", text="slow please")
+    gone.next_event(where=lambda e: e["event"] == "text")
+    gone.sock.close()  # vanish mid-turn
+    evs = watcher.turn_events(r["turn"], timeout=20)
+    said = "".join(texts(evs))
+    assert "first part" in said and "second part" in said and evs[-1]["event"] == "turn_complete", evs
+    other = d.client()
+    assert other.ok("status")["clients"] >= 2
+    assert d.proc.alive()
+
+
+def test_bad_requests_get_clear_errors(ctx):
+    emu = ctx.emulator()
+    d = ctx.daemon(emu, args=["--max-line", "2000"])
+    c = d.client()
+
+    def err_of(raw):
+        c.send_raw(raw)
+        m = c.read()
+        while "event" in m:  # e.g. the state events of a session opened above
+            m = c.read()
+        assert m["ok"] is False, m
+        return m["error"]["code"], m["error"]["message"], m.get("id")
+
+    assert err_of(b"{not json\n")[0] == "bad_json"
+    assert err_of(b'[1,2]\n')[0] == "bad_request"
+    code, msg, rid = err_of(b'{"id":7,"op":"frobnicate"}\n')
+    assert (code, rid) == ("unknown_op", 7) and "frobnicate" in msg
+    code, msg, _ = err_of(b'{"id":8,"op":"send","text":"x"}\n')
+    assert code == "bad_request" and 'missing field "session"' in msg
+    code, msg, _ = err_of(b'{"id":9,"op":"send","session":"s","text":5}\n')
+    assert code in ("bad_request", "no_session")
+    code, msg, _ = err_of(b'{"id":10,"op":"open","session":"bad name"}\n')
+    assert code == "bad_request"
+    code, msg, _ = err_of(b'{"id":11,"op":"open","session":"x","tools":[{"function_declarations":[{"name":"f","paramters":{}}]}]}\n')
+    assert code == "bad_request" and "paramters" in msg
+    code, msg, _ = err_of(b'{"id":12,"op":"send","session":"nope","text":"hi"}\n')
+    assert code == "no_session"
+    code, msg, rid = err_of(b'{"id":13,"op":"send","text":"' + b"x" * 5000 + b'"}\n')
+    assert code == "line_too_long" and rid is None
+    assert c.ok("hello")["daemon"] == "gliveD"  # the connection carries on
+    c.ok("open", session="x")
+    code, _, _ = err_of(b'{"id":14,"op":"open","session":"x","modality":"AUDIO"}\n')
+    assert code == "conflict"
+    assert not emu.log(kind="invalid")  # nothing bad reached the Live API
+
+
+def test_list_and_status(ctx):
+    emu = ctx.emulator()
+    d = ctx.daemon(emu)
+    c = d.client()
+    c.ok("open", session="one")
+    r = c.ok("send", session="one", text="Hello?")
+    c.turn_events(r["turn"])
+    lst = c.ok("list")["sessions"]
+    assert [(s["session"], s["state"], s["turns"]) for s in lst] == [("one", "ready", 1)]
+    st = c.ok("status")
+    for k in ("uptime_s", "sessions", "clients", "bytes_in", "bytes_out", "messages_in", "messages_out"):
+        assert k in st, k
+    assert st["sessions"] == 1 and st["clients"] == 1
+    assert "test-key" not in json.dumps(st)
+
+
+def test_close_session_and_sigterm(ctx):
+    emu = ctx.emulator()
+    d = ctx.daemon(emu)
+    c = d.client()
+    c.ok("open", session="c1")
+    r = c.ok("send", session="c1", text="Hello?")
+    c.turn_events(r["turn"])
+    c.ok("close", session="c1")
+    assert c.request("send", session="c1", text="x")["error"]["code"] == "no_session"
+    wait_for(lambda: emu.stats()["connections_open"] == 0, 5, "upstream close")
+    assert [e["code"] for e in emu.log(kind="disconnect")] == [1000]
+    assert d.proc.stop(signal.SIGTERM) == 0
+    assert not os.path.exists(d.socket)
+
+
+def test_sigterm_mid_turn_tells_clients(ctx):
+    emu = ctx.emulator(script={"rules": [], "default": [{"say": "partial"}, {"delay_ms": 60000}, {"say": "never"}]})
+    d = ctx.daemon(emu)
+    c = d.client()
+    c.ok("open", session="m")
+    r = c.ok("send", session="m", text="anything")
+    c.next_event(where=lambda e: e["event"] == "text")
+    os.kill(d.proc.pid, signal.SIGTERM)
+    e = c.next_event(where=lambda e: e["event"] in ("interrupted", "turn_complete"))
+    assert e["event"] == "interrupted" and e["turn"] == r["turn"] and "shutting down" in e["reason"]
+    assert d.proc.wait(10) == 0
+
+
+def test_stale_socket_replaced_and_live_daemon_refused(ctx):
+    emu = ctx.emulator()
+    path = os.path.join(ctx.tmp, "stale.sock")
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(path)
+    s.close()  # a socket file nobody listens on: what a crashed daemon leaves
+    d = ctx.daemon(emu, socket_path=path)
+    assert d.client().ok("hello")
+    second = ctx.start("second", [d.proc.argv[0], "--socket", path, "--endpoint", emu.ws_base])
+    assert second.wait(10) != 0
+    assert "already" in second.stderr()
+    assert d.client().ok("hello")  # the first one is unharmed
+
+
+def test_api_key_never_logged_or_echoed(ctx):
+    emu = ctx.emulator()
+    d = ctx.daemon(emu, env={"GEMINI_API_KEY": "sekrit-key-123"})
+    c = d.client()
+    c.ok("open", session="k")
+    r = c.ok("send", session="k", text="Hello?")
+    c.turn_events(r["turn"])
+    everything = json.dumps(c.ok("status")) + json.dumps(c.ok("list")) + d.proc.stderr()
+    assert "sekrit-key-123" not in everything
+    assert "key=***" in d.proc.stderr() or "sekrit" not in d.proc.stderr()
