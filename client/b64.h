@@ -1,0 +1,17 @@
+/* Base64 decoding (standard alphabet, as the Live API sends inlineData) for glivectl. */
+#ifndef GL_CLIENT_B64_H
+#define GL_CLIENT_B64_H
+
+#include <stddef.h>
+
+#include "common/err.h"
+
+/* Decodes len bytes of base64. Padding is optional ("QQ==" and "QQ" both give "A"); trailing
+ * whitespace is ignored. *out is malloc'd (the caller frees it; never NULL on success, even for
+ * an empty input) and *outlen is the exact decoded length. Error code "bad_base64". */
+int gl_b64_decode(const char *in, size_t len, unsigned char **out, size_t *outlen, gl_err *err);
+
+/* Bytes that len chars of (well-formed) base64 decode to, without decoding (for display). */
+size_t gl_b64_decoded_len(const char *in, size_t len);
+
+#endif

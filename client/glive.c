@@ -1,0 +1,482 @@
+#include "client/glive.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/paths.h"
+#include "proto/line.h"
+
+#define READ_CHUNK 65536
+
+/* One queued item: an event, or an error to report from glive_next_event (a skipped line). */
+typedef struct qitem {
+    json_t *ev;
+    gl_err *err; /* owned; set instead of ev */
+} qitem;
+
+struct glive_client {
+    int fd;
+    char *path;
+    gl_line_reader rd;
+    char *rbuf;           /* READ_CHUNK bytes; the reader borrows it until drained */
+
+    qitem *q;             /* ring buffer */
+    size_t qhead, qlen, qcap;
+    size_t nevents;       /* events (not error items) in the queue */
+
+    long long next_id;
+    bool waiting;         /* a request waits for its reply */
+    long long want_id;
+    json_t *reply;        /* the matched reply, once read */
+
+    bool dead;            /* eof, io error or overflow: sticky */
+    gl_err dead_err;
+};
+
+/* ---- time ---------------------------------------------------------------------------------- */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* deadline < 0 = none. */
+static int64_t deadline_from(int timeout_ms)
+{
+    return timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+}
+
+/* Milliseconds left for poll(): -1 forever, 0 when passed. */
+static int remaining(int64_t deadline)
+{
+    if (deadline < 0)
+        return -1;
+    int64_t left = deadline - now_ms();
+    if (left <= 0)
+        return 0;
+    return left > INT32_MAX ? INT32_MAX : (int)left;
+}
+
+/* ---- failure ------------------------------------------------------------------------------- */
+
+static void die(glive_client *c, const gl_err *e)
+{
+    if (!c->dead) {
+        c->dead = true;
+        c->dead_err = *e;
+    }
+}
+
+static int fail_dead(glive_client *c, gl_err *err)
+{
+    if (err)
+        *err = c->dead_err;
+    return -1;
+}
+
+static int fail_eof(glive_client *c, gl_err *err)
+{
+    gl_err e;
+    gl_fail(&e, "eof", "gliveD closed the connection");
+    die(c, &e);
+    return fail_dead(c, err);
+}
+
+static int fail_io(glive_client *c, gl_err *err, const char *what, int e_no)
+{
+    gl_err e;
+    gl_fail(&e, "io", "%s on %s: %s", what, c->path, strerror(e_no));
+    die(c, &e);
+    return fail_dead(c, err);
+}
+
+/* ---- queue --------------------------------------------------------------------------------- */
+
+static int q_push(glive_client *c, json_t *ev, gl_err *item_err)
+{
+    if (c->qlen == c->qcap) {
+        size_t ncap = c->qcap ? c->qcap * 2 : 64;
+        qitem *nq = malloc(ncap * sizeof *nq);
+        if (!nq)
+            return -1;
+        for (size_t i = 0; i < c->qlen; i++)
+            nq[i] = c->q[(c->qhead + i) % c->qcap];
+        free(c->q);
+        c->q = nq;
+        c->qcap = ncap;
+        c->qhead = 0;
+    }
+    c->q[(c->qhead + c->qlen) % c->qcap] = (qitem){ev, item_err};
+    c->qlen++;
+    if (ev)
+        c->nevents++;
+    return 0;
+}
+
+static bool q_pop(glive_client *c, qitem *out)
+{
+    if (!c->qlen)
+        return false;
+    *out = c->q[c->qhead];
+    c->qhead = (c->qhead + 1) % c->qcap;
+    c->qlen--;
+    if (out->ev)
+        c->nevents--;
+    return true;
+}
+
+/* Queues an error to be returned by glive_next_event (a skipped line). Best effort. */
+static void q_push_err(glive_client *c, const gl_err *e)
+{
+    if (c->qlen >= GLIVE_EVENT_QUEUE_MAX + 16)
+        return; /* never grow without bound on a stream of bad lines */
+    gl_err *copy = malloc(sizeof *copy);
+    if (!copy)
+        return;
+    *copy = *e;
+    if (q_push(c, NULL, copy) < 0)
+        free(copy);
+}
+
+/* ---- incoming lines ------------------------------------------------------------------------ */
+
+static bool id_matches(const json_t *id, long long want)
+{
+    return json_is_integer(id) && json_integer_value(id) == want;
+}
+
+static void dispatch(glive_client *c, const char *line, size_t len)
+{
+    json_error_t jerr;
+    json_t *obj = json_loadb(line, len, 0, &jerr);
+    gl_err e;
+    if (!obj || !json_is_object(obj)) {
+        gl_fail(&e, "protocol", "gliveD sent a line that is not a JSON object (%.60s)",
+                obj ? "wrong type" : jerr.text);
+        json_decref(obj);
+        q_push_err(c, &e);
+        return;
+    }
+    if (json_object_get(obj, "event")) {
+        if (c->dead) { /* after an overflow: events are lost anyway */
+            json_decref(obj);
+            return;
+        }
+        if (c->nevents >= GLIVE_EVENT_QUEUE_MAX) {
+            gl_fail(&e, "overflow", "event queue overflow (more than %d events waiting)",
+                    GLIVE_EVENT_QUEUE_MAX);
+            die(c, &e);
+            json_decref(obj);
+            return;
+        }
+        if (q_push(c, obj, NULL) < 0) {
+            gl_fail(&e, "internal", "out of memory queuing an event");
+            die(c, &e);
+            json_decref(obj);
+        }
+        return;
+    }
+    json_t *ok = json_object_get(obj, "ok");
+    if (json_is_boolean(ok)) {
+        json_t *id = json_object_get(obj, "id");
+        bool mine = id_matches(id, c->want_id) || ((!id || json_is_null(id)) && json_is_false(ok));
+        if (c->waiting && !c->reply && mine)
+            c->reply = obj;
+        else
+            json_decref(obj); /* a late reply to a request that timed out */
+        return;
+    }
+    json_decref(obj);
+    gl_fail(&e, "protocol", "gliveD sent a line that is neither an event nor a reply");
+    q_push_err(c, &e);
+}
+
+/* Drains every complete line of what was fed (the reader borrows c->rbuf until then). */
+static void drain(glive_client *c)
+{
+    const char *line;
+    size_t len;
+    gl_err e;
+    int rc;
+    while ((rc = gl_line_next(&c->rd, &line, &len, &e)) != 0) {
+        if (rc < 0)
+            q_push_err(c, &e);
+        else
+            dispatch(c, line, len);
+    }
+}
+
+/* Waits up to the deadline for bytes, reads once and dispatches what came.
+ * 1: read something (maybe no complete line); 0: timeout; -1: error (err set; eof/io are sticky;
+ * "eintr" is returned only when `eintr_fails`, else the wait is resumed). */
+static int read_some(glive_client *c, int64_t deadline, bool eintr_fails, gl_err *err)
+{
+    if (c->dead)
+        return fail_dead(c, err);
+    for (;;) {
+        struct pollfd p = {.fd = c->fd, .events = POLLIN};
+        int n = poll(&p, 1, remaining(deadline));
+        if (n < 0) {
+            if (errno == EINTR) {
+                if (eintr_fails)
+                    return gl_fail(err, "eintr", "interrupted by a signal");
+                continue;
+            }
+            return fail_io(c, err, "poll", errno);
+        }
+        if (n == 0)
+            return 0;
+        ssize_t r = recv(c->fd, c->rbuf, READ_CHUNK, 0);
+        if (r < 0) {
+            if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+                continue;
+            if (errno == ECONNRESET)
+                return fail_eof(c, err);
+            return fail_io(c, err, "read", errno);
+        }
+        if (r == 0) {
+            const char *line;
+            size_t len;
+            if (gl_line_eof(&c->rd, &line, &len) == 1)
+                dispatch(c, line, len);
+            return fail_eof(c, err);
+        }
+        gl_line_feed(&c->rd, c->rbuf, (size_t)r);
+        drain(c);
+        return 1;
+    }
+}
+
+/* Writes all of buf, reading (and queuing) whatever the daemon sends meanwhile so that neither
+ * side can block the other with full socket buffers. */
+static int send_all(glive_client *c, const char *buf, size_t len, int64_t deadline, gl_err *err)
+{
+    size_t off = 0;
+    while (off < len) {
+        struct pollfd p = {.fd = c->fd, .events = POLLIN | POLLOUT};
+        int n = poll(&p, 1, remaining(deadline));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return fail_io(c, err, "poll", errno);
+        }
+        if (n == 0) {
+            gl_err e;
+            if (off) { /* half a line on the wire: the stream cannot be used any more */
+                gl_fail(&e, "timeout", "timed out sending a request to gliveD");
+                die(c, &e);
+                return fail_dead(c, err);
+            }
+            return gl_fail(err, "timeout", "timed out sending a request to gliveD");
+        }
+        if (p.revents & POLLIN) {
+            if (read_some(c, 0, false, err) < 0)
+                return -1;
+            if (c->dead)
+                return fail_dead(c, err);
+        }
+        if (p.revents & (POLLOUT | POLLERR | POLLHUP)) {
+            ssize_t w = send(c->fd, buf + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (w < 0) {
+                if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+                    continue;
+                if (errno == EPIPE || errno == ECONNRESET)
+                    return fail_eof(c, err);
+                return fail_io(c, err, "write", errno);
+            }
+            off += (size_t)w;
+        }
+    }
+    return 0;
+}
+
+/* ---- API ----------------------------------------------------------------------------------- */
+
+glive_client *glive_connect(const char *path, gl_err *err)
+{
+    char def[4096];
+    if (!path || !*path) {
+        if (gl_default_socket_path(def, sizeof def, err) < 0)
+            return NULL;
+        path = def;
+    }
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    size_t plen = strlen(path);
+    if (plen >= sizeof sa.sun_path) {
+        gl_fail(err, "connect", "cannot connect: socket path too long (%zu bytes, max %zu): %s",
+                plen, sizeof sa.sun_path - 1, path);
+        return NULL;
+    }
+    memcpy(sa.sun_path, path, plen + 1);
+
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        gl_fail(err, "connect", "cannot create a socket: %s", strerror(errno));
+        return NULL;
+    }
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        int e = errno;
+        close(fd);
+        bool hint = e == ENOENT || e == ECONNREFUSED;
+        gl_fail(err, "connect", "cannot connect to %s: %s%s", path, strerror(e),
+                hint ? " (is gliveD running?)" : "");
+        return NULL;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+        int e = errno;
+        close(fd);
+        gl_fail(err, "connect", "cannot connect to %s: fcntl: %s", path, strerror(e));
+        return NULL;
+    }
+
+    glive_client *c = calloc(1, sizeof *c);
+    char *rbuf = malloc(READ_CHUNK);
+    char *pcopy = strdup(path);
+    if (!c || !rbuf || !pcopy) {
+        free(c);
+        free(rbuf);
+        free(pcopy);
+        close(fd);
+        gl_fail(err, "internal", "out of memory");
+        return NULL;
+    }
+    c->fd = fd;
+    c->path = pcopy;
+    c->rbuf = rbuf;
+    gl_line_reader_init(&c->rd, GLIVE_LINE_MAX);
+    return c;
+}
+
+void glive_close(glive_client *c)
+{
+    if (!c)
+        return;
+    close(c->fd);
+    qitem it;
+    while (q_pop(c, &it)) {
+        json_decref(it.ev);
+        free(it.err);
+    }
+    free(c->q);
+    json_decref(c->reply);
+    gl_line_reader_free(&c->rd);
+    free(c->rbuf);
+    free(c->path);
+    free(c);
+}
+
+int glive_fd(const glive_client *c) { return c->fd; }
+size_t glive_queued(const glive_client *c) { return c->qlen; }
+const char *glive_path(const glive_client *c) { return c->path; }
+
+json_t *glive_request(glive_client *c, json_t *req, int timeout_ms, gl_err *err)
+{
+    if (!c || !json_is_object(req)) {
+        json_decref(req);
+        gl_fail(err, "usage", "glive_request: the request must be a JSON object");
+        return NULL;
+    }
+    if (c->dead) {
+        json_decref(req);
+        fail_dead(c, err);
+        return NULL;
+    }
+    int64_t deadline = deadline_from(timeout_ms);
+    long long id = ++c->next_id;
+    char *s = NULL;
+    if (json_object_set_new(req, "id", json_integer(id)) == 0)
+        s = json_dumps(req, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(req);
+    if (!s) {
+        gl_fail(err, "usage", "glive_request: cannot encode the request (invalid UTF-8?)");
+        return NULL;
+    }
+    size_t n = strlen(s);
+    char *line = realloc(s, n + 2);
+    if (!line) {
+        free(s);
+        gl_fail(err, "internal", "out of memory");
+        return NULL;
+    }
+    line[n] = '\n';
+    line[n + 1] = '\0';
+
+    c->waiting = true;
+    c->want_id = id;
+    json_decref(c->reply);
+    c->reply = NULL;
+    int rc = send_all(c, line, n + 1, deadline, err);
+    free(line);
+    while (rc == 0 && !c->reply && !c->dead) {
+        rc = read_some(c, deadline, false, err);
+        if (rc == 0 && !c->reply) {
+            gl_fail(err, "timeout", "no reply from gliveD within %d ms", timeout_ms);
+            rc = -1;
+        } else if (rc > 0)
+            rc = 0;
+    }
+    c->waiting = false;
+    json_t *reply = c->reply;
+    c->reply = NULL;
+    if (c->dead && (!reply || strcmp(c->dead_err.code, "overflow") == 0)) {
+        json_decref(reply);
+        fail_dead(c, err);
+        return NULL;
+    }
+    if (!reply)
+        return NULL; /* err set above */
+    return reply;
+}
+
+int glive_reply_error(const json_t *reply, gl_err *err)
+{
+    json_t *ok = json_object_get(reply, "ok");
+    if (json_is_true(ok))
+        return 0;
+    json_t *e = json_object_get(reply, "error");
+    const char *code = json_string_value(json_object_get(e, "code"));
+    const char *msg = json_string_value(json_object_get(e, "message"));
+    if (!json_is_false(ok) || !code)
+        return gl_fail(err, "protocol", "malformed reply from gliveD");
+    return gl_fail(err, code, "%s", msg ? msg : code);
+}
+
+json_t *glive_next_event(glive_client *c, int timeout_ms, gl_err *err)
+{
+    int64_t deadline = deadline_from(timeout_ms);
+    for (;;) {
+        qitem it;
+        if (q_pop(c, &it)) {
+            if (it.ev)
+                return it.ev;
+            if (err)
+                *err = *it.err;
+            free(it.err);
+            return NULL;
+        }
+        if (c->dead) {
+            fail_dead(c, err);
+            return NULL;
+        }
+        int rc = read_some(c, deadline, true, err);
+        if (rc == 0) {
+            gl_fail(err, "timeout", "no event from gliveD within %d ms", timeout_ms);
+            return NULL;
+        }
+        if (rc < 0 && !c->qlen)
+            return NULL;
+    }
+}
