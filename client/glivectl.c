@@ -465,6 +465,8 @@ static int ask_event(ask_state *st, const json_t *ev)
             errline("[tool] call %s cancelled by the model", str_or(ev, "call_id", "?"));
     } else if (strcmp(name, "turn_complete") == 0) {
         if (!js) {
+            if (transcript_run) /* end the transcript line before anything else is printed */
+                o_newline(&ERR), transcript_run = NULL;
             char *src = gl_grounding_format(st->sources);
             if (src) {
                 o_newline(st->text);
@@ -472,8 +474,6 @@ static int ask_event(ask_state *st, const json_t *ev)
                 free(src);
             }
             o_newline(st->text);
-            if (transcript_run)
-                o_newline(&ERR), transcript_run = NULL;
         }
         return EXIT_OK;
     } else if (strcmp(name, "interrupted") == 0) {

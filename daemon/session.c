@@ -490,7 +490,7 @@ static void on_ws_message(ws_conn *ws, int opcode, const uint8_t *data, size_t l
     gld_session *s = ud;
     s->d->upstream.bytes_in += len;
     s->d->upstream.msgs_in++;
-    log_debug("session %s: < %.300s", s->name, (const char *)data);
+    log_debug("session %s: < %.*s", s->name, (int)(len < 300 ? len : 300), (const char *)data);
     struct ev_ctx ctx = {s};
     gl_err err;
     if (live_parse_server((const char *)data, len, on_live_event, &ctx, &err) != 0) {

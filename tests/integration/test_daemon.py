@@ -218,3 +218,28 @@ def test_api_key_never_logged_or_echoed(ctx):
     everything = json.dumps(c.ok("status")) + json.dumps(c.ok("list")) + d.proc.stderr()
     assert "sekrit-key-123" not in everything
     assert "key=***" in d.proc.stderr() or "sekrit" not in d.proc.stderr()
+
+
+def test_default_model_31_sends_text_as_realtime_input(ctx):
+    emu = ctx.emulator()
+    d = ctx.daemon(emu, model=None)  # the daemon's default: a 3.1 Live model
+    c = d.client()
+    r = c.ok("open", session="m31")
+    assert r["model"].startswith("gemini-3.1")
+    for _ in range(2):  # a second clientContent would be closed with 1007 by a 3.1 model
+        t = c.ok("send", session="m31", text="Hello?")
+        assert c.turn_events(t["turn"])[-1]["event"] == "turn_complete"
+    assert [p["via"] for p in emu.log(kind="prompt")] == ["realtimeInput", "realtimeInput"]
+    assert not emu.log(kind="server_close")
+
+
+def test_text_session_on_native_audio_model_gets_transcription_as_text(ctx):
+    emu = ctx.emulator()
+    d = ctx.daemon(emu, model="gemini-2.5-flash-native-audio-preview-09-2025")
+    c = d.client()
+    c.ok("open", session="na", modality="TEXT")
+    t = c.ok("send", session="na", text="Hello?")
+    evs = c.turn_events(t["turn"])
+    assert "Hello! How can I help you today?" in "".join(texts(evs)), evs
+    assert not [e for e in evs if e["event"] == "audio"]
+    assert not emu.log(kind="server_close")  # the setup asked AUDIO, as the model requires
