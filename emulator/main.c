@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <uv.h>
 
 #include "common/log.h"
@@ -155,6 +156,11 @@ int main(int argc, char **argv)
     if (!(cfg.script = emu_script_load(script_path, &err))) {
         fprintf(stderr, "glive-emulator: %s\n", err.msg);
         return 1;
+    }
+    struct rlimit rl; /* one fd per connection: allow as many as the hard limit does */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
     }
     uv_loop_t *loop = uv_default_loop();
     server = emu_server_start(loop, &cfg, &err);

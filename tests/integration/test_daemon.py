@@ -243,3 +243,26 @@ def test_text_session_on_native_audio_model_gets_transcription_as_text(ctx):
     assert "Hello! How can I help you today?" in "".join(texts(evs)), evs
     assert not [e for e in evs if e["event"] == "audio"]
     assert not emu.log(kind="server_close")  # the setup asked AUDIO, as the model requires
+
+
+def test_config_file_and_sighup_reload(ctx):
+    emu = ctx.emulator()
+    conf = os.path.join(ctx.tmp, "gliveD.json")
+    with open(conf, "w") as f:
+        json.dump({"log-level": "info", "max-queue": 5}, f)
+    d = ctx.daemon(emu, args=["--config", conf, "--log-level", "info"])
+    d.client().ok("hello")
+    assert "client 2 connected" not in d.proc.stderr()  # a debug line: not at info
+    with open(conf, "w") as f:
+        json.dump({"log-level": "debug"}, f)
+    os.kill(d.proc.pid, signal.SIGHUP)
+    wait_for(lambda: "config reloaded" in d.proc.stderr(), 5, "reload log line")
+    d.client().ok("hello")
+    wait_for(lambda: "connected (pid" in d.proc.stderr(), 5, "debug logging after reload")
+    with open(conf, "w") as f:
+        f.write("{broken")
+    os.kill(d.proc.pid, signal.SIGHUP)
+    wait_for(lambda: "config not reloaded" in d.proc.stderr(), 5, "bad config reported")
+    assert d.client().ok("hello")  # still serving with the last good config
+    bad = ctx.start("badconf", [d.proc.argv[0], "--config", conf, "--socket", ctx.tmp + "/x.sock"])
+    assert bad.wait(10) == 2 and "gliveD.json" in bad.stderr()

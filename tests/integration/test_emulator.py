@@ -1,6 +1,8 @@
 """The emulator over real sockets: protocol, strictness as the real service, auth, transport
 behaviour, faults, lifetime and resumption."""
 import asyncio
+import base64
+import os
 import json
 import socket
 import ssl
@@ -337,3 +339,40 @@ def test_sigterm_exits_zero(ctx):
     emu = ctx.emulator()
     run(_hello(emu))
     assert emu.proc.stop() == 0
+
+
+def test_ten_thousand_sessions_at_once(ctx):
+    """bench/ws_load.c keeps every session open until all have finished a turn."""
+    import harness
+    n = 2000 if harness.SANITIZED else 10000  # ASan builds are several times larger and slower
+    emu = ctx.emulator(tls=False)
+    load = ctx.start("ws-load", [os.path.join(harness.BUILD, "bench", "ws_load"), emu.url(), str(n)])
+    assert load.wait(timeout=240) == 0, load.stderr()
+    r = json.loads(load.stdout())
+    assert r["completed"] == n and r["peak_open"] == n, r
+    st = emu.stats()
+    assert st["setups"] == n and st["turns"] == n and st["messages"]["invalid"] == 0, st
+    wait_for(lambda: emu.stats()["connections_open"] == 0, 30, "all connections closed")
+    assert emu.proc.alive()
+
+
+def test_realtime_audio_turn(ctx):
+    emu = ctx.emulator()
+
+    async def go():
+        async with connect(emu) as ws:
+            await setup(ws, model="models/gemini-2.5-flash-native-audio-preview-09-2025", modality="AUDIO",
+                        outputAudioTranscription={})
+            pcm = base64.b64encode(b"\x00\x01" * 16000).decode()  # one second of 16 kHz s16le
+            for _ in range(2):
+                await send(ws, {"realtimeInput": {"audio": {"data": pcm, "mimeType": "audio/pcm;rate=16000"}}})
+            await send(ws, {"realtime_input": {"audio_stream_end": True}})
+            msgs = await turn(ws)
+            said = "".join(m["serverContent"]["outputTranscription"]["text"] for m in msgs
+                           if "outputTranscription" in m.get("serverContent", {}))
+            audio = [p for m in msgs for p in m.get("serverContent", {}).get("modelTurn", {}).get("parts", [])
+                     if "inlineData" in p]
+            return said, audio
+    said, audio = run(go())
+    assert "2.0 seconds" in said, said
+    assert audio and audio[0]["inlineData"]["mimeType"] == "audio/pcm;rate=24000"
