@@ -79,11 +79,7 @@ $(BUILD)/bench/%: $(call obj,bench/%.c) $(ALL_LIBS)
 
 deps:
 	@scripts/install-deps.sh
-test-$(BUILD)/bench/%: $(call obj,bench/%.c) $(ALL_LIBS)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< -Wl,--start-group $(ALL_LIBS) -Wl,--end-group $(LDLIBS)
-
-deps:
+test-deps:
 	@scripts/install-deps.sh --test
 
 check: test-deps
