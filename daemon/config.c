@@ -39,6 +39,9 @@ static const struct opt OPTS[] = {
     {"max-queue", NUM(O_UINT, max_queue), true, "N  prompts queued per session before `busy` (default 64)"},
     {"ping-interval", NUM(O_SECONDS, ping_interval_ms), false, "S  keepalive ping interval (default 30)"},
     {"pong-timeout", NUM(O_SECONDS, pong_timeout_ms), false, "S  keepalive pong timeout (default 90)"},
+    {"backoff-min", NUM(O_SECONDS, backoff_min_ms), true, "S  first reconnect delay after a failure (default 0.25; doubles, with jitter)"},
+    {"backoff-max", NUM(O_SECONDS, backoff_max_ms), true, "S  longest reconnect delay (default 30)"},
+    {"tool-timeout", NUM(O_SECONDS, tool_timeout_ms), true, "S  time a function call may take unless its handler says otherwise (default 30)"},
 };
 #define NOPTS (sizeof OPTS / sizeof OPTS[0])
 
@@ -55,6 +58,9 @@ void gld_config_defaults(gld_config *c)
     c->max_queue = 64;
     c->ping_interval_ms = 30000;
     c->pong_timeout_ms = 90000;
+    c->backoff_min_ms = 250;
+    c->backoff_max_ms = 30000;
+    c->tool_timeout_ms = 30000;
 }
 
 static int set_opt(gld_config *c, const struct opt *o, const char *v, gl_err *err)

@@ -29,6 +29,9 @@ typedef struct gld_config {
     unsigned max_queue;        /* queued prompts per session */
     unsigned ping_interval_ms; /* keepalive pings to the Live API */
     unsigned pong_timeout_ms;  /* generous: real pongs have taken 8-30 s */
+    unsigned backoff_min_ms;   /* reconnect delay after the first failure (then doubled, jittered) */
+    unsigned backoff_max_ms;   /* reconnect delay bound */
+    unsigned tool_timeout_ms;  /* default time a tool call may take */
     /* not settable from files: */
     char api_key[512];         /* never logged, never echoed */
     char api_key_source[PATH_MAX + 32];

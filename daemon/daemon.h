@@ -11,6 +11,7 @@
 #include "daemon/ipc.h"
 
 typedef struct gld_session gld_session;
+typedef struct gld_tool gld_tool;
 
 typedef struct gld_daemon {
     uv_loop_t *loop;
@@ -18,6 +19,7 @@ typedef struct gld_daemon {
     SSL_CTX *tls;              /* client context for wss endpoints */
     ipc_server *ipc;
     gld_session *sessions;     /* linked through gld_session.next */
+    gld_tool *tools;           /* the tool handler registry (daemon/tools.c) */
     uint64_t started_ms;
     bool stopping;
     struct {

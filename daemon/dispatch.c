@@ -6,6 +6,7 @@
 
 #include "common/log.h"
 #include "daemon/session.h"
+#include "daemon/tools.h"
 #include "proto/line.h"
 
 #define GLD_VERSION "0.1.0"
@@ -60,6 +61,9 @@ static int op_open(op_ctx *x, gl_err *err)
         return gl_fail(err, "bad_request", "field \"system_instruction\" must be a string or a Content object");
     gld_session_config cfg = {.model = model, .tools = tools, .generation_config = gen,
                               .system_instruction = sys};
+    if (gl_req_bool(x->req, "compression", false, &cfg.compression, err) != 0)
+        return -1;
+    cfg.compression_set = json_is_boolean(json_object_get(x->req->root, "compression"));
     if (modality) {
         if (live_modality_parse(modality, &cfg.modality, "modality", err) != 0)
             return -1;
@@ -98,7 +102,7 @@ static int op_close(op_ctx *x, gl_err *err)
         return -1;
     char why[64];
     snprintf(why, sizeof why, "closed by client %u", ipc_client_id(x->c));
-    gld_session_close(s, why);
+    gld_session_close(s, why, true);
     return 0;
 }
 
@@ -121,8 +125,9 @@ static int op_send(op_ctx *x, gl_err *err)
     if (!*text)
         return gl_fail(err, "bad_request", "field \"text\" must not be empty");
     long turn;
-    bool queued;
-    if (gld_session_send(s, x->c, text, &turn, &queued, err) != 0)
+    bool queued, retry = false;
+    if (gl_req_bool(x->req, "retry", false, &retry, err) != 0 ||
+        gld_session_send(s, x->c, text, retry, &turn, &queued, err) != 0)
         return -1;
     x->out = json_pack("{s:I, s:b}", "turn", (json_int_t)turn, "queued", queued);
     x->after_pump = s;
@@ -151,15 +156,69 @@ static int op_unsubscribe(op_ctx *x, gl_err *err)
 static int op_tool_result(op_ctx *x, gl_err *err)
 {
     gld_session *s;
-    const char *call_id, *error = NULL;
+    const char *call_id, *error = NULL, *session = NULL;
     json_t *response = NULL;
-    if (need_session(x, &s, err) != 0 || gl_req_str(x->req, "call_id", true, &call_id, err) != 0 ||
+    if (gl_req_str(x->req, "session", false, &session, err) != 0 ||
+        gl_req_str(x->req, "call_id", true, &call_id, err) != 0 ||
         gl_req_obj(x->req, "response", false, &response, err) != 0 ||
         gl_req_str(x->req, "error", false, &error, err) != 0)
         return -1;
     if (!response == !error)
         return gl_fail(err, "bad_request", "give exactly one of \"response\" (an object) or \"error\" (a string)");
+    if (session) {
+        if (need_session(x, &s, err) != 0)
+            return -1;
+    } else if (!(s = gld_session_with_call(x->d, call_id))) {
+        log_info("dropping a result for call %s from client %u: not pending (answered, cancelled "
+                 "or timed out)", call_id, ipc_client_id(x->c));
+        return gl_fail(err, "unknown_call", "no pending tool call \"%s\" (answered, cancelled, "
+                       "timed out or never made)", call_id);
+    }
     return gld_session_tool_result(s, x->c, call_id, response, error, err);
+}
+
+/* session: a name (need not exist yet: its open will declare the function) or "*". */
+static int tool_session_arg(op_ctx *x, const char **session, gl_err *err)
+{
+    if (gl_req_str(x->req, "session", true, session, err) != 0)
+        return -1;
+    if (strcmp(*session, "*") != 0 && !gl_session_name_ok(*session, err))
+        return -1;
+    return 0;
+}
+
+static int op_tool_register(op_ctx *x, gl_err *err)
+{
+    const char *session;
+    json_t *decl;
+    long long timeout_ms = x->d->cfg.tool_timeout_ms;
+    if (tool_session_arg(x, &session, err) != 0 ||
+        gl_req_obj(x->req, "declaration", true, &decl, err) != 0)
+        return -1;
+    json_t *ts = json_object_get(x->req->root, "timeout_s");
+    if (ts && !json_is_null(ts)) {
+        if (!json_is_number(ts) || json_number_value(ts) <= 0 || json_number_value(ts) > 86400)
+            return gl_fail(err, "bad_request", "field \"timeout_s\" must be a number of seconds in (0, 86400]");
+        timeout_ms = (long long)(json_number_value(ts) * 1000);
+    }
+    gld_tool *t = gld_tools_register(x->d, x->c, session, decl, (unsigned)timeout_ms, err);
+    if (!t)
+        return -1;
+    bool reestablish = false;
+    gld_session *s = strcmp(session, "*") ? gld_session_find(x->d, session) : NULL;
+    if (s)
+        reestablish = gld_session_add_declaration(s, t->decl);
+    x->out = json_pack("{s:s, s:s, s:b, s:f}", "session", session, "name", t->name, "reestablish",
+                       reestablish, "timeout_s", t->timeout_ms / 1000.0);
+    return 0;
+}
+
+static int op_tool_unregister(op_ctx *x, gl_err *err)
+{
+    const char *session, *name;
+    if (tool_session_arg(x, &session, err) != 0 || gl_req_str(x->req, "name", true, &name, err) != 0)
+        return -1;
+    return gld_tools_unregister(x->d, x->c, session, name, err);
 }
 
 static int op_status(op_ctx *x, gl_err *err)
@@ -182,6 +241,7 @@ static int op_status(op_ctx *x, gl_err *err)
                        "messages_out", (json_int_t)d->upstream.msgs_out,
                        "connects", (json_int_t)d->upstream.connects,
                        "version", GLD_VERSION, "endpoint", d->cfg.endpoint, "session_list", sessions);
+    json_object_set_new(x->out, "tools", gld_tools_info(d));
     return 0;
 }
 
@@ -193,7 +253,8 @@ static const struct {
     {"close", op_close},           {"list", op_list},
     {"send", op_send},             {"subscribe", op_subscribe},
     {"unsubscribe", op_unsubscribe}, {"tool.result", op_tool_result},
-    {"status", op_status},
+    {"status", op_status},         {"tool.register", op_tool_register},
+    {"tool.unregister", op_tool_unregister},
 };
 
 void gld_dispatch_line(gld_daemon *d, ipc_client *c, const char *line, size_t len)
@@ -236,6 +297,7 @@ void gld_dispatch_line(gld_daemon *d, ipc_client *c, const char *line, size_t le
 
 void gld_dispatch_disconnect(gld_daemon *d, ipc_client *c)
 {
+    gld_tools_client_gone(d, c); /* first: its pending calls then find no handler */
     for (gld_session *s = d->sessions; s; s = gld_session_next(s))
         gld_session_client_gone(s, c);
 }

@@ -11,7 +11,9 @@
 #include "common/log.h"
 #include "daemon/daemon.h"
 #include "daemon/dispatch.h"
+#include "daemon/persist.h"
 #include "daemon/session.h"
+#include "daemon/tools.h"
 #include "transport/tls.h"
 
 static gld_daemon D;
@@ -30,13 +32,21 @@ static void shutdown_daemon(int signum)
         return;
     D.stopping = true;
     log_info("signal %d: stopping (closing sessions, then the socket)", signum);
-    while (D.sessions) /* each close tells the session's clients and unlinks it */
-        gld_session_close(D.sessions, "gliveD is shutting down");
+    while (D.sessions) /* each close tells the session's clients, saves and unlinks it */
+        gld_session_close(D.sessions, "gliveD is shutting down", false);
     ipc_stop(D.ipc);
     D.ipc = NULL;
     uv_close((uv_handle_t *)&sig_term, NULL);
     uv_close((uv_handle_t *)&sig_int, NULL);
     uv_close((uv_handle_t *)&sig_hup, NULL);
+}
+
+static void restore_one(const json_t *rec, void *ud)
+{
+    (void)ud;
+    gl_err err;
+    if (!gld_session_restore(&D, rec, &err))
+        log_error("state: cannot restore a session: %s", err.msg);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -95,7 +105,15 @@ int main(int argc, char **argv)
     uv_signal_start(&sig_hup, on_signal, SIGHUP);
     log_info("listening on %s; Live API at %s (model %s)", D.cfg.socket_path, D.cfg.endpoint,
              D.cfg.model);
+    if (D.cfg.state_dir[0]) {
+        int n = gld_persist_load_all(D.cfg.state_dir, restore_one, NULL, &err);
+        if (n < 0)
+            log_error("state: %s", err.msg);
+        else if (n > 0)
+            log_info("state: %d session(s) restored from %s", n, D.cfg.state_dir);
+    }
     uv_run(D.loop, UV_RUN_DEFAULT);
+    gld_tools_free_all(&D);
     if (uv_loop_close(D.loop) != 0)
         log_warn("event loop closed with handles still open");
     SSL_CTX_free(D.tls);

@@ -1,37 +1,53 @@
-/* The session state machine. See session.h for the states; transitions:
- *   idle --first use--> connecting --setupComplete--> ready --close--> closed
- *   connecting/ready --connection lost--> closed, and back to connecting when a prompt waits
- *   (retryable closes only; 1007/1008 and auth errors fail the waiting prompts instead).
- * One turn runs at a time: its prompt goes on the wire only when the previous turnComplete came. */
+/* The session state machine (states in session.h).
+ *
+ *   idle --first use--> connecting --setupComplete--> ready
+ *   ready --goAway / new tool--> (running turn finishes; new prompts wait) --> reconnecting
+ *   ready --drop, 1011, TLS/DNS failure--> reconnecting --backoff with jitter--> connecting
+ *   connecting --1007/1008 on a resume--> (handle dropped, said to clients) --> connecting, fresh
+ *   any --1007/1008 otherwise, no key--> closed (waiting prompts fail; the next prompt retries)
+ *
+ * Every connection asks for session resumption and the newest resumable handle is kept (and
+ * written to the state dir), so each new connection continues the same conversation. One turn
+ * runs at a time: a prompt goes on the wire only on a ready connection that is not draining, and
+ * never twice: a turn cut by a lost connection is reported `interrupted` and re-sent only when its
+ * client asked for retries. The model is never left waiting for a function's answer: every call
+ * has a deadline, and calls nobody can answer get an error response from the daemon. */
 #include "daemon/session.h"
 
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "daemon/models.h"
+#include "daemon/persist.h"
+#include "daemon/tools.h"
 #include "proto/line.h"
 #include "transport/ws.h"
 
 #define MAX_WATCHERS 256
 #define MAX_PENDING_CALLS 128
-#define RETRY_LIMIT 5
+#define PERSIST_DELAY_MS 100 /* coalesce handle updates; well within the promised second */
 
-enum sess_state { S_IDLE, S_CONNECTING, S_READY, S_CLOSED };
-static const char *STATE_NAMES[] = {"idle", "connecting", "ready", "closed"};
+enum sess_state { S_IDLE, S_CONNECTING, S_READY, S_RECONNECTING, S_CLOSED };
+static const char *STATE_NAMES[] = {"idle", "connecting", "ready", "reconnecting", "closed"};
 
 typedef struct turn {
     long no;
     char *text;
     ipc_client *sender; /* NULL once the sender disconnected: events go to subscribers only */
+    bool retry;         /* the client asked: re-send if the connection is lost mid-turn */
 } turn;
 
 typedef struct pending_call {
     char *id, *name;
     long turn;
-    unsigned group;     /* which server toolCall it came in */
-    json_t *response;   /* set when answered */
+    unsigned group;      /* which server toolCall it came in */
+    json_t *response;    /* set when answered */
+    ipc_client *handler; /* the registered handler serving it; NULL: the prompting client */
+    uint64_t deadline;   /* loop time past which the daemon answers for it */
 } pending_call;
 
 typedef struct watcher {
@@ -45,13 +61,27 @@ struct gld_session {
     char model[128];
     live_modality modality;
     json_t *system_instruction, *tools, *generation_config; /* normalized, owned; may be NULL */
+    json_t *extra_decls; /* declarations added by tool handlers (array, owned) */
+    bool compression;
     const gld_model_info *mi;
 
     enum sess_state state;
     ws_conn *ws;
-    uv_timer_t retry_timer;
-    unsigned retries;
-    char last_close[160];
+    bool setup_done;     /* setupComplete seen on the current connection */
+    bool resuming;       /* the current connection's setup carried a handle */
+    bool drain;          /* goAway or new tools: after the running turn, reconnect */
+    bool reconnect_now;  /* we closed the connection on purpose: no backoff */
+    unsigned attempt;    /* consecutive failed connection attempts (backoff exponent) */
+    uv_timer_t retry_timer, tool_timer, persist_timer;
+    char last_close[200];
+    char notice[200];    /* something clients should know, e.g. "started fresh" */
+
+    char *handle;        /* newest resumable handle */
+    time_t handle_time;
+    uint64_t connected_at;
+    unsigned long reconnects, goaways;
+    uint64_t last_goaway_at;
+    long long last_goaway_left_ms;
 
     turn *queue;
     size_t qlen, qcap;
@@ -68,11 +98,13 @@ struct gld_session {
     size_t nwatchers;
 
     bool closing;
+    int timers_open;
     gld_session *next;
 };
 
 static void connect_now(gld_session *s);
 static void pump(gld_session *s);
+static void persist_soon(gld_session *s);
 
 /* ---- names and lookups ---- */
 
@@ -80,7 +112,6 @@ const char *gld_session_name(const gld_session *s) { return s->name; }
 const char *gld_session_model(const gld_session *s) { return s->model; }
 live_modality gld_session_modality(const gld_session *s) { return s->modality; }
 const char *gld_session_state_name(const gld_session *s) { return STATE_NAMES[s->state]; }
-
 gld_session *gld_session_next(const gld_session *s) { return s->next; }
 
 gld_session *gld_session_find(gld_daemon *d, const char *name)
@@ -93,32 +124,45 @@ gld_session *gld_session_find(gld_daemon *d, const char *name)
 
 /* ---- events to clients ---- */
 
-/* A turn's event: to the turn's sender and to subscribers, once each. fields is stolen. */
-static void emit_turn(gld_session *s, const char *event, ipc_client *sender, long turn_no,
-                      json_t *fields)
+/* Sends line to the turn's sender, every subscriber and `extra` (a handler), once each. */
+static void deliver(gld_session *s, const char *line, ipc_client *sender, ipc_client *extra)
+{
+    size_t n = strlen(line);
+    bool sender_done = false, extra_done = false;
+    for (size_t i = 0; i < s->nwatchers; i++) {
+        if (!s->watchers[i].subscribed)
+            continue;
+        sender_done |= s->watchers[i].c == sender;
+        extra_done |= s->watchers[i].c == extra;
+        ipc_send(s->watchers[i].c, line, n);
+    }
+    if (sender && !sender_done)
+        ipc_send(sender, line, n);
+    if (extra && !extra_done && extra != sender)
+        ipc_send(extra, line, n);
+}
+
+/* A turn's event (fields stolen). */
+static void emit_turn2(gld_session *s, const char *event, ipc_client *sender, ipc_client *extra,
+                       long turn_no, json_t *fields)
 {
     if (!fields)
         fields = json_object();
     if (turn_no > 0)
         json_object_set_new(fields, "turn", json_integer(turn_no));
     char *line = gl_event(event, s->name, fields);
-    if (!line)
-        return;
-    size_t n = strlen(line);
-    bool sender_is_subscriber = false;
-    for (size_t i = 0; i < s->nwatchers; i++) {
-        if (!s->watchers[i].subscribed)
-            continue;
-        if (s->watchers[i].c == sender)
-            sender_is_subscriber = true;
-        ipc_send(s->watchers[i].c, line, n);
-    }
-    if (sender && !sender_is_subscriber)
-        ipc_send(sender, line, n);
+    if (line)
+        deliver(s, line, sender, extra);
     free(line);
 }
 
-/* Session-wide events (state, errors without a turn): to every watcher. fields is stolen. */
+static void emit_turn(gld_session *s, const char *event, ipc_client *sender, long turn_no,
+                      json_t *fields)
+{
+    emit_turn2(s, event, sender, NULL, turn_no, fields);
+}
+
+/* Session-wide events (state): to every watcher. fields is stolen. */
 static void emit_all(gld_session *s, const char *event, json_t *fields)
 {
     char *line = gl_event(event, s->name, fields ? fields : json_object());
@@ -176,29 +220,7 @@ void gld_session_unsubscribe(gld_session *s, ipc_client *c)
         w->subscribed = false;
 }
 
-/* ---- tool calls ---- */
-
-static void free_call(pending_call *pc)
-{
-    free(pc->id);
-    free(pc->name);
-    json_decref(pc->response);
-}
-
-static void remove_call(gld_session *s, size_t i)
-{
-    free_call(&s->calls[i]);
-    memmove(&s->calls[i], &s->calls[i + 1], (s->ncalls - i - 1) * sizeof s->calls[0]);
-    s->ncalls--;
-}
-
-static pending_call *find_call(gld_session *s, const char *id)
-{
-    for (size_t i = 0; i < s->ncalls; i++)
-        if (strcmp(s->calls[i].id, id) == 0)
-            return &s->calls[i];
-    return NULL;
-}
+/* ---- the wire ---- */
 
 static int upstream_send(gld_session *s, char *json)
 {
@@ -211,12 +233,39 @@ static int upstream_send(gld_session *s, char *json)
     if (rc == 0) {
         s->d->upstream.bytes_out += n;
         s->d->upstream.msgs_out++;
+        log_debug("session %s: > %.300s", s->name, json);
     } else {
         log_warn("session %s: cannot send to the Live API: %s", s->name, err.msg);
     }
-    log_debug("session %s: > %.300s", s->name, json);
     free(json);
     return rc;
+}
+
+/* ---- tool calls ---- */
+
+static void remove_call(gld_session *s, size_t i)
+{
+    free(s->calls[i].id);
+    free(s->calls[i].name);
+    json_decref(s->calls[i].response);
+    memmove(&s->calls[i], &s->calls[i + 1], (s->ncalls - i - 1) * sizeof s->calls[0]);
+    s->ncalls--;
+}
+
+static pending_call *find_call(gld_session *s, const char *id)
+{
+    for (size_t i = 0; i < s->ncalls; i++)
+        if (strcmp(s->calls[i].id, id) == 0)
+            return &s->calls[i];
+    return NULL;
+}
+
+gld_session *gld_session_with_call(gld_daemon *d, const char *call_id)
+{
+    for (gld_session *s = d->sessions; s; s = s->next)
+        if (find_call(s, call_id))
+            return s;
+    return NULL;
 }
 
 /* When every call of a toolCall has its answer, one toolResponse carries them all. */
@@ -242,41 +291,194 @@ static void flush_group(gld_session *s, unsigned group)
             remove_call(s, i);
 }
 
-/* Records an answer (by: "client" or "daemon") and tells watchers. response is stolen. */
-static void answer_call(gld_session *s, pending_call *pc, json_t *response, const char *by,
-                        ipc_client *sender)
+/* Records an answer (by: "handler", "client" or "daemon") and tells watchers. response stolen. */
+static void answer_call(gld_session *s, pending_call *pc, json_t *response, const char *by)
 {
     pc->response = response;
     json_t *f = json_pack("{s:s, s:s, s:O, s:s}", "call_id", pc->id, "name", pc->name, "response",
                           response, "by", by);
-    emit_turn(s, "tool_result", sender, pc->turn, f);
+    ipc_client *sender = s->turn_running ? s->cur.sender : NULL;
+    emit_turn2(s, "tool_result", sender, strcmp(by, "daemon") == 0 ? pc->handler : NULL, pc->turn, f);
+    if (strcmp(by, "daemon") == 0)
+        log_warn("session %s: answered call %s (%s) for nobody: %s", s->name, pc->id, pc->name,
+                 json_string_value(json_object_get(response, "error")));
     flush_group(s, pc->group);
+}
+
+static void answer_error(gld_session *s, pending_call *pc, const char *why)
+{
+    answer_call(s, pc, json_pack("{s:s}", "error", why), "daemon");
 }
 
 int gld_session_tool_result(gld_session *s, ipc_client *from, const char *call_id,
                             json_t *response, const char *error, gl_err *err)
 {
     pending_call *pc = find_call(s, call_id);
-    if (!pc || pc->response)
+    if (!pc || pc->response) {
+        log_info("session %s: dropping a result for call %s: not pending (answered, cancelled or "
+                 "timed out)", s->name, call_id);
         return gl_fail(err, "unknown_call", "no pending tool call \"%s\" in session %s (answered, "
-                       "cancelled or never made)", call_id, s->name);
+                       "cancelled, timed out or never made)", call_id, s->name);
+    }
+    if (pc->handler && pc->handler != from)
+        return gl_fail(err, "bad_request", "call %s is served by a registered handler (client %u)",
+                       call_id, ipc_client_id(pc->handler));
     json_t *r = error ? json_pack("{s:s}", "error", error) : json_incref(response);
-    answer_call(s, pc, r, "client", s->turn_running ? s->cur.sender : from);
+    answer_call(s, pc, r, pc->handler ? "handler" : "client");
     return 0;
 }
 
-/* The model must never wait for an answer that will not come: answer what nobody will. */
-static void answer_orphans(gld_session *s, const char *why)
+/* Answers, as the daemon, every unanswered call matching (handler, or all when all=true). */
+static void answer_calls_of(gld_session *s, ipc_client *handler, bool all, const char *why)
 {
     for (;;) { /* answering may flush a group and shift the array: rescan each time */
         pending_call *pc = NULL;
         for (size_t i = 0; i < s->ncalls && !pc; i++)
-            if (!s->calls[i].response)
+            if (!s->calls[i].response && (all || s->calls[i].handler == handler))
                 pc = &s->calls[i];
         if (!pc)
             return;
-        answer_call(s, pc, json_pack("{s:s}", "error", why), "daemon", s->cur.sender);
+        answer_error(s, pc, why);
     }
+}
+
+/* Drops every pending call with a tool_cancel to whoever was working on it. */
+static void cancel_calls(gld_session *s, const char *reason)
+{
+    ipc_client *sender = s->turn_running ? s->cur.sender : NULL;
+    while (s->ncalls) {
+        pending_call *pc = &s->calls[0];
+        if (!pc->response)
+            emit_turn2(s, "tool_cancel", sender, pc->handler, pc->turn,
+                       json_pack("{s:s, s:s, s:s}", "call_id", pc->id, "name", pc->name, "reason", reason));
+        remove_call(s, 0);
+    }
+}
+
+static void on_tool_timer(uv_timer_t *t);
+
+static void arm_tool_deadline(gld_session *s)
+{
+    uint64_t next = 0;
+    for (size_t i = 0; i < s->ncalls; i++)
+        if (!s->calls[i].response && (!next || s->calls[i].deadline < next))
+            next = s->calls[i].deadline;
+    if (!next) {
+        uv_timer_stop(&s->tool_timer);
+        return;
+    }
+    uint64_t now = uv_now(s->d->loop);
+    uv_timer_start(&s->tool_timer, on_tool_timer, next > now ? next - now : 0, 0);
+}
+
+static void on_tool_timer(uv_timer_t *t)
+{
+    gld_session *s = t->data;
+    uint64_t now = uv_now(s->d->loop);
+    for (;;) {
+        pending_call *pc = NULL;
+        for (size_t i = 0; i < s->ncalls && !pc; i++)
+            if (!s->calls[i].response && s->calls[i].deadline <= now)
+                pc = &s->calls[i];
+        if (!pc)
+            break;
+        char why[200];
+        if (pc->handler) {
+            snprintf(why, sizeof why, "the handler of %s did not answer in time", pc->name);
+            emit_turn2(s, "tool_cancel", NULL, pc->handler, pc->turn,
+                       json_pack("{s:s, s:s, s:s}", "call_id", pc->id, "name", pc->name, "reason", why));
+        } else {
+            snprintf(why, sizeof why, "nobody answered the call of %s in time", pc->name);
+        }
+        answer_error(s, pc, why);
+    }
+    arm_tool_deadline(s);
+}
+
+/* True if the session's own configuration (open) declares function `name`. */
+static bool declared_in_config(const gld_session *s, const char *name)
+{
+    size_t i, j;
+    json_t *tool, *fd;
+    json_array_foreach(s->tools, i, tool) {
+        json_array_foreach(json_object_get(tool, "functionDeclarations"), j, fd) {
+            const char *n = json_string_value(json_object_get(fd, "name"));
+            if (n && strcmp(n, name) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
+static bool declared(const gld_session *s, const char *name)
+{
+    size_t i;
+    json_t *fd;
+    json_array_foreach(s->extra_decls, i, fd) {
+        const char *n = json_string_value(json_object_get(fd, "name"));
+        if (n && strcmp(n, name) == 0)
+            return true;
+    }
+    return declared_in_config(s, name);
+}
+
+/* Routes one function call from the model (see PROTOCOL.md: handler, else the prompting
+ * client for functions declared at open, else an error answer right away). */
+static void route_call(gld_session *s, const live_event *ev, ipc_client *snd, long tn)
+{
+    if (ev->index == 0)
+        s->group_seq++;
+    if (!ev->call_id || !ev->name || s->ncalls == MAX_PENDING_CALLS) {
+        log_warn("session %s: tool call without id/name or too many pending; ignored", s->name);
+        return;
+    }
+    gld_tool *t = gld_tools_find(s->d, s->name, ev->name);
+    pending_call *pc = &s->calls[s->ncalls++];
+    memset(pc, 0, sizeof *pc);
+    pc->id = strdup(ev->call_id);
+    pc->name = strdup(ev->name);
+    pc->turn = tn;
+    pc->group = s->group_seq;
+    pc->handler = t ? t->handler : NULL;
+    unsigned timeout = t ? t->timeout_ms : s->d->cfg.tool_timeout_ms;
+    pc->deadline = uv_now(s->d->loop) + timeout;
+    emit_turn2(s, "tool_call", snd, pc->handler, tn,
+               json_pack("{s:s, s:s, s:O, s:I, s:I, s:b}", "call_id", ev->call_id, "name", ev->name,
+                         "args", ev->json, "index", (json_int_t)ev->index, "count",
+                         (json_int_t)ev->count, "handler", pc->handler != NULL));
+    if (!pc->handler) {
+        char why[160];
+        if (!declared_in_config(s, ev->name))
+            snprintf(why, sizeof why, "no handler is registered for function %s", ev->name);
+        else if (!snd)
+            snprintf(why, sizeof why, "no handler for %s and the client that sent the prompt is gone",
+                     ev->name);
+        else
+            why[0] = '\0';
+        if (why[0]) {
+            answer_error(s, pc, why);
+            arm_tool_deadline(s);
+            return;
+        }
+    }
+    arm_tool_deadline(s);
+}
+
+/* ---- declarations from handlers ---- */
+
+bool gld_session_add_declaration(gld_session *s, const json_t *decl)
+{
+    const char *name = json_string_value(json_object_get(decl, "name"));
+    if (!name || declared(s, name))
+        return false;
+    json_array_append(s->extra_decls, (json_t *)decl);
+    persist_soon(s);
+    if (!s->ws)
+        return false; /* the next connection's setup has it */
+    s->drain = true;  /* re-establish after the running turn, conversation resumed */
+    log_info("session %s: function %s added by a handler; re-establishing after the turn", s->name, name);
+    pump(s);
+    return true;
 }
 
 /* ---- turns ---- */
@@ -287,16 +489,38 @@ static void turn_free(turn *t)
     t->text = NULL;
 }
 
-/* Reports the end of the running turn without a turnComplete (connection lost, shutdown). */
+static int queue_reserve(gld_session *s)
+{
+    if (s->qlen < s->qcap)
+        return 0;
+    size_t cap = s->qcap ? s->qcap * 2 : 4;
+    turn *q = realloc(s->queue, cap * sizeof *q);
+    if (!q)
+        return -1;
+    s->queue = q;
+    s->qcap = cap;
+    return 0;
+}
+
+/* The running turn ended without a turnComplete (connection lost, shutdown). */
 static void abort_running_turn(gld_session *s, const char *reason)
 {
     if (!s->turn_running)
         return;
-    emit_turn(s, "interrupted", s->cur.sender, s->cur.no, json_pack("{s:s}", "reason", reason));
-    for (size_t i = s->ncalls; i-- > 0;)
-        remove_call(s, i);
-    turn_free(&s->cur);
+    cancel_calls(s, reason);
+    bool again = s->cur.retry && !s->closing && queue_reserve(s) == 0;
+    emit_turn(s, "interrupted", s->cur.sender, s->cur.no,
+              json_pack("{s:s, s:b}", "reason", reason, "retrying", again));
     s->turn_running = false;
+    if (again) { /* the client asked for it: the same turn, first in line */
+        memmove(&s->queue[1], &s->queue[0], s->qlen * sizeof s->queue[0]);
+        s->queue[0] = s->cur;
+        s->qlen++;
+        s->cur.text = NULL;
+        log_info("session %s: turn %ld will be sent again (retry requested)", s->name, s->queue[0].no);
+    } else {
+        turn_free(&s->cur);
+    }
 }
 
 /* Every queued prompt gets an error event: used when retrying cannot help. */
@@ -322,9 +546,28 @@ static void start_turn(gld_session *s)
         abort_running_turn(s, "the prompt could not be sent to the Live API");
 }
 
+/* Closes a connection on purpose (goAway, new tools): reconnect at once, resuming. The old
+ * socket is closed before the new one opens (the service has answered 1011 to a resume while
+ * the old socket was still open). */
+static void reestablish(gld_session *s, const char *why)
+{
+    s->drain = false;
+    s->reconnect_now = true;
+    set_state(s, S_RECONNECTING, why);
+    ws_close(s->ws, 1000, "");
+}
+
 static void pump(gld_session *s)
 {
-    if (s->closing || s->turn_running || s->qlen == 0)
+    if (s->closing || s->turn_running)
+        return;
+    if (s->drain) {
+        if (s->ws && s->state == S_READY)
+            reestablish(s, s->goaways && s->last_goaway_at ? "goAway: resuming on a new connection"
+                                                           : "tools changed: resuming with the new setup");
+        return; /* prompts wait for the new connection */
+    }
+    if (s->qlen == 0)
         return;
     if (s->state == S_READY)
         start_turn(s);
@@ -332,30 +575,27 @@ static void pump(gld_session *s)
         connect_now(s);
 }
 
-int gld_session_send(gld_session *s, ipc_client *sender, const char *text, long *turn_no,
-                     bool *queued, gl_err *err)
+void gld_session_pump(gld_session *s) { pump(s); }
+
+int gld_session_send(gld_session *s, ipc_client *sender, const char *text, bool retry,
+                     long *turn_no, bool *queued, gl_err *err)
 {
     if (s->closing)
         return gl_fail(err, "no_session", "session %s is closing", s->name);
     if (s->qlen >= s->d->cfg.max_queue)
-        return gl_fail(err, "busy", "session %s already has %zu prompts queued (--max-queue); try "
+        return gl_fail(err, "busy", "session %s already has %zu prompts waiting (--max-queue); try "
                        "again after a turn completes", s->name, s->qlen);
-    if (s->qlen == s->qcap) {
-        size_t cap = s->qcap ? s->qcap * 2 : 4;
-        turn *q = realloc(s->queue, cap * sizeof *q);
-        if (!q)
-            return gl_fail(err, "internal", "out of memory");
-        s->queue = q;
-        s->qcap = cap;
-    }
+    if (queue_reserve(s) != 0)
+        return gl_fail(err, "internal", "out of memory");
     char *copy = strdup(text);
     if (!copy)
         return gl_fail(err, "internal", "out of memory");
-    *queued = s->turn_running || s->qlen > 0 || s->state != S_READY;
+    *queued = s->turn_running || s->qlen > 0 || s->state != S_READY || s->drain;
     turn *t = &s->queue[s->qlen++];
     t->no = ++s->next_turn;
     t->text = copy;
     t->sender = sender;
+    t->retry = retry;
     *turn_no = t->no;
     gld_session_watch(s, sender, false);
     return 0;
@@ -363,22 +603,20 @@ int gld_session_send(gld_session *s, ipc_client *sender, const char *text, long 
 
 /* ---- server messages ---- */
 
-struct ev_ctx {
-    gld_session *s;
-};
-
 static json_t *textn(const char *p, size_t n) { return gl_json_textn(p, n); }
 
 static int on_live_event(const live_event *ev, void *ud)
 {
-    gld_session *s = ((struct ev_ctx *)ud)->s;
+    gld_session *s = ud;
     ipc_client *snd = s->turn_running ? s->cur.sender : NULL;
     long tn = s->turn_running ? s->cur.no : 0;
     bool text_session_on_audio_model = s->modality == LIVE_TEXT && s->mi->audio_only;
     switch (ev->kind) {
     case LIVE_EV_SETUP_COMPLETE:
-        s->retries = 0;
-        set_state(s, S_READY, NULL);
+        s->attempt = 0;
+        s->setup_done = true;
+        s->connected_at = uv_now(s->d->loop);
+        set_state(s, S_READY, s->resuming ? "resumed the conversation" : NULL);
         break;
     case LIVE_EV_TEXT:
         if (ev->thought) /* thought summaries are not the answer */
@@ -417,27 +655,9 @@ static int on_live_event(const live_event *ev, void *ud)
                   json_pack("{s:s, s:o, s:b}", "source", "input", "text",
                             textn(ev->text, ev->text_len), "finished", ev->finished));
         break;
-    case LIVE_EV_TOOL_CALL: {
-        if (ev->index == 0)
-            s->group_seq++;
-        if (!ev->call_id || !ev->name || s->ncalls == MAX_PENDING_CALLS) {
-            log_warn("session %s: tool call without id/name or too many pending; ignored", s->name);
-            break;
-        }
-        pending_call *pc = &s->calls[s->ncalls++];
-        memset(pc, 0, sizeof *pc);
-        pc->id = strdup(ev->call_id);
-        pc->name = strdup(ev->name);
-        pc->turn = tn;
-        pc->group = s->group_seq;
-        emit_turn(s, "tool_call", snd, tn,
-                  json_pack("{s:s, s:s, s:O, s:I, s:I}", "call_id", ev->call_id, "name", ev->name,
-                            "args", ev->json, "index", (json_int_t)ev->index, "count",
-                            (json_int_t)ev->count));
-        if (ev->index + 1 == ev->count && !snd) /* nobody left to answer */
-            answer_orphans(s, "the client that sent the prompt is gone; no handler");
+    case LIVE_EV_TOOL_CALL:
+        route_call(s, ev, snd, tn);
         break;
-    }
     case LIVE_EV_TOOL_CALL_CANCELLATION: {
         size_t i;
         json_t *id;
@@ -446,14 +666,17 @@ static int on_live_event(const live_event *ev, void *ud)
             pending_call *pc = cid ? find_call(s, cid) : NULL;
             if (!pc)
                 continue;
-            emit_turn(s, "tool_cancel", snd, pc->turn, json_pack("{s:s, s:s}", "call_id", pc->id,
-                                                                 "name", pc->name));
+            emit_turn2(s, "tool_cancel", snd, pc->handler, pc->turn,
+                       json_pack("{s:s, s:s, s:s}", "call_id", pc->id, "name", pc->name, "reason",
+                                 "cancelled by the model"));
             remove_call(s, (size_t)(pc - s->calls));
         }
+        arm_tool_deadline(s);
         break;
     }
     case LIVE_EV_INTERRUPTED:
-        emit_turn(s, "interrupted", snd, tn, json_pack("{s:s}", "reason", "interrupted by the model"));
+        emit_turn(s, "interrupted", snd, tn, json_pack("{s:s, s:b}", "reason",
+                                                       "interrupted by the model", "retrying", 0));
         break;
     case LIVE_EV_TURN_COMPLETE: {
         json_t *f = json_object();
@@ -469,12 +692,25 @@ static int on_live_event(const live_event *ev, void *ud)
         }
         break;
     }
+    case LIVE_EV_RESUMPTION_UPDATE:
+        /* read at all times, not only during a turn; empty handles come with resumable:false */
+        if (ev->resumable && ev->new_handle && *ev->new_handle) {
+            free(s->handle);
+            s->handle = strdup(ev->new_handle);
+            s->handle_time = time(NULL);
+            persist_soon(s);
+        }
+        break;
+    case LIVE_EV_GO_AWAY:
+        s->goaways++;
+        s->last_goaway_at = uv_now(s->d->loop);
+        s->last_goaway_left_ms = ev->time_left_ms;
+        s->drain = true; /* no new prompt goes to this connection */
+        log_info("session %s: goAway (time left %lld ms); reconnecting after the running turn",
+                 s->name, ev->time_left_ms);
+        break;
     case LIVE_EV_GENERATION_COMPLETE:
     case LIVE_EV_USAGE:
-    case LIVE_EV_RESUMPTION_UPDATE:
-    case LIVE_EV_GO_AWAY:
-        /* TODO(issue 5): keep resumption handles; on goAway reconnect with the newest one. */
-        log_debug("session %s: %s", s->name, live_event_kind_name(ev->kind));
         break;
     case LIVE_EV_UNKNOWN:
         log_debug("session %s: unknown server field %s", s->name, ev->name ? ev->name : "?");
@@ -485,15 +721,15 @@ static int on_live_event(const live_event *ev, void *ud)
 
 static void on_ws_message(ws_conn *ws, int opcode, const uint8_t *data, size_t len, void *ud)
 {
-    (void)ws;
     (void)opcode;
     gld_session *s = ud;
+    if (ws != s->ws)
+        return;
     s->d->upstream.bytes_in += len;
     s->d->upstream.msgs_in++;
     log_debug("session %s: < %.*s", s->name, (int)(len < 300 ? len : 300), (const char *)data);
-    struct ev_ctx ctx = {s};
     gl_err err;
-    if (live_parse_server((const char *)data, len, on_live_event, &ctx, &err) != 0) {
+    if (live_parse_server((const char *)data, len, on_live_event, s, &err) != 0) {
         log_warn("session %s: %s; dropping the connection", s->name, err.msg);
         ws_abort(s->ws, "the Live API sent a message that is not JSON");
         return;
@@ -503,45 +739,57 @@ static void on_ws_message(ws_conn *ws, int opcode, const uint8_t *data, size_t l
 
 /* ---- connection ---- */
 
-static void on_session_timer_closed(uv_handle_t *h) { free(h->data); }
-
-/* The last step of a closing session (its connection is gone). */
-static void session_free(gld_session *s)
-{
-    for (size_t i = s->ncalls; i-- > 0;)
-        remove_call(s, i);
-    json_decref(s->system_instruction);
-    json_decref(s->tools);
-    json_decref(s->generation_config);
-    free(s->queue);
-    uv_close((uv_handle_t *)&s->retry_timer, on_session_timer_closed);
-}
-
-static bool retryable(int code)
-{
-    return code != 1007 && code != 1008 && code != 1003;
-}
-
 static void on_retry_timer(uv_timer_t *t)
 {
     gld_session *s = t->data;
-    pump(s);
+    connect_now(s);
+}
+
+/* min(max, min * 2^(attempt-1)), scaled by a random factor in [0.5, 1.0] so that many sessions
+ * dropped together do not reconnect together. */
+static unsigned backoff_ms(gld_session *s)
+{
+    const gld_config *c = &s->d->cfg;
+    double d = c->backoff_min_ms;
+    for (unsigned i = 1; i < s->attempt && d < c->backoff_max_ms; i++)
+        d *= 2;
+    if (d > c->backoff_max_ms)
+        d = c->backoff_max_ms;
+    unsigned short r = 0;
+    RAND_bytes((unsigned char *)&r, sizeof r);
+    return (unsigned)(d * (0.5 + 0.5 * r / 65535.0));
+}
+
+/* The tools the setup declares: the session's own plus those handlers added. */
+static json_t *effective_tools(gld_session *s)
+{
+    if (json_array_size(s->extra_decls) == 0)
+        return json_incref(s->tools);
+    json_t *t = s->tools ? json_deep_copy(s->tools) : json_array();
+    json_array_append_new(t, json_pack("{s:O}", "functionDeclarations", s->extra_decls));
+    return t;
 }
 
 static void on_ws_open(ws_conn *ws, void *ud)
 {
-    (void)ws;
     gld_session *s = ud;
+    if (ws != s->ws)
+        return;
+    json_t *tools = effective_tools(s);
     live_setup st = {
         .model = s->model,
         .modality = s->mi->audio_only ? LIVE_AUDIO : s->modality,
         .generation_config = s->generation_config,
         .system_instruction = s->system_instruction,
-        .tools = s->tools,
+        .tools = tools,
         .output_transcription = s->mi->audio_only || s->modality == LIVE_AUDIO,
+        .resumption = true,
+        .resume_handle = s->resuming ? s->handle : NULL,
+        .compression = s->compression,
     };
     gl_err err;
     char *setup = live_build_setup(&st, &err);
+    json_decref(tools);
     if (!setup) { /* validated at open; only memory can fail here */
         log_error("session %s: %s", s->name, err.msg);
         ws_close(s->ws, 1000, "");
@@ -550,45 +798,71 @@ static void on_ws_open(ws_conn *ws, void *ud)
     upstream_send(s, setup);
 }
 
+static void session_free(gld_session *s);
+
 static void on_ws_close(ws_conn *ws, const ws_close_info *info, void *ud)
 {
-    (void)ws;
     gld_session *s = ud;
+    if (ws != s->ws)
+        return;
     s->ws = NULL;
+    bool setup_done = s->setup_done;
+    s->setup_done = false;
     char why[sizeof s->last_close];
     if (info->error && info->code == 1006)
-        snprintf(why, sizeof why, "%.150s", info->error);
+        snprintf(why, sizeof why, "connection to the Live API lost: %.150s", info->error);
     else
         snprintf(why, sizeof why, "Live API closed the connection: %d %.120s", info->code,
                  info->reason);
-    snprintf(s->last_close, sizeof s->last_close, "%s", why);
     if (s->closing) {
         session_free(s);
         return;
     }
-    log_warn("session %s: %s", s->name, why);
     abort_running_turn(s, why);
-    set_state(s, S_CLOSED, why);
-    if (!retryable(info->code) || (info->sent_code == 0 && info->code == 1006 && info->error &&
-                                    strstr(info->error, "certificate"))) {
-        fail_queue(s, "upstream", why);
+    cancel_calls(s, why);
+    if (s->reconnect_now) { /* our own close: resume at once */
+        s->reconnect_now = false;
+        s->reconnects++;
+        connect_now(s);
         return;
     }
-    if (s->qlen) {
-        if (++s->retries > RETRY_LIMIT) {
-            fail_queue(s, "upstream", why);
-            s->retries = 0;
-            return;
-        }
-        uv_timer_start(&s->retry_timer, on_retry_timer, 200u << (s->retries - 1), 0);
+    snprintf(s->last_close, sizeof s->last_close, "%s", why);
+    log_warn("session %s: %s", s->name, why);
+    bool policy = info->code == 1007 || info->code == 1008 || info->code == 1003;
+    if (policy && s->resuming && !setup_done) {
+        /* the handle was refused (expired, or the service forgot it): start over and say so */
+        snprintf(s->notice, sizeof s->notice, "the resumption handle was refused (%d %.100s): "
+                 "this is a fresh conversation", info->code, info->reason);
+        free(s->handle);
+        s->handle = NULL;
+        persist_soon(s);
+        set_state(s, S_RECONNECTING, s->notice);
+        s->reconnects++;
+        connect_now(s);
+        return;
     }
+    if (policy) { /* retrying cannot fix a bad key, a bad setup or a policy close */
+        set_state(s, S_CLOSED, why);
+        fail_queue(s, "upstream", why);
+        s->drain = false;
+        return;
+    }
+    s->attempt++;
+    s->reconnects++;
+    unsigned delay = backoff_ms(s);
+    char msg[sizeof why + 64];
+    snprintf(msg, sizeof msg, "%s; reconnecting in %u ms", why, delay);
+    set_state(s, S_RECONNECTING, msg);
+    s->drain = false;
+    uv_timer_start(&s->retry_timer, on_retry_timer, delay, 0);
 }
 
 static void connect_now(gld_session *s)
 {
     gld_daemon *d = s->d;
-    if (s->ws || s->closing || uv_is_active((uv_handle_t *)&s->retry_timer))
+    if (s->ws || s->closing)
         return;
+    uv_timer_stop(&s->retry_timer);
     if (!d->cfg.api_key[0]) {
         gl_err err;
         gld_config_find_key(&d->cfg, &err);
@@ -609,7 +883,10 @@ static void connect_now(gld_session *s)
     };
     static const ws_handlers h = {on_ws_open, on_ws_message, on_ws_close};
     gl_err err;
-    set_state(s, S_CONNECTING, NULL);
+    s->resuming = s->handle != NULL;
+    s->setup_done = false;
+    if (s->state != S_RECONNECTING)
+        set_state(s, S_CONNECTING, NULL);
     d->upstream.connects++;
     s->ws = ws_connect(d->loop, &o, &h, s, &err);
     if (!s->ws) {
@@ -618,12 +895,50 @@ static void connect_now(gld_session *s)
     }
 }
 
-void gld_session_pump(gld_session *s) { pump(s); }
-
 void gld_session_connect(gld_session *s)
 {
     if (s->state == S_IDLE || s->state == S_CLOSED)
         connect_now(s);
+}
+
+/* ---- the state dir ---- */
+
+static json_t *state_record(const gld_session *s)
+{
+    json_t *r = json_pack("{s:s, s:s, s:s, s:b, s:O, s:I}", "name", s->name, "model", s->model,
+                          "modality", live_modality_name(s->modality), "compression", s->compression,
+                          "extra_declarations", s->extra_decls, "turns", (json_int_t)s->turns_done);
+    if (s->tools)
+        json_object_set(r, "tools", s->tools);
+    if (s->generation_config)
+        json_object_set(r, "generation_config", s->generation_config);
+    if (s->system_instruction)
+        json_object_set(r, "system_instruction", s->system_instruction);
+    if (s->handle) {
+        json_object_set_new(r, "handle", json_string(s->handle));
+        json_object_set_new(r, "handle_time", json_integer((json_int_t)s->handle_time));
+    }
+    return r;
+}
+
+void gld_session_flush_state(gld_session *s)
+{
+    uv_timer_stop(&s->persist_timer);
+    if (!s->d->cfg.state_dir[0])
+        return;
+    json_t *r = state_record(s);
+    gl_err err;
+    if (gld_persist_write(s->d->cfg.state_dir, s->name, r, &err) != 0)
+        log_error("session %s: cannot save state: %s", s->name, err.msg);
+    json_decref(r);
+}
+
+static void on_persist_timer(uv_timer_t *t) { gld_session_flush_state(t->data); }
+
+static void persist_soon(gld_session *s)
+{
+    if (s->d->cfg.state_dir[0] && !uv_is_active((uv_handle_t *)&s->persist_timer))
+        uv_timer_start(&s->persist_timer, on_persist_timer, PERSIST_DELAY_MS, 0);
 }
 
 /* ---- lifecycle ---- */
@@ -649,6 +964,7 @@ gld_session *gld_session_new(gld_daemon *d, const char *name, const gld_session_
     snprintf(s->model, sizeof s->model, "%s", model);
     s->mi = gld_model_lookup(s->model);
     s->modality = cfg->modality;
+    s->compression = cfg->compression_set ? cfg->compression : true;
     int rc = 0;
     if (cfg->generation_config)
         rc = live_normalize_generation_config(cfg->generation_config, "generation_config",
@@ -665,11 +981,64 @@ gld_session *gld_session_new(gld_daemon *d, const char *name, const gld_session_
         free(s);
         return NULL;
     }
+    s->extra_decls = json_array();
+    json_t *registered = gld_tools_declarations_for(d, name); /* handlers that came first */
+    size_t i;
+    json_t *decl;
+    json_array_foreach(registered, i, decl) {
+        if (!declared(s, json_string_value(json_object_get(decl, "name"))))
+            json_array_append(s->extra_decls, decl);
+    }
+    json_decref(registered);
     uv_timer_init(d->loop, &s->retry_timer);
-    s->retry_timer.data = s;
+    uv_timer_init(d->loop, &s->tool_timer);
+    uv_timer_init(d->loop, &s->persist_timer);
+    s->retry_timer.data = s->tool_timer.data = s->persist_timer.data = s;
+    s->timers_open = 3;
     s->next = d->sessions;
     d->sessions = s;
     log_info("session %s: created (model %s, %s)", s->name, s->model, live_modality_name(s->modality));
+    persist_soon(s);
+    return s;
+}
+
+gld_session *gld_session_restore(gld_daemon *d, const json_t *rec, gl_err *err)
+{
+    const char *name = json_string_value(json_object_get(rec, "name"));
+    const char *modality = json_string_value(json_object_get(rec, "modality"));
+    if (!name || !gl_session_name_ok(name, err)) {
+        gl_fail(err, "bad_state", "state record without a valid name");
+        return NULL;
+    }
+    gld_session_config cfg = {
+        .model = json_string_value(json_object_get(rec, "model")),
+        .tools = json_object_get(rec, "tools"),
+        .generation_config = json_object_get(rec, "generation_config"),
+        .system_instruction = json_object_get(rec, "system_instruction"),
+        .compression = json_is_true(json_object_get(rec, "compression")),
+        .compression_set = json_is_boolean(json_object_get(rec, "compression")),
+    };
+    if (modality && live_modality_parse(modality, &cfg.modality, "modality", err) != 0)
+        return NULL;
+    gld_session *s = gld_session_new(d, name, &cfg, err);
+    if (!s)
+        return NULL;
+    size_t i;
+    json_t *decl;
+    json_array_foreach(json_object_get(rec, "extra_declarations"), i, decl) {
+        const char *n = json_string_value(json_object_get(decl, "name"));
+        if (n && !declared(s, n))
+            json_array_append(s->extra_decls, decl);
+    }
+    const char *h = json_string_value(json_object_get(rec, "handle"));
+    if (h && *h) {
+        s->handle = strdup(h);
+        s->handle_time = (time_t)json_integer_value(json_object_get(rec, "handle_time"));
+    }
+    s->turns_done = (unsigned long)json_integer_value(json_object_get(rec, "turns"));
+    log_info("session %s: restored from the state dir (%s)", s->name,
+             s->handle ? "resuming with its handle" : "no handle: a fresh conversation");
+    connect_now(s);
     return s;
 }
 
@@ -686,6 +1055,7 @@ bool gld_session_config_matches(const gld_session *s, const gld_session_config *
         same = same && strcmp(m, s->model) == 0;
     }
     same = same && (!cfg->modality_set || cfg->modality == s->modality);
+    same = same && (!cfg->compression_set || cfg->compression == s->compression);
     gl_err err;
     json_t *t = NULL;
     if (same && cfg->tools) {
@@ -712,24 +1082,71 @@ bool gld_session_config_matches(const gld_session *s, const gld_session_config *
 void gld_session_client_gone(gld_session *s, ipc_client *c)
 {
     watcher *w = find_watcher(s, c);
-    if (w) {
+    if (w)
         *w = s->watchers[--s->nwatchers];
-    }
     for (size_t i = 0; i < s->qlen; i++)
         if (s->queue[i].sender == c)
             s->queue[i].sender = NULL;
+    char why[160];
+    for (size_t i = 0; i < s->ncalls; i++)
+        if (s->calls[i].handler == c && !s->calls[i].response) {
+            snprintf(why, sizeof why, "the handler of %s disconnected", s->calls[i].name);
+            answer_calls_of(s, c, false, why);
+            break;
+        }
     if (s->turn_running && s->cur.sender == c) {
         s->cur.sender = NULL;
-        answer_orphans(s, "the client that sent the prompt disconnected before answering");
+        for (;;) { /* calls the gone sender was to answer */
+            pending_call *pc = NULL;
+            for (size_t i = 0; i < s->ncalls && !pc; i++)
+                if (!s->calls[i].response && !s->calls[i].handler)
+                    pc = &s->calls[i];
+            if (!pc)
+                break;
+            answer_error(s, pc, "the client that sent the prompt disconnected before answering");
+        }
     }
+    arm_tool_deadline(s);
 }
 
-void gld_session_close(gld_session *s, const char *reason)
+static void on_session_timer_closed(uv_handle_t *h)
+{
+    gld_session *s = h->data;
+    if (--s->timers_open == 0)
+        free(s);
+}
+
+/* The last step of a closing session (its connection is gone). */
+static void session_free(gld_session *s)
+{
+    while (s->ncalls)
+        remove_call(s, s->ncalls - 1);
+    json_decref(s->system_instruction);
+    json_decref(s->tools);
+    json_decref(s->generation_config);
+    json_decref(s->extra_decls);
+    free(s->queue);
+    free(s->handle);
+    uv_close((uv_handle_t *)&s->retry_timer, on_session_timer_closed);
+    uv_close((uv_handle_t *)&s->tool_timer, on_session_timer_closed);
+    uv_close((uv_handle_t *)&s->persist_timer, on_session_timer_closed);
+}
+
+void gld_session_close(gld_session *s, const char *reason, bool forget)
 {
     if (s->closing)
         return;
+    if (forget && s->d->cfg.state_dir[0]) {
+        gl_err err;
+        uv_timer_stop(&s->persist_timer);
+        if (gld_persist_remove(s->d->cfg.state_dir, s->name, &err) != 0)
+            log_warn("session %s: %s", s->name, err.msg);
+    } else if (uv_is_active((uv_handle_t *)&s->persist_timer)) {
+        gld_session_flush_state(s);
+    }
     abort_running_turn(s, reason);
     fail_queue(s, "closed", reason);
+    cancel_calls(s, reason);
     set_state(s, S_CLOSED, reason);
     s->closing = true;
     for (gld_session **p = &s->d->sessions; *p; p = &(*p)->next)
@@ -738,6 +1155,7 @@ void gld_session_close(gld_session *s, const char *reason)
             break;
         }
     uv_timer_stop(&s->retry_timer);
+    uv_timer_stop(&s->tool_timer);
     if (s->ws)
         ws_close(s->ws, 1000, ""); /* on_ws_close frees */
     else
@@ -749,12 +1167,34 @@ json_t *gld_session_info(const gld_session *s)
     unsigned subs = 0;
     for (size_t i = 0; i < s->nwatchers; i++)
         subs += s->watchers[i].subscribed;
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:b, s:i, s:i}", "session", s->name,
-                          "state", STATE_NAMES[s->state], "model", s->model, "modality",
-                          live_modality_name(s->modality), "turns", (json_int_t)s->turns_done,
+    uint64_t now = uv_now(s->d->loop);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:b, s:i, s:i, s:I, s:I, s:b}",
+                          "session", s->name, "state", STATE_NAMES[s->state], "model", s->model,
+                          "modality", live_modality_name(s->modality), "turns", (json_int_t)s->turns_done,
                           "queued", (json_int_t)s->qlen, "turn_running", s->turn_running,
-                          "subscribers", (int)subs, "pending_tool_calls", (int)s->ncalls);
+                          "subscribers", (int)subs, "pending_tool_calls", (int)s->ncalls,
+                          "reconnects", (json_int_t)s->reconnects, "goaways", (json_int_t)s->goaways,
+                          "compression", s->compression);
+    json_object_set_new(o, "connection_age_s", s->state == S_READY
+                                                   ? json_real((double)(now - s->connected_at) / 1000)
+                                                   : json_null());
+    json_object_set_new(o, "handle_age_s", s->handle ? json_integer((json_int_t)(time(NULL) - s->handle_time))
+                                                     : json_null());
+    if (s->last_goaway_at)
+        json_object_set_new(o, "last_goaway", json_pack("{s:f, s:I}", "seconds_ago",
+                                                        (double)(now - s->last_goaway_at) / 1000,
+                                                        "time_left_ms", (json_int_t)s->last_goaway_left_ms));
     if (s->last_close[0])
         json_object_set_new(o, "last_close", gl_json_text(s->last_close));
+    if (s->notice[0])
+        json_object_set_new(o, "notice", gl_json_text(s->notice));
+    if (json_array_size(s->extra_decls)) {
+        json_t *names = json_array();
+        size_t i;
+        json_t *d;
+        json_array_foreach(s->extra_decls, i, d)
+            json_array_append(names, json_object_get(d, "name"));
+        json_object_set_new(o, "handler_functions", names);
+    }
     return o;
 }

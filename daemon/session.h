@@ -3,7 +3,9 @@
  * clients watching it. Server messages become line-protocol events here.
  *
  * States: idle (no connection yet; sessions connect on first use), connecting (socket, TLS,
- * setup sent), ready (setupComplete seen), closed (the Live API or a client closed it). */
+ * setup sent), ready (setupComplete seen), reconnecting (the connection ended: goAway, a drop,
+ * a new tool; the next one resumes the conversation with the newest handle), closed (an error
+ * retrying cannot fix, or a client closed it). */
 #ifndef GLD_SESSION_H
 #define GLD_SESSION_H
 
@@ -22,6 +24,8 @@ typedef struct gld_session_config {
     const json_t *system_instruction; /* user's, validated here */
     const json_t *tools;
     const json_t *generation_config;
+    bool compression;                /* context window compression (default on) */
+    bool compression_set;
 } gld_session_config;
 
 /* Validates cfg (bad_request naming the field) and creates the session (not connected yet). */
@@ -35,11 +39,21 @@ bool gld_session_config_matches(const gld_session *s, const gld_session_config *
 
 /* Queues a prompt from sender; starts connecting if needed. *turn gets the turn number, *queued
  * whether it waits behind another turn. Fails with "busy" past --max-queue. */
-int gld_session_send(gld_session *s, ipc_client *sender, const char *text, long *turn,
-                     bool *queued, gl_err *err);
+int gld_session_send(gld_session *s, ipc_client *sender, const char *text, bool retry,
+                     long *turn, bool *queued, gl_err *err);
 /* Answers a pending tool call: response (object) or error text. "unknown_call" if not pending. */
 int gld_session_tool_result(gld_session *s, ipc_client *from, const char *call_id,
                             json_t *response, const char *error, gl_err *err);
+/* The session with a pending call of that id (tool.result without a session), or NULL. */
+gld_session *gld_session_with_call(gld_daemon *d, const char *call_id);
+/* A handler registered decl (normalized) for this session: declares it if the session does not
+ * yet, re-establishing the connection after the running turn (conversation kept by resumption).
+ * Returns true if a re-establishment is needed. */
+bool gld_session_add_declaration(gld_session *s, const json_t *decl);
+/* Recreates a session from its state-dir record and starts resuming it. */
+gld_session *gld_session_restore(gld_daemon *d, const json_t *rec, gl_err *err);
+/* Writes pending state-dir updates now (shutdown). */
+void gld_session_flush_state(gld_session *s);
 void gld_session_watch(gld_session *s, ipc_client *c, bool subscribe);
 void gld_session_unsubscribe(gld_session *s, ipc_client *c);
 /* The client is gone: forget it everywhere in this session. */
@@ -50,8 +64,9 @@ void gld_session_connect(gld_session *s);
  * always precedes the turn's events). */
 void gld_session_pump(gld_session *s);
 /* Ends the session: running and queued turns are reported to their clients (reason), the
- * connection gets a normal close, the session leaves the daemon's list and is freed. */
-void gld_session_close(gld_session *s, const char *reason);
+ * connection gets a normal close, the session leaves the daemon's list and is freed. forget:
+ * also delete its state-dir record (a client's close; not at daemon shutdown). */
+void gld_session_close(gld_session *s, const char *reason, bool forget);
 
 /* For list/status: {session, state, model, modality, turns, queued, subscribers, ...}. */
 json_t *gld_session_info(const gld_session *s);

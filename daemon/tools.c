@@ -1,0 +1,144 @@
+#include "daemon/tools.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "proto/live.h"
+
+#define MAX_TOOLS 1024
+
+static gld_tool **head(gld_daemon *d) { return &d->tools; }
+
+gld_tool *gld_tools_find(gld_daemon *d, const char *session, const char *name)
+{
+    gld_tool *any = NULL;
+    for (gld_tool *t = *head(d); t; t = t->next) {
+        if (strcmp(t->name, name) != 0)
+            continue;
+        if (strcmp(t->session, session) == 0)
+            return t;
+        if (strcmp(t->session, "*") == 0)
+            any = t;
+    }
+    return any;
+}
+
+static void tool_free(gld_tool *t)
+{
+    json_decref(t->decl);
+    free(t);
+}
+
+gld_tool *gld_tools_register(gld_daemon *d, ipc_client *c, const char *session, const json_t *decl,
+                             unsigned timeout_ms, gl_err *err)
+{
+    json_t *norm;
+    if (live_normalize_function_decl(decl, "declaration", &norm, err) != 0)
+        return NULL;
+    const char *name = json_string_value(json_object_get(norm, "name"));
+    if (!name || strlen(name) > 64) {
+        json_decref(norm);
+        gl_fail(err, "bad_request", "declaration needs a \"name\" of 1-64 characters");
+        return NULL;
+    }
+    unsigned n = 0;
+    for (gld_tool **p = head(d); *p; p = &(*p)->next, n++) {
+        gld_tool *t = *p;
+        if (strcmp(t->session, session) != 0 || strcmp(t->name, name) != 0)
+            continue;
+        if (t->handler != c) {
+            json_decref(norm);
+            gl_fail(err, "tool_exists", "function %s in session %s is already served by client %u",
+                    name, session, ipc_client_id(t->handler));
+            return NULL;
+        }
+        json_decref(t->decl); /* same client again: replace */
+        t->decl = norm;
+        t->timeout_ms = timeout_ms;
+        return t;
+    }
+    if (n >= MAX_TOOLS) {
+        json_decref(norm);
+        gl_fail(err, "busy", "%d tool registrations already", MAX_TOOLS);
+        return NULL;
+    }
+    gld_tool *t = calloc(1, sizeof *t);
+    if (!t) {
+        json_decref(norm);
+        gl_fail(err, "internal", "out of memory");
+        return NULL;
+    }
+    snprintf(t->session, sizeof t->session, "%s", session);
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->decl = norm;
+    t->handler = c;
+    t->timeout_ms = timeout_ms;
+    t->next = *head(d);
+    *head(d) = t;
+    log_info("tool %s (session %s) served by client %u (pid %d)", name, session, ipc_client_id(c),
+             (int)ipc_client_pid(c));
+    return t;
+}
+
+int gld_tools_unregister(gld_daemon *d, ipc_client *c, const char *session, const char *name,
+                         gl_err *err)
+{
+    for (gld_tool **p = head(d); *p; p = &(*p)->next) {
+        gld_tool *t = *p;
+        if (strcmp(t->session, session) == 0 && strcmp(t->name, name) == 0) {
+            if (t->handler != c)
+                return gl_fail(err, "bad_request", "function %s in session %s is served by another "
+                               "client", name, session);
+            *p = t->next;
+            tool_free(t);
+            return 0;
+        }
+    }
+    return gl_fail(err, "bad_request", "this connection serves no function %s in session %s", name,
+                   session);
+}
+
+void gld_tools_client_gone(gld_daemon *d, ipc_client *c)
+{
+    for (gld_tool **p = head(d); *p;) {
+        gld_tool *t = *p;
+        if (t->handler == c) {
+            log_info("tool %s (session %s): handler client %u gone", t->name, t->session,
+                     ipc_client_id(c));
+            *p = t->next;
+            tool_free(t);
+        } else {
+            p = &t->next;
+        }
+    }
+}
+
+json_t *gld_tools_declarations_for(gld_daemon *d, const char *session)
+{
+    json_t *arr = json_array();
+    for (gld_tool *t = *head(d); t; t = t->next)
+        if (strcmp(t->session, session) == 0)
+            json_array_append(arr, t->decl);
+    return arr;
+}
+
+void gld_tools_free_all(gld_daemon *d)
+{
+    while (*head(d)) {
+        gld_tool *t = *head(d);
+        *head(d) = t->next;
+        tool_free(t);
+    }
+}
+
+json_t *gld_tools_info(gld_daemon *d)
+{
+    json_t *arr = json_array();
+    for (gld_tool *t = *head(d); t; t = t->next)
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:i, s:I}", "session", t->session, "name",
+                                             t->name, "client", (int)ipc_client_id(t->handler),
+                                             "timeout_ms", (json_int_t)t->timeout_ms));
+    return arr;
+}
