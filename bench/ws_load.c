@@ -6,6 +6,7 @@
  *
  * Prints one JSON line: {"sessions":N,"completed":..,"failed":..,"peak_open":..,"seconds":..}.
  * Exit 0 when every session completed its turn. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +128,7 @@ int main(int argc, char **argv)
     }
     if (N <= 0 || concurrency <= 0)
         return 2;
+    signal(SIGPIPE, SIG_IGN);
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;

@@ -1,6 +1,6 @@
 /* glivectl: the command-line client of gliveD (see `glivectl --help` and proto/PROTOCOL.md).
  * Exit status: 0 ok, 1 gliveD/model error, 2 usage error, 3 cannot connect to gliveD
- * (130 when `ask` is stopped by SIGINT/SIGTERM; `watch` exits 0 then). */
+ * (130 when `ask` is stopped by SIGINT/SIGTERM; `watch` and `tool` exit 0 then). */
 #include <errno.h>
 #include <jansson.h>
 #include <signal.h>
@@ -16,6 +16,8 @@
 #include "client/ask_args.h"
 #include "client/b64.h"
 #include "client/glive.h"
+#include "client/tool_cmd.h"
+#include "client/tool_run.h"
 #include "client/wav.h"
 #include "proto/line.h"
 
@@ -260,6 +262,41 @@ static const char USAGE_STATUS[] =
     "\n"
     "Shows gliveD's status (uptime, sessions, clients, traffic) as \"key: value\" lines\n"
     "(--json: the reply as it is).\n";
+
+static const char USAGE_TOOL[] =
+    "Usage: glivectl tool [--session NAME|'*'] --name NAME [--description TEXT]\n"
+    "                     [--parameters SCHEMA.json] [--timeout S] [--json] -- COMMAND [ARGS...]\n"
+    "\n"
+    "Registers the function NAME with gliveD and serves the model's calls of it by running\n"
+    "COMMAND ARGS (no shell; use sh -c '...' for one) once per call, until interrupted (exit 0,\n"
+    "running commands are killed) or until gliveD closes the connection (exit 1).\n"
+    "\n"
+    "  --session NAME      the session to serve, or '*' (default) for every session that declares\n"
+    "                      the function; a session that did not declare it is re-established\n"
+    "                      with it (its conversation is kept)\n"
+    "  --name NAME         the function's name (required)\n"
+    "  --description TEXT  the function's description, for the model\n"
+    "  --parameters FILE   a JSON file with the parameters schema (an object, e.g.\n"
+    "                      {\"type\":\"object\",\"properties\":{\"room\":{\"type\":\"string\"}}})\n"
+    "  --timeout S         longest run of one call, in seconds (default 30): past it the\n"
+    "                      command's whole process group is killed and the model gets the\n"
+    "                      error (gliveD is told S + 1 s, as a safety net)\n"
+    "  --json              print every event and reply received as JSON lines on stdout\n"
+    "\n"
+    "Each call runs COMMAND in a new process group with the call's args as one line of compact\n"
+    "JSON on stdin (then EOF) and GLIVE_CALL_ID, GLIVE_TOOL, GLIVE_SESSION in the environment.\n"
+    "Calls run concurrently (at most 64 at once). The answer sent to the model:\n"
+    "  stdout that is a JSON object   that object, as is\n"
+    "  any other stdout               {\"output\": \"<stdout>\"} (trailing newlines trimmed)\n"
+    "  exit status N != 0             {\"error\": \"COMMAND exited with status N: <stderr tail>\"}\n"
+    "  a signal                       {\"error\": \"COMMAND killed by signal SIGx: <stderr tail>\"}\n"
+    "  past --timeout                 {\"error\": \"COMMAND timed out after S s\"}\n"
+    "  cannot execute                 {\"error\": \"cannot run COMMAND: <reason>\"}\n"
+    "stdout is limited to 1 MiB per call; the stderr tail is its last 2 KiB. A call the model\n"
+    "cancels is killed and not answered. One line per call is logged to stderr:\n"
+    "  [tool] NAME(ARGS) -> RESPONSE (0.12 s)\n"
+    "\n"
+    "Example: glivectl tool --name turn_on_the_lights -- sh -c 'echo on > /tmp/lights'\n";
 
 /* ---- connecting and requests --------------------------------------------------------------- */
 
@@ -856,6 +893,29 @@ static int cmd_status(const globals *g, int argc, char **argv)
     return rc;
 }
 
+/* ---- tool (the loop is client/tool_cmd.c) ------------------------------------------------- */
+
+static int cmd_tool(const globals *g, int argc, char **argv)
+{
+    gl_tool_opts o;
+    gl_err e;
+    if (gl_tool_parse(argc, argv, &o, &e) < 0) {
+        errline("glivectl tool: %s", e.msg);
+        fputs(USAGE_TOOL, stderr);
+        return EXIT_USAGE;
+    }
+    if (o.help) {
+        fputs(USAGE_TOOL, stdout);
+        return EXIT_OK;
+    }
+    json_t *req = gl_tool_register_request(&o, &e);
+    if (!req) {
+        errline("glivectl tool: %s", e.msg);
+        return strcmp(e.code, "usage") == 0 ? EXIT_USAGE : EXIT_ERR;
+    }
+    return gl_tool_serve(g->socket, g->timeout_ms, &o, req);
+}
+
 /* ---- the command table --------------------------------------------------------------------- */
 
 typedef int (*cmd_fn)(const globals *g, int argc, char **argv);
@@ -870,9 +930,7 @@ static const struct command {
     {"watch", cmd_watch, USAGE_WATCH, "print every event of a session as it arrives"},
     {"sessions", cmd_sessions, USAGE_SESSIONS, "list gliveD's sessions"},
     {"status", cmd_status, USAGE_STATUS, "show gliveD's status"},
-    /* ---- issue 4 (tool handlers) goes here: ------------------------------------------------
-     * {"tool", cmd_tool, USAGE_TOOL, "serve a function with a shell command"},
-     * ---------------------------------------------------------------------------------------- */
+    {"tool", cmd_tool, USAGE_TOOL, "serve a function: run a command for each of its calls"},
 };
 #define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 

@@ -2,6 +2,7 @@
  * deterministic model and fault injection. See README.md and docs/emulator-script.md. */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +158,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "glive-emulator: %s\n", err.msg);
         return 1;
     }
+    signal(SIGPIPE, SIG_IGN); /* a peer that vanished mid-write is an error return, not death */
     struct rlimit rl; /* one fd per connection: allow as many as the hard limit does */
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;

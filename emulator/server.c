@@ -286,7 +286,7 @@ static void run_actions(emu_conn *c)
             ws_stall(c->ws);
             return;
         case EMU_ACT_GOAWAY:
-            send_goaway(c, a->ms);
+            send_goaway(c, scaled(c->srv, a->ms)); /* what the client will see */
             uv_timer_stop(&c->life_timer);
             uv_timer_start(&c->life_timer, on_life_timer, scaled(c->srv, a->ms), 0);
             break;
@@ -366,6 +366,23 @@ static void handle_setup(emu_conn *c, json_t *body)
             return;
         }
     }
+    json_t *names = json_array(); /* what the tests want to know about each setup */
+    size_t ti, fi;
+    json_t *tool, *fd;
+    json_array_foreach(json_object_get(body, "tools"), ti, tool) {
+        json_array_foreach(json_object_get(tool, "functionDeclarations"), fi, fd)
+            json_array_append(names, json_object_get(fd, "name"));
+        if (json_object_get(tool, "codeExecution"))
+            json_array_append_new(names, json_string("code_execution"));
+        if (json_object_get(tool, "googleSearch"))
+            json_array_append_new(names, json_string("google_search"));
+    }
+    log_event(s, c, "session",
+              json_pack("{s:s, s:b, s:b, s:b, s:o, s:O?}", "model", c->model_name, "resumption", sr != NULL,
+                        "resumed", h != NULL, "compression",
+                        json_object_get(body, "contextWindowCompression") != NULL, "functions", names,
+                        "modalities", json_object_get(json_object_get(body, "generationConfig"),
+                                                      "responseModalities")));
     c->model = emu_session_new(s->cfg.script, body);
     if (h) {
         emu_session_restore(c->model, h->history);

@@ -963,7 +963,7 @@ void ws_server_stop(ws_server *s)
     uv_close((uv_handle_t *)&s->listener, on_listener_closed);
     for (ws_conn *c = s->conns; c; c = c->next)
         if (c->state != ST_DEAD) {
-            if (c->state == ST_OPEN)
+            if (c->state == ST_OPEN && !c->stalled)
                 ws_close(c, 1001, "server shutting down");
             else
                 close_handles(c);

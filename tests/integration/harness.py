@@ -88,12 +88,16 @@ class Proc:
 
 
 class Emulator:
-    def __init__(self, ctx, tls=True, script=None, time_scale=0.01, args=(), name="emulator"):
+    def __init__(self, ctx, tls=True, script=None, time_scale=0.01, args=(), name="emulator",
+                 port=0, tls_dir=None):
         self.ctx = ctx
         self.tls = tls
+        self.script, self.time_scale, self.args = script, time_scale, list(args)
         port_file = os.path.join(ctx.tmp, f"{name}.port")
-        self.tls_dir = os.path.join(ctx.tmp, "emulator-tls")
-        argv = [os.path.join(BUILD, "glive-emulator"), "--listen", "127.0.0.1:0",
+        if os.path.exists(port_file):
+            os.unlink(port_file)
+        self.tls_dir = tls_dir or os.path.join(ctx.tmp, "emulator-tls")
+        argv = [os.path.join(BUILD, "glive-emulator"), "--listen", f"127.0.0.1:{port}",
                 "--port-file", port_file, "--time-scale", str(time_scale)]
         argv += ["--tls-dir", self.tls_dir] if tls else ["--no-tls"]
         if script is not None:
@@ -112,6 +116,11 @@ class Emulator:
         scheme = "https" if tls else "http"
         self.http_base = f"{scheme}://127.0.0.1:{self.port}"
         self.ws_base = f"{'wss' if tls else 'ws'}://127.0.0.1:{self.port}"
+
+    def restart(self, name, tls_dir=None):
+        """Another emulator process on the same port (the old one must be stopped first)."""
+        return Emulator(self.ctx, tls=self.tls, script=self.script, time_scale=self.time_scale,
+                        args=self.args, name=name, port=self.port, tls_dir=tls_dir or self.tls_dir)
 
     def ssl_context(self):
         return ssl.create_default_context(cafile=self.ca) if self.tls else None
