@@ -398,14 +398,13 @@ LIGHTS = ["--function", "turn_on_the_lights", "--function", "turn_off_the_lights
 
 
 def require_tool_register(d):
-    """Skips the test while gliveD does not implement tool.register (issue 4's daemon side)."""
+    """gliveD knows tool.register (a request without fields is a bad_request, not unknown_op)."""
     c = d.client()
     try:
-        r = c.request("tool.register")  # no fields: bad_request once the op exists
+        r = c.request("tool.register")
     finally:
         c.close()
-    if not r["ok"] and r["error"]["code"] == "unknown_op":
-        raise Skip("gliveD has no tool.register yet (issue 4, daemon side)")
+    assert r["error"]["code"] == "bad_request", r
 
 
 def test_daemon_lights_served_by_glivectl_tool(ctx):
@@ -492,3 +491,39 @@ def test_daemon_parallel_calls_and_cancellation(ctx):
     assert naps.count("end") == 2, naps  # the cancelled one was killed (maybe before it started)
     assert len([g for g in emu.log(kind="tool_response") if g["name"] == "nap"]) == 2
     stop_ok(nap)
+
+
+PROMPT6 = "write and run python code to turn on the lights, wait 10s and then turn off the lights"
+PROMPT7 = ("Hey, I need you to do three tasks for me.\n1. Turn on the lights.\n"
+           "2. Then compute the largest prime palindrome under 100000.\n"
+           "3. Then use Google Search to look up information about the largest earthquake in "
+           "California the week of Dec 5 2024.")
+
+
+def start_lights(ctx, d):
+    """The lights as two shell commands: state in ./lights, every change appended to ./history."""
+    on = start_tool(ctx, d.socket, "turn_on_the_lights",
+                    ["sh", "-c", 'echo on > lights; echo on >> history; echo \'{"result":"ok"}\''])
+    off = start_tool(ctx, d.socket, "turn_off_the_lights",
+                     ["sh", "-c", 'echo off > lights; echo off >> history; echo \'{"result":"ok"}\''])
+    return on, off
+
+
+def test_seeds_3_6_7_with_lights_served_by_glivectl_tool(ctx):
+    emu = ctx.emulator()
+    d = ctx.daemon(emu)
+    on, off = start_lights(ctx, d)
+    wav = os.path.join(ctx.tmp, "s3.wav")
+    d.ctl("ask", "--session", "s3", "--wav", wav, *LIGHTS, "Turn on the lights")  # scenario 3
+    assert read(ctx, "lights") == "on\n" and os.path.getsize(wav) > 44
+    d.ctl("ask", "--session", "s6", "--code-execution", *LIGHTS, "--wav", os.path.join(ctx.tmp, "s6.wav"),
+          PROMPT6)  # scenario 6: on, (10 s scaled), off
+    assert read(ctx, "history") == "on\non\noff\n" and read(ctx, "lights") == "off\n"
+    d.ctl("ask", "--session", "s7", "--code-execution", "--google-search", *LIGHTS,
+          "--wav", os.path.join(ctx.tmp, "s7.wav"), PROMPT7)  # scenario 7
+    assert read(ctx, "lights") == "on\n"
+    got = [(g["name"], g["response"]) for g in emu.log(kind="tool_response")]
+    assert got == [("turn_on_the_lights", {"result": "ok"}), ("turn_on_the_lights", {"result": "ok"}),
+                   ("turn_off_the_lights", {"result": "ok"}), ("turn_on_the_lights", {"result": "ok"})], got
+    stop_ok(on)
+    stop_ok(off)
