@@ -723,7 +723,7 @@ static void on_ws_message(ws_conn *ws, int opcode, const uint8_t *data, size_t l
 {
     (void)opcode;
     gld_session *s = ud;
-    if (ws != s->ws)
+    if (ws != s->ws || s->closing) /* late messages of a closing session are dropped */
         return;
     s->d->upstream.bytes_in += len;
     s->d->upstream.msgs_in++;
@@ -1149,6 +1149,7 @@ void gld_session_close(gld_session *s, const char *reason, bool forget)
     cancel_calls(s, reason);
     set_state(s, S_CLOSED, reason);
     s->closing = true;
+    s->nwatchers = 0; /* told; a closing session speaks to nobody (its clients may go first) */
     for (gld_session **p = &s->d->sessions; *p; p = &(*p)->next)
         if (*p == s) {
             *p = s->next;

@@ -37,12 +37,14 @@ gld_tool *gld_tools_register(gld_daemon *d, ipc_client *c, const char *session, 
     json_t *norm;
     if (live_normalize_function_decl(decl, "declaration", &norm, err) != 0)
         return NULL;
-    const char *name = json_string_value(json_object_get(norm, "name"));
-    if (!name || strlen(name) > 64) {
+    const char *nm = json_string_value(json_object_get(norm, "name"));
+    char name[65];
+    if (!nm || !*nm || strlen(nm) >= sizeof name) {
         json_decref(norm);
         gl_fail(err, "bad_request", "declaration needs a \"name\" of 1-64 characters");
         return NULL;
     }
+    snprintf(name, sizeof name, "%s", nm); /* norm may be freed before the messages below */
     unsigned n = 0;
     for (gld_tool **p = head(d); *p; p = &(*p)->next, n++) {
         gld_tool *t = *p;
