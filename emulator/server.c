@@ -779,7 +779,7 @@ emu_server *emu_server_start(uv_loop_t *loop, const emu_config *cfg, gl_err *err
 {
     emu_server *s = calloc(1, sizeof *s);
     if (!s) {
-        gl_fail(err, "nomem", "out of memory");
+        gl_fail(err, "internal", "out of memory");
         return NULL;
     }
     s->loop = loop;

@@ -71,7 +71,7 @@ static gl_tls *tls_new(SSL_CTX *ctx, gl_err *err)
 {
     gl_tls *t = calloc(1, sizeof *t);
     if (!t) {
-        gl_fail(err, "nomem", "out of memory");
+        gl_fail(err, "internal", "out of memory");
         return NULL;
     }
     t->ssl = SSL_new(ctx);
@@ -82,7 +82,7 @@ static gl_tls *tls_new(SSL_CTX *ctx, gl_err *err)
         BIO_free(t->wbio);
         SSL_free(t->ssl);
         free(t);
-        gl_fail(err, "nomem", "out of memory (TLS)");
+        gl_fail(err, "internal", "out of memory (TLS)");
         return NULL;
     }
     SSL_set_bio(t->ssl, t->rbio, t->wbio); /* the SSL owns both BIOs now */

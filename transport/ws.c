@@ -711,7 +711,7 @@ ws_conn *ws_connect(uv_loop_t *loop, const ws_client_opts *o, const ws_handlers 
     }
     ws_conn *c = conn_new(loop, o->max_message, o->max_output);
     if (!c) {
-        gl_fail(err, "nomem", "out of memory");
+        gl_fail(err, "internal", "out of memory");
         return NULL;
     }
     c->client = true;
@@ -914,7 +914,7 @@ ws_server *ws_server_start(uv_loop_t *loop, const ws_server_opts *o, gl_err *err
 {
     ws_server *s = calloc(1, sizeof *s);
     if (!s) {
-        gl_fail(err, "nomem", "out of memory");
+        gl_fail(err, "internal", "out of memory");
         return NULL;
     }
     s->loop = loop;
