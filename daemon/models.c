@@ -5,7 +5,8 @@
 
 static const gld_model_info MODELS[] = {
     /* pattern                    realtime-text  audio-only  why */
-    {"gemini-3.1-flash-live*",    true,          false, "3.1 Live closes mid-session clientContent with 1007 (livekit/agents PR #5251)"},
+    {"gemini-3.8-live*",          false,         true,  "3.8 Live (default since 2026-09): AUDIO only, text via output transcription; clientContent all session long (model page)"},
+    {"gemini-3.1-flash-live*",    true,          true,  "3.1 Live closes mid-session clientContent with 1007 (livekit/agents PR #5251); an audio-to-audio model (model page)"},
     {"*native-audio*",            false,         true,  "native-audio models accept only the AUDIO modality"},
     {"*",                         false,         false, "every other Live model: clientContent prompts, TEXT or AUDIO"},
 };

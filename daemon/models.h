@@ -5,8 +5,9 @@
 
 #include <stdbool.h>
 
-/* The default model when neither --model nor open.model names one. */
-#define GLD_DEFAULT_MODEL "gemini-3.1-flash-live-preview"
+/* The default model when neither --model nor open.model names one: Google's default stable Live
+ * model (its model page, September 2026). */
+#define GLD_DEFAULT_MODEL "gemini-3.8-live"
 
 typedef struct gld_model_info {
     const char *pattern;     /* glob on the bare name (no "models/") */

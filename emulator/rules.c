@@ -18,6 +18,11 @@ static const struct rule {
     /* 3.1 Live takes clientContent only as initial history, later it closes 1007 (notes §2
      * "clientContent"; §6.11 livekit/agents PR #5251). */
     {"gemini-3.1-flash-live*", false, true},
+    /* 3.1 Live is an "audio-to-audio model" (its model page, ai.google.dev, March 2026). */
+    {"gemini-3.1-flash-live*", true, false},
+    /* 3.8 Live, the default stable Live model since September 2026: "the supported response
+     * modality is audio; for text, enable output audio transcription" (its model page). */
+    {"gemini-3.8-live*", true, false},
 };
 
 #define DENY_MAX 32       /* --deny-model is for a handful of names, not a registry */

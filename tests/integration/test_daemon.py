@@ -220,9 +220,22 @@ def test_api_key_never_logged_or_echoed(ctx):
     assert "key=***" in d.proc.stderr() or "sekrit" not in d.proc.stderr()
 
 
-def test_default_model_31_sends_text_as_realtime_input(ctx):
+def test_default_model_is_current_and_text_sessions_work_on_it(ctx):
     emu = ctx.emulator()
-    d = ctx.daemon(emu, model=None)  # the daemon's default: a 3.1 Live model
+    d = ctx.daemon(emu, model=None)  # the daemon's default: gemini-3.8-live, AUDIO only
+    c = d.client()
+    r = c.ok("open", session="m38")
+    assert r["model"] == "gemini-3.8-live" and r["modality"] == "TEXT"
+    t = c.ok("send", session="m38", text="Hello?")
+    evs = c.turn_events(t["turn"])
+    assert "Hello! How can I help you today?" in "".join(texts(evs)), evs  # the transcription
+    assert emu.log(kind="session")[0]["modalities"] == ["AUDIO"]
+    assert not emu.log(kind="server_close")
+
+
+def test_model_31_sends_text_as_realtime_input(ctx):
+    emu = ctx.emulator()
+    d = ctx.daemon(emu, model="gemini-3.1-flash-live-preview")
     c = d.client()
     r = c.ok("open", session="m31")
     assert r["model"].startswith("gemini-3.1")

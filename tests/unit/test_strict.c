@@ -720,7 +720,9 @@ TEST(rules_table_lookups)
     emu_model_rules_for("gemini-2.5-flash-native-audio-latest", &r); /* bare name */
     CHECK(r.audio_only && r.known);
     emu_model_rules_for("models/gemini-3.1-flash-live-preview", &r);
-    CHECK(!r.audio_only && r.client_content_only_initial && r.known);
+    CHECK(r.audio_only && r.client_content_only_initial && r.known);
+    emu_model_rules_for("models/gemini-3.8-live", &r);
+    CHECK(r.audio_only && !r.client_content_only_initial && r.known);
     emu_model_rules_for("gemini-3.1-flash-live-preview", &r);
     CHECK(r.client_content_only_initial);
     emu_model_rules_for("models/gemini-live-2.5-flash-preview", &r);
