@@ -847,6 +847,13 @@ static void on_ws_close(ws_conn *ws, const ws_close_info *info, void *ud)
         s->drain = false;
         return;
     }
+    if (s->drain) { /* the cut a goAway announced, before the turn could finish: no backoff */
+        s->drain = false;
+        s->reconnects++;
+        set_state(s, S_RECONNECTING, why);
+        connect_now(s);
+        return;
+    }
     s->attempt++;
     s->reconnects++;
     unsigned delay = backoff_ms(s);
