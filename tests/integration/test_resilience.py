@@ -253,7 +253,7 @@ def test_sigkill_daemon_and_resume_from_state_dir(ctx):
     r = c.ok("send", session="keep", text="my favourite colour is teal")
     c.turn_events(r["turn"])
     path = os.path.join(state, "sessions", "keep.json")
-    wait_for(lambda: os.path.exists(path) and json.load(open(path)).get("handle"), 2,
+    wait_for(lambda: os.path.exists(path) and json.load(open(path)).get("handle"), 1.0,
              "the handle on disk within a second")
     handle = json.load(open(path))["handle"]
     d.proc.stop(signal.SIGKILL)
@@ -313,3 +313,26 @@ def test_busy_when_queue_full(ctx):
     busy = [r for r in replies if not r["ok"]]
     assert len(busy) >= 2 and all(r["error"]["code"] == "busy" for r in busy), replies
     assert "--max-queue" in busy[0]["error"]["message"]
+
+
+def test_tool_call_in_flight_when_connection_drops(ctx):
+    emu = ctx.emulator(script={"rules": [
+        {"match": "call then drop", "once": True,
+         "steps": [{"call": "f1", "args": {}, "await": False}, {"delay_ms": 30000}, {"drop": True}]},
+    ], "default": [{"echo": True}]})
+    d = ctx.daemon(emu, args=["--backoff-min", "0.05"])
+    h = d.client()
+    h.ok("tool.register", session="*", declaration={"name": "f1"})
+    c = d.client()
+    c.ok("open", session="tc", tools=[{"function_declarations": [{"name": "f1"}]}])
+    r = c.ok("send", session="tc", text="call then drop")
+    call = h.next_event(where=lambda e: e["event"] == "tool_call")
+    cancel = h.next_event(where=lambda e: e["event"] == "tool_cancel", timeout=10)
+    assert cancel["call_id"] == call["call_id"] and "lost" in cancel["reason"], cancel
+    end = c.turn_events(r["turn"])[-1]
+    assert end["event"] == "interrupted"
+    late = h.request("tool.result", call_id=call["call_id"], response={"late": 1})
+    assert late["error"]["code"] == "unknown_call"  # nothing waits for it any more
+    r = c.ok("send", session="tc", text="repeat after me: still here")
+    assert c.turn_events(r["turn"])[-1]["event"] == "turn_complete"  # on the resumed connection
+    assert emu.log(kind="tool_response") == [] and emu.stats()["resumed"] == 1
