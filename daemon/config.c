@@ -35,6 +35,7 @@ static const struct opt OPTS[] = {
     {"log-level", NUM(O_LEVEL, log_level), true, "LEVEL  error|warn|info|debug (default info)"},
     {"max-line", NUM(O_SIZE, max_line), false, "BYTES  longest request line (default 1048576)"},
     {"max-output", NUM(O_SIZE, max_output), false, "BYTES  output a client may leave unread before it is dropped (default 16777216)"},
+    {"max-clients", NUM(O_UINT, max_clients), false, "N  local clients connected at once (default 1024)"},
     {"max-message", NUM(O_SIZE, max_message), false, "BYTES  largest Live API message (default 16777216)"},
     {"max-queue", NUM(O_UINT, max_queue), true, "N  prompts queued per session before `busy` (default 64)"},
     {"ping-interval", NUM(O_SECONDS, ping_interval_ms), false, "S  keepalive ping interval (default 30)"},
@@ -56,6 +57,7 @@ void gld_config_defaults(gld_config *c)
     c->max_output = 16u << 20;
     c->max_message = 16u << 20;
     c->max_queue = 64;
+    c->max_clients = 1024;
     c->ping_interval_ms = 30000;
     c->pong_timeout_ms = 90000;
     c->backoff_min_ms = 250;

@@ -25,6 +25,7 @@ typedef struct gld_config {
     enum gl_log_level log_level;
     size_t max_line;           /* request line bound (bytes) */
     size_t max_output;         /* per-client pending output bound (bytes) */
+    unsigned max_clients;      /* connected local clients at once */
     size_t max_message;        /* largest Live API message accepted (bytes) */
     unsigned max_queue;        /* queued prompts per session */
     unsigned ping_interval_ms; /* keepalive pings to the Live API */

@@ -90,7 +90,8 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     D.loop = uv_default_loop();
     D.started_ms = uv_now(D.loop);
-    ipc_opts io = {.path = D.cfg.socket_path, .max_line = D.cfg.max_line, .max_output = D.cfg.max_output};
+    ipc_opts io = {.path = D.cfg.socket_path, .max_line = D.cfg.max_line,
+                   .max_output = D.cfg.max_output, .max_clients = D.cfg.max_clients};
     static const ipc_handlers ih = {on_line, on_disconnect};
     if (!(D.ipc = ipc_start(D.loop, &io, &ih, &D, &err))) {
         fprintf(stderr, "gliveD: %s\n", err.msg);

@@ -4,6 +4,7 @@ import json
 import os
 import signal
 import socket
+import time
 
 from harness import LineClient, wait_for
 
@@ -279,3 +280,22 @@ def test_config_file_and_sighup_reload(ctx):
     assert d.client().ok("hello")  # still serving with the last good config
     bad = ctx.start("badconf", [d.proc.argv[0], "--config", conf, "--socket", ctx.tmp + "/x.sock"])
     assert bad.wait(10) == 2 and "gliveD.json" in bad.stderr()
+
+
+def test_max_clients(ctx):
+    d = ctx.daemon(ctx.emulator(), args=["--max-clients", "2"])
+    time.sleep(0.2)  # the harness's own readiness probe must be gone first
+    a = d.client()
+    wait_for(lambda: a.ok("status")["clients"] == 1, 5, "only this client")
+    b = d.client()
+    assert b.ok("hello")
+    third = d.client()
+    try:
+        third.request("hello", timeout=3)
+        raise AssertionError("a third client was served")
+    except (EOFError, OSError):
+        pass
+    assert "too many clients" in d.proc.stderr()
+    b.close()
+    wait_for(lambda: a.ok("status")["clients"] == 1, 5, "the second client to go")
+    assert d.client().ok("hello")
