@@ -43,7 +43,9 @@ endif
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-.PHONY: all check check-asan demo deps test-deps clean
+PREFIX  ?= /usr/local
+
+.PHONY: all check check-asan demo deps test-deps install clean
 all: $(BINS) $(UNIT_BINS) $(BENCH_BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -95,6 +97,13 @@ check-asan: test-deps
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/demo.sh $(BUILD)
+
+# Binaries to PREFIX/bin, units to PREFIX/lib/systemd/{system,user} (see systemd/*.service).
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/systemd/user
+	install -m 0755 $(BUILD)/gliveD $(BUILD)/glivectl $(BUILD)/glive-emulator $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 systemd/gliveD.service $(DESTDIR)$(PREFIX)/lib/systemd/system/gliveD.service
+	install -m 0644 systemd/gliveD-user.service $(DESTDIR)$(PREFIX)/lib/systemd/user/gliveD.service
 
 clean:
 	rm -rf build build-asan
