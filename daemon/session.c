@@ -13,6 +13,7 @@
  * client asked for retries. The model is never left waiting for a function's answer: every call
  * has a deadline, and calls nobody can answer get an error response from the daemon. */
 #include "daemon/session.h"
+#include "daemon/session_priv.h"
 
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -27,84 +28,11 @@
 #include "proto/line.h"
 #include "transport/ws.h"
 
-#define MAX_WATCHERS 256
-#define MAX_PENDING_CALLS 128
 #define PERSIST_DELAY_MS 100 /* coalesce handle updates; well within the promised second */
 
-enum sess_state { S_IDLE, S_CONNECTING, S_READY, S_RECONNECTING, S_CLOSED };
 static const char *STATE_NAMES[] = {"idle", "connecting", "ready", "reconnecting", "closed"};
 
-typedef struct turn {
-    long no;
-    char *text;
-    ipc_client *sender; /* NULL once the sender disconnected: events go to subscribers only */
-    bool retry;         /* the client asked: re-send if the connection is lost mid-turn */
-} turn;
-
-typedef struct pending_call {
-    char *id, *name;
-    long turn;
-    unsigned group;      /* which server toolCall it came in */
-    json_t *response;    /* set when answered */
-    ipc_client *handler; /* the registered handler serving it; NULL: the prompting client */
-    uint64_t deadline;   /* loop time past which the daemon answers for it */
-} pending_call;
-
-typedef struct watcher {
-    ipc_client *c;
-    bool subscribed;
-} watcher;
-
-struct gld_session {
-    gld_daemon *d;
-    char name[GL_SESSION_NAME_MAX + 1];
-    char model[128];
-    live_modality modality;
-    json_t *system_instruction, *tools, *generation_config; /* normalized, owned; may be NULL */
-    json_t *extra_decls; /* declarations added by tool handlers (array, owned) */
-    bool compression;
-    const gld_model_info *mi;
-
-    enum sess_state state;
-    ws_conn *ws;
-    bool setup_done;     /* setupComplete seen on the current connection */
-    bool resuming;       /* the current connection's setup carried a handle */
-    bool drain;          /* goAway or new tools: after the running turn, reconnect */
-    bool reconnect_now;  /* we closed the connection on purpose: no backoff */
-    unsigned attempt;    /* consecutive failed connection attempts (backoff exponent) */
-    uv_timer_t retry_timer, tool_timer, persist_timer;
-    char last_close[200];
-    char notice[200];    /* something clients should know, e.g. "started fresh" */
-
-    char *handle;        /* newest resumable handle */
-    time_t handle_time;
-    uint64_t connected_at;
-    unsigned long reconnects, goaways;
-    uint64_t last_goaway_at;
-    long long last_goaway_left_ms;
-
-    turn *queue;
-    size_t qlen, qcap;
-    turn cur;
-    bool turn_running;
-    long next_turn;
-    unsigned long turns_done;
-
-    pending_call calls[MAX_PENDING_CALLS];
-    size_t ncalls;
-    unsigned group_seq;
-
-    watcher watchers[MAX_WATCHERS];
-    size_t nwatchers;
-
-    bool closing;
-    int timers_open;
-    gld_session *next;
-};
-
 static void connect_now(gld_session *s);
-static void pump(gld_session *s);
-static void persist_soon(gld_session *s);
 
 /* ---- names and lookups ---- */
 
@@ -143,8 +71,8 @@ static void deliver(gld_session *s, const char *line, ipc_client *sender, ipc_cl
 }
 
 /* A turn's event (fields stolen). */
-static void emit_turn2(gld_session *s, const char *event, ipc_client *sender, ipc_client *extra,
-                       long turn_no, json_t *fields)
+void sess_emit_turn2(gld_session *s, const char *event, ipc_client *sender, ipc_client *extra,
+                     long turn_no, json_t *fields)
 {
     if (!fields)
         fields = json_object();
@@ -159,7 +87,7 @@ static void emit_turn2(gld_session *s, const char *event, ipc_client *sender, ip
 static void emit_turn(gld_session *s, const char *event, ipc_client *sender, long turn_no,
                       json_t *fields)
 {
-    emit_turn2(s, event, sender, NULL, turn_no, fields);
+    sess_emit_turn2(s, event, sender, NULL, turn_no, fields);
 }
 
 /* Session-wide events (state): to every watcher. fields is stolen. */
@@ -222,7 +150,7 @@ void gld_session_unsubscribe(gld_session *s, ipc_client *c)
 
 /* ---- the wire ---- */
 
-static int upstream_send(gld_session *s, char *json)
+int sess_upstream_send(gld_session *s, char *json)
 {
     if (!json)
         return -1;
@@ -239,246 +167,6 @@ static int upstream_send(gld_session *s, char *json)
     }
     free(json);
     return rc;
-}
-
-/* ---- tool calls ---- */
-
-static void remove_call(gld_session *s, size_t i)
-{
-    free(s->calls[i].id);
-    free(s->calls[i].name);
-    json_decref(s->calls[i].response);
-    memmove(&s->calls[i], &s->calls[i + 1], (s->ncalls - i - 1) * sizeof s->calls[0]);
-    s->ncalls--;
-}
-
-static pending_call *find_call(gld_session *s, const char *id)
-{
-    for (size_t i = 0; i < s->ncalls; i++)
-        if (strcmp(s->calls[i].id, id) == 0)
-            return &s->calls[i];
-    return NULL;
-}
-
-gld_session *gld_session_with_call(gld_daemon *d, const char *call_id)
-{
-    for (gld_session *s = d->sessions; s; s = s->next)
-        if (find_call(s, call_id))
-            return s;
-    return NULL;
-}
-
-/* When every call of a toolCall has its answer, one toolResponse carries them all. */
-static void flush_group(gld_session *s, unsigned group)
-{
-    for (size_t i = 0; i < s->ncalls; i++)
-        if (s->calls[i].group == group && !s->calls[i].response)
-            return;
-    json_t *arr = json_array();
-    for (size_t i = 0; i < s->ncalls; i++)
-        if (s->calls[i].group == group)
-            json_array_append_new(arr, json_pack("{s:s, s:s, s:O}", "id", s->calls[i].id, "name",
-                                                 s->calls[i].name, "response", s->calls[i].response));
-    gl_err err;
-    char *msg = live_build_tool_response(arr, &err);
-    json_decref(arr);
-    if (!msg)
-        log_error("session %s: cannot build toolResponse: %s", s->name, err.msg);
-    else
-        upstream_send(s, msg);
-    for (size_t i = s->ncalls; i-- > 0;)
-        if (s->calls[i].group == group)
-            remove_call(s, i);
-}
-
-/* Records an answer (by: "handler", "client" or "daemon") and tells watchers. response stolen. */
-static void answer_call(gld_session *s, pending_call *pc, json_t *response, const char *by)
-{
-    pc->response = response;
-    json_t *f = json_pack("{s:s, s:s, s:O, s:s}", "call_id", pc->id, "name", pc->name, "response",
-                          response, "by", by);
-    ipc_client *sender = s->turn_running ? s->cur.sender : NULL;
-    emit_turn2(s, "tool_result", sender, strcmp(by, "daemon") == 0 ? pc->handler : NULL, pc->turn, f);
-    if (strcmp(by, "daemon") == 0)
-        log_warn("session %s: answered call %s (%s) for nobody: %s", s->name, pc->id, pc->name,
-                 json_string_value(json_object_get(response, "error")));
-    flush_group(s, pc->group);
-}
-
-static void answer_error(gld_session *s, pending_call *pc, const char *why)
-{
-    answer_call(s, pc, json_pack("{s:s}", "error", why), "daemon");
-}
-
-int gld_session_tool_result(gld_session *s, ipc_client *from, const char *call_id,
-                            json_t *response, const char *error, gl_err *err)
-{
-    pending_call *pc = find_call(s, call_id);
-    if (!pc || pc->response) {
-        log_info("session %s: dropping a result for call %s: not pending (answered, cancelled or "
-                 "timed out)", s->name, call_id);
-        return gl_fail(err, "unknown_call", "no pending tool call \"%s\" in session %s (answered, "
-                       "cancelled, timed out or never made)", call_id, s->name);
-    }
-    if (pc->handler && pc->handler != from)
-        return gl_fail(err, "bad_request", "call %s is served by a registered handler (client %u)",
-                       call_id, ipc_client_id(pc->handler));
-    json_t *r = error ? json_pack("{s:s}", "error", error) : json_incref(response);
-    answer_call(s, pc, r, pc->handler ? "handler" : "client");
-    return 0;
-}
-
-/* Answers, as the daemon, every unanswered call matching (handler, or all when all=true). */
-static void answer_calls_of(gld_session *s, ipc_client *handler, bool all, const char *why)
-{
-    for (;;) { /* answering may flush a group and shift the array: rescan each time */
-        pending_call *pc = NULL;
-        for (size_t i = 0; i < s->ncalls && !pc; i++)
-            if (!s->calls[i].response && (all || s->calls[i].handler == handler))
-                pc = &s->calls[i];
-        if (!pc)
-            return;
-        answer_error(s, pc, why);
-    }
-}
-
-/* Drops every pending call with a tool_cancel to whoever was working on it. */
-static void cancel_calls(gld_session *s, const char *reason)
-{
-    ipc_client *sender = s->turn_running ? s->cur.sender : NULL;
-    while (s->ncalls) {
-        pending_call *pc = &s->calls[0];
-        if (!pc->response)
-            emit_turn2(s, "tool_cancel", sender, pc->handler, pc->turn,
-                       json_pack("{s:s, s:s, s:s}", "call_id", pc->id, "name", pc->name, "reason", reason));
-        remove_call(s, 0);
-    }
-}
-
-static void on_tool_timer(uv_timer_t *t);
-
-static void arm_tool_deadline(gld_session *s)
-{
-    uint64_t next = 0;
-    for (size_t i = 0; i < s->ncalls; i++)
-        if (!s->calls[i].response && (!next || s->calls[i].deadline < next))
-            next = s->calls[i].deadline;
-    if (!next) {
-        uv_timer_stop(&s->tool_timer);
-        return;
-    }
-    uint64_t now = uv_now(s->d->loop);
-    uv_timer_start(&s->tool_timer, on_tool_timer, next > now ? next - now : 0, 0);
-}
-
-static void on_tool_timer(uv_timer_t *t)
-{
-    gld_session *s = t->data;
-    uint64_t now = uv_now(s->d->loop);
-    for (;;) {
-        pending_call *pc = NULL;
-        for (size_t i = 0; i < s->ncalls && !pc; i++)
-            if (!s->calls[i].response && s->calls[i].deadline <= now)
-                pc = &s->calls[i];
-        if (!pc)
-            break;
-        char why[200];
-        if (pc->handler) {
-            snprintf(why, sizeof why, "the handler of %s did not answer in time", pc->name);
-            emit_turn2(s, "tool_cancel", NULL, pc->handler, pc->turn,
-                       json_pack("{s:s, s:s, s:s}", "call_id", pc->id, "name", pc->name, "reason", why));
-        } else {
-            snprintf(why, sizeof why, "nobody answered the call of %s in time", pc->name);
-        }
-        answer_error(s, pc, why);
-    }
-    arm_tool_deadline(s);
-}
-
-/* True if the session's own configuration (open) declares function `name`. */
-static bool declared_in_config(const gld_session *s, const char *name)
-{
-    size_t i, j;
-    json_t *tool, *fd;
-    json_array_foreach(s->tools, i, tool) {
-        json_array_foreach(json_object_get(tool, "functionDeclarations"), j, fd) {
-            const char *n = json_string_value(json_object_get(fd, "name"));
-            if (n && strcmp(n, name) == 0)
-                return true;
-        }
-    }
-    return false;
-}
-
-static bool declared(const gld_session *s, const char *name)
-{
-    size_t i;
-    json_t *fd;
-    json_array_foreach(s->extra_decls, i, fd) {
-        const char *n = json_string_value(json_object_get(fd, "name"));
-        if (n && strcmp(n, name) == 0)
-            return true;
-    }
-    return declared_in_config(s, name);
-}
-
-/* Routes one function call from the model (see PROTOCOL.md: handler, else the prompting
- * client for functions declared at open, else an error answer right away). */
-static void route_call(gld_session *s, const live_event *ev, ipc_client *snd, long tn)
-{
-    if (ev->index == 0)
-        s->group_seq++;
-    if (!ev->call_id || !ev->name || s->ncalls == MAX_PENDING_CALLS) {
-        log_warn("session %s: tool call without id/name or too many pending; ignored", s->name);
-        return;
-    }
-    gld_tool *t = gld_tools_find(s->d, s->name, ev->name);
-    pending_call *pc = &s->calls[s->ncalls++];
-    memset(pc, 0, sizeof *pc);
-    pc->id = strdup(ev->call_id);
-    pc->name = strdup(ev->name);
-    pc->turn = tn;
-    pc->group = s->group_seq;
-    pc->handler = t ? t->handler : NULL;
-    unsigned timeout = t ? t->timeout_ms : s->d->cfg.tool_timeout_ms;
-    pc->deadline = uv_now(s->d->loop) + timeout;
-    emit_turn2(s, "tool_call", snd, pc->handler, tn,
-               json_pack("{s:s, s:s, s:O, s:I, s:I, s:b}", "call_id", ev->call_id, "name", ev->name,
-                         "args", ev->json, "index", (json_int_t)ev->index, "count",
-                         (json_int_t)ev->count, "handler", pc->handler != NULL));
-    if (!pc->handler) {
-        char why[160];
-        if (!declared_in_config(s, ev->name))
-            snprintf(why, sizeof why, "no handler is registered for function %s", ev->name);
-        else if (!snd)
-            snprintf(why, sizeof why, "no handler for %s and the client that sent the prompt is gone",
-                     ev->name);
-        else
-            why[0] = '\0';
-        if (why[0]) {
-            answer_error(s, pc, why);
-            arm_tool_deadline(s);
-            return;
-        }
-    }
-    arm_tool_deadline(s);
-}
-
-/* ---- declarations from handlers ---- */
-
-bool gld_session_add_declaration(gld_session *s, const json_t *decl)
-{
-    const char *name = json_string_value(json_object_get(decl, "name"));
-    if (!name || declared(s, name))
-        return false;
-    json_array_append(s->extra_decls, (json_t *)decl);
-    persist_soon(s);
-    if (!s->ws)
-        return false; /* the next connection's setup has it */
-    s->drain = true;  /* re-establish after the running turn, conversation resumed */
-    log_info("session %s: function %s added by a handler; re-establishing after the turn", s->name, name);
-    pump(s);
-    return true;
 }
 
 /* ---- turns ---- */
@@ -507,7 +195,7 @@ static void abort_running_turn(gld_session *s, const char *reason)
 {
     if (!s->turn_running)
         return;
-    cancel_calls(s, reason);
+    sess_calls_cancel_all(s, reason);
     bool again = s->cur.retry && !s->closing && queue_reserve(s) == 0;
     emit_turn(s, "interrupted", s->cur.sender, s->cur.no,
               json_pack("{s:s, s:b}", "reason", reason, "retrying", again));
@@ -542,7 +230,7 @@ static void start_turn(gld_session *s)
     s->turn_running = true;
     char *msg = s->mi->text_via_realtime ? live_build_realtime_text(s->cur.text)
                                          : live_build_client_text(s->cur.text, true);
-    if (upstream_send(s, msg) != 0)
+    if (sess_upstream_send(s, msg) != 0)
         abort_running_turn(s, "the prompt could not be sent to the Live API");
 }
 
@@ -557,7 +245,7 @@ static void reestablish(gld_session *s, const char *why)
     ws_close(s->ws, 1000, "");
 }
 
-static void pump(gld_session *s)
+void sess_pump(gld_session *s)
 {
     if (s->closing || s->turn_running)
         return;
@@ -575,7 +263,7 @@ static void pump(gld_session *s)
         connect_now(s);
 }
 
-void gld_session_pump(gld_session *s) { pump(s); }
+void gld_session_pump(gld_session *s) { sess_pump(s); }
 
 int gld_session_send(gld_session *s, ipc_client *sender, const char *text, bool retry,
                      long *turn_no, bool *queued, gl_err *err)
@@ -656,24 +344,11 @@ static int on_live_event(const live_event *ev, void *ud)
                             textn(ev->text, ev->text_len), "finished", ev->finished));
         break;
     case LIVE_EV_TOOL_CALL:
-        route_call(s, ev, snd, tn);
+        sess_calls_route(s, ev, snd, tn);
         break;
-    case LIVE_EV_TOOL_CALL_CANCELLATION: {
-        size_t i;
-        json_t *id;
-        json_array_foreach(ev->json, i, id) {
-            const char *cid = json_string_value(id);
-            pending_call *pc = cid ? find_call(s, cid) : NULL;
-            if (!pc)
-                continue;
-            emit_turn2(s, "tool_cancel", snd, pc->handler, pc->turn,
-                       json_pack("{s:s, s:s, s:s}", "call_id", pc->id, "name", pc->name, "reason",
-                                 "cancelled by the model"));
-            remove_call(s, (size_t)(pc - s->calls));
-        }
-        arm_tool_deadline(s);
+    case LIVE_EV_TOOL_CALL_CANCELLATION:
+        sess_calls_cancelled_by_model(s, ev->json, snd);
         break;
-    }
     case LIVE_EV_INTERRUPTED:
         emit_turn(s, "interrupted", snd, tn, json_pack("{s:s, s:b}", "reason",
                                                        "interrupted by the model", "retrying", 0));
@@ -698,7 +373,7 @@ static int on_live_event(const live_event *ev, void *ud)
             free(s->handle);
             s->handle = strdup(ev->new_handle);
             s->handle_time = time(NULL);
-            persist_soon(s);
+            sess_persist_soon(s);
         }
         break;
     case LIVE_EV_GO_AWAY:
@@ -734,7 +409,7 @@ static void on_ws_message(ws_conn *ws, int opcode, const uint8_t *data, size_t l
         ws_abort(s->ws, "the Live API sent a message that is not JSON");
         return;
     }
-    pump(s);
+    sess_pump(s);
 }
 
 /* ---- connection ---- */
@@ -795,7 +470,7 @@ static void on_ws_open(ws_conn *ws, void *ud)
         ws_close(s->ws, 1000, "");
         return;
     }
-    upstream_send(s, setup);
+    sess_upstream_send(s, setup);
 }
 
 static void session_free(gld_session *s);
@@ -819,7 +494,7 @@ static void on_ws_close(ws_conn *ws, const ws_close_info *info, void *ud)
         return;
     }
     abort_running_turn(s, why);
-    cancel_calls(s, why);
+    sess_calls_cancel_all(s, why);
     if (s->reconnect_now) { /* our own close: resume at once */
         s->reconnect_now = false;
         s->reconnects++;
@@ -835,7 +510,7 @@ static void on_ws_close(ws_conn *ws, const ws_close_info *info, void *ud)
                  "this is a fresh conversation", info->code, info->reason);
         free(s->handle);
         s->handle = NULL;
-        persist_soon(s);
+        sess_persist_soon(s);
         set_state(s, S_RECONNECTING, s->notice);
         s->reconnects++;
         connect_now(s);
@@ -942,7 +617,7 @@ void gld_session_flush_state(gld_session *s)
 
 static void on_persist_timer(uv_timer_t *t) { gld_session_flush_state(t->data); }
 
-static void persist_soon(gld_session *s)
+void sess_persist_soon(gld_session *s)
 {
     if (s->d->cfg.state_dir[0] && !uv_is_active((uv_handle_t *)&s->persist_timer))
         uv_timer_start(&s->persist_timer, on_persist_timer, PERSIST_DELAY_MS, 0);
@@ -993,7 +668,7 @@ gld_session *gld_session_new(gld_daemon *d, const char *name, const gld_session_
     size_t i;
     json_t *decl;
     json_array_foreach(registered, i, decl) {
-        if (!declared(s, json_string_value(json_object_get(decl, "name"))))
+        if (!sess_calls_declared(s, json_string_value(json_object_get(decl, "name"))))
             json_array_append(s->extra_decls, decl);
     }
     json_decref(registered);
@@ -1005,7 +680,7 @@ gld_session *gld_session_new(gld_daemon *d, const char *name, const gld_session_
     s->next = d->sessions;
     d->sessions = s;
     log_info("session %s: created (model %s, %s)", s->name, s->model, live_modality_name(s->modality));
-    persist_soon(s);
+    sess_persist_soon(s);
     return s;
 }
 
@@ -1034,7 +709,7 @@ gld_session *gld_session_restore(gld_daemon *d, const json_t *rec, gl_err *err)
     json_t *decl;
     json_array_foreach(json_object_get(rec, "extra_declarations"), i, decl) {
         const char *n = json_string_value(json_object_get(decl, "name"));
-        if (n && !declared(s, n))
+        if (n && !sess_calls_declared(s, n))
             json_array_append(s->extra_decls, decl);
     }
     const char *h = json_string_value(json_object_get(rec, "handle"));
@@ -1094,26 +769,10 @@ void gld_session_client_gone(gld_session *s, ipc_client *c)
     for (size_t i = 0; i < s->qlen; i++)
         if (s->queue[i].sender == c)
             s->queue[i].sender = NULL;
-    char why[160];
-    for (size_t i = 0; i < s->ncalls; i++)
-        if (s->calls[i].handler == c && !s->calls[i].response) {
-            snprintf(why, sizeof why, "the handler of %s disconnected", s->calls[i].name);
-            answer_calls_of(s, c, false, why);
-            break;
-        }
-    if (s->turn_running && s->cur.sender == c) {
+    bool was_sender = s->turn_running && s->cur.sender == c;
+    if (was_sender)
         s->cur.sender = NULL;
-        for (;;) { /* calls the gone sender was to answer */
-            pending_call *pc = NULL;
-            for (size_t i = 0; i < s->ncalls && !pc; i++)
-                if (!s->calls[i].response && !s->calls[i].handler)
-                    pc = &s->calls[i];
-            if (!pc)
-                break;
-            answer_error(s, pc, "the client that sent the prompt disconnected before answering");
-        }
-    }
-    arm_tool_deadline(s);
+    sess_calls_client_gone(s, c, was_sender);
 }
 
 static void on_session_timer_closed(uv_handle_t *h)
@@ -1126,8 +785,7 @@ static void on_session_timer_closed(uv_handle_t *h)
 /* The last step of a closing session (its connection is gone). */
 static void session_free(gld_session *s)
 {
-    while (s->ncalls)
-        remove_call(s, s->ncalls - 1);
+    sess_calls_free(s);
     json_decref(s->system_instruction);
     json_decref(s->tools);
     json_decref(s->generation_config);
@@ -1153,7 +811,7 @@ void gld_session_close(gld_session *s, const char *reason, bool forget)
     }
     abort_running_turn(s, reason);
     fail_queue(s, "closed", reason);
-    cancel_calls(s, reason);
+    sess_calls_cancel_all(s, reason);
     set_state(s, S_CLOSED, reason);
     s->closing = true;
     s->nwatchers = 0; /* told; a closing session speaks to nobody (its clients may go first) */
