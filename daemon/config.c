@@ -25,7 +25,7 @@ struct opt {
 #define STR(f) O_STR, offsetof(gld_config, f), sizeof(((gld_config *)0)->f)
 #define NUM(k, f) k, offsetof(gld_config, f), sizeof(((gld_config *)0)->f)
 static const struct opt OPTS[] = {
-    {"socket", STR(socket_path), false, "PATH  Unix socket (default $RUNTIME_DIRECTORY/gliveD.sock, else $XDG_RUNTIME_DIR/glive/gliveD.sock)"},
+    {"socket", STR(socket_path), false, "PATH  Unix socket (default $GLIVE_SOCKET, else $RUNTIME_DIRECTORY/gliveD.sock, else $XDG_RUNTIME_DIR/glive/gliveD.sock, else /run/glive/gliveD.sock)"},
     {"endpoint", STR(endpoint), false, "URL  Live API base, wss://host[:port] (default " GLD_DEFAULT_ENDPOINT ")"},
     {"ca-file", STR(ca_file), false, "FILE  trust this CA (PEM) instead of the system store"},
     {"state-dir", STR(state_dir), false, "DIR  where sessions are kept across restarts"},
