@@ -38,7 +38,8 @@ struct emu_server {
         unknown_tool_ids, interrupts, goaways, lifetime_cuts;
     unsigned long msgs_by_kind[6];
     /* log of client messages: a bounded ring */
-    json_t *log;          /* array */
+    json_t **log;          /* ring of log_cap entries; entry seq lives at log[seq % log_cap] */
+    size_t log_cap;
     unsigned long log_seq; /* sequence number of the next entry */
     bool stopping;
     emu_handle *handles;  /* ring of MAX_HANDLES */
@@ -89,10 +90,9 @@ static void log_event(emu_server *s, emu_conn *c, const char *kind, json_t *deta
     if (detail)
         json_object_update(e, detail);
     json_decref(detail);
-    unsigned max = s->cfg.max_log ? s->cfg.max_log : 100000;
-    if (json_array_size(s->log) >= max)
-        json_array_remove(s->log, 0);
-    json_array_append_new(s->log, e);
+    json_t **slot = &s->log[(s->log_seq - 1) % s->log_cap]; /* the oldest entry gives way */
+    json_decref(*slot);
+    *slot = e;
 }
 
 /* ---- sending ---- */
@@ -602,7 +602,9 @@ static void server_free(emu_server *s)
     for (size_t i = 0; i < s->nhandles; i++)
         json_decref(s->handles[i].history);
     free(s->handles);
-    json_decref(s->log);
+    for (size_t i = 0; i < s->log_cap; i++)
+        json_decref(s->log[i]);
+    free(s->log);
     free(s);
 }
 
@@ -756,12 +758,9 @@ static int on_http(const ws_request *req, char **body, const char **ctype, void 
         query_param(req->query, "since", since, sizeof since);
         unsigned long from = strtoul(since, NULL, 10);
         out = json_array();
-        size_t i;
-        json_t *e;
-        json_array_foreach(s->log, i, e) {
-            if ((unsigned long)json_integer_value(json_object_get(e, "seq")) >= from)
-                json_array_append(out, e);
-        }
+        unsigned long oldest = s->log_seq > s->log_cap ? s->log_seq - s->log_cap : 0;
+        for (unsigned long seq = from > oldest ? from : oldest; seq < s->log_seq; seq++)
+            json_array_append(out, s->log[seq % s->log_cap]);
     } else {
         *body = strdup("{\"error\":\"not found\"}\n");
         *ctype = "application/json";
@@ -786,7 +785,8 @@ emu_server *emu_server_start(uv_loop_t *loop, const emu_config *cfg, gl_err *err
     s->cfg = *cfg;
     if (s->cfg.time_scale <= 0)
         s->cfg.time_scale = 1.0;
-    s->log = json_array();
+    s->log_cap = cfg->max_log ? cfg->max_log : 100000;
+    s->log = calloc(s->log_cap, sizeof *s->log);
     s->handles = calloc(MAX_HANDLES, sizeof *s->handles);
     ws_server_opts o = {
         .host = cfg->host,
@@ -797,10 +797,12 @@ emu_server *emu_server_start(uv_loop_t *loop, const emu_config *cfg, gl_err *err
         .on_http = on_http,
         .server_ud = s,
     };
-    if (s->handles)
+    if (!s->handles || !s->log)
+        gl_fail(err, "internal", "out of memory");
+    else
         s->ws = ws_server_start(loop, &o, err);
     if (!s->ws) {
-        json_decref(s->log);
+        free(s->log);
         free(s->handles);
         free(s);
         return NULL;
