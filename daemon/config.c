@@ -8,9 +8,9 @@
 #include <string.h>
 
 #include "common/paths.h"
+#include "daemon/daemon.h"
 #include "daemon/models.h"
 
-#define GLD_VERSION "0.1.0"
 
 /* Every setting, by its long option name: one table for argv and the config file. */
 enum opt_kind { O_STR, O_SIZE, O_UINT, O_SECONDS, O_LEVEL };

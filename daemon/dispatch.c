@@ -9,8 +9,6 @@
 #include "daemon/tools.h"
 #include "proto/line.h"
 
-#define GLD_VERSION "0.1.0"
-#define GLD_PROTOCOL 1
 
 /* An op fills *out with its reply fields (or leaves NULL for {}) and returns 0, or returns -1
  * with err. After the reply is written, `after` (if set) runs: it may emit events, which must

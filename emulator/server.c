@@ -297,16 +297,22 @@ static void run_actions(emu_conn *c)
 }
 
 /* The lifetime cap: goAway first, then the cut, like the real service. */
+/* The connection lifetime and how long before its end the goAway comes, in ms. */
+static void lifetime_ms(const emu_config *cfg, unsigned *life, unsigned *before)
+{
+    *life = cfg->lifetime_ms ? cfg->lifetime_ms : 600000;
+    *before = cfg->goaway_before_ms ? cfg->goaway_before_ms
+                                    : (*life / 6 < 60000 ? *life / 6 : 60000);
+}
+
 static void on_life_timer(uv_timer_t *t)
 {
     emu_conn *c = t->data;
     if (c->phase != PH_ACTIVE)
         return;
     if (!c->goaway_sent) {
-        emu_config *cfg = &c->srv->cfg;
-        unsigned life = cfg->lifetime_ms ? cfg->lifetime_ms : 600000;
-        unsigned before = cfg->goaway_before_ms ? cfg->goaway_before_ms
-                                                : (life / 6 < 60000 ? life / 6 : 60000);
+        unsigned life, before;
+        lifetime_ms(&c->srv->cfg, &life, &before);
         send_goaway(c, before);
         uv_timer_start(&c->life_timer, on_life_timer, before, 0);
         return;
@@ -396,10 +402,8 @@ static void handle_setup(emu_conn *c, json_t *body)
     json_decref(done);
     if (c->resumption)
         issue_handle(c);
-    emu_config *cfg = &s->cfg;
-    unsigned life = cfg->lifetime_ms ? cfg->lifetime_ms : 600000;
-    unsigned before = cfg->goaway_before_ms ? cfg->goaway_before_ms
-                                            : (life / 6 < 60000 ? life / 6 : 60000);
+    unsigned life, before;
+    lifetime_ms(&s->cfg, &life, &before);
     uv_timer_start(&c->life_timer, on_life_timer, life > before ? life - before : 0, 0);
 }
 

@@ -773,8 +773,11 @@ void ws_close(ws_conn *c, int code, const char *reason)
         return;
     }
     size_t rl = reason ? strlen(reason) : 0;
-    if (rl > 123)
+    if (rl > 123) { /* the close frame's limit; never cut inside a UTF-8 sequence */
         rl = 123;
+        while (rl > 0 && ((unsigned char)reason[rl] & 0xC0) == 0x80)
+            rl--;
+    }
     wslay_event_queue_close(c->ws, (uint16_t)code, (const uint8_t *)reason, rl);
     c->state = ST_CLOSING;
     arm_close_deadline(c);
