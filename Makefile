@@ -17,35 +17,37 @@ CFLAGS  += -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP -I. $(OPT) $(SA
 LDFLAGS += $(SAN)
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) $(WSLAY_LIBS) -lhttp_parser -lm
 
-# Libraries: core (shared by all), then one per program without its main().
-CORE_SRC   := $(wildcard common/*.c transport/*.c proto/*.c)
-EMU_SRC    := $(filter-out emulator/main.c,$(wildcard emulator/*.c))
-DAEMON_SRC := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
-CLIENT_SRC := $(filter-out client/glivectl.c,$(wildcard client/*.c))
+# Layers (docs/ARCHITECTURE.md): each directory is one static library and may use only the
+# layers listed after it; `make check-layers` enforces this on includes, and every program and
+# unit test links only the libraries of the layers it uses, lowest last, without --start-group,
+# so a layer calling into one it should not fails to link.
+LAYERS          := daemon client emulator transport proto common
+USES_common     :=
+USES_transport  := common
+USES_proto      := common
+USES_daemon     := transport proto common
+USES_client     := proto common
+USES_emulator   := transport common
+
+# A program's main() is not in its library.
+MAINS      := daemon/main.c client/glivectl.c emulator/main.c
+layer_src   = $(filter-out $(MAINS),$(wildcard $(1)/*.c $(1)/*/*.c))
+lib         = $(BUILD)/lib/libglive-$(1).a
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 BENCH_SRC  := $(wildcard bench/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+# The libraries a source file needs: the layers it includes, with what they use, in link order.
+layers_of   = $(sort $(shell sed -n 's|^#include "\([a-z]*\)/.*|\1|p' $(1)))
+libs_for    = $(foreach l,$(LAYERS),$(if $(filter $(l),$(foreach x,$(call layers_of,$(1)),$(x) $(USES_$(x)))),$(call lib,$(l))))
 
-LIBCORE   := $(BUILD)/libglivecore.a
-LIBEMU    := $(BUILD)/libgliveemu.a
-LIBDAEMON := $(BUILD)/libglived.a
-LIBCLIENT := $(BUILD)/libglive.a
-ALL_LIBS  := $(LIBDAEMON) $(LIBEMU) $(LIBCLIENT) $(LIBCORE)
-
-BINS := $(BUILD)/glive-emulator
-ifneq ($(wildcard daemon/main.c),)
-BINS += $(BUILD)/gliveD
-endif
-ifneq ($(wildcard client/glivectl.c),)
-BINS += $(BUILD)/glivectl
-endif
+BINS := $(BUILD)/glive-emulator $(BUILD)/gliveD $(BUILD)/glivectl
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 PREFIX  ?= /usr/local
 
-.PHONY: all check check-asan demo deps test-deps install clean
+.PHONY: all check check-asan check-layers demo deps test-deps install clean
 all: $(BINS) $(UNIT_BINS) $(BENCH_BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -55,36 +57,50 @@ $(BUILD)/obj/%.o: %.c
 # The built-in model script is embedded with .incbin, which -MMD does not see.
 $(BUILD)/obj/emulator/default_script.o: emulator/default-script.json
 
-# An empty archive is fine: it keeps the link lines uniform while parts are missing.
-$(LIBCORE): $(call obj,$(CORE_SRC))
-$(LIBEMU): $(call obj,$(EMU_SRC))
-$(LIBDAEMON): $(call obj,$(DAEMON_SRC))
-$(LIBCLIENT): $(call obj,$(CLIENT_SRC))
-$(ALL_LIBS):
-	@mkdir -p $(dir $@)
-	@rm -f $@
-	$(AR) rcs $@ $^
+define layer_lib
+$(call lib,$(1)): $(call obj,$(call layer_src,$(1)))
+	@mkdir -p $$(dir $$@)
+	@rm -f $$@
+	$$(AR) rcs $$@ $$^
+endef
+$(foreach l,$(LAYERS),$(eval $(call layer_lib,$(l))))
 
-$(BUILD)/glive-emulator: $(call obj,emulator/main.c) $(LIBEMU) $(LIBCORE)
+$(BUILD)/glive-emulator: $(call obj,emulator/main.c) $(foreach l,emulator $(USES_emulator),$(call lib,$(l)))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/gliveD: $(call obj,daemon/main.c) $(LIBDAEMON) $(LIBCORE)
+$(BUILD)/gliveD: $(call obj,daemon/main.c) $(foreach l,daemon $(USES_daemon),$(call lib,$(l)))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/glivectl: $(call obj,client/glivectl.c) $(LIBCLIENT) $(LIBCORE)
+$(BUILD)/glivectl: $(call obj,client/glivectl.c) $(foreach l,client $(USES_client),$(call lib,$(l)))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(ALL_LIBS)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< -Wl,--start-group $(ALL_LIBS) -Wl,--end-group $(LDLIBS)
 
-$(BUILD)/bench/%: $(call obj,bench/%.c) $(ALL_LIBS)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< -Wl,--start-group $(ALL_LIBS) -Wl,--end-group $(LDLIBS)
+# Test doubles (tests/unit/fake_*.c) are linked before the libraries, so they replace the real
+# implementation of an interface (fake_ipc.c stands for daemon/ipc.c). TEST_EXTRA_test_x lists them.
+TEST_EXTRA_test_session  := tests/unit/fake_ipc.c
+TEST_EXTRA_test_dispatch := tests/unit/fake_ipc.c
+define unit_test
+$(BUILD)/tests/$(1): $(call obj,tests/unit/$(1).c $(TEST_EXTRA_$(1))) $(call libs_for,tests/unit/$(1).c)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach t,$(patsubst tests/unit/%.c,%,$(UNIT_SRC)),$(eval $(call unit_test,$(t))))
+define bench_prog
+$(BUILD)/bench/$(1): $(call obj,bench/$(1).c) $(call libs_for,bench/$(1).c)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach b,$(patsubst bench/%.c,%,$(BENCH_SRC)),$(eval $(call bench_prog,$(b))))
+
+comma := ,
+empty :=
+space := $(empty) $(empty)
+check-layers:
+	@$(PYTHON) scripts/check-layers.py --self-test $(foreach l,$(LAYERS),$(l)=$(subst $(space),$(comma),$(strip $(USES_$(l)))))
 
 deps:
 	@scripts/install-deps.sh
 test-deps:
 	@scripts/install-deps.sh --test
 
-check: test-deps
+check: test-deps check-layers
 	@$(MAKE) --no-print-directory all
 	@$(PYTHON) tests/run.py --build $(BUILD)
 

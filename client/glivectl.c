@@ -14,15 +14,15 @@
 #include <unistd.h>
 
 #include "client/ask_args.h"
+#include "common/xalloc.h"
 #include "client/b64.h"
 #include "client/glive.h"
 #include "client/tool_cmd.h"
 #include "client/tool_run.h"
 #include "client/wav.h"
 #include "proto/line.h"
+#include "proto/version.h"
 
-#define GLIVECTL_VERSION "0.1.0"
-#define GLIVECTL_PROTOCOL 1
 #define DEFAULT_TIMEOUT_MS 60000
 #define SLICE_MS 250 /* longest blocking wait, so signals are noticed promptly */
 
@@ -965,6 +965,7 @@ static int usage_error(const char *fmt, const char *arg)
 
 int main(int argc, char **argv)
 {
+    gl_xalloc_init();
     OUT.f = stdout;
     ERR.f = stderr;
     signal(SIGPIPE, SIG_IGN); /* a closed stdout shows as a write error, not a silent death */
@@ -980,7 +981,7 @@ int main(int argc, char **argv)
             print_usage(stdout);
             return EXIT_OK;
         } else if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0) {
-            printf("glivectl %s (protocol %d)\n", GLIVECTL_VERSION, GLIVECTL_PROTOCOL);
+            printf("glivectl %s (protocol %d)\n", GL_VERSION, GL_PROTOCOL_VERSION);
             return EXIT_OK;
         } else if (strcmp(a, "--socket") == 0 || strcmp(a, "--timeout") == 0) {
             if (i + 1 >= argc)

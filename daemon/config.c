@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "common/paths.h"
-#include "daemon/daemon.h"
+#include "proto/version.h"
 #include "daemon/models.h"
 
 
@@ -185,7 +185,7 @@ int gld_config_load(gld_config *c, int argc, char **argv, gl_err *err)
             return 1;
         }
         if (o == 'V') {
-            printf("gliveD %s\n", GLD_VERSION);
+            printf("gliveD %s\n", GL_VERSION);
             return 1;
         }
         if (o == 'c')

@@ -10,8 +10,6 @@
 #include "daemon/config.h"
 #include "daemon/ipc.h"
 
-#define GLD_VERSION "0.1.0"
-#define GLD_PROTOCOL 1 /* the line protocol's version (proto/PROTOCOL.md) */
 
 typedef struct gld_session gld_session;
 typedef struct gld_tool gld_tool;

@@ -8,6 +8,7 @@
 #include "daemon/session.h"
 #include "daemon/tools.h"
 #include "proto/line.h"
+#include "proto/version.h"
 
 
 /* An op fills *out with its reply fields (or leaves NULL for {}) and returns 0, or returns -1
@@ -38,8 +39,8 @@ static int need_session(op_ctx *x, gld_session **s, gl_err *err)
 static int op_hello(op_ctx *x, gl_err *err)
 {
     (void)err;
-    x->out = json_pack("{s:s, s:s, s:i}", "daemon", "gliveD", "version", GLD_VERSION, "protocol",
-                       GLD_PROTOCOL);
+    x->out = json_pack("{s:s, s:s, s:i}", "daemon", "gliveD", "version", GL_VERSION, "protocol",
+                       GL_PROTOCOL_VERSION);
     return 0;
 }
 
@@ -238,7 +239,7 @@ static int op_status(op_ctx *x, gl_err *err)
                        "messages_in", (json_int_t)d->upstream.msgs_in,
                        "messages_out", (json_int_t)d->upstream.msgs_out,
                        "connects", (json_int_t)d->upstream.connects,
-                       "version", GLD_VERSION, "endpoint", d->cfg.endpoint, "session_list", sessions);
+                       "version", GL_VERSION, "endpoint", d->cfg.endpoint, "session_list", sessions);
     json_object_set_new(x->out, "tools", gld_tools_info(d));
     return 0;
 }

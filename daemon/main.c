@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "daemon/daemon.h"
 #include "daemon/dispatch.h"
 #include "daemon/persist.h"
@@ -65,6 +66,7 @@ static void on_signal(uv_signal_t *h, int signum)
 
 int main(int argc, char **argv)
 {
+    gl_xalloc_init();
     gl_log_set_name("gliveD");
     gld_config_defaults(&D.cfg);
     gl_err err;

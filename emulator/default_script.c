@@ -2,7 +2,7 @@
  * relative to the repository root, where make runs), followed by a NUL so it is a C string.
  * Note: the compiler's -MMD does not see .incbin, so the object must depend on the JSON in the
  * Makefile for an edit of the JSON to trigger a rebuild. */
-#include "emulator/script_internal.h"
+#include "emulator/model_priv.h"
 
 __asm__(".section .rodata\n"
         ".global emu_default_script_json\n"

@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "emulator/certs.h"
 #include "emulator/rules.h"
 #include "emulator/server.h"
@@ -75,6 +76,7 @@ static char *read_key_file(const char *path)
 
 int main(int argc, char **argv)
 {
+    gl_xalloc_init();
     gl_log_set_name("glive-emulator");
     const char *listen = "127.0.0.1:0", *port_file = NULL, *tls_dir = "glive-emulator-tls";
     const char *script_path = NULL, *key_file = NULL;

@@ -16,7 +16,7 @@
 #include "emulator/audio.h"
 #include "emulator/compute.h"
 #include "emulator/corpus.h"
-#include "emulator/script_internal.h"
+#include "emulator/model_priv.h"
 
 #define TEXT_CHUNK_MAX 40   /* bytes per streamed text chunk after the first word */
 #define MAX_GROUNDING 3     /* documents per search */

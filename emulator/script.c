@@ -1,7 +1,7 @@
 /* Loading and validating model scripts (format: docs/emulator-script.md). Every step is checked
  * here, at load time: an unknown key or a wrong type is an error naming its place, e.g.
  *   script.json: rules[2].steps[1]: unknown key "sya" */
-#include "emulator/script_internal.h"
+#include "emulator/model_priv.h"
 
 #include <ctype.h>
 #include <errno.h>

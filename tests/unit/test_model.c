@@ -15,7 +15,7 @@
 #include "emulator/compute.h"
 #include "emulator/corpus.h"
 #include "emulator/model.h"
-#include "emulator/script_internal.h"
+#include "emulator/model_priv.h"
 #include "tests/unit/testlib.h"
 
 #define SEED7_PROMPT                                                                       \

@@ -1,8 +1,9 @@
-/* Private to the model (emulator/script.c, emulator/model.c): a loaded script, parsed and
- * validated once at load time so that running a turn never meets a malformed step.
+/* The model's internals, one module in two files: model.c runs turns, script.c loads and selects
+ * their steps. A loaded script is parsed and validated once at load time so that running a turn
+ * never meets a malformed step.
  * Format: docs/emulator-script.md. */
-#ifndef EMU_SCRIPT_INTERNAL_H
-#define EMU_SCRIPT_INTERNAL_H
+#ifndef EMU_MODEL_PRIV_H
+#define EMU_MODEL_PRIV_H
 
 #include <jansson.h>
 #include <stdbool.h>
