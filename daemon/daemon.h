@@ -13,11 +13,13 @@
 
 typedef struct gld_session gld_session;
 typedef struct gld_tool gld_tool;
+struct gld_upstream_ops;
 
 typedef struct gld_daemon {
     uv_loop_t *loop;
     gld_config cfg;
     SSL_CTX *tls;              /* client context for wss endpoints */
+    const struct gld_upstream_ops *net; /* how sessions reach the Live API (daemon/upstream.h) */
     ipc_server *ipc;
     gld_session *sessions;     /* linked through gld_session.next */
     gld_tool *tools;           /* the tool handler registry (daemon/tools.c) */

@@ -13,6 +13,7 @@
 #include "daemon/daemon.h"
 #include "daemon/dispatch.h"
 #include "daemon/persist.h"
+#include "daemon/upstream.h"
 #include "daemon/session.h"
 #include "daemon/tools.h"
 #include "transport/tls.h"
@@ -91,6 +92,7 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     D.loop = uv_default_loop();
+    D.net = &gld_upstream_ws;
     D.started_ms = uv_now(D.loop);
     ipc_opts io = {.path = D.cfg.socket_path, .max_line = D.cfg.max_line,
                    .max_output = D.cfg.max_output, .max_clients = D.cfg.max_clients};

@@ -1,19 +1,15 @@
-/* The session state machine (states in session.h).
+/* A named Live session: its configuration, its connection to the Live API (through the seam in
+ * daemon/upstream.h), its queue of prompts (turns run one at a time, never interleaved on the
+ * wire), its function calls (daemon/calls.c), and the local clients watching it. Server messages
+ * become line-protocol events here.
  *
- *   idle --first use--> connecting --setupComplete--> ready
- *   ready --goAway / new tool--> (running turn finishes; new prompts wait) --> reconnecting
- *   ready --drop, 1011, TLS/DNS failure--> reconnecting --backoff with jitter--> connecting
- *   connecting --1007/1008 on a resume--> (handle dropped, said to clients) --> connecting, fresh
- *   any --1007/1008 otherwise, no key--> closed (waiting prompts fail; the next prompt retries)
- *
- * Every connection asks for session resumption and the newest resumable handle is kept (and
- * written to the state dir), so each new connection continues the same conversation. One turn
- * runs at a time: a prompt goes on the wire only on a ready connection that is not draining, and
- * never twice: a turn cut by a lost connection is reported `interrupted` and re-sent only when its
- * client asked for retries. The model is never left waiting for a function's answer: every call
- * has a deadline, and calls nobody can answer get an error response from the daemon. */
+ * The connection's life is the state machine of daemon/session_fsm.h: fire() is the one place a
+ * state changes; each state's entry action is in enter(). Every connection asks for session
+ * resumption and the newest resumable handle is kept (and written to the state dir), so each new
+ * connection continues the same conversation. A prompt goes on the wire only when the session is
+ * ready, and never twice: a turn cut by a lost connection is reported `interrupted` and re-sent
+ * only when its client asked for retries. */
 #include "daemon/session.h"
-#include "daemon/session_priv.h"
 
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -22,30 +18,103 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/xalloc.h"
+#include "daemon/calls.h"
 #include "daemon/models.h"
 #include "daemon/persist.h"
+#include "daemon/session_fsm.h"
 #include "daemon/tools.h"
+#include "daemon/upstream.h"
 #include "proto/line.h"
-#include "transport/ws.h"
 
 #define PERSIST_DELAY_MS 100 /* coalesce handle updates; well within the promised second */
+#define MAX_WATCHERS 256
 
-static const char *STATE_NAMES[] = {"idle", "connecting", "ready", "reconnecting", "closed"};
+typedef struct turn {
+    long no;
+    char *text;
+    ipc_client *sender; /* NULL once the sender disconnected: events go to subscribers only */
+    bool retry;         /* the client asked: re-send if the connection is lost mid-turn */
+} turn;
 
-static void connect_now(gld_session *s);
+typedef struct watcher {
+    ipc_client *c;
+    bool subscribed;
+} watcher;
+
+struct gld_session {
+    gld_daemon *d;
+    char name[GL_SESSION_NAME_MAX + 1];
+    char model[128];
+    live_modality modality;
+    json_t *system_instruction, *tools, *generation_config; /* normalized, owned; may be NULL */
+    json_t *extra_decls; /* declarations added by tool handlers (array, owned) */
+    bool compression;
+    const gld_model_info *mi;
+
+    sess_state state;    /* changed only by fire() */
+    ws_conn *ws;         /* the current connection, opening, open or closing; NULL if none */
+    bool conn_resuming;  /* the current connection's setup carries a handle */
+    bool setup_sent;     /* the current connection's setup is on the wire */
+    bool setup_stale;    /* ...and a function was declared since: re-establish once ready */
+    char resume_why[80]; /* why the session is draining: said when it hangs up */
+    unsigned attempt;    /* consecutive lost connections (backoff exponent) */
+    uv_timer_t retry_timer, persist_timer;
+    gld_calls *calls;    /* owned */
+    char last_close[200];
+    char notice[200];    /* something clients should know, e.g. "started fresh" */
+
+    char *handle;        /* newest resumable handle */
+    time_t handle_time;
+    uint64_t connected_at;
+    unsigned long reconnects, goaways;
+    uint64_t last_goaway_at;
+    long long last_goaway_left_ms;
+
+    turn *queue;
+    size_t qlen, qcap;
+    turn cur;
+    bool turn_running;
+    long next_turn;
+    unsigned long turns_done;
+
+    watcher watchers[MAX_WATCHERS];
+    size_t nwatchers;
+
+    int handles_open;    /* the two timers and the calls table: freed when all are closed */
+    gld_session *next;
+};
+
+/* What an event carries besides its kind: why (for logs and clients), and for `refused`, the
+ * error code waiting prompts fail with. */
+typedef struct sess_why {
+    const char *reason;
+    const char *code;
+} sess_why;
+
+static void fire(gld_session *s, sess_event ev, sess_why why);
+static void session_free(gld_session *s);
 
 /* ---- names and lookups ---- */
 
 const char *gld_session_name(const gld_session *s) { return s->name; }
 const char *gld_session_model(const gld_session *s) { return s->model; }
 live_modality gld_session_modality(const gld_session *s) { return s->modality; }
-const char *gld_session_state_name(const gld_session *s) { return STATE_NAMES[s->state]; }
+const char *gld_session_state_name(const gld_session *s) { return sess_state_public_name(s->state); }
 gld_session *gld_session_next(const gld_session *s) { return s->next; }
 
 gld_session *gld_session_find(gld_daemon *d, const char *name)
 {
     for (gld_session *s = d->sessions; s; s = s->next)
         if (strcmp(s->name, name) == 0)
+            return s;
+    return NULL;
+}
+
+gld_session *gld_session_with_call(gld_daemon *d, const char *call_id)
+{
+    for (gld_session *s = d->sessions; s; s = s->next)
+        if (gld_calls_has(s->calls, call_id))
             return s;
     return NULL;
 }
@@ -70,49 +139,41 @@ static void deliver(gld_session *s, const char *line, ipc_client *sender, ipc_cl
         ipc_send(extra, line, n);
 }
 
-/* A turn's event (fields stolen). */
-void sess_emit_turn2(gld_session *s, const char *event, ipc_client *sender, ipc_client *extra,
-                     long turn_no, json_t *fields)
+/* A turn's event (fields STOLEN) to its sender, the subscribers and extra. */
+static void emit_turn2(gld_session *s, const char *event, ipc_client *sender, ipc_client *extra,
+                       long turn_no, json_t *fields)
 {
-    if (!fields)
-        fields = json_object();
     if (turn_no > 0)
         json_object_set_new(fields, "turn", json_integer(turn_no));
     char *line = gl_event(event, s->name, fields);
-    if (line)
-        deliver(s, line, sender, extra);
+    deliver(s, line, sender, extra);
     free(line);
 }
 
 static void emit_turn(gld_session *s, const char *event, ipc_client *sender, long turn_no,
                       json_t *fields)
 {
-    sess_emit_turn2(s, event, sender, NULL, turn_no, fields);
+    emit_turn2(s, event, sender, NULL, turn_no, fields);
 }
 
-/* Session-wide events (state): to every watcher. fields is stolen. */
+/* Session-wide events (state): to every watcher. fields STOLEN. */
 static void emit_all(gld_session *s, const char *event, json_t *fields)
 {
-    char *line = gl_event(event, s->name, fields ? fields : json_object());
-    if (!line)
-        return;
+    char *line = gl_event(event, s->name, fields);
     for (size_t i = 0; i < s->nwatchers; i++)
         ipc_send(s->watchers[i].c, line, strlen(line));
     free(line);
 }
 
-static void set_state(gld_session *s, enum sess_state st, const char *reason)
+/* The calls table's host (daemon/calls.h). */
+static void calls_emit(void *ud, const char *event, ipc_client *asker, ipc_client *extra, long turn,
+                       json_t *fields)
 {
-    if (s->state == st && !reason)
-        return;
-    s->state = st;
-    const char *name = st == S_IDLE ? "closed" : STATE_NAMES[st];
-    log_info("session %s: %s%s%s", s->name, name, reason ? ": " : "", reason ? reason : "");
-    json_t *f = json_pack("{s:s}", "state", name);
-    if (reason)
-        json_object_set_new(f, "reason", gl_json_text(reason));
-    emit_all(s, "state", f);
+    emit_turn2(ud, event, asker, extra, turn, fields);
 }
+
+static int upstream_send(gld_session *s, char *json);
+static int calls_send(void *ud, char *json) { return upstream_send(ud, json); }
 
 /* ---- watchers ---- */
 
@@ -150,14 +211,13 @@ void gld_session_unsubscribe(gld_session *s, ipc_client *c)
 
 /* ---- the wire ---- */
 
-int sess_upstream_send(gld_session *s, char *json)
+/* Sends one Live API message (json STOLEN) on the current connection. */
+static int upstream_send(gld_session *s, char *json)
 {
-    if (!json)
-        return -1;
     gl_err err;
     size_t n = strlen(json);
-    int rc = s->ws && ws_is_open(s->ws) ? ws_send(s->ws, WS_TEXT, json, n, &err)
-                                         : gl_fail(&err, "closed", "not connected");
+    int rc = s->ws ? s->d->net->send_text(s->ws, json, n, &err)
+                   : gl_fail(&err, "closed", "not connected");
     if (rc == 0) {
         s->d->upstream.bytes_out += n;
         s->d->upstream.msgs_out++;
@@ -177,30 +237,27 @@ static void turn_free(turn *t)
     t->text = NULL;
 }
 
-static int queue_reserve(gld_session *s)
+static void queue_reserve(gld_session *s)
 {
     if (s->qlen < s->qcap)
-        return 0;
-    size_t cap = s->qcap ? s->qcap * 2 : 4;
-    turn *q = realloc(s->queue, cap * sizeof *q);
-    if (!q)
-        return -1;
-    s->queue = q;
-    s->qcap = cap;
-    return 0;
+        return;
+    s->qcap = s->qcap ? s->qcap * 2 : 4;
+    s->queue = gl_xrealloc(s->queue, s->qcap * sizeof *s->queue);
 }
 
-/* The running turn ended without a turnComplete (connection lost, shutdown). */
-static void abort_running_turn(gld_session *s, const char *reason)
+/* The running turn ended without a turnComplete (connection lost, session closing). It goes
+ * back first in line only if its client asked for retries and the session goes on. */
+static void abort_running_turn(gld_session *s, const char *reason, bool may_retry)
 {
     if (!s->turn_running)
         return;
-    sess_calls_cancel_all(s, reason);
-    bool again = s->cur.retry && !s->closing && queue_reserve(s) == 0;
+    gld_calls_cancel_all(s->calls, reason);
+    bool again = s->cur.retry && may_retry;
     emit_turn(s, "interrupted", s->cur.sender, s->cur.no,
               json_pack("{s:s, s:b}", "reason", reason, "retrying", again));
     s->turn_running = false;
-    if (again) { /* the client asked for it: the same turn, first in line */
+    if (again) {
+        queue_reserve(s);
         memmove(&s->queue[1], &s->queue[0], s->qlen * sizeof s->queue[0]);
         s->queue[0] = s->cur;
         s->qlen++;
@@ -230,63 +287,102 @@ static void start_turn(gld_session *s)
     s->turn_running = true;
     char *msg = s->mi->text_via_realtime ? live_build_realtime_text(s->cur.text)
                                          : live_build_client_text(s->cur.text, true);
-    if (sess_upstream_send(s, msg) != 0)
-        abort_running_turn(s, "the prompt could not be sent to the Live API");
+    if (upstream_send(s, msg) != 0)
+        abort_running_turn(s, "the prompt could not be sent to the Live API", true);
 }
 
-/* Closes a connection on purpose (goAway, new tools): reconnect at once, resuming. The old
- * socket is closed before the new one opens (the service has answered 1011 to a resume while
- * the old socket was still open). */
-static void reestablish(gld_session *s, const char *why)
+void gld_session_pump(gld_session *s)
 {
-    s->drain = false;
-    s->reconnect_now = true;
-    set_state(s, S_RECONNECTING, why);
-    ws_close(s->ws, 1000, "");
-}
-
-void sess_pump(gld_session *s)
-{
-    if (s->closing || s->turn_running)
+    if (s->state == SS_GONE || s->turn_running)
         return;
-    if (s->drain) {
-        if (s->ws && s->state == S_READY)
-            reestablish(s, s->goaways && s->last_goaway_at ? "goAway: resuming on a new connection"
-                                                           : "tools changed: resuming with the new setup");
+    if (s->state == SS_DRAINING) {
+        fire(s, SE_TURN_IDLE, (sess_why){0});
         return; /* prompts wait for the new connection */
     }
     if (s->qlen == 0)
         return;
-    if (s->state == S_READY)
+    if (s->state == SS_READY)
         start_turn(s);
-    else if (s->state == S_IDLE || s->state == S_CLOSED)
-        connect_now(s);
+    else
+        fire(s, SE_USE, (sess_why){0}); /* connects from idle or closed; elsewhere it is coming */
 }
-
-void gld_session_pump(gld_session *s) { sess_pump(s); }
 
 int gld_session_send(gld_session *s, ipc_client *sender, const char *text, bool retry,
                      long *turn_no, bool *queued, gl_err *err)
 {
-    if (s->closing)
+    if (s->state == SS_GONE)
         return gl_fail(err, "no_session", "session %s is closing", s->name);
     if (s->qlen >= s->d->cfg.max_queue)
         return gl_fail(err, "busy", "session %s already has %zu prompts waiting (--max-queue); try "
                        "again after a turn completes", s->name, s->qlen);
-    if (queue_reserve(s) != 0)
-        return gl_fail(err, "internal", "out of memory");
-    char *copy = strdup(text);
-    if (!copy)
-        return gl_fail(err, "internal", "out of memory");
-    *queued = s->turn_running || s->qlen > 0 || s->state != S_READY || s->drain;
+    queue_reserve(s);
+    *queued = s->turn_running || s->qlen > 0 || s->state != SS_READY;
     turn *t = &s->queue[s->qlen++];
     t->no = ++s->next_turn;
-    t->text = copy;
+    t->text = gl_xstrdup(text);
     t->sender = sender;
     t->retry = retry;
     *turn_no = t->no;
     gld_session_watch(s, sender, false);
     return 0;
+}
+
+/* ---- function calls and declarations ---- */
+
+/* True if the session's own configuration (open) declares function `name`. */
+static bool declared_in_config(const gld_session *s, const char *name)
+{
+    size_t i, j;
+    json_t *tool, *fd;
+    json_array_foreach(s->tools, i, tool) {
+        json_array_foreach(json_object_get(tool, "functionDeclarations"), j, fd) {
+            const char *n = json_string_value(json_object_get(fd, "name"));
+            if (n && strcmp(n, name) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
+static bool declared(const gld_session *s, const char *name)
+{
+    size_t i;
+    json_t *fd;
+    json_array_foreach(s->extra_decls, i, fd) {
+        const char *n = json_string_value(json_object_get(fd, "name"));
+        if (n && strcmp(n, name) == 0)
+            return true;
+    }
+    return declared_in_config(s, name);
+}
+
+int gld_session_tool_result(gld_session *s, ipc_client *from, const char *call_id,
+                            json_t *response, const char *error, gl_err *err)
+{
+    return gld_calls_result(s->calls, from, call_id, response, error, err);
+}
+
+static void persist_soon(gld_session *s);
+
+bool gld_session_add_declaration(gld_session *s, const json_t *decl)
+{
+    const char *name = json_string_value(json_object_get(decl, "name"));
+    if (!name || declared(s, name))
+        return false;
+    json_array_append(s->extra_decls, (json_t *)decl);
+    persist_soon(s);
+    if (!s->ws)
+        return false; /* the next connection's setup has it */
+    log_info("session %s: function %s added by a handler; re-establishing after the turn", s->name, name);
+    gld_session_request_reestablish(s, "tools changed");
+    return true;
+}
+
+void gld_session_request_reestablish(gld_session *s, const char *why)
+{
+    if (s->setup_sent && (s->state == SS_CONNECTING || s->state == SS_RECONNECTING))
+        s->setup_stale = true; /* the setup on the wire is out of date: redo it once ready */
+    fire(s, SE_REESTABLISH, (sess_why){.reason = why}); /* ready: drain, then resume anew */
 }
 
 /* ---- server messages ---- */
@@ -301,10 +397,7 @@ static int on_live_event(const live_event *ev, void *ud)
     bool text_session_on_audio_model = s->modality == LIVE_TEXT && s->mi->audio_only;
     switch (ev->kind) {
     case LIVE_EV_SETUP_COMPLETE:
-        s->attempt = 0;
-        s->setup_done = true;
-        s->connected_at = uv_now(s->d->loop);
-        set_state(s, S_READY, s->resuming ? "resumed the conversation" : NULL);
+        fire(s, SE_SETUP_DONE, (sess_why){.reason = s->conn_resuming ? "resumed the conversation" : NULL});
         break;
     case LIVE_EV_TEXT:
         if (ev->thought) /* thought summaries are not the answer */
@@ -344,10 +437,10 @@ static int on_live_event(const live_event *ev, void *ud)
                             textn(ev->text, ev->text_len), "finished", ev->finished));
         break;
     case LIVE_EV_TOOL_CALL:
-        sess_calls_route(s, ev, snd, tn);
+        gld_calls_route(s->calls, ev, snd, tn, ev->name && declared_in_config(s, ev->name));
         break;
     case LIVE_EV_TOOL_CALL_CANCELLATION:
-        sess_calls_cancelled_by_model(s, ev->json, snd);
+        gld_calls_cancelled_by_model(s->calls, ev->json);
         break;
     case LIVE_EV_INTERRUPTED:
         emit_turn(s, "interrupted", snd, tn, json_pack("{s:s, s:b}", "reason",
@@ -371,19 +464,21 @@ static int on_live_event(const live_event *ev, void *ud)
         /* read at all times, not only during a turn; empty handles come with resumable:false */
         if (ev->resumable && ev->new_handle && *ev->new_handle) {
             free(s->handle);
-            s->handle = strdup(ev->new_handle);
+            s->handle = gl_xstrdup(ev->new_handle);
             s->handle_time = time(NULL);
-            sess_persist_soon(s);
+            persist_soon(s);
         }
         break;
-    case LIVE_EV_GO_AWAY:
+    case LIVE_EV_GO_AWAY: {
         s->goaways++;
         s->last_goaway_at = uv_now(s->d->loop);
         s->last_goaway_left_ms = ev->time_left_ms;
-        s->drain = true; /* no new prompt goes to this connection */
-        log_info("session %s: goAway (time left %lld ms); reconnecting after the running turn",
-                 s->name, ev->time_left_ms);
+        char why[120];
+        snprintf(why, sizeof why, "goAway (time left %lld ms): reconnecting after the running turn",
+                 ev->time_left_ms);
+        fire(s, SE_GOAWAY, (sess_why){.reason = why});
         break;
+    }
     case LIVE_EV_GENERATION_COMPLETE:
     case LIVE_EV_USAGE:
         break;
@@ -398,7 +493,7 @@ static void on_ws_message(ws_conn *ws, int opcode, const uint8_t *data, size_t l
 {
     (void)opcode;
     gld_session *s = ud;
-    if (ws != s->ws || s->closing) /* late messages of a closing session are dropped */
+    if (ws != s->ws || s->state == SS_GONE) /* late messages of a closing session are dropped */
         return;
     s->d->upstream.bytes_in += len;
     s->d->upstream.msgs_in++;
@@ -406,34 +501,13 @@ static void on_ws_message(ws_conn *ws, int opcode, const uint8_t *data, size_t l
     gl_err err;
     if (live_parse_server((const char *)data, len, on_live_event, s, &err) != 0) {
         log_warn("session %s: %s; dropping the connection", s->name, err.msg);
-        ws_abort(s->ws, "the Live API sent a message that is not JSON");
+        s->d->net->abort(s->ws, "the Live API sent a message that is not JSON");
         return;
     }
-    sess_pump(s);
+    gld_session_pump(s);
 }
 
 /* ---- connection ---- */
-
-static void on_retry_timer(uv_timer_t *t)
-{
-    gld_session *s = t->data;
-    connect_now(s);
-}
-
-/* min(max, min * 2^(attempt-1)), scaled by a random factor in [0.5, 1.0] so that many sessions
- * dropped together do not reconnect together. */
-static unsigned backoff_ms(gld_session *s)
-{
-    const gld_config *c = &s->d->cfg;
-    double d = c->backoff_min_ms;
-    for (unsigned i = 1; i < s->attempt && d < c->backoff_max_ms; i++)
-        d *= 2;
-    if (d > c->backoff_max_ms)
-        d = c->backoff_max_ms;
-    unsigned short r = 0;
-    RAND_bytes((unsigned char *)&r, sizeof r);
-    return (unsigned)(d * (0.5 + 0.5 * r / 65535.0));
-}
 
 /* The tools the setup declares: the session's own plus those handlers added. */
 static json_t *effective_tools(gld_session *s)
@@ -459,98 +533,93 @@ static void on_ws_open(ws_conn *ws, void *ud)
         .tools = tools,
         .output_transcription = s->mi->audio_only || s->modality == LIVE_AUDIO,
         .resumption = true,
-        .resume_handle = s->resuming ? s->handle : NULL,
+        .resume_handle = s->conn_resuming ? s->handle : NULL,
         .compression = s->compression,
     };
     gl_err err;
     char *setup = live_build_setup(&st, &err);
     json_decref(tools);
-    if (!setup) { /* validated at open; only memory can fail here */
-        log_error("session %s: %s", s->name, err.msg);
-        ws_close(s->ws, 1000, "");
+    if (!setup) { /* validated at open: a bug if it happens */
+        log_error("session %s: cannot build the setup: %s", s->name, err.msg);
+        s->d->net->close(s->ws, 1000, "");
         return;
     }
-    sess_upstream_send(s, setup);
+    s->setup_sent = true;
+    upstream_send(s, setup);
 }
 
-static void session_free(gld_session *s);
-
+/* The connection ended: what ran on it ends too, then the state machine decides what follows. */
 static void on_ws_close(ws_conn *ws, const ws_close_info *info, void *ud)
 {
     gld_session *s = ud;
     if (ws != s->ws)
         return;
     s->ws = NULL;
-    bool setup_done = s->setup_done;
-    s->setup_done = false;
+    if (s->state == SS_GONE) {
+        session_free(s);
+        return;
+    }
+    bool setup_done = s->state == SS_READY || s->state == SS_DRAINING || s->state == SS_HANGING_UP;
     char why[sizeof s->last_close];
     if (info->error && info->code == 1006)
         snprintf(why, sizeof why, "connection to the Live API lost: %.150s", info->error);
     else
         snprintf(why, sizeof why, "Live API closed the connection: %d %.120s", info->code,
                  info->reason);
-    if (s->closing) {
-        session_free(s);
-        return;
-    }
-    abort_running_turn(s, why);
-    sess_calls_cancel_all(s, why);
-    if (s->reconnect_now) { /* our own close: resume at once */
-        s->reconnect_now = false;
+    abort_running_turn(s, why, true);
+    gld_calls_cancel_all(s->calls, why);
+    if (s->state == SS_HANGING_UP) { /* our own close: resume at once */
         s->reconnects++;
-        connect_now(s);
+        fire(s, SE_HUNG_UP, (sess_why){0});
         return;
     }
     snprintf(s->last_close, sizeof s->last_close, "%s", why);
     log_warn("session %s: %s", s->name, why);
     bool policy = info->code == 1007 || info->code == 1008 || info->code == 1003;
-    if (policy && s->resuming && !setup_done) {
+    if (policy && s->conn_resuming && !setup_done) {
         /* the handle was refused (expired, or the service forgot it): start over and say so */
         snprintf(s->notice, sizeof s->notice, "the resumption handle was refused (%d %.100s): "
                  "this is a fresh conversation", info->code, info->reason);
         free(s->handle);
         s->handle = NULL;
-        sess_persist_soon(s);
-        set_state(s, S_RECONNECTING, s->notice);
+        persist_soon(s);
         s->reconnects++;
-        connect_now(s);
-        return;
-    }
-    if (policy) { /* retrying cannot fix a bad key, a bad setup or a policy close */
-        set_state(s, S_CLOSED, why);
-        fail_queue(s, "upstream", why);
-        s->drain = false;
-        return;
-    }
-    if (s->drain) { /* the cut a goAway announced, before the turn could finish: no backoff */
-        s->drain = false;
+        fire(s, SE_RESUME_REFUSED, (sess_why){.reason = s->notice});
+    } else if (policy) { /* retrying cannot fix a bad key, a bad setup or a policy close */
+        fire(s, SE_REFUSED, (sess_why){.reason = why, .code = "upstream"});
+    } else {
         s->reconnects++;
-        set_state(s, S_RECONNECTING, why);
-        connect_now(s);
-        return;
+        fire(s, SE_LOST, (sess_why){.reason = why});
     }
-    s->attempt++;
-    s->reconnects++;
-    unsigned delay = backoff_ms(s);
-    char msg[sizeof why + 64];
-    snprintf(msg, sizeof msg, "%s; reconnecting in %u ms", why, delay);
-    set_state(s, S_RECONNECTING, msg);
-    s->drain = false;
-    uv_timer_start(&s->retry_timer, on_retry_timer, delay, 0);
 }
 
-static void connect_now(gld_session *s)
+static void on_retry_timer(uv_timer_t *t) { fire(t->data, SE_RETRY_TIMER, (sess_why){0}); }
+
+/* min(max, min * 2^(attempt-1)), scaled by a random factor in [0.5, 1.0] so that many sessions
+ * dropped together do not reconnect together. */
+static unsigned backoff_ms(gld_session *s)
+{
+    const gld_config *c = &s->d->cfg;
+    double d = c->backoff_min_ms;
+    for (unsigned i = 1; i < s->attempt && d < c->backoff_max_ms; i++)
+        d *= 2;
+    if (d > c->backoff_max_ms)
+        d = c->backoff_max_ms;
+    unsigned short r = 0;
+    RAND_bytes((unsigned char *)&r, sizeof r);
+    return (unsigned)(d * (0.5 + 0.5 * r / 65535.0));
+}
+
+/* Opens a new connection (entry of connecting and reconnecting). Returns SE_REFUSED with *next
+ * filled when it cannot even start (no key, a bad endpoint). */
+static sess_event open_connection(gld_session *s, sess_why *next, char *buf, size_t bufsize)
 {
     gld_daemon *d = s->d;
-    if (s->ws || s->closing)
-        return;
-    uv_timer_stop(&s->retry_timer);
-    if (!d->cfg.api_key[0]) {
-        gl_err err;
-        gld_config_find_key(&d->cfg, &err);
-        set_state(s, S_CLOSED, err.msg);
-        fail_queue(s, "no_key", err.msg);
-        return;
+    gl_err err;
+    if (!d->cfg.api_key[0] && gld_config_find_key(&d->cfg, &err) != 0) {
+        snprintf(buf, bufsize, "%s", err.msg);
+        *next = (sess_why){.reason = buf, .code = "no_key"};
+        return SE_REFUSED;
     }
     char url[2048];
     snprintf(url, sizeof url,
@@ -564,24 +633,109 @@ static void connect_now(gld_session *s)
         .pong_timeout_ms = d->cfg.pong_timeout_ms,
     };
     static const ws_handlers h = {on_ws_open, on_ws_message, on_ws_close};
-    gl_err err;
-    s->resuming = s->handle != NULL;
-    s->setup_done = false;
-    if (s->state != S_RECONNECTING)
-        set_state(s, S_CONNECTING, NULL);
+    s->conn_resuming = s->handle != NULL;
+    s->setup_sent = s->setup_stale = false;
     d->upstream.connects++;
-    s->ws = ws_connect(d->loop, &o, &h, s, &err);
+    s->ws = d->net->connect(d->loop, &o, &h, s, &err);
     if (!s->ws) {
-        set_state(s, S_CLOSED, err.msg);
-        fail_queue(s, "upstream", err.msg);
+        snprintf(buf, bufsize, "%s", err.msg);
+        *next = (sess_why){.reason = buf, .code = "upstream"};
+        return SE_REFUSED;
+    }
+    return SE_NONE;
+}
+
+/* Tells clients (a `state` event) and the log when the state they see changes, or when there is
+ * a reason to give. */
+static void announce(gld_session *s, sess_state from, const char *reason)
+{
+    const char *name = sess_state_public_name(s->state);
+    if (!reason && strcmp(name, sess_state_public_name(from)) == 0)
+        return;
+    log_info("session %s: %s%s%s", s->name, name, reason ? ": " : "", reason ? reason : "");
+    json_t *f = json_pack("{s:s}", "state", name);
+    if (reason)
+        json_object_set_new(f, "reason", gl_json_text(reason));
+    emit_all(s, "state", f);
+}
+
+/* The entry action of the state just entered (s->state) on event ev. Returns the event that
+ * follows at once (SE_NONE if none), with *next. buf holds next's reason if it is made here. */
+static sess_event enter(gld_session *s, sess_state from, sess_event ev, sess_why why, sess_why *next,
+                        char *buf, size_t bufsize)
+{
+    switch (s->state) {
+    case SS_CONNECTING:
+    case SS_RECONNECTING:
+        announce(s, from, why.reason);
+        return open_connection(s, next, buf, bufsize);
+    case SS_READY:
+        s->attempt = 0;
+        s->connected_at = uv_now(s->d->loop);
+        announce(s, from, why.reason);
+        if (s->setup_stale) {
+            *next = (sess_why){.reason = "tools changed"};
+            return SE_REESTABLISH;
+        }
+        return SE_NONE;
+    case SS_DRAINING:
+        snprintf(s->resume_why, sizeof s->resume_why, "%s",
+                 ev == SE_GOAWAY ? "goAway: resuming on a new connection"
+                                 : "tools changed: resuming with the new setup");
+        log_info("session %s: draining: %s", s->name, why.reason ? why.reason : "");
+        announce(s, from, why.reason);
+        return s->turn_running ? SE_NONE : SE_TURN_IDLE;
+    case SS_HANGING_UP:
+        /* The old socket closes before the new one opens (the service has answered 1011 to a
+         * resume while the old socket was still open). */
+        announce(s, from, s->resume_why);
+        s->d->net->close(s->ws, 1000, "");
+        return SE_NONE;
+    case SS_BACKOFF: {
+        s->attempt++;
+        unsigned delay = backoff_ms(s);
+        snprintf(buf, bufsize, "%s; reconnecting in %u ms", why.reason ? why.reason : "connection lost",
+                 delay);
+        announce(s, from, buf);
+        uv_timer_start(&s->retry_timer, on_retry_timer, delay, 0);
+        return SE_NONE;
+    }
+    case SS_CLOSED:
+        announce(s, from, why.reason);
+        fail_queue(s, why.code ? why.code : "upstream", why.reason ? why.reason : "closed");
+        return SE_NONE;
+    case SS_IDLE:
+    case SS_GONE:
+    case SS_COUNT:
+        announce(s, from, why.reason);
+        return SE_NONE;
+    }
+    return SE_NONE;
+}
+
+/* The one place a session changes state: looks the transition up in the table, logs it, and
+ * runs the entry action, which may fire the next event at once (e.g. connecting -> closed when
+ * there is no key). Events that do not apply in the current state are ignored. */
+static void fire(gld_session *s, sess_event ev, sess_why why)
+{
+    char bufs[2][300];
+    for (int hop = 0; ev != SE_NONE; hop ^= 1) {
+        sess_state from = s->state, to = sess_fsm_next(from, ev);
+        if (to == SS_COUNT) {
+            log_debug("session %s: %s ignored while %s", s->name, sess_event_name(ev),
+                      sess_state_name(from));
+            return;
+        }
+        log_debug("session %s: %s --%s--> %s", s->name, sess_state_name(from), sess_event_name(ev),
+                  sess_state_name(to));
+        s->state = to;
+        sess_why next = {0};
+        ev = enter(s, from, ev, why, &next, bufs[hop], sizeof bufs[hop]);
+        why = next;
     }
 }
 
-void gld_session_connect(gld_session *s)
-{
-    if (s->state == S_IDLE || s->state == S_CLOSED)
-        connect_now(s);
-}
+void gld_session_connect(gld_session *s) { fire(s, SE_USE, (sess_why){0}); }
 
 /* ---- the state dir ---- */
 
@@ -617,7 +771,7 @@ void gld_session_flush_state(gld_session *s)
 
 static void on_persist_timer(uv_timer_t *t) { gld_session_flush_state(t->data); }
 
-void sess_persist_soon(gld_session *s)
+static void persist_soon(gld_session *s)
 {
     if (s->d->cfg.state_dir[0] && !uv_is_active((uv_handle_t *)&s->persist_timer))
         uv_timer_start(&s->persist_timer, on_persist_timer, PERSIST_DELAY_MS, 0);
@@ -625,24 +779,28 @@ void sess_persist_soon(gld_session *s)
 
 /* ---- lifecycle ---- */
 
+static void free_config(gld_session *s)
+{
+    json_decref(s->generation_config);
+    json_decref(s->tools);
+    json_decref(s->system_instruction);
+    json_decref(s->extra_decls);
+}
+
 gld_session *gld_session_new(gld_daemon *d, const char *name, const gld_session_config *cfg,
                              gl_err *err)
 {
-    gld_session *s = calloc(1, sizeof *s);
-    if (!s) {
-        gl_fail(err, "internal", "out of memory");
-        return NULL;
-    }
-    s->d = d;
-    snprintf(s->name, sizeof s->name, "%s", name);
     const char *model = cfg->model && *cfg->model ? cfg->model : d->cfg.model;
     if (strncmp(model, "models/", 7) == 0)
         model += 7;
+    gld_session *s = gl_xcalloc(1, sizeof *s);
     if (!*model || strlen(model) >= sizeof s->model || strchr(model, '/')) {
         free(s);
         gl_fail(err, "bad_request", "model name \"%s\" is not a model name", model);
         return NULL;
     }
+    s->d = d;
+    snprintf(s->name, sizeof s->name, "%s", name);
     snprintf(s->model, sizeof s->model, "%s", model);
     s->mi = gld_model_lookup(s->model);
     s->modality = cfg->modality;
@@ -657,9 +815,7 @@ gld_session *gld_session_new(gld_daemon *d, const char *name, const gld_session_
         rc = live_normalize_content(cfg->system_instruction, "system_instruction",
                                     &s->system_instruction, err);
     if (rc != 0) {
-        json_decref(s->generation_config);
-        json_decref(s->tools);
-        json_decref(s->system_instruction);
+        free_config(s);
         free(s);
         return NULL;
     }
@@ -668,19 +824,20 @@ gld_session *gld_session_new(gld_daemon *d, const char *name, const gld_session_
     size_t i;
     json_t *decl;
     json_array_foreach(registered, i, decl) {
-        if (!sess_calls_declared(s, json_string_value(json_object_get(decl, "name"))))
+        if (!declared(s, json_string_value(json_object_get(decl, "name"))))
             json_array_append(s->extra_decls, decl);
     }
     json_decref(registered);
+    s->calls = gld_calls_new(d, s->name, &(gld_calls_host){calls_emit, calls_send, s});
     uv_timer_init(d->loop, &s->retry_timer);
-    uv_timer_init(d->loop, &s->tool_timer);
     uv_timer_init(d->loop, &s->persist_timer);
-    s->retry_timer.data = s->tool_timer.data = s->persist_timer.data = s;
-    s->timers_open = 3;
+    s->retry_timer.data = s->persist_timer.data = s;
+    s->handles_open = 3;
+    s->state = SS_IDLE;
     s->next = d->sessions;
     d->sessions = s;
     log_info("session %s: created (model %s, %s)", s->name, s->model, live_modality_name(s->modality));
-    sess_persist_soon(s);
+    persist_soon(s);
     return s;
 }
 
@@ -709,18 +866,18 @@ gld_session *gld_session_restore(gld_daemon *d, const json_t *rec, gl_err *err)
     json_t *decl;
     json_array_foreach(json_object_get(rec, "extra_declarations"), i, decl) {
         const char *n = json_string_value(json_object_get(decl, "name"));
-        if (n && !sess_calls_declared(s, n))
+        if (n && !declared(s, n))
             json_array_append(s->extra_decls, decl);
     }
     const char *h = json_string_value(json_object_get(rec, "handle"));
     if (h && *h) {
-        s->handle = strdup(h);
+        s->handle = gl_xstrdup(h);
         s->handle_time = (time_t)json_integer_value(json_object_get(rec, "handle_time"));
     }
     s->turns_done = (unsigned long)json_integer_value(json_object_get(rec, "turns"));
     log_info("session %s: restored from the state dir (%s)", s->name,
              s->handle ? "resuming with its handle" : "no handle: a fresh conversation");
-    connect_now(s);
+    gld_session_connect(s);
     return s;
 }
 
@@ -769,37 +926,34 @@ void gld_session_client_gone(gld_session *s, ipc_client *c)
     for (size_t i = 0; i < s->qlen; i++)
         if (s->queue[i].sender == c)
             s->queue[i].sender = NULL;
-    bool was_sender = s->turn_running && s->cur.sender == c;
-    if (was_sender)
+    if (s->turn_running && s->cur.sender == c)
         s->cur.sender = NULL;
-    sess_calls_client_gone(s, c, was_sender);
+    gld_calls_client_gone(s->calls, c);
 }
 
-static void on_session_timer_closed(uv_handle_t *h)
+static void on_handle_closed(void *ud)
 {
-    gld_session *s = h->data;
-    if (--s->timers_open == 0)
+    gld_session *s = ud;
+    if (--s->handles_open == 0)
         free(s);
 }
+
+static void on_timer_closed(uv_handle_t *h) { on_handle_closed(h->data); }
 
 /* The last step of a closing session (its connection is gone). */
 static void session_free(gld_session *s)
 {
-    sess_calls_free(s);
-    json_decref(s->system_instruction);
-    json_decref(s->tools);
-    json_decref(s->generation_config);
-    json_decref(s->extra_decls);
+    free_config(s);
     free(s->queue);
     free(s->handle);
-    uv_close((uv_handle_t *)&s->retry_timer, on_session_timer_closed);
-    uv_close((uv_handle_t *)&s->tool_timer, on_session_timer_closed);
-    uv_close((uv_handle_t *)&s->persist_timer, on_session_timer_closed);
+    gld_calls_free(s->calls, on_handle_closed, s);
+    uv_close((uv_handle_t *)&s->retry_timer, on_timer_closed);
+    uv_close((uv_handle_t *)&s->persist_timer, on_timer_closed);
 }
 
 void gld_session_close(gld_session *s, const char *reason, bool forget)
 {
-    if (s->closing)
+    if (s->state == SS_GONE)
         return;
     if (forget && s->d->cfg.state_dir[0]) {
         gl_err err;
@@ -809,11 +963,10 @@ void gld_session_close(gld_session *s, const char *reason, bool forget)
     } else if (uv_is_active((uv_handle_t *)&s->persist_timer)) {
         gld_session_flush_state(s);
     }
-    abort_running_turn(s, reason);
+    abort_running_turn(s, reason, false); /* no retry is promised for a session that ends */
     fail_queue(s, "closed", reason);
-    sess_calls_cancel_all(s, reason);
-    set_state(s, S_CLOSED, reason);
-    s->closing = true;
+    gld_calls_cancel_all(s->calls, reason);
+    fire(s, SE_CLOSE, (sess_why){.reason = reason});
     s->nwatchers = 0; /* told; a closing session speaks to nobody (its clients may go first) */
     for (gld_session **p = &s->d->sessions; *p; p = &(*p)->next)
         if (*p == s) {
@@ -821,9 +974,9 @@ void gld_session_close(gld_session *s, const char *reason, bool forget)
             break;
         }
     uv_timer_stop(&s->retry_timer);
-    uv_timer_stop(&s->tool_timer);
+    uv_timer_stop(&s->persist_timer);
     if (s->ws)
-        ws_close(s->ws, 1000, ""); /* on_ws_close frees */
+        s->d->net->close(s->ws, 1000, ""); /* on_ws_close frees */
     else
         session_free(s);
 }
@@ -834,16 +987,16 @@ json_t *gld_session_info(const gld_session *s)
     for (size_t i = 0; i < s->nwatchers; i++)
         subs += s->watchers[i].subscribed;
     uint64_t now = uv_now(s->d->loop);
+    bool ready = s->state == SS_READY || s->state == SS_DRAINING;
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:b, s:i, s:i, s:I, s:I, s:b}",
-                          "session", s->name, "state", STATE_NAMES[s->state], "model", s->model,
+                          "session", s->name, "state", sess_state_public_name(s->state), "model", s->model,
                           "modality", live_modality_name(s->modality), "turns", (json_int_t)s->turns_done,
                           "queued", (json_int_t)s->qlen, "turn_running", s->turn_running,
-                          "subscribers", (int)subs, "pending_tool_calls", (int)s->ncalls,
+                          "subscribers", (int)subs, "pending_tool_calls", (int)gld_calls_pending(s->calls),
                           "reconnects", (json_int_t)s->reconnects, "goaways", (json_int_t)s->goaways,
                           "compression", s->compression);
-    json_object_set_new(o, "connection_age_s", s->state == S_READY
-                                                   ? json_real((double)(now - s->connected_at) / 1000)
-                                                   : json_null());
+    json_object_set_new(o, "connection_age_s", ready ? json_real((double)(now - s->connected_at) / 1000)
+                                                     : json_null());
     json_object_set_new(o, "handle_age_s", s->handle ? json_integer((json_int_t)(time(NULL) - s->handle_time))
                                                      : json_null());
     if (s->last_goaway_at)

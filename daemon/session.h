@@ -1,11 +1,8 @@
 /* A named Live session: its configuration, its connection to the Live API, its queue of prompts
  * (turns run one at a time, never interleaved on the wire), its pending tool calls, and the local
- * clients watching it. Server messages become line-protocol events here.
- *
- * States: idle (no connection yet; sessions connect on first use), connecting (socket, TLS,
- * setup sent), ready (setupComplete seen), reconnecting (the connection ended: goAway, a drop,
- * a new tool; the next one resumes the conversation with the newest handle), closed (an error
- * retrying cannot fix, or a client closed it). */
+ * clients watching it (daemon/session.c). Its connection's states and the events between them are
+ * in daemon/session_fsm.h; other modules request changes through this interface and never set a
+ * state themselves. */
 #ifndef GLD_SESSION_H
 #define GLD_SESSION_H
 
@@ -50,6 +47,10 @@ gld_session *gld_session_with_call(gld_daemon *d, const char *call_id);
  * yet, re-establishing the connection after the running turn (conversation kept by resumption).
  * Returns true if a re-establishment is needed. */
 bool gld_session_add_declaration(gld_session *s, const json_t *decl);
+/* Asks the session to re-establish its connection with a new setup (why: for logs and clients).
+ * A ready session finishes its running turn first (new prompts wait), then resumes the
+ * conversation on a new connection; one still connecting does so once ready. */
+void gld_session_request_reestablish(gld_session *s, const char *why);
 /* Recreates a session from its state-dir record and starts resuming it. */
 gld_session *gld_session_restore(gld_daemon *d, const json_t *rec, gl_err *err);
 /* Writes pending state-dir updates now (shutdown). */
@@ -58,7 +59,7 @@ void gld_session_watch(gld_session *s, ipc_client *c, bool subscribe);
 void gld_session_unsubscribe(gld_session *s, ipc_client *c);
 /* The client is gone: forget it everywhere in this session. */
 void gld_session_client_gone(gld_session *s, ipc_client *c);
-/* Makes the session connect now (open of a new session). */
+/* The session is in use (open of a new session): connect if not connected. */
 void gld_session_connect(gld_session *s);
 /* Starts the next queued turn if the session can (call after replying to `send`, so the reply
  * always precedes the turn's events). */

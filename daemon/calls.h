@@ -1,0 +1,61 @@
+/* A session's pending function calls: routing (a registered handler, else the client whose turn
+ * made the call, else an error answer at once), deadlines, answers gathered into one toolResponse
+ * per server toolCall, cancellation. The model is never left waiting: every call ends answered
+ * or cancelled.
+ *
+ * This module knows nothing of sessions: its owner (daemon/session.c) gives it a host, the two
+ * things it needs from outside (tell clients an event; send a message to the Live API), and
+ * decides what it is told (which functions the session declares, who asked). */
+#ifndef GLD_CALLS_H
+#define GLD_CALLS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/err.h"
+#include "daemon/daemon.h"
+#include "daemon/ipc.h"
+#include "proto/live.h"
+
+#define GLD_MAX_PENDING_CALLS 128
+
+typedef struct gld_calls gld_calls;
+
+typedef struct gld_calls_host {
+    /* A turn event (fields STOLEN) for `asker` (may be NULL), every subscriber of the session,
+     * and `extra` (a handler; may be NULL), each once. */
+    void (*emit)(void *ud, const char *event, ipc_client *asker, ipc_client *extra, long turn,
+                 json_t *fields);
+    /* Sends one Live API message (STOLEN). */
+    int (*send)(void *ud, char *json);
+    void *ud;
+} gld_calls_host;
+
+/* session: the owner's name (BORROWED, lives as long as the table). */
+gld_calls *gld_calls_new(gld_daemon *d, const char *session, const gld_calls_host *host);
+/* Frees the table once its timer is closed, then calls done(ud). Pending calls are dropped
+ * silently: cancel them first if someone should know. */
+void gld_calls_free(gld_calls *c, void (*done)(void *ud), void *ud);
+
+/* One function call of a server toolCall (ev: LIVE_EV_TOOL_CALL). asker: the client whose turn
+ * made it (NULL if gone or none); declared: the session's own configuration declares the
+ * function (only then may the asker answer it). */
+void gld_calls_route(gld_calls *c, const live_event *ev, ipc_client *asker, long turn,
+                     bool declared);
+/* tool.result from client `from`: response (BORROWED object) or error text. */
+int gld_calls_result(gld_calls *c, ipc_client *from, const char *call_id, json_t *response,
+                     const char *error, gl_err *err);
+/* The model cancelled these calls (ids: array of strings, BORROWED): tool_cancel to each worker. */
+void gld_calls_cancelled_by_model(gld_calls *c, const json_t *ids);
+/* Drops every pending call with a tool_cancel to whoever was working on it (connection lost,
+ * session closing). */
+void gld_calls_cancel_all(gld_calls *c, const char *reason);
+/* Client cl is gone: the calls its handler registrations served, and the calls it asked with no
+ * handler, are answered with an error by the daemon; it is forgotten as an asker. */
+void gld_calls_client_gone(gld_calls *c, ipc_client *cl);
+
+bool gld_calls_has(const gld_calls *c, const char *call_id);
+size_t gld_calls_pending(const gld_calls *c);
+
+#endif
