@@ -1,0 +1,626 @@
+/* The session state machine, driven without sockets (in the style of wslay's tests): a fake
+ * upstream (daemon/upstream.h's seam) records every message the session sends and lets the test
+ * play the server's part with exact messages; fake clients (tests/unit/fake_ipc.c) record every
+ * event line. Each test checks exact bytes out for exact bytes in, and ends with a clean loop. */
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "common/log.h"
+#include "daemon/session.h"
+#include "daemon/session_fsm.h"
+#include "daemon/tools.h"
+#include "daemon/upstream.h"
+#include "tests/unit/fake_ipc.h"
+#include "tests/unit/testlib.h"
+
+/* ---- the fake Live API connection ---- */
+
+#define MAX_SENT 32
+typedef struct fake_conn {
+    const ws_handlers *h;
+    void *ud;
+    char url[2048];
+    char *sent[MAX_SENT];
+    size_t nsent, next;   /* messages the session sent; next: the first the test has not read */
+    int close_code;       /* the session asked to close with this code (0: not asked) */
+    bool aborted, ended;  /* ended: on_close delivered */
+} fake_conn;
+
+static fake_conn CONNS[16];
+static int NCONNS;
+static bool CONNECT_FAILS;
+
+static ws_conn *fake_connect(uv_loop_t *loop, const ws_client_opts *o, const ws_handlers *h,
+                             void *ud, gl_err *err)
+{
+    (void)loop;
+    if (CONNECT_FAILS || NCONNS == 16) {
+        gl_fail(err, "bad_request", "fake: cannot connect");
+        return NULL;
+    }
+    fake_conn *c = &CONNS[NCONNS++];
+    memset(c, 0, sizeof *c);
+    c->h = h;
+    c->ud = ud;
+    snprintf(c->url, sizeof c->url, "%s", o->url);
+    return (ws_conn *)c;
+}
+
+static int fake_send(ws_conn *w, const char *json, size_t len, gl_err *err)
+{
+    fake_conn *c = (fake_conn *)w;
+    if (c->ended || c->close_code || c->nsent == MAX_SENT)
+        return gl_fail(err, "closed", "fake: not open");
+    c->sent[c->nsent++] = strndup(json, len);
+    return 0;
+}
+
+static void fake_close(ws_conn *w, int code, const char *reason)
+{
+    (void)reason;
+    ((fake_conn *)w)->close_code = code;
+}
+
+static void fake_abort(ws_conn *w, const char *why)
+{
+    (void)why;
+    ((fake_conn *)w)->aborted = true;
+}
+
+static const gld_upstream_ops FAKE_NET = {fake_connect, fake_send, fake_close, fake_abort};
+
+/* The server's side of the play. */
+static void srv_open(fake_conn *c) { c->h->on_open((ws_conn *)c, c->ud); }
+static void srv_says(fake_conn *c, const char *json)
+{
+    c->h->on_message((ws_conn *)c, WS_TEXT, (const uint8_t *)json, strlen(json), c->ud);
+}
+static void srv_closes(fake_conn *c, int code, const char *reason, const char *error)
+{
+    ws_close_info info = {.code = code, .reason = reason, .error = error};
+    c->ended = true;
+    c->h->on_close((ws_conn *)c, &info, c->ud);
+}
+/* The next message the session sent on c that the test has not read, or "" if none. */
+static const char *sent(fake_conn *c) { return c->next < c->nsent ? c->sent[c->next++] : ""; }
+
+/* ---- a daemon around one session ---- */
+
+static gld_daemon D;
+static uv_loop_t LOOP;
+
+static void daemon_up(void)
+{
+    memset(&D, 0, sizeof D);
+    memset(CONNS, 0, sizeof CONNS);
+    NCONNS = 0;
+    CONNECT_FAILS = false;
+    uv_loop_init(&LOOP);
+    D.loop = &LOOP;
+    D.net = &FAKE_NET;
+    gld_config_defaults(&D.cfg);
+    snprintf(D.cfg.endpoint, sizeof D.cfg.endpoint, "wss://live.test");
+    snprintf(D.cfg.api_key, sizeof D.cfg.api_key, "k3y");
+    D.cfg.backoff_min_ms = 1;
+    D.cfg.backoff_max_ms = 2;
+    gl_log_set_level(GL_LOG_ERROR);
+}
+
+/* Closes every session, lets their connections end, and checks the loop is left clean. */
+static int daemon_down(void)
+{
+    while (D.sessions)
+        gld_session_close(D.sessions, "test over", false);
+    for (int i = 0; i < NCONNS; i++)
+        if (!CONNS[i].ended)
+            srv_closes(&CONNS[i], 1000, "", NULL);
+    uv_run(&LOOP, UV_RUN_DEFAULT);
+    for (int i = 0; i < NCONNS; i++)
+        for (size_t j = 0; j < CONNS[i].nsent; j++)
+            free(CONNS[i].sent[j]);
+    gld_tools_free_all(&D);
+    return uv_loop_close(&LOOP);
+}
+
+static gld_session *open_session(const char *name, const char *model, ipc_client *watcher)
+{
+    gl_err err;
+    gld_session_config cfg = {.model = model, .modality = LIVE_TEXT};
+    gld_session *s = gld_session_new(&D, name, &cfg, &err);
+    if (s && watcher)
+        gld_session_watch(s, watcher, true);
+    return s;
+}
+
+static long send_prompt(gld_session *s, ipc_client *c, const char *text, bool retry)
+{
+    long turn = 0;
+    bool queued;
+    gl_err err;
+    if (gld_session_send(s, c, text, retry, &turn, &queued, &err) != 0)
+        return -1;
+    gld_session_pump(s);
+    return turn;
+}
+
+#define MODEL "gemini-2.0-flash-live-001" /* any model of the catch-all row: TEXT, clientContent */
+#define SETUP_NEW "{\"setup\":{\"model\":\"models/" MODEL "\",\"generationConfig\":{\"responseModalities\":[\"TEXT\"]},\"sessionResumption\":{},\"contextWindowCompression\":{\"slidingWindow\":{}}}}"
+#define SETUP_RESUME(h) "{\"setup\":{\"model\":\"models/" MODEL "\",\"generationConfig\":{\"responseModalities\":[\"TEXT\"]},\"sessionResumption\":{\"handle\":\"" h "\"},\"contextWindowCompression\":{\"slidingWindow\":{}}}}"
+#define PROMPT(t) "{\"clientContent\":{\"turns\":[{\"role\":\"user\",\"parts\":[{\"text\":\"" t "\"}]}],\"turnComplete\":true}}"
+#define EV(name, rest) "{\"event\":\"" name "\",\"session\":\"s\"" rest "}"
+
+/* Opens session "s" watched by w and brings it to ready on CONNS[0]. */
+static gld_session *ready_session(ipc_client *w)
+{
+    gld_session *s = open_session("s", MODEL, w);
+    gld_session_connect(s);
+    srv_open(&CONNS[0]);
+    srv_says(&CONNS[0], "{\"setupComplete\":{}}");
+    fake_ipc_clear(w);
+    (void)sent(&CONNS[0]);
+    return s;
+}
+
+/* ---- the table ---- */
+
+TEST(fsm_table_is_exactly_the_documented_one)
+{
+    static const struct { sess_state from; sess_event ev; sess_state to; } T[] = {
+        {SS_IDLE, SE_USE, SS_CONNECTING},          {SS_IDLE, SE_CLOSE, SS_GONE},
+        {SS_CONNECTING, SE_SETUP_DONE, SS_READY},  {SS_CONNECTING, SE_LOST, SS_BACKOFF},
+        {SS_CONNECTING, SE_RESUME_REFUSED, SS_RECONNECTING},
+        {SS_CONNECTING, SE_REFUSED, SS_CLOSED},    {SS_CONNECTING, SE_CLOSE, SS_GONE},
+        {SS_READY, SE_GOAWAY, SS_DRAINING},        {SS_READY, SE_REESTABLISH, SS_DRAINING},
+        {SS_READY, SE_LOST, SS_BACKOFF},           {SS_READY, SE_REFUSED, SS_CLOSED},
+        {SS_READY, SE_CLOSE, SS_GONE},
+        {SS_DRAINING, SE_TURN_IDLE, SS_HANGING_UP}, {SS_DRAINING, SE_LOST, SS_RECONNECTING},
+        {SS_DRAINING, SE_REFUSED, SS_CLOSED},      {SS_DRAINING, SE_CLOSE, SS_GONE},
+        {SS_HANGING_UP, SE_HUNG_UP, SS_RECONNECTING}, {SS_HANGING_UP, SE_CLOSE, SS_GONE},
+        {SS_BACKOFF, SE_RETRY_TIMER, SS_RECONNECTING}, {SS_BACKOFF, SE_CLOSE, SS_GONE},
+        {SS_RECONNECTING, SE_SETUP_DONE, SS_READY}, {SS_RECONNECTING, SE_LOST, SS_BACKOFF},
+        {SS_RECONNECTING, SE_RESUME_REFUSED, SS_RECONNECTING},
+        {SS_RECONNECTING, SE_REFUSED, SS_CLOSED},  {SS_RECONNECTING, SE_CLOSE, SS_GONE},
+        {SS_CLOSED, SE_USE, SS_CONNECTING},        {SS_CLOSED, SE_CLOSE, SS_GONE},
+    };
+    int listed = 0;
+    for (int st = 0; st < SS_COUNT; st++)
+        for (int ev = 0; ev < SE_COUNT; ev++) {
+            sess_state want = SS_COUNT;
+            for (size_t i = 0; i < sizeof T / sizeof T[0]; i++)
+                if (T[i].from == (sess_state)st && T[i].ev == (sess_event)ev)
+                    want = T[i].to;
+            listed += want != SS_COUNT;
+            if (sess_fsm_next((sess_state)st, (sess_event)ev) != want)
+                GL_FAILF("%s --%s--> %s, expected %s", sess_state_name((sess_state)st),
+                         sess_event_name((sess_event)ev),
+                         sess_state_name(sess_fsm_next((sess_state)st, (sess_event)ev)),
+                         sess_state_name(want));
+        }
+    CHECK_INT(listed, sizeof T / sizeof T[0]);
+}
+
+TEST(fsm_public_names_are_the_protocols)
+{
+    CHECK_STR(sess_state_public_name(SS_IDLE), "idle");
+    CHECK_STR(sess_state_public_name(SS_CONNECTING), "connecting");
+    CHECK_STR(sess_state_public_name(SS_READY), "ready");
+    CHECK_STR(sess_state_public_name(SS_DRAINING), "draining");
+    CHECK_STR(sess_state_public_name(SS_HANGING_UP), "reconnecting");
+    CHECK_STR(sess_state_public_name(SS_BACKOFF), "reconnecting");
+    CHECK_STR(sess_state_public_name(SS_RECONNECTING), "reconnecting");
+    CHECK_STR(sess_state_public_name(SS_CLOSED), "closed");
+    CHECK_STR(sess_state_public_name(SS_GONE), "closed");
+}
+
+/* ---- behaviour ---- */
+
+TEST(connects_on_use_sends_setup_and_becomes_ready)
+{
+    daemon_up();
+    ipc_client *w = fake_ipc_client_new(1);
+    gld_session *s = open_session("s", MODEL, w);
+    CHECK_STR(gld_session_state_name(s), "idle");
+    CHECK_INT(NCONNS, 0); /* nothing before use */
+    gld_session_connect(s);
+    CHECK_INT(NCONNS, 1);
+    CHECK_STR(CONNS[0].url, "wss://live.test/ws/google.ai.generativelanguage.v1beta.GenerativeService."
+                            "BidiGenerateContent?key=k3y");
+    CHECK_STR(fake_ipc_next_line(w), EV("state", ",\"state\":\"connecting\""));
+    CHECK_STR(sent(&CONNS[0]), ""); /* the setup waits for the socket */
+    srv_open(&CONNS[0]);
+    CHECK_STR(sent(&CONNS[0]), SETUP_NEW);
+    srv_says(&CONNS[0], "{\"setupComplete\":{}}");
+    CHECK_STR(fake_ipc_next_line(w), EV("state", ",\"state\":\"ready\""));
+    CHECK_STR(gld_session_state_name(s), "ready");
+    CHECK(fake_ipc_next_line(w) == NULL);
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(w);
+}
+
+TEST(audio_only_default_model_gets_audio_and_transcription_in_setup)
+{
+    daemon_up();
+    gld_session *s = open_session("s", NULL, NULL);
+    gld_session_connect(s);
+    srv_open(&CONNS[0]);
+    CHECK_STR(sent(&CONNS[0]), "{\"setup\":{\"model\":\"models/gemini-3.8-live\",\"generationConfig\":"
+                               "{\"responseModalities\":[\"AUDIO\"]},\"sessionResumption\":{},"
+                               "\"contextWindowCompression\":{\"slidingWindow\":{}},"
+                               "\"outputAudioTranscription\":{}}}");
+    CHECK_INT(daemon_down(), 0);
+}
+
+TEST(prompt_waits_for_ready_then_streams_one_turn)
+{
+    daemon_up();
+    ipc_client *w = fake_ipc_client_new(1), *asker = fake_ipc_client_new(2);
+    gld_session *s = open_session("s", MODEL, w);
+    CHECK_INT(send_prompt(s, asker, "hi", false), 1); /* first use: connects */
+    CHECK_INT(NCONNS, 1);
+    srv_open(&CONNS[0]);
+    CHECK_STR(sent(&CONNS[0]), SETUP_NEW);
+    CHECK_STR(sent(&CONNS[0]), ""); /* not before setupComplete */
+    srv_says(&CONNS[0], "{\"setupComplete\":{}}");
+    CHECK_STR(sent(&CONNS[0]), PROMPT("hi"));
+    /* the asker watches the session from its first prompt: it saw connecting and ready */
+    CHECK_STR(fake_ipc_next_line(asker), EV("state", ",\"state\":\"connecting\""));
+    CHECK_STR(fake_ipc_next_line(asker), EV("state", ",\"state\":\"ready\""));
+    fake_ipc_clear(w);
+    srv_says(&CONNS[0], "{\"serverContent\":{\"modelTurn\":{\"parts\":[{\"text\":\"Hel\"},{\"text\":\"lo\"}]}}}");
+    srv_says(&CONNS[0], "{\"serverContent\":{\"turnComplete\":true}}");
+    CHECK_STR(fake_ipc_next_line(asker), EV("text", ",\"text\":\"Hel\",\"turn\":1"));
+    CHECK_STR(fake_ipc_next_line(asker), EV("text", ",\"text\":\"lo\",\"turn\":1"));
+    CHECK_STR(fake_ipc_next_line(asker), EV("turn_complete", ",\"turn\":1"));
+    CHECK(fake_ipc_next_line(asker) == NULL);
+    /* the subscriber sees the same turn */
+    CHECK_STR(fake_ipc_next_line(w), EV("text", ",\"text\":\"Hel\",\"turn\":1"));
+    json_t *info = gld_session_info(s);
+    CHECK_INT(json_integer_value(json_object_get(info, "turns")), 1);
+    json_decref(info);
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(w);
+    fake_ipc_client_free(asker);
+}
+
+TEST(turns_never_interleave_on_the_wire)
+{
+    daemon_up();
+    ipc_client *w = fake_ipc_client_new(1);
+    gld_session *s = ready_session(w);
+    CHECK_INT(send_prompt(s, w, "one", false), 1);
+    CHECK_INT(send_prompt(s, w, "two", false), 2);
+    CHECK_STR(sent(&CONNS[0]), PROMPT("one"));
+    CHECK_STR(sent(&CONNS[0]), "");
+    srv_says(&CONNS[0], "{\"serverContent\":{\"turnComplete\":true}}");
+    CHECK_STR(sent(&CONNS[0]), PROMPT("two"));
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(w);
+}
+
+TEST(goaway_drains_the_turn_then_resumes_with_the_newest_handle)
+{
+    daemon_up();
+    ipc_client *w = fake_ipc_client_new(1);
+    gld_session *s = ready_session(w);
+    srv_says(&CONNS[0], "{\"sessionResumptionUpdate\":{\"newHandle\":\"h1\",\"resumable\":true}}");
+    send_prompt(s, w, "one", false);
+    CHECK_STR(sent(&CONNS[0]), PROMPT("one"));
+    srv_says(&CONNS[0], "{\"goAway\":{\"timeLeft\":\"5s\"}}");
+    CHECK_STR(fake_ipc_next_line(w), EV("state", ",\"state\":\"draining\",\"reason\":\"goAway (time left "
+                                                 "5000 ms): reconnecting after the running turn\""));
+    send_prompt(s, w, "two", false); /* waits: no prompt on a draining connection */
+    CHECK_STR(sent(&CONNS[0]), "");
+    CHECK_INT(CONNS[0].close_code, 0); /* the running turn finishes first */
+    srv_says(&CONNS[0], "{\"sessionResumptionUpdate\":{\"newHandle\":\"h2\",\"resumable\":true}}");
+    srv_says(&CONNS[0], "{\"serverContent\":{\"turnComplete\":true}}");
+    CHECK_STR(fake_ipc_next_line(w), EV("turn_complete", ",\"turn\":1"));
+    CHECK_STR(fake_ipc_next_line(w), EV("state", ",\"state\":\"reconnecting\",\"reason\":\"goAway: "
+                                                 "resuming on a new connection\""));
+    CHECK_INT(CONNS[0].close_code, 1000);
+    CHECK_INT(NCONNS, 1); /* the old socket closes before the new one opens */
+    srv_closes(&CONNS[0], 1000, "", NULL);
+    CHECK_INT(NCONNS, 2); /* at once, no backoff */
+    srv_open(&CONNS[1]);
+    CHECK_STR(sent(&CONNS[1]), SETUP_RESUME("h2"));
+    srv_says(&CONNS[1], "{\"setupComplete\":{}}");
+    CHECK_STR(fake_ipc_next_line(w), EV("state", ",\"state\":\"ready\",\"reason\":\"resumed the conversation\""));
+    CHECK_STR(sent(&CONNS[1]), PROMPT("two"));
+    CHECK(fake_ipc_next_line(w) == NULL);
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(w);
+}
+
+TEST(goaway_cut_before_the_turn_ends_reconnects_at_once_and_reports_the_turn)
+{
+    daemon_up();
+    ipc_client *w = fake_ipc_client_new(1);
+    gld_session *s = ready_session(w);
+    send_prompt(s, w, "one", false);
+    srv_says(&CONNS[0], "{\"goAway\":{\"timeLeft\":\"1s\"}}");
+    fake_ipc_clear(w);
+    srv_closes(&CONNS[0], 1011, "lifetime", NULL);
+    CHECK_STR(fake_ipc_next_line(w), EV("interrupted", ",\"reason\":\"Live API closed the connection: "
+                                                       "1011 lifetime\",\"retrying\":false,\"turn\":1"));
+    CHECK_STR(fake_ipc_next_line(w), EV("state", ",\"state\":\"reconnecting\",\"reason\":\"Live API closed "
+                                                 "the connection: 1011 lifetime\""));
+    CHECK_INT(NCONNS, 2);
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(w);
+}
+
+static void run_until_connects(int n)
+{
+    for (int i = 0; i < 1000 && NCONNS < n; i++)
+        uv_run(&LOOP, UV_RUN_ONCE);
+}
+
+TEST(lost_connection_backs_off_then_resumes)
+{
+    daemon_up();
+    ipc_client *w = fake_ipc_client_new(1);
+    gld_session *s = ready_session(w);
+    srv_says(&CONNS[0], "{\"sessionResumptionUpdate\":{\"newHandle\":\"h1\",\"resumable\":true}}");
+    send_prompt(s, w, "one", true); /* retry asked */
+    fake_ipc_clear(w);
+    (void)sent(&CONNS[0]);
+    srv_closes(&CONNS[0], 1006, "", "connection reset by peer");
+    CHECK_STR(fake_ipc_next_line(w), EV("interrupted", ",\"reason\":\"connection to the Live API lost: "
+                                                       "connection reset by peer\",\"retrying\":true,\"turn\":1"));
+    const char *st = fake_ipc_next_line(w);
+    CHECK_CONTAINS(st, "\"state\":\"reconnecting\",\"reason\":\"connection to the Live API lost: "
+                       "connection reset by peer; reconnecting in ");
+    CHECK_INT(NCONNS, 1); /* not before the backoff */
+    run_until_connects(2);
+    CHECK_INT(NCONNS, 2);
+    CHECK(fake_ipc_next_line(w) == NULL); /* still "reconnecting": nothing new to say */
+    srv_open(&CONNS[1]);
+    CHECK_STR(sent(&CONNS[1]), SETUP_RESUME("h1"));
+    srv_says(&CONNS[1], "{\"setupComplete\":{}}");
+    CHECK_STR(sent(&CONNS[1]), PROMPT("one")); /* the same turn, once more, as asked */
+    CHECK_STR(sent(&CONNS[1]), "");
+    json_t *info = gld_session_info(s);
+    CHECK_INT(json_integer_value(json_object_get(info, "reconnects")), 1);
+    json_decref(info);
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(w);
+}
+
+TEST(policy_close_fails_waiting_prompts_and_next_use_connects_again)
+{
+    daemon_up();
+    ipc_client *w = fake_ipc_client_new(1);
+    gld_session *s = open_session("s", MODEL, w);
+    send_prompt(s, w, "one", false);
+    srv_open(&CONNS[0]);
+    fake_ipc_clear(w);
+    srv_closes(&CONNS[0], 1008, "API key not valid", NULL);
+    CHECK_STR(fake_ipc_next_line(w), EV("state", ",\"state\":\"closed\",\"reason\":\"Live API closed the "
+                                                 "connection: 1008 API key not valid\""));
+    CHECK_STR(fake_ipc_next_line(w), EV("error", ",\"code\":\"upstream\",\"message\":\"Live API closed the "
+                                                 "connection: 1008 API key not valid\",\"turn\":1"));
+    CHECK_STR(gld_session_state_name(s), "closed");
+    uv_run(&LOOP, UV_RUN_NOWAIT);
+    CHECK_INT(NCONNS, 1); /* no retry loop */
+    send_prompt(s, w, "two", false);
+    CHECK_INT(NCONNS, 2);
+    CHECK_STR(fake_ipc_next_line(w), EV("state", ",\"state\":\"connecting\""));
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(w);
+}
+
+TEST(refused_handle_starts_a_fresh_conversation_and_says_so)
+{
+    daemon_up();
+    ipc_client *w = fake_ipc_client_new(1);
+    gld_session *s = ready_session(w);
+    srv_says(&CONNS[0], "{\"sessionResumptionUpdate\":{\"newHandle\":\"old\",\"resumable\":true}}");
+    srv_closes(&CONNS[0], 1006, "", "reset");
+    run_until_connects(2);
+    srv_open(&CONNS[1]);
+    CHECK_STR(sent(&CONNS[1]), SETUP_RESUME("old"));
+    fake_ipc_clear(w);
+    srv_closes(&CONNS[1], 1008, "session not found", NULL);
+    CHECK_STR(fake_ipc_next_line(w), EV("state", ",\"state\":\"reconnecting\",\"reason\":\"the resumption "
+                                                 "handle was refused (1008 session not found): this is a "
+                                                 "fresh conversation\""));
+    CHECK_INT(NCONNS, 3);
+    srv_open(&CONNS[2]);
+    CHECK_STR(sent(&CONNS[2]), SETUP_NEW);
+    srv_says(&CONNS[2], "{\"setupComplete\":{}}");
+    CHECK_STR(fake_ipc_next_line(w), EV("state", ",\"state\":\"ready\""));
+    json_t *info = gld_session_info(s);
+    CHECK_CONTAINS(json_string_value(json_object_get(info, "notice")), "fresh conversation");
+    json_decref(info);
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(w);
+}
+
+static const char *LIGHTS = "{\"name\":\"turn_on_the_lights\"}";
+
+TEST(a_new_function_reestablishes_after_the_running_turn)
+{
+    daemon_up();
+    ipc_client *w = fake_ipc_client_new(1);
+    gld_session *s = ready_session(w);
+    send_prompt(s, w, "one", false);
+    (void)sent(&CONNS[0]);
+    json_t *decl = json_loads(LIGHTS, 0, NULL);
+    CHECK(gld_session_add_declaration(s, decl));
+    CHECK(!gld_session_add_declaration(s, decl)); /* declared once */
+    json_decref(decl);
+    CHECK_STR(gld_session_state_name(s), "draining");
+    CHECK_INT(CONNS[0].close_code, 0);
+    srv_says(&CONNS[0], "{\"serverContent\":{\"turnComplete\":true}}");
+    CHECK_INT(CONNS[0].close_code, 1000);
+    srv_closes(&CONNS[0], 1000, "", NULL);
+    srv_open(&CONNS[1]);
+    CHECK_STR(sent(&CONNS[1]), "{\"setup\":{\"model\":\"models/" MODEL "\",\"generationConfig\":"
+                               "{\"responseModalities\":[\"TEXT\"]},\"tools\":[{\"functionDeclarations\":"
+                               "[{\"name\":\"turn_on_the_lights\"}]}],\"sessionResumption\":{},"
+                               "\"contextWindowCompression\":{\"slidingWindow\":{}}}}");
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(w);
+}
+
+TEST(a_new_function_while_connecting_redoes_the_setup_once_ready)
+{
+    daemon_up();
+    ipc_client *w = fake_ipc_client_new(1);
+    gld_session *s = open_session("s", MODEL, w);
+    gld_session_connect(s);
+    srv_open(&CONNS[0]); /* setup on the wire, without the function */
+    json_t *decl = json_loads(LIGHTS, 0, NULL);
+    CHECK(gld_session_add_declaration(s, decl));
+    json_decref(decl);
+    CHECK_STR(gld_session_state_name(s), "connecting");
+    srv_says(&CONNS[0], "{\"setupComplete\":{}}");
+    CHECK_INT(CONNS[0].close_code, 1000); /* straight to a new setup */
+    CHECK_STR(gld_session_state_name(s), "reconnecting");
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(w);
+}
+
+TEST(closing_a_session_promises_no_retry)
+{
+    daemon_up();
+    ipc_client *w = fake_ipc_client_new(1);
+    gld_session *s = ready_session(w);
+    send_prompt(s, w, "one", true);
+    send_prompt(s, w, "two", false);
+    fake_ipc_clear(w);
+    gld_session_close(s, "bye", false);
+    CHECK_STR(fake_ipc_next_line(w), EV("interrupted", ",\"reason\":\"bye\",\"retrying\":false,\"turn\":1"));
+    CHECK_STR(fake_ipc_next_line(w), EV("error", ",\"code\":\"closed\",\"message\":\"bye\",\"turn\":2"));
+    CHECK_STR(fake_ipc_next_line(w), EV("state", ",\"state\":\"closed\",\"reason\":\"bye\""));
+    CHECK(fake_ipc_next_line(w) == NULL);
+    CHECK(D.sessions == NULL);
+    CHECK_INT(CONNS[0].close_code, 1000);
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(w);
+}
+
+TEST(no_key_closes_with_no_key_and_a_real_message)
+{
+    daemon_up();
+    D.cfg.api_key[0] = '\0';
+    unsetenv("GEMINI_API_KEY");
+    unsetenv("GOOGLE_API_KEY");
+    unsetenv("CREDENTIALS_DIRECTORY");
+    ipc_client *w = fake_ipc_client_new(1);
+    gld_session *s = open_session("s", MODEL, w);
+    send_prompt(s, w, "one", false);
+    CHECK_INT(NCONNS, 0);
+    CHECK_STR(fake_ipc_next_line(w), EV("state", ",\"state\":\"connecting\""));
+    const char *st = fake_ipc_next_line(w);
+    CHECK_CONTAINS(st, "\"state\":\"closed\",\"reason\":\"no API key: set GEMINI_API_KEY");
+    CHECK_CONTAINS(fake_ipc_next_line(w), "\"event\":\"error\",\"session\":\"s\",\"code\":\"no_key\"");
+    /* the key appears later (a file, the environment): the next use finds it */
+    setenv("GEMINI_API_KEY", "later", 1);
+    send_prompt(s, w, "two", false);
+    unsetenv("GEMINI_API_KEY");
+    CHECK_INT(NCONNS, 1);
+    CHECK_CONTAINS(CONNS[0].url, "?key=later");
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(w);
+}
+
+TEST(function_call_goes_to_the_asker_and_its_answer_to_the_model)
+{
+    daemon_up();
+    ipc_client *w = fake_ipc_client_new(1), *asker = fake_ipc_client_new(2);
+    gl_err err;
+    json_t *tools = json_loads("[{\"function_declarations\":[{\"name\":\"lights\"}]}]", 0, NULL);
+    gld_session_config cfg = {.model = MODEL, .tools = tools};
+    gld_session *s = gld_session_new(&D, "s", &cfg, &err);
+    json_decref(tools);
+    gld_session_watch(s, w, true);
+    send_prompt(s, asker, "on", false);
+    srv_open(&CONNS[0]);
+    srv_says(&CONNS[0], "{\"setupComplete\":{}}");
+    CHECK_CONTAINS(sent(&CONNS[0]), "\"tools\":[{\"functionDeclarations\":[{\"name\":\"lights\"}]}]");
+    CHECK_STR(sent(&CONNS[0]), PROMPT("on"));
+    fake_ipc_clear(asker);
+    srv_says(&CONNS[0], "{\"toolCall\":{\"functionCalls\":[{\"id\":\"c1\",\"name\":\"lights\",\"args\":{\"on\":true}},"
+                        "{\"id\":\"c2\",\"name\":\"unknown_fn\",\"args\":{}}]}}");
+    CHECK_STR(fake_ipc_next_line(asker), EV("tool_call", ",\"call_id\":\"c1\",\"name\":\"lights\",\"args\":"
+                                            "{\"on\":true},\"index\":0,\"count\":2,\"handler\":false,\"turn\":1"));
+    CHECK_STR(fake_ipc_next_line(asker), EV("tool_call", ",\"call_id\":\"c2\",\"name\":\"unknown_fn\",\"args\":"
+                                            "{},\"index\":1,\"count\":2,\"handler\":false,\"turn\":1"));
+    CHECK_CONTAINS(fake_ipc_next_line(asker), "\"event\":\"tool_result\",\"session\":\"s\",\"call_id\":\"c2\"");
+    CHECK_STR(sent(&CONNS[0]), ""); /* one toolResponse for the whole toolCall */
+    CHECK(gld_session_with_call(&D, "c1") == s);
+    json_t *resp = json_loads("{\"result\":\"ok\"}", 0, NULL);
+    CHECK_INT(gld_session_tool_result(s, asker, "c1", resp, NULL, &err), 0);
+    CHECK_INT(gld_session_tool_result(s, asker, "c1", resp, NULL, &err), -1);
+    CHECK_STR(err.code, "unknown_call");
+    json_decref(resp);
+    CHECK_STR(sent(&CONNS[0]), "{\"toolResponse\":{\"functionResponses\":[{\"id\":\"c1\",\"name\":\"lights\","
+                               "\"response\":{\"result\":\"ok\"}},{\"id\":\"c2\",\"name\":\"unknown_fn\","
+                               "\"response\":{\"error\":\"no handler is registered for function unknown_fn\"}}]}}");
+    CHECK(gld_session_with_call(&D, "c1") == NULL);
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(w);
+    fake_ipc_client_free(asker);
+}
+
+TEST(a_call_in_flight_is_cancelled_to_its_asker_when_the_connection_drops)
+{
+    daemon_up();
+    ipc_client *asker = fake_ipc_client_new(2);
+    gl_err err;
+    json_t *tools = json_loads("[{\"function_declarations\":[{\"name\":\"lights\"}]}]", 0, NULL);
+    gld_session_config cfg = {.model = MODEL, .tools = tools};
+    gld_session *s = gld_session_new(&D, "s", &cfg, &err);
+    json_decref(tools);
+    send_prompt(s, asker, "on", false);
+    srv_open(&CONNS[0]);
+    srv_says(&CONNS[0], "{\"setupComplete\":{}}");
+    srv_says(&CONNS[0], "{\"toolCall\":{\"functionCalls\":[{\"id\":\"c1\",\"name\":\"lights\"}]}}");
+    fake_ipc_clear(asker);
+    srv_closes(&CONNS[0], 1006, "", "reset");
+    CHECK_STR(fake_ipc_next_line(asker), EV("tool_cancel", ",\"call_id\":\"c1\",\"name\":\"lights\",\"reason\":"
+                                            "\"connection to the Live API lost: reset\",\"turn\":1"));
+    CHECK_CONTAINS(fake_ipc_next_line(asker), "\"event\":\"interrupted\"");
+    CHECK(gld_session_with_call(&D, "c1") == NULL);
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(asker);
+}
+
+TEST(the_asker_leaving_answers_its_calls_for_it)
+{
+    daemon_up();
+    ipc_client *w = fake_ipc_client_new(1), *asker = fake_ipc_client_new(2);
+    gl_err err;
+    json_t *tools = json_loads("[{\"function_declarations\":[{\"name\":\"lights\"}]}]", 0, NULL);
+    gld_session_config cfg = {.model = MODEL, .tools = tools};
+    gld_session *s = gld_session_new(&D, "s", &cfg, &err);
+    json_decref(tools);
+    gld_session_watch(s, w, true);
+    send_prompt(s, asker, "on", false);
+    srv_open(&CONNS[0]);
+    srv_says(&CONNS[0], "{\"setupComplete\":{}}");
+    (void)sent(&CONNS[0]);
+    (void)sent(&CONNS[0]);
+    srv_says(&CONNS[0], "{\"toolCall\":{\"functionCalls\":[{\"id\":\"c1\",\"name\":\"lights\"}]}}");
+    fake_ipc_clear(w);
+    gld_session_client_gone(s, asker);
+    CHECK_STR(sent(&CONNS[0]), "{\"toolResponse\":{\"functionResponses\":[{\"id\":\"c1\",\"name\":\"lights\","
+                               "\"response\":{\"error\":\"the client that sent the prompt disconnected "
+                               "before answering\"}}]}}");
+    CHECK_CONTAINS(fake_ipc_next_line(w), "\"event\":\"tool_result\"");
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(w);
+    fake_ipc_client_free(asker);
+}
+
+TEST(a_server_message_that_is_not_json_drops_the_connection)
+{
+    daemon_up();
+    ipc_client *w = fake_ipc_client_new(1);
+    ready_session(w);
+    srv_says(&CONNS[0], "{not json");
+    CHECK(CONNS[0].aborted);
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(w);
+}
