@@ -13,7 +13,9 @@
 
 /* An op fills *out with its reply fields (or leaves NULL for {}) and returns 0, or returns -1
  * with err. After the reply is written, `after` (if set) runs: it may emit events, which must
- * follow the reply. */
+ * follow the reply. Validation order, the same in every op: the request's own fields (types,
+ * then values), then what they refer to (the session, the call): a malformed request is
+ * reported as such whatever the daemon's state. */
 typedef struct op_ctx {
     gld_daemon *d;
     ipc_client *c;
@@ -21,24 +23,33 @@ typedef struct op_ctx {
     json_t *out;
     gld_session *after_pump;    /* runs after the reply: events follow their reply */
     gld_session *after_connect;
+    gld_session *after_close;
 } op_ctx;
 
 typedef int (*op_fn)(op_ctx *x, gl_err *err);
 
-static int need_session(op_ctx *x, gld_session **s, gl_err *err)
+static int find_session(op_ctx *x, const char *name, gld_session **s, gl_err *err)
 {
-    const char *name;
-    if (gl_req_session(x->req, &name, err) != 0)
-        return -1;
     *s = gld_session_find(x->d, name);
     if (!*s)
         return gl_fail(err, "no_session", "no session \"%s\" (open it first)", name);
     return 0;
 }
 
+/* For ops whose only field is the session. */
+static int need_session(op_ctx *x, gld_session **s, gl_err *err)
+{
+    const char *name;
+    if (gl_req_session(x->req, &name, err) != 0)
+        return -1;
+    return find_session(x, name, s, err);
+}
+
 static int op_hello(op_ctx *x, gl_err *err)
 {
-    (void)err;
+    const char *client = NULL;
+    if (gl_req_str(x->req, "client", false, &client, err) != 0)
+        return -1;
     x->out = json_pack("{s:s, s:s, s:i}", "daemon", "gliveD", "version", GL_VERSION, "protocol",
                        GL_PROTOCOL_VERSION);
     return 0;
@@ -73,6 +84,8 @@ static int op_open(op_ctx *x, gl_err *err)
             return -1;
         cfg.modality_set = r == 1;
     }
+    if (gld_session_config_check(x->d, &cfg, err) != 0)
+        return -1; /* an invalid config is reported as such, even for an existing session */
     gld_session *s = gld_session_find(x->d, name);
     bool created = false;
     if (s) {
@@ -99,9 +112,7 @@ static int op_close(op_ctx *x, gl_err *err)
     gld_session *s;
     if (need_session(x, &s, err) != 0)
         return -1;
-    char why[64];
-    snprintf(why, sizeof why, "closed by client %u", ipc_client_id(x->c));
-    gld_session_close(s, why, true);
+    x->after_close = s; /* its `state` closed event follows the reply */
     return 0;
 }
 
@@ -118,14 +129,15 @@ static int op_list(op_ctx *x, gl_err *err)
 static int op_send(op_ctx *x, gl_err *err)
 {
     gld_session *s;
-    const char *text;
-    if (need_session(x, &s, err) != 0 || gl_req_str(x->req, "text", true, &text, err) != 0)
+    const char *name, *text;
+    bool queued, retry = false;
+    if (gl_req_session(x->req, &name, err) != 0 || gl_req_str(x->req, "text", true, &text, err) != 0 ||
+        gl_req_bool(x->req, "retry", false, &retry, err) != 0)
         return -1;
     if (!*text)
         return gl_fail(err, "bad_request", "field \"text\" must not be empty");
     long turn;
-    bool queued, retry = false;
-    if (gl_req_bool(x->req, "retry", false, &retry, err) != 0 ||
+    if (find_session(x, name, &s, err) != 0 ||
         gld_session_send(s, x->c, text, retry, &turn, &queued, err) != 0)
         return -1;
     x->out = json_pack("{s:I, s:b}", "turn", (json_int_t)turn, "queued", queued);
@@ -164,8 +176,10 @@ static int op_tool_result(op_ctx *x, gl_err *err)
         return -1;
     if (!response == !error)
         return gl_fail(err, "bad_request", "give exactly one of \"response\" (an object) or \"error\" (a string)");
+    if (session && !gl_session_name_ok(session, err))
+        return -1;
     if (session) {
-        if (need_session(x, &s, err) != 0)
+        if (find_session(x, session, &s, err) != 0)
             return -1;
     } else if (!(s = gld_session_with_call(x->d, call_id))) {
         log_info("dropping a result for call %s from client %u: not pending (answered, cancelled "
@@ -196,8 +210,9 @@ static int op_tool_register(op_ctx *x, gl_err *err)
         return -1;
     json_t *ts = json_object_get(x->req->root, "timeout_s");
     if (ts && !json_is_null(ts)) {
-        if (!json_is_number(ts) || json_number_value(ts) <= 0 || json_number_value(ts) > 86400)
-            return gl_fail(err, "bad_request", "field \"timeout_s\" must be a number of seconds in (0, 86400]");
+        /* a floor: below it every call would time out before any handler could answer */
+        if (!json_is_number(ts) || json_number_value(ts) < 0.1 || json_number_value(ts) > 86400)
+            return gl_fail(err, "bad_request", "field \"timeout_s\" must be a number of seconds in [0.1, 86400]");
         timeout_ms = (long long)(json_number_value(ts) * 1000);
     }
     gld_tool *t = gld_tools_register(x->d, x->c, session, decl, (unsigned)timeout_ms, err);
@@ -277,7 +292,7 @@ void gld_dispatch_line(gld_daemon *d, ipc_client *c, const char *line, size_t le
             reply = gl_reply_err(req.id, "unknown_op", msg);
         } else if (fn(&x, &err) != 0) {
             json_decref(x.out);
-            x.after_pump = x.after_connect = NULL;
+            x.after_pump = x.after_connect = x.after_close = NULL;
             reply = gl_reply_errf(req.id, &err);
         } else {
             reply = gl_reply_ok(req.id, x.out ? x.out : json_object());
@@ -292,6 +307,11 @@ void gld_dispatch_line(gld_daemon *d, ipc_client *c, const char *line, size_t le
         gld_session_connect(x.after_connect);
     if (x.after_pump)
         gld_session_pump(x.after_pump);
+    if (x.after_close) {
+        char why[64];
+        snprintf(why, sizeof why, "closed by client %u", ipc_client_id(c));
+        gld_session_close(x.after_close, why, true);
+    }
 }
 
 void gld_dispatch_disconnect(gld_daemon *d, ipc_client *c)

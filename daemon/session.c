@@ -881,6 +881,29 @@ gld_session *gld_session_restore(gld_daemon *d, const json_t *rec, gl_err *err)
     return s;
 }
 
+int gld_session_config_check(const gld_daemon *d, const gld_session_config *cfg, gl_err *err)
+{
+    const char *model = cfg->model && *cfg->model ? cfg->model : d->cfg.model;
+    if (strncmp(model, "models/", 7) == 0)
+        model += 7;
+    if (!*model || strlen(model) >= sizeof ((gld_session *)0)->model || strchr(model, '/'))
+        return gl_fail(err, "bad_request", "model name \"%s\" is not a model name", model);
+    json_t *t = NULL;
+    int rc = 0;
+    if (cfg->generation_config)
+        rc = live_normalize_generation_config(cfg->generation_config, "generation_config", &t, err);
+    json_decref(t);
+    t = NULL;
+    if (rc == 0 && cfg->tools)
+        rc = live_normalize_tools(cfg->tools, "tools", &t, err);
+    json_decref(t);
+    t = NULL;
+    if (rc == 0 && cfg->system_instruction)
+        rc = live_normalize_content(cfg->system_instruction, "system_instruction", &t, err);
+    json_decref(t);
+    return rc;
+}
+
 static bool json_same(const json_t *a, const json_t *b)
 {
     return (!a && !b) || (a && b && json_equal(a, b));

@@ -25,6 +25,8 @@ typedef struct gld_session_config {
     bool compression_set;
 } gld_session_config;
 
+/* Validates cfg: bad_request naming the field, as gld_session_new would. */
+int gld_session_config_check(const gld_daemon *d, const gld_session_config *cfg, gl_err *err);
 /* Validates cfg (bad_request naming the field) and creates the session (not connected yet). */
 gld_session *gld_session_new(gld_daemon *d, const char *name, const gld_session_config *cfg,
                              gl_err *err);
