@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "client/tool_run.h"
+#include "client/glivectl/tool_run.h"
 #include "tests/unit/testlib.h"
 
 /* gl_tool_parse on a list of strings. o borrows from argv, so the list is copied to a static

@@ -13,13 +13,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client/ask_args.h"
+#include "client/glivectl/ask_args.h"
 #include "common/xalloc.h"
-#include "client/b64.h"
-#include "client/glive.h"
-#include "client/tool_cmd.h"
-#include "client/tool_run.h"
-#include "client/wav.h"
+#include "client/lib/b64.h"
+#include "client/lib/glive.h"
+#include "client/glivectl/tool_cmd.h"
+#include "client/glivectl/tool_run.h"
+#include "client/lib/wav.h"
 #include "proto/line.h"
 #include "proto/version.h"
 

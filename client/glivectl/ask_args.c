@@ -1,4 +1,4 @@
-#include "client/ask_args.h"
+#include "client/glivectl/ask_args.h"
 
 #include <errno.h>
 #include <math.h>

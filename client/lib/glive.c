@@ -1,4 +1,4 @@
-#include "client/glive.h"
+#include "client/lib/glive.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-#include "client/b64.h"
+#include "client/lib/b64.h"
 
 #include <limits.h>
 #include <openssl/evp.h>

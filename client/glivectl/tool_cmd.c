@@ -1,4 +1,4 @@
-#include "client/tool_cmd.h"
+#include "client/glivectl/tool_cmd.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <uv.h>
 
-#include "client/glive.h"
+#include "client/lib/glive.h"
 #include "common/buf.h"
 
 extern char **environ;

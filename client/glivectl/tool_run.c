@@ -1,4 +1,4 @@
-#include "client/tool_run.h"
+#include "client/glivectl/tool_run.h"
 
 #include <errno.h>
 #include <math.h>

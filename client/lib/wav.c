@@ -1,4 +1,4 @@
-#include "client/wav.h"
+#include "client/lib/wav.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -7,7 +7,7 @@
 
 #include <jansson.h>
 
-#include "client/tool_run.h"
+#include "client/glivectl/tool_run.h"
 
 /* Exit statuses (the same as glivectl's). */
 enum { GL_TOOL_EXIT_OK = 0, GL_TOOL_EXIT_ERR = 1, GL_TOOL_EXIT_CONNECT = 3 };
