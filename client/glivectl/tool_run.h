@@ -1,4 +1,4 @@
-/* The pure parts of `glivectl tool` (client/tool_cmd.c runs the loop): argument parsing, the
+/* The pure parts of `glivectl tool` (cmd_tool.c runs the loop): argument parsing, the
  * `tool.register` request, what a handler command gets (stdin, environment) and how its end
  * (exit status, stdout, stderr's tail) becomes the FunctionResponse `response` sent back with
  * `tool.result`. No I/O except reading the --parameters file.

@@ -1,4 +1,4 @@
-/* Unit tests of client/tool_run.c: the pure parts of `glivectl tool`. */
+/* Unit tests of client/glivectl/tool_run.c: the pure parts of `glivectl tool`. */
 #include <errno.h>
 #include <jansson.h>
 #include <signal.h>

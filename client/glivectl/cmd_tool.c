@@ -1,6 +1,9 @@
-#include "client/glivectl/tool_cmd.h"
-
+/* glivectl tool: registers a function with gliveD and serves its calls by running a command for
+ * each (concurrently, each bounded by the timeout). The event loop is libuv's: the daemon
+ * connection (a uv_poll_t on glive_fd), the children (uv_spawn, pipes, a timer each) and
+ * SIGINT/SIGTERM. What a call's command gets and how its end becomes the response: tool_run.h. */
 #include <errno.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -10,8 +13,45 @@
 #include <string.h>
 #include <uv.h>
 
+#include "client/glivectl/glivectl.h"
+#include "client/glivectl/tool_run.h"
 #include "client/lib/glive.h"
 #include "common/buf.h"
+
+const char cmd_tool_usage[] =
+    "Usage: glivectl tool [--session NAME|'*'] --name NAME [--description TEXT]\n"
+    "                     [--parameters SCHEMA.json] [--timeout S] [--json] -- COMMAND [ARGS...]\n"
+    "\n"
+    "Registers the function NAME with gliveD and serves the model's calls of it by running\n"
+    "COMMAND ARGS (no shell; use sh -c '...' for one) once per call, until interrupted (exit 0,\n"
+    "running commands are killed) or until gliveD closes the connection (exit 1).\n"
+    "\n"
+    "  --session NAME      the session to serve, or '*' (default) for every session that declares\n"
+    "                      the function; a session that did not declare it is re-established\n"
+    "                      with it (its conversation is kept)\n"
+    "  --name NAME         the function's name (required)\n"
+    "  --description TEXT  the function's description, for the model\n"
+    "  --parameters FILE   a JSON file with the parameters schema (an object, e.g.\n"
+    "                      {\"type\":\"object\",\"properties\":{\"room\":{\"type\":\"string\"}}})\n"
+    "  --timeout S         longest run of one call, in seconds (default 30): past it the\n"
+    "                      command's whole process group is killed and the model gets the\n"
+    "                      error (gliveD is told S + 1 s, as a safety net)\n"
+    "  --json              print every event and reply received as JSON lines on stdout\n"
+    "\n"
+    "Each call runs COMMAND in a new process group with the call's args as one line of compact\n"
+    "JSON on stdin (then EOF) and GLIVE_CALL_ID, GLIVE_TOOL, GLIVE_SESSION in the environment.\n"
+    "Calls run concurrently (at most 64 at once). The answer sent to the model:\n"
+    "  stdout that is a JSON object   that object, as is\n"
+    "  any other stdout               {\"output\": \"<stdout>\"} (trailing newlines trimmed)\n"
+    "  exit status N != 0             {\"error\": \"COMMAND exited with status N: <stderr tail>\"}\n"
+    "  a signal                       {\"error\": \"COMMAND killed by signal SIGx: <stderr tail>\"}\n"
+    "  past --timeout                 {\"error\": \"COMMAND timed out after S s\"}\n"
+    "  cannot execute                 {\"error\": \"cannot run COMMAND: <reason>\"}\n"
+    "stdout is limited to 1 MiB per call; the stderr tail is its last 2 KiB. A call the model\n"
+    "cancels is killed and not answered. One line per call is logged to stderr:\n"
+    "  [tool] NAME(ARGS) -> RESPONSE (0.12 s)\n"
+    "\n"
+    "Example: glivectl tool --name turn_on_the_lights -- sh -c 'echo on > /tmp/lights'\n";
 
 extern char **environ;
 
@@ -173,7 +213,7 @@ static int send_result(server *s, const char *session, const char *call_id, cons
             tlog("glivectl: %s", e.msg);
         else
             tlog("glivectl: %s: %s", e.code, e.msg);
-        stop(s, GL_TOOL_EXIT_ERR);
+        stop(s, EXIT_ERR);
         return -1;
     }
     print_json(s, reply);
@@ -472,7 +512,7 @@ static void drain(server *s)
                 tlog("glivectl: %s", e.msg);
             else
                 tlog("glivectl: %s: %s", e.code, e.msg);
-            stop(s, GL_TOOL_EXIT_ERR);
+            stop(s, EXIT_ERR);
             break;
         }
         print_json(s, ev);
@@ -524,18 +564,23 @@ static void on_signal(uv_signal_t *h, int signum)
         tlog("[tool] stopping (%s): killing %zu running call%s", sig, n, n == 1 ? "" : "s");
     else
         tlog("[tool] stopping (%s)", sig);
-    stop(s, GL_TOOL_EXIT_OK);
+    stop(s, EXIT_OK);
 }
 
-int gl_tool_serve(const char *socket, int request_timeout_ms, const gl_tool_opts *o,
-                  json_t *register_req)
+/* Connects to gliveD (socket NULL = the default), sends `register_req` (STOLEN) and serves calls
+ * until SIGINT/SIGTERM (EXIT_OK, after killing the running commands) or until gliveD closes the
+ * connection or fails (EXIT_ERR). EXIT_CONNECT when gliveD cannot be reached, EXIT_ERR when the
+ * registration is refused. request_timeout_ms bounds each request's wait for its reply (-1:
+ * none). With o->json, every event and reply received is printed on stdout as a JSON line. */
+static int serve(const char *socket, int request_timeout_ms, const gl_tool_opts *o,
+                 json_t *register_req)
 {
     gl_err e;
     glive_client *c = glive_connect(socket, &e);
     if (!c) {
         json_decref(register_req);
         tlog("glivectl: %s", e.msg);
-        return GL_TOOL_EXIT_CONNECT;
+        return EXIT_CONNECT;
     }
     const char *session = str(register_req, "session");
     char *where = strdup(session ? session : GL_TOOL_DEFAULT_SESSION);
@@ -553,7 +598,7 @@ int gl_tool_serve(const char *socket, int request_timeout_ms, const gl_tool_opts
         json_decref(reply);
         free(where);
         glive_close(c);
-        return GL_TOOL_EXIT_ERR;
+        return EXIT_ERR;
     }
 
     server *s = calloc(1, sizeof *s);
@@ -563,7 +608,7 @@ int gl_tool_serve(const char *socket, int request_timeout_ms, const gl_tool_opts
         json_decref(reply);
         free(where);
         glive_close(c);
-        return GL_TOOL_EXIT_ERR;
+        return EXIT_ERR;
     }
     s->c = c;
     s->o = o;
@@ -571,7 +616,7 @@ int gl_tool_serve(const char *socket, int request_timeout_ms, const gl_tool_opts
     s->timeout_ms = (uint64_t)(o->timeout_s * 1000 + 0.5);
     if (!s->timeout_ms)
         s->timeout_ms = 1;
-    s->rc = GL_TOOL_EXIT_OK;
+    s->rc = EXIT_OK;
     print_json(s, reply);
     json_decref(reply);
     tlog("[tool] serving %s in session(s) %s; waiting for calls (Ctrl-C to stop)", o->name,
@@ -592,7 +637,7 @@ int gl_tool_serve(const char *socket, int request_timeout_ms, const gl_tool_opts
         r = uv_signal_start(&s->sigterm, on_signal, SIGTERM);
     if (r < 0) {
         tlog("glivectl: internal: %s", uv_strerror(r));
-        stop(s, GL_TOOL_EXIT_ERR);
+        stop(s, EXIT_ERR);
     } else {
         drain(s); /* events queued while the registration waited for its reply */
     }
@@ -603,4 +648,25 @@ int gl_tool_serve(const char *socket, int request_timeout_ms, const gl_tool_opts
     glive_close(c);
     free(s);
     return rc;
+}
+
+int cmd_tool(const globals *g, int argc, char **argv)
+{
+    gl_tool_opts o;
+    gl_err e;
+    if (gl_tool_parse(argc, argv, &o, &e) < 0) {
+        errline("glivectl tool: %s", e.msg);
+        fputs(cmd_tool_usage, stderr);
+        return EXIT_USAGE;
+    }
+    if (o.help) {
+        fputs(cmd_tool_usage, stdout);
+        return EXIT_OK;
+    }
+    json_t *req = gl_tool_register_request(&o, &e);
+    if (!req) {
+        errline("glivectl tool: %s", e.msg);
+        return strcmp(e.code, "usage") == 0 ? EXIT_USAGE : EXIT_ERR;
+    }
+    return serve(g->socket, g->timeout_ms, &o, req);
 }
