@@ -6,6 +6,7 @@
 
 #include "client/glivectl/glivectl.h"
 #include "client/lib/glive.h"
+#include "common/xalloc.h"
 
 const char cmd_sessions_usage[] =
     "Usage: glivectl sessions [--json]\n"
@@ -34,11 +35,11 @@ int cmd_sessions(const globals *g, int argc, char **argv)
         enum { NC = 6 };
         json_t *list = json_object_get(reply, "sessions");
         size_t n = json_array_size(list);
-        char **cells = calloc(n * NC + 1, sizeof *cells);
+        char **cells = gl_xcalloc(n * NC + 1, sizeof *cells);
         size_t w[NC];
         for (int k = 0; k < NC; k++)
             w[k] = strlen(heads[k]);
-        for (size_t i = 0; cells && i < n; i++)
+        for (size_t i = 0; i < n; i++)
             for (int k = 0; k < NC; k++) {
                 json_t *item = json_array_get(list, i);
                 json_t *v = json_object_get(item, cols[k]);
@@ -46,17 +47,16 @@ int cmd_sessions(const globals *g, int argc, char **argv)
                     v = json_object_get(item, "name");
                 char *s = human(v);
                 cells[i * NC + k] = s;
-                if (s && strlen(s) > w[k])
+                if (strlen(s) > w[k])
                     w[k] = strlen(s);
             }
         for (int k = 0; k < NC; k++)
             o_printf(&OUT, "%-*s%s", k < NC - 1 ? (int)w[k] : 0, heads[k], k < NC - 1 ? "  " : "\n");
-        for (size_t i = 0; cells && i < n; i++)
-            for (int k = 0; k < NC; k++) {
-                const char *s = cells[i * NC + k] ? cells[i * NC + k] : "?";
-                o_printf(&OUT, "%-*s%s", k < NC - 1 ? (int)w[k] : 0, s, k < NC - 1 ? "  " : "\n");
-            }
-        for (size_t i = 0; cells && i < n * NC; i++)
+        for (size_t i = 0; i < n; i++)
+            for (int k = 0; k < NC; k++)
+                o_printf(&OUT, "%-*s%s", k < NC - 1 ? (int)w[k] : 0, cells[i * NC + k],
+                         k < NC - 1 ? "  " : "\n");
+        for (size_t i = 0; i < n * NC; i++)
             free(cells[i]);
         free(cells);
     }

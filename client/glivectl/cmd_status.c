@@ -44,7 +44,7 @@ static void print_kv(const char *prefix, const json_t *obj)
                 o_printf(&OUT, "%s: %s (%lldd %02lld:%02lld:%02lld)\n", key, s, t / 86400,
                          t / 3600 % 24, t / 60 % 60, t % 60);
             } else {
-                o_printf(&OUT, "%s: %s\n", key, s ? s : "?");
+                o_printf(&OUT, "%s: %s\n", key, s);
             }
             free(s);
         }

@@ -17,6 +17,7 @@
 #include "client/glivectl/tool_run.h"
 #include "client/lib/glive.h"
 #include "common/buf.h"
+#include "common/xalloc.h"
 
 const char cmd_tool_usage[] =
     "Usage: glivectl tool [--session NAME|'*'] --name NAME [--description TEXT]\n"
@@ -198,12 +199,10 @@ static int send_result(server *s, const char *session, const char *call_id, cons
 {
     json_t *req = json_pack("{s:s, s:s, s:O}", "op", "tool.result", "call_id", call_id,
                             "response", response);
-    if (req && session)
+    if (session)
         json_object_set_new(req, "session", json_string(session));
     gl_err e;
-    json_t *reply = req ? glive_request(s->c, req, s->req_timeout_ms, &e) : NULL;
-    if (!req)
-        gl_fail(&e, "internal", "out of memory");
+    json_t *reply = glive_request(s->c, req, s->req_timeout_ms, &e);
     if (!reply) {
         if (strcmp(e.code, "timeout") == 0) {
             tlog("[tool] call %s: %s", call_id, e.msg);
@@ -229,8 +228,7 @@ static int send_result(server *s, const char *session, const char *call_id, cons
                 snprintf(msg, sizeof msg, "glivectl could not deliver the result: %s: %s", e.code,
                          e.msg);
                 json_t *err = json_pack("{s:s}", "error", msg);
-                if (err)
-                    rc = send_result(s, session, call_id, err, false);
+                rc = send_result(s, session, call_id, err, false);
                 json_decref(err);
             }
         }
@@ -244,10 +242,10 @@ static int send_result(server *s, const char *session, const char *call_id, cons
 static void respond(server *s, const char *session, const char *call_id, const json_t *args,
                     const json_t *response, uint64_t t0)
 {
-    char *a = args ? gl_tool_brief(args, GL_TOOL_LOG_MAX) : strdup("{}");
+    char *a = args ? gl_tool_brief(args, GL_TOOL_LOG_MAX) : gl_xstrdup("{}");
     char *r = gl_tool_brief(response, GL_TOOL_LOG_MAX);
     double dt = (double)(uv_hrtime() - t0) / 1e9;
-    tlog("[tool] %s(%s) -> %s (%.2f s)", s->o->name, a ? a : "?", r ? r : "?", dt);
+    tlog("[tool] %s(%s) -> %s (%.2f s)", s->o->name, a, r, dt);
     free(a);
     free(r);
     if (send_result(s, session, call_id, response, true) == 0)
@@ -258,8 +256,7 @@ static void respond_error(server *s, const char *session, const char *call_id, c
                           const char *message, uint64_t t0)
 {
     json_t *resp = json_pack("{s:s}", "error", message);
-    if (resp)
-        respond(s, session, call_id, args, resp, t0);
+    respond(s, session, call_id, args, resp, t0);
     json_decref(resp);
 }
 
@@ -375,24 +372,11 @@ static void on_written(uv_write_t *w, int status)
 static void start_call(server *s, const char *call_id, const char *session, json_t *args)
 {
     uint64_t t0 = uv_hrtime();
-    call *k = calloc(1, sizeof *k);
+    call *k = gl_xcalloc(1, sizeof *k);
     char **env = gl_tool_env(environ, call_id, s->o->name, session);
-    if (k) {
-        k->call_id = strdup(call_id);
-        k->session = session ? strdup(session) : NULL;
-        k->in_data = gl_tool_stdin(args, NULL);
-    }
-    if (!k || !env || !k->call_id || (session && !k->session) || !k->in_data) {
-        if (k) {
-            free(k->call_id);
-            free(k->session);
-            free(k->in_data);
-            free(k);
-        }
-        gl_tool_env_free(env);
-        respond_error(s, session, call_id, args, "glivectl: out of memory", t0);
-        return;
-    }
+    k->call_id = gl_xstrdup(call_id);
+    k->session = session ? gl_xstrdup(session) : NULL;
+    k->in_data = gl_tool_stdin(args, NULL);
     k->srv = s;
     k->t0 = t0;
     k->args = json_incref(args);
@@ -583,7 +567,7 @@ static int serve(const char *socket, int request_timeout_ms, const gl_tool_opts 
         return EXIT_CONNECT;
     }
     const char *session = str(register_req, "session");
-    char *where = strdup(session ? session : GL_TOOL_DEFAULT_SESSION);
+    char *where = gl_xstrdup(session ? session : GL_TOOL_DEFAULT_SESSION);
     json_t *reply = glive_request(c, register_req, request_timeout_ms, &e);
     if (!reply || glive_reply_error(reply, &e) < 0) {
         if (reply && o->json) {
@@ -601,8 +585,8 @@ static int serve(const char *socket, int request_timeout_ms, const gl_tool_opts 
         return EXIT_ERR;
     }
 
-    server *s = calloc(1, sizeof *s);
-    if (!s || uv_loop_init(&s->loop) < 0) {
+    server *s = gl_xcalloc(1, sizeof *s);
+    if (uv_loop_init(&s->loop) < 0) {
         tlog("glivectl: internal: cannot start the event loop");
         free(s);
         json_decref(reply);
@@ -619,8 +603,7 @@ static int serve(const char *socket, int request_timeout_ms, const gl_tool_opts 
     s->rc = EXIT_OK;
     print_json(s, reply);
     json_decref(reply);
-    tlog("[tool] serving %s in session(s) %s; waiting for calls (Ctrl-C to stop)", o->name,
-         where ? where : "*");
+    tlog("[tool] serving %s in session(s) %s; waiting for calls (Ctrl-C to stop)", o->name, where);
     free(where);
 
     uv_signal_init(&s->loop, &s->sigint);

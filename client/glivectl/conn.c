@@ -74,10 +74,6 @@ glive_client *connect_daemon(const globals *g)
 
 json_t *request(glive_client *c, const globals *g, json_t *req, gl_err *err)
 {
-    if (!req) {
-        gl_fail(err, "internal", "out of memory");
-        return NULL;
-    }
     return glive_request(c, req, g->timeout_ms, err);
 }
 

@@ -46,8 +46,8 @@ int report(const gl_err *e);
 /* Compact JSON of v (malloc'd; "?" if it cannot be encoded). */
 char *dump(const json_t *v);
 void print_json_line(const json_t *v);
-/* A JSON value for humans (malloc'd): strings as they are, null as "-", containers as compact
- * JSON. */
+/* A JSON value for humans (malloc'd, never NULL): strings as they are, null as "-", containers
+ * as compact JSON. */
 char *human(const json_t *v);
 const char *str_or(const json_t *o, const char *key, const char *dflt);
 /* The readable form of a "code" / "code_result" event (shared by ask and watch). */

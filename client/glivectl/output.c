@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "client/glivectl/glivectl.h"
+#include "common/xalloc.h"
 
 ostream OUT, ERR;
 const char *transcript_run;
@@ -73,7 +74,7 @@ int report(const gl_err *e)
 char *dump(const json_t *v)
 {
     char *s = v ? json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY) : NULL;
-    return s ? s : strdup("?");
+    return s ? s : gl_xstrdup("?");
 }
 
 void print_json_line(const json_t *v)
@@ -89,12 +90,12 @@ char *human(const json_t *v)
 {
     char *s = NULL;
     if (json_is_string(v))
-        return strdup(json_string_value(v));
+        return gl_xstrdup(json_string_value(v));
     if (!v || json_is_null(v))
-        return strdup("-");
+        return gl_xstrdup("-");
     if (json_is_integer(v)) {
         if (asprintf(&s, "%lld", (long long)json_integer_value(v)) < 0)
-            return strdup("?");
+            return gl_xstrdup("?");
         return s;
     }
     return dump(v);
