@@ -1,8 +1,8 @@
 /* What glivectl's commands share: exit statuses, the global options, output (output.c), talking
  * to gliveD (conn.c), the simple commands' arguments (args.c), and each command's entry point
  * and usage text (cmd_*.c) for the COMMANDS table of main.c. */
-#ifndef GL_GLIVECTL_H
-#define GL_GLIVECTL_H
+#ifndef GL_CLIENT_GLIVECTL_H
+#define GL_CLIENT_GLIVECTL_H
 
 #include <jansson.h>
 #include <stdbool.h>
