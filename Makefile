@@ -20,25 +20,33 @@ LDLIBS  += $(shell pkg-config --libs $(PKGS)) $(WSLAY_LIBS) -lhttp_parser -lm
 # Layers (docs/ARCHITECTURE.md): each directory is one static library and may use only the
 # layers listed after it; `make check-layers` enforces this on includes, and every program and
 # unit test links only the libraries of the layers it uses, lowest last, without --start-group,
-# so a layer calling into one it should not fails to link.
-LAYERS          := daemon client emulator transport proto common
+# so a layer calling into one it should not fails to link. A layer may be two levels deep
+# (client/lib): a file belongs to the longest layer name that prefixes its path. USES_x lists
+# every layer x uses, indirect ones included.
+LAYERS          := daemon client/glivectl client/lib emulator transport proto common
 USES_common     :=
 USES_transport  := common
 USES_proto      := common
 USES_daemon     := transport proto common
-USES_client     := proto common
+USES_client/lib := proto common
+USES_client/glivectl := client/lib proto common
 USES_emulator   := transport common
 
 # A program's main() is not in its library.
-MAINS      := daemon/main.c client/glivectl.c emulator/main.c
+MAINS      := daemon/main.c client/glivectl/main.c emulator/main.c
 layer_src   = $(filter-out $(MAINS),$(wildcard $(1)/*.c $(1)/*/*.c))
-lib         = $(BUILD)/lib/libglive-$(1).a
+lib         = $(BUILD)/lib/libglive-$(subst /,-,$(1)).a
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 BENCH_SRC  := $(wildcard bench/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 # The libraries a source file needs: the layers it includes, with what they use, in link order.
-layers_of   = $(sort $(shell sed -n 's|^#include "\([a-z]*\)/.*|\1|p' $(1)))
+# An include's layer is the longest layer name prefixing its path: its directories are tried
+# longest first ("client/lib/glive.h": client/lib, then client).
+parent      = $(patsubst %/,%,$(dir $(1)))
+ancestors   = $(if $(filter-out .,$(call parent,$(1))),$(call parent,$(1)) $(call ancestors,$(call parent,$(1))))
+layer_of    = $(firstword $(filter $(LAYERS),$(call ancestors,$(1))))
+layers_of   = $(sort $(foreach i,$(shell sed -n 's|^#include "\([^"]*/[^"]*\)".*|\1|p' $(1)),$(call layer_of,$(i))))
 libs_for    = $(foreach l,$(LAYERS),$(if $(filter $(l),$(foreach x,$(call layers_of,$(1)),$(x) $(USES_$(x)))),$(call lib,$(l))))
 
 BINS := $(BUILD)/glive-emulator $(BUILD)/gliveD $(BUILD)/glivectl
@@ -69,7 +77,7 @@ $(BUILD)/glive-emulator: $(call obj,emulator/main.c) $(foreach l,emulator $(USES
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/gliveD: $(call obj,daemon/main.c) $(foreach l,daemon $(USES_daemon),$(call lib,$(l)))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/glivectl: $(call obj,client/glivectl.c) $(foreach l,client $(USES_client),$(call lib,$(l)))
+$(BUILD)/glivectl: $(call obj,client/glivectl/main.c) $(foreach l,client/glivectl $(USES_client/glivectl),$(call lib,$(l)))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Test doubles (tests/unit/fake_*.c) are linked before the libraries, so they replace the real

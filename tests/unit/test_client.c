@@ -16,10 +16,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client/ask_args.h"
-#include "client/b64.h"
-#include "client/glive.h"
-#include "client/wav.h"
+#include "client/glivectl/ask_args.h"
+#include "client/lib/b64.h"
+#include "client/lib/glive.h"
+#include "client/lib/wav.h"
 #include "tests/unit/testlib.h"
 
 /* ---- helpers ------------------------------------------------------------------------------- */

@@ -1,4 +1,4 @@
-/* Unit tests of client/tool_run.c: the pure parts of `glivectl tool`. */
+/* Unit tests of client/glivectl/tool_run.c: the pure parts of `glivectl tool`. */
 #include <errno.h>
 #include <jansson.h>
 #include <signal.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "client/tool_run.h"
+#include "client/glivectl/tool_run.h"
 #include "tests/unit/testlib.h"
 
 /* gl_tool_parse on a list of strings. o borrows from argv, so the list is copied to a static

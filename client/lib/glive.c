@@ -1,4 +1,4 @@
-#include "client/glive.h"
+#include "client/lib/glive.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/paths.h"
+#include "common/xalloc.h"
 #include "proto/line.h"
 
 #define READ_CHUNK 65536
@@ -104,13 +105,11 @@ static int fail_io(glive_client *c, gl_err *err, const char *what, int e_no)
 
 /* ---- queue --------------------------------------------------------------------------------- */
 
-static int q_push(glive_client *c, json_t *ev, gl_err *item_err)
+static void q_push(glive_client *c, json_t *ev, gl_err *item_err)
 {
     if (c->qlen == c->qcap) {
         size_t ncap = c->qcap ? c->qcap * 2 : 64;
-        qitem *nq = malloc(ncap * sizeof *nq);
-        if (!nq)
-            return -1;
+        qitem *nq = gl_xmalloc(ncap * sizeof *nq);
         for (size_t i = 0; i < c->qlen; i++)
             nq[i] = c->q[(c->qhead + i) % c->qcap];
         free(c->q);
@@ -122,7 +121,6 @@ static int q_push(glive_client *c, json_t *ev, gl_err *item_err)
     c->qlen++;
     if (ev)
         c->nevents++;
-    return 0;
 }
 
 static bool q_pop(glive_client *c, qitem *out)
@@ -137,17 +135,14 @@ static bool q_pop(glive_client *c, qitem *out)
     return true;
 }
 
-/* Queues an error to be returned by glive_next_event (a skipped line). Best effort. */
+/* Queues an error to be returned by glive_next_event (a skipped line). */
 static void q_push_err(glive_client *c, const gl_err *e)
 {
     if (c->qlen >= GLIVE_EVENT_QUEUE_MAX + 16)
         return; /* never grow without bound on a stream of bad lines */
-    gl_err *copy = malloc(sizeof *copy);
-    if (!copy)
-        return;
+    gl_err *copy = gl_xmalloc(sizeof *copy);
     *copy = *e;
-    if (q_push(c, NULL, copy) < 0)
-        free(copy);
+    q_push(c, NULL, copy);
 }
 
 /* ---- incoming lines ------------------------------------------------------------------------ */
@@ -181,11 +176,7 @@ static void dispatch(glive_client *c, const char *line, size_t len)
             json_decref(obj);
             return;
         }
-        if (q_push(c, obj, NULL) < 0) {
-            gl_fail(&e, "internal", "out of memory queuing an event");
-            die(c, &e);
-            json_decref(obj);
-        }
+        q_push(c, obj, NULL);
         return;
     }
     json_t *ok = json_object_get(obj, "ok");
@@ -342,20 +333,10 @@ glive_client *glive_connect(const char *path, gl_err *err)
         return NULL;
     }
 
-    glive_client *c = calloc(1, sizeof *c);
-    char *rbuf = malloc(READ_CHUNK);
-    char *pcopy = strdup(path);
-    if (!c || !rbuf || !pcopy) {
-        free(c);
-        free(rbuf);
-        free(pcopy);
-        close(fd);
-        gl_fail(err, "internal", "out of memory");
-        return NULL;
-    }
+    glive_client *c = gl_xcalloc(1, sizeof *c);
     c->fd = fd;
-    c->path = pcopy;
-    c->rbuf = rbuf;
+    c->path = gl_xstrdup(path);
+    c->rbuf = gl_xmalloc(READ_CHUNK);
     gl_line_reader_init(&c->rd, GLIVE_LINE_MAX);
     return c;
 }
@@ -405,12 +386,7 @@ json_t *glive_request(glive_client *c, json_t *req, int timeout_ms, gl_err *err)
         return NULL;
     }
     size_t n = strlen(s);
-    char *line = realloc(s, n + 2);
-    if (!line) {
-        free(s);
-        gl_fail(err, "internal", "out of memory");
-        return NULL;
-    }
+    char *line = gl_xrealloc(s, n + 2);
     line[n] = '\n';
     line[n + 1] = '\0';
 

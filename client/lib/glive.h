@@ -33,8 +33,8 @@
  *   eintr     glive_next_event only: a signal handler interrupted the wait; nothing was lost,
  *             call again (lets callers check their signal flags). glive_request retries by itself.
  *   usage     a bad argument (NULL request, request not an object...)
- *   internal  out of memory
- * After "eof" or "io" every later call fails the same way (queued events are still returned
+ * Running out of memory aborts (common/xalloc.h); call gl_xalloc_init() first in main() so that
+ * jansson's allocations abort too. After "eof" or "io" every later call fails the same way (queued events are still returned
  * first by glive_next_event). Not thread-safe: one client per thread. SIGPIPE is never raised. */
 #ifndef GL_CLIENT_GLIVE_H
 #define GL_CLIENT_GLIVE_H

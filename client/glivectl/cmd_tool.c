@@ -1,6 +1,9 @@
-#include "client/tool_cmd.h"
-
+/* glivectl tool: registers a function with gliveD and serves its calls by running a command for
+ * each (concurrently, each bounded by the timeout). The event loop is libuv's: the daemon
+ * connection (a uv_poll_t on glive_fd), the children (uv_spawn, pipes, a timer each) and
+ * SIGINT/SIGTERM. What a call's command gets and how its end becomes the response: tool_run.h. */
 #include <errno.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -10,8 +13,46 @@
 #include <string.h>
 #include <uv.h>
 
-#include "client/glive.h"
+#include "client/glivectl/glivectl.h"
+#include "client/glivectl/tool_run.h"
+#include "client/lib/glive.h"
 #include "common/buf.h"
+#include "common/xalloc.h"
+
+const char cmd_tool_usage[] =
+    "Usage: glivectl tool [--session NAME|'*'] --name NAME [--description TEXT]\n"
+    "                     [--parameters SCHEMA.json] [--timeout S] [--json] -- COMMAND [ARGS...]\n"
+    "\n"
+    "Registers the function NAME with gliveD and serves the model's calls of it by running\n"
+    "COMMAND ARGS (no shell; use sh -c '...' for one) once per call, until interrupted (exit 0,\n"
+    "running commands are killed) or until gliveD closes the connection (exit 1).\n"
+    "\n"
+    "  --session NAME      the session to serve, or '*' (default) for every session that declares\n"
+    "                      the function; a session that did not declare it is re-established\n"
+    "                      with it (its conversation is kept)\n"
+    "  --name NAME         the function's name (required)\n"
+    "  --description TEXT  the function's description, for the model\n"
+    "  --parameters FILE   a JSON file with the parameters schema (an object, e.g.\n"
+    "                      {\"type\":\"object\",\"properties\":{\"room\":{\"type\":\"string\"}}})\n"
+    "  --timeout S         longest run of one call, in seconds (default 30): past it the\n"
+    "                      command's whole process group is killed and the model gets the\n"
+    "                      error (gliveD is told S + 1 s, as a safety net)\n"
+    "  --json              print every event and reply received as JSON lines on stdout\n"
+    "\n"
+    "Each call runs COMMAND in a new process group with the call's args as one line of compact\n"
+    "JSON on stdin (then EOF) and GLIVE_CALL_ID, GLIVE_TOOL, GLIVE_SESSION in the environment.\n"
+    "Calls run concurrently (at most 64 at once). The answer sent to the model:\n"
+    "  stdout that is a JSON object   that object, as is\n"
+    "  any other stdout               {\"output\": \"<stdout>\"} (trailing newlines trimmed)\n"
+    "  exit status N != 0             {\"error\": \"COMMAND exited with status N: <stderr tail>\"}\n"
+    "  a signal                       {\"error\": \"COMMAND killed by signal SIGx: <stderr tail>\"}\n"
+    "  past --timeout                 {\"error\": \"COMMAND timed out after S s\"}\n"
+    "  cannot execute                 {\"error\": \"cannot run COMMAND: <reason>\"}\n"
+    "stdout is limited to 1 MiB per call; the stderr tail is its last 2 KiB. A call the model\n"
+    "cancels is killed and not answered. One line per call is logged to stderr:\n"
+    "  [tool] NAME(ARGS) -> RESPONSE (0.12 s)\n"
+    "\n"
+    "Example: glivectl tool --name turn_on_the_lights -- sh -c 'echo on > /tmp/lights'\n";
 
 extern char **environ;
 
@@ -158,12 +199,10 @@ static int send_result(server *s, const char *session, const char *call_id, cons
 {
     json_t *req = json_pack("{s:s, s:s, s:O}", "op", "tool.result", "call_id", call_id,
                             "response", response);
-    if (req && session)
+    if (session)
         json_object_set_new(req, "session", json_string(session));
     gl_err e;
-    json_t *reply = req ? glive_request(s->c, req, s->req_timeout_ms, &e) : NULL;
-    if (!req)
-        gl_fail(&e, "internal", "out of memory");
+    json_t *reply = glive_request(s->c, req, s->req_timeout_ms, &e);
     if (!reply) {
         if (strcmp(e.code, "timeout") == 0) {
             tlog("[tool] call %s: %s", call_id, e.msg);
@@ -173,7 +212,7 @@ static int send_result(server *s, const char *session, const char *call_id, cons
             tlog("glivectl: %s", e.msg);
         else
             tlog("glivectl: %s: %s", e.code, e.msg);
-        stop(s, GL_TOOL_EXIT_ERR);
+        stop(s, EXIT_ERR);
         return -1;
     }
     print_json(s, reply);
@@ -189,8 +228,7 @@ static int send_result(server *s, const char *session, const char *call_id, cons
                 snprintf(msg, sizeof msg, "glivectl could not deliver the result: %s: %s", e.code,
                          e.msg);
                 json_t *err = json_pack("{s:s}", "error", msg);
-                if (err)
-                    rc = send_result(s, session, call_id, err, false);
+                rc = send_result(s, session, call_id, err, false);
                 json_decref(err);
             }
         }
@@ -204,10 +242,10 @@ static int send_result(server *s, const char *session, const char *call_id, cons
 static void respond(server *s, const char *session, const char *call_id, const json_t *args,
                     const json_t *response, uint64_t t0)
 {
-    char *a = args ? gl_tool_brief(args, GL_TOOL_LOG_MAX) : strdup("{}");
+    char *a = args ? gl_tool_brief(args, GL_TOOL_LOG_MAX) : gl_xstrdup("{}");
     char *r = gl_tool_brief(response, GL_TOOL_LOG_MAX);
     double dt = (double)(uv_hrtime() - t0) / 1e9;
-    tlog("[tool] %s(%s) -> %s (%.2f s)", s->o->name, a ? a : "?", r ? r : "?", dt);
+    tlog("[tool] %s(%s) -> %s (%.2f s)", s->o->name, a, r, dt);
     free(a);
     free(r);
     if (send_result(s, session, call_id, response, true) == 0)
@@ -218,8 +256,7 @@ static void respond_error(server *s, const char *session, const char *call_id, c
                           const char *message, uint64_t t0)
 {
     json_t *resp = json_pack("{s:s}", "error", message);
-    if (resp)
-        respond(s, session, call_id, args, resp, t0);
+    respond(s, session, call_id, args, resp, t0);
     json_decref(resp);
 }
 
@@ -335,24 +372,11 @@ static void on_written(uv_write_t *w, int status)
 static void start_call(server *s, const char *call_id, const char *session, json_t *args)
 {
     uint64_t t0 = uv_hrtime();
-    call *k = calloc(1, sizeof *k);
+    call *k = gl_xcalloc(1, sizeof *k);
     char **env = gl_tool_env(environ, call_id, s->o->name, session);
-    if (k) {
-        k->call_id = strdup(call_id);
-        k->session = session ? strdup(session) : NULL;
-        k->in_data = gl_tool_stdin(args, NULL);
-    }
-    if (!k || !env || !k->call_id || (session && !k->session) || !k->in_data) {
-        if (k) {
-            free(k->call_id);
-            free(k->session);
-            free(k->in_data);
-            free(k);
-        }
-        gl_tool_env_free(env);
-        respond_error(s, session, call_id, args, "glivectl: out of memory", t0);
-        return;
-    }
+    k->call_id = gl_xstrdup(call_id);
+    k->session = session ? gl_xstrdup(session) : NULL;
+    k->in_data = gl_tool_stdin(args, NULL);
     k->srv = s;
     k->t0 = t0;
     k->args = json_incref(args);
@@ -472,7 +496,7 @@ static void drain(server *s)
                 tlog("glivectl: %s", e.msg);
             else
                 tlog("glivectl: %s: %s", e.code, e.msg);
-            stop(s, GL_TOOL_EXIT_ERR);
+            stop(s, EXIT_ERR);
             break;
         }
         print_json(s, ev);
@@ -524,21 +548,26 @@ static void on_signal(uv_signal_t *h, int signum)
         tlog("[tool] stopping (%s): killing %zu running call%s", sig, n, n == 1 ? "" : "s");
     else
         tlog("[tool] stopping (%s)", sig);
-    stop(s, GL_TOOL_EXIT_OK);
+    stop(s, EXIT_OK);
 }
 
-int gl_tool_serve(const char *socket, int request_timeout_ms, const gl_tool_opts *o,
-                  json_t *register_req)
+/* Connects to gliveD (socket NULL = the default), sends `register_req` (STOLEN) and serves calls
+ * until SIGINT/SIGTERM (EXIT_OK, after killing the running commands) or until gliveD closes the
+ * connection or fails (EXIT_ERR). EXIT_CONNECT when gliveD cannot be reached, EXIT_ERR when the
+ * registration is refused. request_timeout_ms bounds each request's wait for its reply (-1:
+ * none). With o->json, every event and reply received is printed on stdout as a JSON line. */
+static int serve(const char *socket, int request_timeout_ms, const gl_tool_opts *o,
+                 json_t *register_req)
 {
     gl_err e;
     glive_client *c = glive_connect(socket, &e);
     if (!c) {
         json_decref(register_req);
         tlog("glivectl: %s", e.msg);
-        return GL_TOOL_EXIT_CONNECT;
+        return EXIT_CONNECT;
     }
     const char *session = str(register_req, "session");
-    char *where = strdup(session ? session : GL_TOOL_DEFAULT_SESSION);
+    char *where = gl_xstrdup(session ? session : GL_TOOL_DEFAULT_SESSION);
     json_t *reply = glive_request(c, register_req, request_timeout_ms, &e);
     if (!reply || glive_reply_error(reply, &e) < 0) {
         if (reply && o->json) {
@@ -553,17 +582,17 @@ int gl_tool_serve(const char *socket, int request_timeout_ms, const gl_tool_opts
         json_decref(reply);
         free(where);
         glive_close(c);
-        return GL_TOOL_EXIT_ERR;
+        return EXIT_ERR;
     }
 
-    server *s = calloc(1, sizeof *s);
-    if (!s || uv_loop_init(&s->loop) < 0) {
+    server *s = gl_xcalloc(1, sizeof *s);
+    if (uv_loop_init(&s->loop) < 0) {
         tlog("glivectl: internal: cannot start the event loop");
         free(s);
         json_decref(reply);
         free(where);
         glive_close(c);
-        return GL_TOOL_EXIT_ERR;
+        return EXIT_ERR;
     }
     s->c = c;
     s->o = o;
@@ -571,11 +600,10 @@ int gl_tool_serve(const char *socket, int request_timeout_ms, const gl_tool_opts
     s->timeout_ms = (uint64_t)(o->timeout_s * 1000 + 0.5);
     if (!s->timeout_ms)
         s->timeout_ms = 1;
-    s->rc = GL_TOOL_EXIT_OK;
+    s->rc = EXIT_OK;
     print_json(s, reply);
     json_decref(reply);
-    tlog("[tool] serving %s in session(s) %s; waiting for calls (Ctrl-C to stop)", o->name,
-         where ? where : "*");
+    tlog("[tool] serving %s in session(s) %s; waiting for calls (Ctrl-C to stop)", o->name, where);
     free(where);
 
     uv_signal_init(&s->loop, &s->sigint);
@@ -592,7 +620,7 @@ int gl_tool_serve(const char *socket, int request_timeout_ms, const gl_tool_opts
         r = uv_signal_start(&s->sigterm, on_signal, SIGTERM);
     if (r < 0) {
         tlog("glivectl: internal: %s", uv_strerror(r));
-        stop(s, GL_TOOL_EXIT_ERR);
+        stop(s, EXIT_ERR);
     } else {
         drain(s); /* events queued while the registration waited for its reply */
     }
@@ -603,4 +631,25 @@ int gl_tool_serve(const char *socket, int request_timeout_ms, const gl_tool_opts
     glive_close(c);
     free(s);
     return rc;
+}
+
+int cmd_tool(const globals *g, int argc, char **argv)
+{
+    gl_tool_opts o;
+    gl_err e;
+    if (gl_tool_parse(argc, argv, &o, &e) < 0) {
+        errline("glivectl tool: %s", e.msg);
+        fputs(cmd_tool_usage, stderr);
+        return EXIT_USAGE;
+    }
+    if (o.help) {
+        fputs(cmd_tool_usage, stdout);
+        return EXIT_OK;
+    }
+    json_t *req = gl_tool_register_request(&o, &e);
+    if (!req) {
+        errline("glivectl tool: %s", e.msg);
+        return strcmp(e.code, "usage") == 0 ? EXIT_USAGE : EXIT_ERR;
+    }
+    return serve(g->socket, g->timeout_ms, &o, req);
 }

@@ -1,4 +1,4 @@
-#include "client/tool_run.h"
+#include "client/glivectl/tool_run.h"
 
 #include <errno.h>
 #include <math.h>
@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/xalloc.h"
 #include "proto/line.h"
 
 /* ---- arguments ----------------------------------------------------------------------------- */
@@ -135,27 +136,21 @@ json_t *gl_tool_register_request(const gl_tool_opts *o, gl_err *err)
     if (o->parameters && !(params = gl_tool_load_parameters(o->parameters, err)))
         return NULL;
     json_t *decl = json_object();
-    json_t *req = json_object();
+    json_object_set_new(decl, "name", gl_json_text(o->name));
+    if (o->description)
+        json_object_set_new(decl, "description", gl_json_text(o->description));
+    if (params)
+        json_object_set_new(decl, "parameters", params);
     double t = o->timeout_s + GL_TOOL_DAEMON_GRACE_S, whole;
     if (t > GL_TOOL_MAX_TIMEOUT_S) /* gliveD's bound too */
         t = GL_TOOL_MAX_TIMEOUT_S;
-    json_t *timeout = modf(t, &whole) == 0 && whole < 1e15 ? json_integer((json_int_t)whole)
-                                                           : json_real(t);
-    if (!decl || !req || !timeout || json_object_set_new(decl, "name", gl_json_text(o->name)) < 0 ||
-        (o->description &&
-         json_object_set_new(decl, "description", gl_json_text(o->description)) < 0) ||
-        (params && json_object_set(decl, "parameters", params) < 0) ||
-        json_object_set_new(req, "op", json_string("tool.register")) < 0 ||
-        json_object_set_new(req, "session", gl_json_text(o->session)) < 0 ||
-        json_object_set(req, "declaration", decl) < 0 ||
-        json_object_set(req, "timeout_s", timeout) < 0) {
-        json_decref(req);
-        req = NULL;
-        gl_fail(err, "internal", "out of memory");
-    }
-    json_decref(params);
-    json_decref(decl);
-    json_decref(timeout);
+    json_t *req = json_object();
+    json_object_set_new(req, "op", json_string("tool.register"));
+    json_object_set_new(req, "session", gl_json_text(o->session));
+    json_object_set_new(req, "declaration", decl);
+    json_object_set_new(req, "timeout_s", modf(t, &whole) == 0 && whole < 1e15
+                                              ? json_integer((json_int_t)whole)
+                                              : json_real(t));
     return req;
 }
 
@@ -167,15 +162,9 @@ char *gl_tool_stdin(const json_t *args, size_t *len)
     if (args && !json_is_null(args))
         s = json_dumps(args, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
     if (!s)
-        s = strdup("{}");
-    if (!s)
-        return NULL;
+        s = gl_xstrdup("{}");
     size_t n = strlen(s);
-    char *line = realloc(s, n + 2);
-    if (!line) {
-        free(s);
-        return NULL;
-    }
+    char *line = gl_xrealloc(s, n + 2);
     line[n] = '\n';
     line[n + 1] = '\0';
     if (len)
@@ -194,8 +183,12 @@ static bool is_ours(const char *entry)
 
 static char *kv(const char *k, const char *v)
 {
-    char *s = NULL;
-    return asprintf(&s, "%s=%s", k, v) < 0 ? NULL : s;
+    size_t kl = strlen(k), vl = strlen(v);
+    char *s = gl_xmalloc(kl + vl + 2);
+    memcpy(s, k, kl);
+    s[kl] = '=';
+    memcpy(s + kl + 1, v, vl + 1);
+    return s;
 }
 
 char **gl_tool_env(char *const *base, const char *call_id, const char *tool, const char *session)
@@ -203,24 +196,16 @@ char **gl_tool_env(char *const *base, const char *call_id, const char *tool, con
     size_t n = 0;
     while (base && base[n])
         n++;
-    char **env = calloc(n + 4, sizeof *env);
-    if (!env)
-        return NULL;
+    char **env = gl_xcalloc(n + 4, sizeof *env);
     size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (is_ours(base[i]))
-            continue;
-        if (!(env[k++] = strdup(base[i])))
-            goto oom;
-    }
-    if (!(env[k++] = kv("GLIVE_CALL_ID", call_id)) || !(env[k++] = kv("GLIVE_TOOL", tool)))
-        goto oom;
-    if (session && !(env[k++] = kv("GLIVE_SESSION", session)))
-        goto oom;
+    for (size_t i = 0; i < n; i++)
+        if (!is_ours(base[i]))
+            env[k++] = gl_xstrdup(base[i]);
+    env[k++] = kv("GLIVE_CALL_ID", call_id);
+    env[k++] = kv("GLIVE_TOOL", tool);
+    if (session)
+        env[k++] = kv("GLIVE_SESSION", session);
     return env;
-oom:
-    gl_tool_env_free(env);
-    return NULL;
 }
 
 void gl_tool_env_free(char **env)
@@ -311,10 +296,8 @@ static json_t *error_response(const char *prefix, const gl_ring *ring)
     if (!text)
         return NULL;
     json_t *r = json_object();
-    if (r && json_object_set_new(r, "error", text) == 0)
-        return r;
-    json_decref(r);
-    return NULL;
+    json_object_set_new(r, "error", text);
+    return r;
 }
 
 static json_t *error_responsef(const gl_ring *ring, const char *fmt, ...)
@@ -363,32 +346,28 @@ json_t *gl_tool_response(const char *command, double timeout_s, const gl_tool_ou
     while (n && (o->out[n - 1] == '\n' || o->out[n - 1] == '\r'))
         n--;
     json_t *text = gl_json_textn(n ? o->out : "", n);
-    json_t *r = text ? json_object() : NULL;
-    if (r && json_object_set_new(r, "output", text) == 0)
-        return r;
-    if (!r)
-        json_decref(text);
-    json_decref(r);
-    return NULL;
+    if (!text)
+        return NULL;
+    json_t *r = json_object();
+    json_object_set_new(r, "output", text);
+    return r;
 }
 
 char *gl_tool_brief(const json_t *v, size_t max)
 {
     char *s = v ? json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY)
-                : strdup("null");
+                : gl_xstrdup("null");
     if (!s)
-        return strdup("?");
+        return gl_xstrdup("?");
     size_t n = strlen(s);
     if (n <= max)
         return s;
     size_t cut = max;
     while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
         cut--; /* s[cut] starts a character: cut before it */
-    char *out = malloc(cut + 4);
-    if (out) {
-        memcpy(out, s, cut);
-        memcpy(out + cut, "...", 4);
-    }
+    char *out = gl_xmalloc(cut + 4);
+    memcpy(out, s, cut);
+    memcpy(out + cut, "...", 4);
     free(s);
     return out;
 }

@@ -1,9 +1,11 @@
-#include "client/b64.h"
+#include "client/lib/b64.h"
 
 #include <limits.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "common/xalloc.h"
 
 int gl_b64_decode(const char *in, size_t len, unsigned char **out, size_t *outlen, gl_err *err)
 {
@@ -25,18 +27,12 @@ int gl_b64_decode(const char *in, size_t len, unsigned char **out, size_t *outle
     char *tmp = NULL;
     const char *src = in;
     if (missing || pad) {
-        tmp = malloc(full + 1);
-        if (!tmp)
-            return gl_fail(err, "internal", "out of memory");
+        tmp = gl_xmalloc(full + 1);
         memcpy(tmp, in, body);
         memset(tmp + body, '=', missing);
         src = tmp;
     }
-    unsigned char *buf = malloc(full / 4 * 3 + 1);
-    if (!buf) {
-        free(tmp);
-        return gl_fail(err, "internal", "out of memory");
-    }
+    unsigned char *buf = gl_xmalloc(full / 4 * 3 + 1);
     int n = full ? EVP_DecodeBlock(buf, (const unsigned char *)src, (int)full) : 0;
     free(tmp);
     if (n < 0 || (size_t)n != full / 4 * 3) {

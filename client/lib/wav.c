@@ -1,10 +1,12 @@
-#include "client/wav.h"
+#include "client/lib/wav.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "common/xalloc.h"
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -73,10 +75,10 @@ int gl_wav_open(gl_wav *w, const char *path, gl_err *err)
     w->f = fopen(path, "wb");
     if (!w->f)
         return gl_fail(err, "io", "cannot create %s: %s", path, strerror(errno));
-    w->path = strdup(path);
+    w->path = gl_xstrdup(path);
     uint8_t h[GL_WAV_HEADER_LEN];
     gl_wav_header(h, w->rate, w->channels, w->bits, 0);
-    if (!w->path || fwrite(h, 1, sizeof h, w->f) != sizeof h) {
+    if (fwrite(h, 1, sizeof h, w->f) != sizeof h) {
         int e = errno;
         fclose(w->f);
         free(w->path);

@@ -1,4 +1,4 @@
-#include "client/ask_args.h"
+#include "client/glivectl/ask_args.h"
 
 #include <errno.h>
 #include <math.h>
@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/xalloc.h"
 #include "proto/line.h"
 
 void gl_ask_opts_free(gl_ask_opts *o)
@@ -85,10 +86,7 @@ int gl_ask_parse(int argc, char **argv, gl_ask_opts *o, gl_err *err)
         case O_FUNCTION: {
             if (!*val)
                 return gl_fail(err, "usage", "option \"--function\" needs a non-empty NAME");
-            const char **nf = realloc(o->functions, (o->nfunctions + 1) * sizeof *nf);
-            if (!nf)
-                return gl_fail(err, "internal", "out of memory");
-            o->functions = nf;
+            o->functions = gl_xrealloc(o->functions, (o->nfunctions + 1) * sizeof *o->functions);
             o->functions[o->nfunctions++] = val;
             break;
         }
@@ -118,28 +116,21 @@ const char *gl_ask_modality(const gl_ask_opts *o)
 json_t *gl_ask_tools(const gl_ask_opts *o, const json_t *extra)
 {
     json_t *tools = json_array();
-    if (!tools)
-        return NULL;
-    int bad = 0;
     if (o->code_execution)
-        bad |= json_array_append_new(tools, json_pack("{s:{}}", "code_execution"));
+        json_array_append_new(tools, json_pack("{s:{}}", "code_execution"));
     if (o->google_search)
-        bad |= json_array_append_new(tools, json_pack("{s:{}}", "google_search"));
+        json_array_append_new(tools, json_pack("{s:{}}", "google_search"));
     if (o->nfunctions) {
         json_t *decls = json_array();
         for (size_t i = 0; i < o->nfunctions; i++)
-            bad |= json_array_append_new(decls, json_pack("{s:o}", "name", gl_json_text(o->functions[i])));
-        bad |= json_array_append_new(tools, json_pack("{s:o}", "function_declarations", decls));
+            json_array_append_new(decls, json_pack("{s:o}", "name", gl_json_text(o->functions[i])));
+        json_array_append_new(tools, json_pack("{s:o}", "function_declarations", decls));
     }
     size_t i;
     json_t *t;
     if (json_is_array(extra))
         json_array_foreach(extra, i, t)
-            bad |= json_array_append(tools, t);
-    if (bad) {
-        json_decref(tools);
-        return NULL;
-    }
+            json_array_append(tools, t);
     return tools;
 }
 
@@ -186,19 +177,13 @@ json_t *gl_ask_open_request(const gl_ask_opts *o, gl_err *err)
     json_decref(extra);
     json_t *req = json_pack("{s:s, s:s, s:s}", "op", "open", "session", o->session, "modality",
                             gl_ask_modality(o));
-    int bad = !tools || !req;
-    if (!bad && o->model)
-        bad |= json_object_set_new(req, "model", gl_json_text(o->model));
-    if (!bad && o->system)
-        bad |= json_object_set_new(req, "system_instruction", gl_json_text(o->system));
-    if (!bad && json_array_size(tools))
-        bad |= json_object_set(req, "tools", tools);
+    if (o->model)
+        json_object_set_new(req, "model", gl_json_text(o->model));
+    if (o->system)
+        json_object_set_new(req, "system_instruction", gl_json_text(o->system));
+    if (json_array_size(tools))
+        json_object_set(req, "tools", tools);
     json_decref(tools);
-    if (bad) {
-        json_decref(req);
-        gl_fail(err, "internal", "out of memory");
-        return NULL;
-    }
     return req;
 }
 
@@ -245,9 +230,9 @@ size_t gl_grounding_collect(const json_t *metadata, json_t *acc)
         if (seen)
             continue;
         json_t *src = json_pack("{s:s}", "uri", uri);
-        if (src && title && *title)
+        if (title && *title)
             json_object_set_new(src, "title", json_string(title));
-        if (src && json_array_append_new(acc, src) == 0)
+        if (json_array_append_new(acc, src) == 0)
             added++;
     }
     return added;

@@ -45,7 +45,7 @@ const char *gl_ask_modality(const gl_ask_opts *o);
 /* The `tools` array from the flags: {"code_execution":{}}, {"google_search":{}}, one
  * {"function_declarations":[{"name":N}...]} with every --function, then the Tool objects of
  * `extra` (a JSON array, borrowed; may be NULL) appended as they are. New reference (an empty
- * array when no flag was given). NULL only when memory is out. */
+ * array when no flag was given). */
 json_t *gl_ask_tools(const gl_ask_opts *o, const json_t *extra);
 
 /* Reads the --tools file: a JSON array of objects. Error code "usage" naming the file. */

@@ -1,4 +1,4 @@
-/* The pure parts of `glivectl tool` (client/tool_cmd.c runs the loop): argument parsing, the
+/* The pure parts of `glivectl tool` (cmd_tool.c runs the loop): argument parsing, the
  * `tool.register` request, what a handler command gets (stdin, environment) and how its end
  * (exit status, stdout, stderr's tail) becomes the FunctionResponse `response` sent back with
  * `tool.result`. No I/O except reading the --parameters file.
@@ -63,13 +63,13 @@ json_t *gl_tool_load_parameters(const char *path, gl_err *err);
 json_t *gl_tool_register_request(const gl_tool_opts *o, gl_err *err);
 
 /* What the command reads on stdin: the args as compact JSON plus "\n" ({} when args is NULL or
- * null). malloc'd, NUL-terminated; *len (may be NULL) gets the length. NULL if memory is out. */
+ * null). malloc'd, NUL-terminated; *len (may be NULL) gets the length. */
 char *gl_tool_stdin(const json_t *args, size_t *len);
 
 /* The command's environment: `base` (NULL-terminated, e.g. environ) without any GLIVE_CALL_ID,
  * GLIVE_TOOL or GLIVE_SESSION, plus GLIVE_CALL_ID=call_id, GLIVE_TOOL=tool and (if session is not
  * NULL) GLIVE_SESSION=session. NULL-terminated, every string malloc'd; free with
- * gl_tool_env_free. NULL if memory is out. */
+ * gl_tool_env_free. */
 char **gl_tool_env(char *const *base, const char *call_id, const char *tool, const char *session);
 void gl_tool_env_free(char **env);
 
@@ -112,7 +112,7 @@ json_t *gl_tool_response(const char *command, double timeout_s, const gl_tool_ou
 const char *gl_tool_signame(int sig, char *buf, size_t size);
 
 /* Compact JSON of v for log lines, cut to at most `max` bytes (at a UTF-8 boundary) followed by
- * "..." when longer (NULL v: "null"). malloc'd; NULL only if memory is out. */
+ * "..." when longer (NULL v: "null"). malloc'd. */
 char *gl_tool_brief(const json_t *v, size_t max);
 
 #endif

@@ -1,0 +1,319 @@
+/* glivectl ask: opens (or attaches to) a session, sends one prompt and streams the answer of
+ * that turn: text, audio (to a WAV or raw PCM on stdout), transcripts, code, grounding sources;
+ * it answers the turn's function calls with --tool-reply. Arguments and requests: ask_args.c. */
+#include <errno.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/glivectl/ask_args.h"
+#include "client/glivectl/glivectl.h"
+#include "client/lib/b64.h"
+#include "client/lib/glive.h"
+#include "client/lib/wav.h"
+#include "proto/line.h"
+
+const char cmd_ask_usage[] =
+    "Usage: glivectl ask [OPTIONS] PROMPT\n"
+    "\n"
+    "Opens (or attaches to) a session, sends PROMPT and streams the answer of that turn: text to\n"
+    "stdout as it arrives, code and code results readably, search sources at the end. Function\n"
+    "calls of the turn are answered by glivectl (logged to stderr).\n"
+    "\n"
+    "  --session NAME      the session (default \"default\"); created if it does not exist\n"
+    "  --model NAME        model of a new session (default: gliveD's)\n"
+    "  --audio             ask for AUDIO; without --wav the PCM (s16le mono) goes to stdout and\n"
+    "                      text to stderr\n"
+    "  --wav FILE          ask for AUDIO and write it to FILE as a WAV (24 kHz s16le mono)\n"
+    "  --code-execution    enable the code execution tool\n"
+    "  --google-search     enable the Google Search tool\n"
+    "  --function NAME     declare a function NAME (repeatable)\n"
+    "  --tools FILE.json   add the Gemini Tool objects of a JSON array\n"
+    "  --system TEXT       system instruction\n"
+    "  --tool-reply JSON   response object sent for function calls\n"
+    "                      (default {\"result\":{\"string_value\":\"ok\"}})\n"
+    "  --json              print the open/send replies and every event of the turn as JSON\n"
+    "                      lines on stdout instead (audio still goes to --wav)\n"
+    "\n"
+    "Transcripts of the spoken answer go to stderr, prefixed \"[transcript] \".\n";
+
+typedef struct ask_state {
+    const globals *g;
+    const gl_ask_opts *o;
+    glive_client *c;
+    long long turn;
+    ostream *text;          /* where text goes: stdout, or stderr when stdout carries PCM */
+    bool raw_pcm;           /* --audio without --wav (and not --json): PCM to stdout */
+    gl_wav wav;
+    bool wav_open;
+    bool audio_ignored_noted;
+    json_t *tool_reply;     /* response for function calls */
+    json_t *sources;        /* grounding sources of the turn */
+} ask_state;
+
+enum { EV_CONTINUE = -1 };
+
+static int ask_audio(ask_state *st, const json_t *ev)
+{
+    const char *data = str_or(ev, "data", "");
+    if (!st->wav_open && !st->raw_pcm) {
+        if (!st->o->json && !st->audio_ignored_noted) {
+            errline("[audio not saved: use --wav FILE, or --audio for raw PCM on stdout]");
+            st->audio_ignored_noted = true;
+        }
+        return EV_CONTINUE;
+    }
+    unsigned char *pcm;
+    size_t n;
+    gl_err e;
+    if (gl_b64_decode(data, strlen(data), &pcm, &n, &e) < 0)
+        return report(&e);
+    int rc = EV_CONTINUE;
+    if (st->wav_open) {
+        uint32_t rate = gl_wav_mime_rate(str_or(ev, "mime", NULL), GL_WAV_DEFAULT_RATE);
+        if (gl_wav_set_rate(&st->wav, rate) != 0)
+            errline("[audio: rate changed to %u Hz mid-stream; the WAV keeps %u Hz]", rate,
+                    st->wav.rate);
+        if (gl_wav_write(&st->wav, pcm, n, &e) < 0)
+            rc = report(&e);
+    } else {
+        if (n && fwrite(pcm, 1, n, stdout) != n) {
+            gl_fail(&e, "io", "cannot write audio to stdout: %s", strerror(errno));
+            rc = report(&e);
+        }
+        fflush(stdout);
+    }
+    free(pcm);
+    return rc;
+}
+
+static void ask_transcript(const json_t *ev)
+{
+    const char *src = str_or(ev, "source", "output");
+    const char *text = str_or(ev, "text", "");
+    bool input = strcmp(src, "input") == 0;
+    const char *run = input ? "input" : "output";
+    if (!transcript_run || strcmp(transcript_run, run) != 0) {
+        err_linestart();
+        o_puts(&ERR, input ? "[input transcript] " : "[transcript] ");
+        transcript_run = run;
+    }
+    o_puts(&ERR, text);
+    if (json_is_true(json_object_get(ev, "finished"))) {
+        o_newline(&ERR);
+        transcript_run = NULL;
+    }
+}
+
+static int ask_tool_call(ask_state *st, const json_t *ev)
+{
+    const char *call_id = json_string_value(json_object_get(ev, "call_id"));
+    const char *name = str_or(ev, "name", "?");
+    char *args = dump(json_object_get(ev, "args") ? json_object_get(ev, "args") : json_object());
+    if (!call_id) {
+        errline("[tool] %s(%s): the call has no call_id; not answered", name, args);
+        free(args);
+        return EV_CONTINUE;
+    }
+    if (json_is_true(json_object_get(ev, "handler"))) { /* served by a registered handler */
+        errline("[tool] %s(%s) -> (answered by its handler)", name, args);
+        free(args);
+        return EV_CONTINUE;
+    }
+    json_t *req = json_pack("{s:s, s:s, s:s, s:O}", "op", "tool.result", "session", st->o->session,
+                            "call_id", call_id, "response", st->tool_reply);
+    gl_err e;
+    json_t *reply = request(st->c, st->g, req, &e);
+    int rc = EV_CONTINUE;
+    if (!reply)
+        rc = report(&e);
+    else if (glive_reply_error(reply, &e) == 0) {
+        char *resp = dump(st->tool_reply);
+        errline("[tool] %s(%s) -> %s", name, args, resp);
+        free(resp);
+    } else if (strcmp(e.code, "unknown_call") != 0) /* else: already answered elsewhere */
+        rc = report(&e);
+    json_decref(reply);
+    free(args);
+    return rc;
+}
+
+/* Handles one event; returns EV_CONTINUE or the exit status. */
+static int ask_event(ask_state *st, const json_t *ev)
+{
+    const char *name = str_or(ev, "event", "");
+    const char *session = json_string_value(json_object_get(ev, "session"));
+    if (session && strcmp(session, st->o->session) != 0)
+        return EV_CONTINUE;
+    json_t *tj = json_object_get(ev, "turn");
+    if (tj && !json_is_null(tj) && (!json_is_integer(tj) || json_integer_value(tj) != st->turn))
+        return EV_CONTINUE; /* another turn of the session */
+    bool js = st->o->json;
+    if (js)
+        print_json_line(ev);
+
+    if (strcmp(name, "text") == 0) {
+        if (!js)
+            o_puts(st->text, str_or(ev, "text", ""));
+    } else if (strcmp(name, "transcript") == 0) {
+        if (!js)
+            ask_transcript(ev);
+    } else if (strcmp(name, "audio") == 0) {
+        return ask_audio(st, ev);
+    } else if (strcmp(name, "code") == 0) {
+        if (!js)
+            print_code(st->text, ev);
+    } else if (strcmp(name, "code_result") == 0) {
+        if (!js)
+            print_code_result(st->text, ev);
+    } else if (strcmp(name, "grounding") == 0) {
+        gl_grounding_collect(json_object_get(ev, "metadata"), st->sources);
+    } else if (strcmp(name, "tool_call") == 0) {
+        return ask_tool_call(st, ev);
+    } else if (strcmp(name, "tool_result") == 0) {
+        const char *by = str_or(ev, "by", "");
+        if (!js && strcmp(by, "client") != 0) {
+            json_t *r = json_object_get(ev, "response");
+            char *resp = dump(r ? r : json_object_get(ev, "error"));
+            errline("[tool] %s -> %s%s (by %s)", str_or(ev, "name", "?"), r ? "" : "error: ", resp,
+                    *by ? by : "gliveD");
+            free(resp);
+        }
+    } else if (strcmp(name, "tool_cancel") == 0) {
+        if (!js)
+            errline("[tool] call %s cancelled by the model", str_or(ev, "call_id", "?"));
+    } else if (strcmp(name, "turn_complete") == 0) {
+        if (!js) {
+            if (transcript_run) /* end the transcript line before anything else is printed */
+                o_newline(&ERR), transcript_run = NULL;
+            char *src = gl_grounding_format(st->sources);
+            if (src) {
+                o_newline(st->text);
+                o_puts(st->text, src);
+                free(src);
+            }
+            o_newline(st->text);
+        }
+        return EXIT_OK;
+    } else if (strcmp(name, "interrupted") == 0) {
+        errline("glivectl: interrupted: %s", str_or(ev, "reason", "the turn was interrupted"));
+        return EXIT_ERR;
+    } else if (strcmp(name, "error") == 0) {
+        errline("glivectl: %s: %s", str_or(ev, "code", "error"), str_or(ev, "message", "(no message)"));
+        return EXIT_ERR;
+    } else if (strcmp(name, "state") == 0) {
+        const char *state = str_or(ev, "state", "");
+        const char *reason = json_string_value(json_object_get(ev, "reason"));
+        if (strcmp(state, "closed") == 0 && reason) {
+            errline("glivectl: closed: session \"%s\" closed: %s", st->o->session, reason);
+            return EXIT_ERR;
+        }
+    }
+    return EV_CONTINUE;
+}
+
+static int ask_run(ask_state *st, json_t *open_req)
+{
+    const globals *g = st->g;
+    const gl_ask_opts *o = st->o;
+    gl_err e;
+
+    json_t *reply = request(st->c, g, open_req, &e);
+    if (!reply)
+        return report(&e);
+    if (o->json)
+        print_json_line(reply);
+    if (glive_reply_error(reply, &e) < 0) {
+        json_decref(reply);
+        return report(&e);
+    }
+    json_decref(reply);
+
+    json_t *send = json_pack("{s:s, s:s, s:o}", "op", "send", "session", o->session, "text",
+                             gl_json_text(o->prompt));
+    if (!(reply = request(st->c, g, send, &e)))
+        return report(&e);
+    if (o->json)
+        print_json_line(reply);
+    if (glive_reply_error(reply, &e) < 0) {
+        json_decref(reply);
+        return report(&e);
+    }
+    json_t *tj = json_object_get(reply, "turn");
+    if (!json_is_integer(tj)) {
+        json_decref(reply);
+        gl_fail(&e, "protocol", "the reply to \"send\" has no turn number");
+        return report(&e);
+    }
+    st->turn = json_integer_value(tj);
+    json_decref(reply);
+
+    for (;;) {
+        json_t *ev = wait_event(st->c, g->timeout_ms, &e);
+        if (!ev) {
+            if (strcmp(e.code, "signal") == 0) {
+                errline("glivectl: %s", e.msg);
+                return EXIT_SIGNAL;
+            }
+            return report(&e);
+        }
+        int rc = ask_event(st, ev);
+        json_decref(ev);
+        if (rc != EV_CONTINUE)
+            return rc;
+    }
+}
+
+int cmd_ask(const globals *g, int argc, char **argv)
+{
+    gl_ask_opts o;
+    gl_err e;
+    if (gl_ask_parse(argc, argv, &o, &e) < 0) {
+        errline("glivectl ask: %s", e.msg);
+        fputs(cmd_ask_usage, stderr);
+        gl_ask_opts_free(&o);
+        return EXIT_USAGE;
+    }
+    if (o.help) {
+        fputs(cmd_ask_usage, stdout);
+        gl_ask_opts_free(&o);
+        return EXIT_OK;
+    }
+    ask_state st = {.g = g, .o = &o, .text = &OUT};
+    json_t *open_req = gl_ask_open_request(&o, &e);
+    if (open_req)
+        st.tool_reply = gl_ask_tool_reply(&o, &e);
+    if (!open_req || !st.tool_reply) {
+        errline("glivectl ask: %s", e.msg);
+        json_decref(open_req);
+        gl_ask_opts_free(&o);
+        return EXIT_USAGE;
+    }
+    st.raw_pcm = o.audio && !o.wav && !o.json;
+    if (st.raw_pcm)
+        st.text = &ERR; /* stdout carries the PCM */
+    st.sources = json_array();
+
+    int rc;
+    if (!(st.c = connect_daemon(g))) {
+        rc = EXIT_CONNECT;
+        json_decref(open_req);
+    } else if (o.wav && gl_wav_open(&st.wav, o.wav, &e) < 0) {
+        rc = report(&e);
+        json_decref(open_req);
+    } else {
+        st.wav_open = o.wav != NULL;
+        catch_signals();
+        rc = ask_run(&st, open_req);
+    }
+    if (st.wav_open && gl_wav_close(&st.wav, &e) < 0 && (rc == EXIT_OK))
+        rc = report(&e);
+    glive_close(st.c);
+    json_decref(st.tool_reply);
+    json_decref(st.sources);
+    gl_ask_opts_free(&o);
+    return rc;
+}

@@ -1,0 +1,126 @@
+/* glivectl's output: stdout and stderr written as the text streams in, one-line diagnostics, and
+ * JSON shown to humans. */
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client/glivectl/glivectl.h"
+#include "common/xalloc.h"
+
+ostream OUT, ERR;
+const char *transcript_run;
+
+static void o_write(ostream *o, const char *s, size_t n)
+{
+    if (!n)
+        return;
+    fwrite(s, 1, n, o->f);
+    o->midline = s[n - 1] != '\n';
+    fflush(o->f);
+}
+
+void o_puts(ostream *o, const char *s) { o_write(o, s, strlen(s)); }
+
+static void o_vprintf(ostream *o, const char *fmt, va_list ap)
+{
+    char *s = NULL;
+    int n = vasprintf(&s, fmt, ap);
+    if (n > 0)
+        o_write(o, s, (size_t)n);
+    free(s);
+}
+
+void o_printf(ostream *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    o_vprintf(o, fmt, ap);
+    va_end(ap);
+}
+
+void o_newline(ostream *o)
+{
+    if (o->midline)
+        o_write(o, "\n", 1);
+}
+
+void err_linestart(void)
+{
+    transcript_run = NULL;
+    if (OUT.midline && isatty(STDOUT_FILENO) && isatty(STDERR_FILENO))
+        o_write(&OUT, "\n", 1);
+    o_newline(&ERR);
+}
+
+void errline(const char *fmt, ...)
+{
+    err_linestart();
+    va_list ap;
+    va_start(ap, fmt);
+    o_vprintf(&ERR, fmt, ap);
+    va_end(ap);
+    o_write(&ERR, "\n", 1);
+}
+
+int report(const gl_err *e)
+{
+    errline("glivectl: %s: %s", e->code, e->msg);
+    return EXIT_ERR;
+}
+
+char *dump(const json_t *v)
+{
+    char *s = v ? json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY) : NULL;
+    return s ? s : gl_xstrdup("?");
+}
+
+void print_json_line(const json_t *v)
+{
+    char *s = dump(v);
+    o_newline(&OUT);
+    o_puts(&OUT, s);
+    o_write(&OUT, "\n", 1);
+    free(s);
+}
+
+char *human(const json_t *v)
+{
+    char *s = NULL;
+    if (json_is_string(v))
+        return gl_xstrdup(json_string_value(v));
+    if (!v || json_is_null(v))
+        return gl_xstrdup("-");
+    if (json_is_integer(v)) {
+        if (asprintf(&s, "%lld", (long long)json_integer_value(v)) < 0)
+            return gl_xstrdup("?");
+        return s;
+    }
+    return dump(v);
+}
+
+const char *str_or(const json_t *o, const char *key, const char *dflt)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : dflt;
+}
+
+void print_code(ostream *o, const json_t *ev)
+{
+    const char *code = str_or(ev, "code", "");
+    size_t n = strlen(code);
+    o_newline(o);
+    o_printf(o, "[code: %s]\n%s%s[/code]\n", str_or(ev, "language", "?"), code,
+             n && code[n - 1] == '\n' ? "" : "\n");
+}
+
+void print_code_result(ostream *o, const json_t *ev)
+{
+    const char *out = str_or(ev, "output", "");
+    size_t n = strlen(out);
+    o_newline(o);
+    o_printf(o, "[result: %s]\n%s%s", str_or(ev, "outcome", "?"), out,
+             n && out[n - 1] != '\n' ? "\n" : "");
+}
