@@ -1,0 +1,28 @@
+/* A test double for daemon/ipc.h: clients without sockets or an event loop, for unit tests of
+ * the code above ipc (tools, sessions, dispatch). tests/unit/fake_ipc.c defines every function
+ * ipc.h declares, and the Makefile links it before libglive-daemon.a (TEST_EXTRA_test_x :=
+ * tests/unit/fake_ipc.c), so the real ipc.o is never pulled in.
+ *
+ * What the ipc.h functions do here:
+ *   ipc_send           appends the line to the client's output and returns 0; -1 once the client
+ *                      is closed. A line not ending in '\n' is a caller bug: it aborts.
+ *   ipc_client_close   marks the client closed (flush or not); no on_disconnect (no server).
+ *   ipc_client_id/uid/pid, _set_data/_data   the id given, getuid(), 1000 + id, the pointer.
+ *   ipc_start          fails ("internal"); ipc_stop does nothing; ipc_get_stats counts the
+ *                      fake clients not yet freed, all byte and line counters 0. */
+#ifndef GL_FAKE_IPC_H
+#define GL_FAKE_IPC_H
+
+#include <stdbool.h>
+
+#include "daemon/ipc.h"
+
+ipc_client *fake_ipc_client_new(unsigned id);
+/* Every line sent to c so far, in order, as one NUL-terminated string ("" if none). Valid until
+ * the next ipc_send to c, fake_ipc_output_clear or fake_ipc_client_free. */
+const char *fake_ipc_output(const ipc_client *c);
+void fake_ipc_output_clear(ipc_client *c);
+bool fake_ipc_closed(const ipc_client *c);
+void fake_ipc_client_free(ipc_client *c);
+
+#endif
