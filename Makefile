@@ -84,6 +84,7 @@ $(BUILD)/glivectl: $(call obj,client/glivectl/main.c) $(foreach l,client/glivect
 # implementation of an interface (fake_ipc.c stands for daemon/ipc.c). TEST_EXTRA_test_x lists them.
 TEST_EXTRA_test_session  := tests/unit/fake_ipc.c
 TEST_EXTRA_test_dispatch := tests/unit/fake_ipc.c
+TEST_EXTRA_test_registry := tests/unit/fake_ipc.c
 define unit_test
 $(BUILD)/tests/$(1): $(call obj,tests/unit/$(1).c $(TEST_EXTRA_$(1))) $(call libs_for,tests/unit/$(1).c)
 	@mkdir -p $$(dir $$@)

@@ -1,8 +1,8 @@
 #include "daemon/config.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,37 +12,46 @@
 #include "daemon/models.h"
 
 
-/* Every setting, by its long option name: one table for argv and the config file. */
-enum opt_kind { O_STR, O_SIZE, O_UINT, O_SECONDS, O_LEVEL };
+/* Every setting, by its long option name: one table for argv, the config file and --help.
+ * min..max is the allowed range in the option's unit: bytes, a count, milliseconds (O_SECONDS
+ * values are given in seconds), or for strings the length (min 1: must not be empty). */
+enum opt_kind { O_STR, O_BYTES, O_COUNT, O_SECONDS, O_LEVEL };
 struct opt {
     const char *name;
     enum opt_kind kind;
     size_t off, size;
+    unsigned long long min, max;
     bool live; /* applied again on SIGHUP */
     const char *help;
 };
 
-#define STR(f) O_STR, offsetof(gld_config, f), sizeof(((gld_config *)0)->f)
-#define NUM(k, f) k, offsetof(gld_config, f), sizeof(((gld_config *)0)->f)
+#define FIELD(f) offsetof(gld_config, f), sizeof(((gld_config *)0)->f)
+#define STR(f, min) O_STR, FIELD(f), min, sizeof(((gld_config *)0)->f) - 1
+#define NUM(k, f, min, max) k, FIELD(f), min, max
+#define KIB 1024ull
+#define MIB (1024ull * 1024)
 static const struct opt OPTS[] = {
-    {"socket", STR(socket_path), false, "PATH  Unix socket (default $GLIVE_SOCKET, else $RUNTIME_DIRECTORY/gliveD.sock, else $XDG_RUNTIME_DIR/glive/gliveD.sock, else /run/glive/gliveD.sock)"},
-    {"endpoint", STR(endpoint), false, "URL  Live API base, wss://host[:port] (default " GLD_DEFAULT_ENDPOINT ")"},
-    {"ca-file", STR(ca_file), false, "FILE  trust this CA (PEM) instead of the system store"},
-    {"state-dir", STR(state_dir), false, "DIR  where sessions are kept across restarts"},
-    {"model", STR(model), true, "NAME  default model (default " GLD_DEFAULT_MODEL ")"},
-    {"api-key-file", STR(api_key_file), false, "FILE  read the API key from FILE"},
-    {"api-version", STR(api_version), false, "VER  v1beta (default), v1alpha or v1"},
-    {"log-level", NUM(O_LEVEL, log_level), true, "LEVEL  error|warn|info|debug (default info)"},
-    {"max-line", NUM(O_SIZE, max_line), false, "BYTES  longest request line (default 1048576)"},
-    {"max-output", NUM(O_SIZE, max_output), false, "BYTES  output a client may leave unread before it is dropped (default 16777216)"},
-    {"max-clients", NUM(O_UINT, max_clients), false, "N  local clients connected at once (default 1024)"},
-    {"max-message", NUM(O_SIZE, max_message), false, "BYTES  largest Live API message (default 16777216)"},
-    {"max-queue", NUM(O_UINT, max_queue), true, "N  prompts queued per session before `busy` (default 64)"},
-    {"ping-interval", NUM(O_SECONDS, ping_interval_ms), false, "S  keepalive ping interval (default 30)"},
-    {"pong-timeout", NUM(O_SECONDS, pong_timeout_ms), false, "S  keepalive pong timeout (default 90)"},
-    {"backoff-min", NUM(O_SECONDS, backoff_min_ms), true, "S  first reconnect delay after a failure (default 0.25; doubles, with jitter)"},
-    {"backoff-max", NUM(O_SECONDS, backoff_max_ms), true, "S  longest reconnect delay (default 30)"},
-    {"tool-timeout", NUM(O_SECONDS, tool_timeout_ms), true, "S  time a function call may take unless its handler says otherwise (default 30)"},
+    {"socket", STR(socket_path, 1), false, "PATH  Unix socket (default $GLIVE_SOCKET, else $RUNTIME_DIRECTORY/gliveD.sock, else $XDG_RUNTIME_DIR/glive/gliveD.sock, else /run/glive/gliveD.sock)"},
+    {"endpoint", STR(endpoint, 1), false, "URL  Live API base, wss://host[:port] (default " GLD_DEFAULT_ENDPOINT ")"},
+    {"ca-file", STR(ca_file, 0), false, "FILE  trust this CA (PEM) instead of the system store"},
+    {"state-dir", STR(state_dir, 0), false, "DIR  where sessions are kept across restarts"},
+    {"model", STR(model, 1), true, "NAME  default model (default " GLD_DEFAULT_MODEL ")"},
+    {"api-key-file", STR(api_key_file, 0), false, "FILE  read the API key from FILE"},
+    {"api-version", STR(api_version, 1), false, "VER  v1beta (default), v1alpha or v1"},
+    {"log-level", O_LEVEL, FIELD(log_level), 0, 0, true, "LEVEL  error|warn|info|debug (default info)"},
+    /* A line buffer of max-line bytes per client, an output bound per client: the products with
+     * max-clients stay within what one process can hold. */
+    {"max-line", NUM(O_BYTES, max_line, 1 * KIB, 64 * MIB), false, "BYTES  longest request line"},
+    {"max-output", NUM(O_BYTES, max_output, 64 * KIB, 1024 * MIB), false, "BYTES  output a client may leave unread before it is dropped"},
+    {"max-clients", NUM(O_COUNT, max_clients, 1, 65536), false, "N  local clients connected at once"},
+    {"max-message", NUM(O_BYTES, max_message, 4 * KIB, 256 * MIB), false, "BYTES  largest Live API message"},
+    {"max-queue", NUM(O_COUNT, max_queue, 1, 10000), true, "N  prompts queued per session before `busy`"},
+    /* Timers: a floor well above 0 ms so that no setting can make a timer spin. */
+    {"ping-interval", NUM(O_SECONDS, ping_interval_ms, 100, 3600000), false, "S  keepalive ping interval"},
+    {"pong-timeout", NUM(O_SECONDS, pong_timeout_ms, 100, 3600000), false, "S  keepalive pong timeout"},
+    {"backoff-min", NUM(O_SECONDS, backoff_min_ms, 10, 3600000), true, "S  first reconnect delay after a failure; doubles, with jitter"},
+    {"backoff-max", NUM(O_SECONDS, backoff_max_ms, 10, 3600000), true, "S  longest reconnect delay (not below backoff-min)"},
+    {"tool-timeout", NUM(O_SECONDS, tool_timeout_ms, 10, 86400000), true, "S  time a function call may take unless its handler says otherwise"},
 };
 #define NOPTS (sizeof OPTS / sizeof OPTS[0])
 
@@ -65,56 +74,140 @@ void gld_config_defaults(gld_config *c)
     c->tool_timeout_ms = 30000;
 }
 
-static int set_opt(gld_config *c, const struct opt *o, const char *v, gl_err *err)
+static const struct opt *find_opt(const char *name, size_t len)
+{
+    for (size_t i = 0; i < NOPTS; i++)
+        if (strlen(OPTS[i].name) == len && strncmp(OPTS[i].name, name, len) == 0)
+            return &OPTS[i];
+    return NULL;
+}
+
+/* "1024..67108864" or, for seconds, "0.01..3600". */
+static void fmt_range(const struct opt *o, char *out, size_t n)
+{
+    if (o->kind == O_SECONDS)
+        snprintf(out, n, "%g..%g", o->min / 1000.0, o->max / 1000.0);
+    else
+        snprintf(out, n, "%llu..%llu", o->min, o->max);
+}
+
+static unsigned long long get_num(const gld_config *c, const struct opt *o)
+{
+    const char *field = (const char *)c + o->off;
+    return o->size == sizeof(size_t) ? *(const size_t *)field : *(const unsigned *)field;
+}
+
+static void put_num(gld_config *c, const struct opt *o, unsigned long long v)
 {
     char *field = (char *)c + o->off;
-    char *end;
+    if (o->size == sizeof(size_t))
+        *(size_t *)field = (size_t)v;
+    else
+        *(unsigned *)field = (unsigned)v;
+}
+
+/* The one error for a numeric value that cannot be used: the option, the rule, the value. */
+static int num_fail(const char *who, const struct opt *o, const char *shown, gl_err *err)
+{
+    char range[64];
+    fmt_range(o, range, sizeof range);
+    const char *what = o->kind == O_SECONDS ? "seconds"
+                       : o->kind == O_BYTES ? "a whole number of bytes"
+                                            : "a whole number";
+    return gl_fail(err, "bad_config", "%s wants %s in %s, not %s", who, what, range, shown);
+}
+
+/* Checks v (in the option's unit, before rounding) against the range and stores it. Seconds are
+ * kept to the nearest millisecond; the small slack lets 0.29 s (289.99999999999994 ms) pass. */
+static int put_checked(gld_config *c, const struct opt *o, double v, const char *who,
+                       const char *shown, gl_err *err)
+{
+    if (!isfinite(v) || v < (double)o->min - 1e-6 || v > (double)o->max + 1e-6)
+        return num_fail(who, o, shown, err);
+    put_num(c, o, (unsigned long long)llround(v));
+    return 0;
+}
+
+/* A number as typed: digits, for seconds optionally with a fraction ("0.25", ".5"). No sign, no
+ * spaces, no exponent, hex, inf or nan, nothing after it: strtoull would take "-2" as 2^64-2. */
+static bool plain_number(const char *v, bool fraction)
+{
+    size_t digits = strspn(v, "0123456789");
+    const char *p = v + digits;
+    if (fraction && *p == '.') {
+        size_t more = strspn(p + 1, "0123456789");
+        if (!more)
+            return false;
+        p += 1 + more;
+        digits += more;
+    }
+    return digits > 0 && *p == '\0';
+}
+
+/* Sets o from text (argv, or a string in the config file). who names it in errors. */
+static int set_opt(gld_config *c, const struct opt *o, const char *v, const char *who, gl_err *err)
+{
+    char *field = (char *)c + o->off;
+    char shown[48];
     switch (o->kind) {
-    case O_STR:
-        if (strlen(v) >= o->size)
-            return gl_fail(err, "bad_config", "--%s: value too long", o->name);
-        snprintf(field, o->size, "%s", v);
-        return 0;
-    case O_SIZE: {
-        errno = 0;
-        unsigned long long n = strtoull(v, &end, 10);
-        if (errno || *end || end == v || n == 0)
-            return gl_fail(err, "bad_config", "--%s wants a positive number of bytes, not \"%s\"", o->name, v);
-        *(size_t *)field = (size_t)n;
+    case O_STR: {
+        size_t len = strlen(v);
+        if (len == 0 && o->min > 0)
+            return gl_fail(err, "bad_config", "%s must not be empty", who);
+        if (len < o->min || len > o->max)
+            return gl_fail(err, "bad_config", "%s wants %llu..%llu characters, got %zu", who, o->min,
+                           o->max, len);
+        memcpy(field, v, len + 1);
         return 0;
     }
-    case O_UINT: {
-        errno = 0;
-        unsigned long n = strtoul(v, &end, 10);
-        if (errno || *end || end == v || n == 0 || n > 1000000)
-            return gl_fail(err, "bad_config", "--%s wants a positive number, not \"%s\"", o->name, v);
-        *(unsigned *)field = (unsigned)n;
-        return 0;
-    }
+    case O_BYTES:
+    case O_COUNT:
     case O_SECONDS: {
-        double s = strtod(v, &end);
-        if (*end || end == v || s <= 0 || s > 86400)
-            return gl_fail(err, "bad_config", "--%s wants seconds (0 < S <= 86400), not \"%s\"", o->name, v);
-        *(unsigned *)field = (unsigned)(s * 1000);
-        return 0;
+        snprintf(shown, sizeof shown, "\"%.40s%s\"", v, strlen(v) > 40 ? "..." : "");
+        if (!plain_number(v, o->kind == O_SECONDS))
+            return num_fail(who, o, shown, err);
+        double d = strtod(v, NULL);
+        return put_checked(c, o, o->kind == O_SECONDS ? d * 1000 : d, who, shown, err);
     }
     case O_LEVEL:
         if (gl_log_parse_level(v, (enum gl_log_level *)field) != 0)
-            return gl_fail(err, "bad_config", "--log-level wants error|warn|info|debug, not \"%s\"", v);
+            return gl_fail(err, "bad_config", "%s wants error|warn|info|debug, not \"%.40s\"", who, v);
         return 0;
     }
     return 0;
 }
 
-static const struct opt *find_opt(const char *name)
+/* Sets o from a config file value: strings as on the command line, JSON numbers directly (so
+ * -2 stays -2 and 2048.5 is not an integer). */
+static int set_json(gld_config *c, const struct opt *o, const json_t *v, const char *who, gl_err *err)
 {
-    for (size_t i = 0; i < NOPTS; i++)
-        if (strcmp(OPTS[i].name, name) == 0)
-            return &OPTS[i];
-    return NULL;
+    if (json_is_string(v))
+        return set_opt(c, o, json_string_value(v), who, err);
+    if (o->kind == O_STR || o->kind == O_LEVEL || !json_is_number(v))
+        return gl_fail(err, "bad_config", "%s must be a %s", who,
+                       o->kind == O_STR || o->kind == O_LEVEL ? "string" : "number");
+    char shown[48];
+    double d = json_number_value(v);
+    if (json_is_integer(v))
+        snprintf(shown, sizeof shown, "%lld", (long long)json_integer_value(v));
+    else
+        snprintf(shown, sizeof shown, "%.15g", d);
+    if (o->kind != O_SECONDS && d != floor(d))
+        return num_fail(who, o, shown, err);
+    return put_checked(c, o, o->kind == O_SECONDS ? d * 1000 : d, who, shown, err);
 }
 
-/* Applies the JSON config file; live_only: only settings marked live (SIGHUP). */
+/* Rules between settings, checked once everything is read. */
+static int check_all(const gld_config *c, gl_err *err)
+{
+    if (c->backoff_min_ms > c->backoff_max_ms)
+        return gl_fail(err, "bad_config", "backoff-min (%g s) must not exceed backoff-max (%g s)",
+                       c->backoff_min_ms / 1000.0, c->backoff_max_ms / 1000.0);
+    return 0;
+}
+
+/* Applies the JSON config file to c (every setting is checked); live_only: only settings marked
+ * live are applied, the others are only checked (SIGHUP). */
 static int load_file(gld_config *c, const char *path, bool live_only, gl_err *err)
 {
     json_error_t je;
@@ -125,83 +218,115 @@ static int load_file(gld_config *c, const char *path, bool live_only, gl_err *er
         json_decref(root);
         return gl_fail(err, "bad_config", "%s: the config file must hold one JSON object", path);
     }
+    gld_config scratch = *c;
     const char *key;
     json_t *v;
     int rc = 0;
     json_object_foreach(root, key, v) {
-        const struct opt *o = find_opt(key);
-        char buf[64];
-        const char *s = json_string_value(v);
+        const struct opt *o = find_opt(key, strlen(key));
         if (!o) {
             rc = strcmp(key, "api-key") == 0
                      ? gl_fail(err, "bad_config", "%s: put the API key in a file (api-key-file), not in the config", path)
-                     : gl_fail(err, "bad_config", "%s: unknown setting \"%s\"", path, key);
+                     : gl_fail(err, "bad_config", "%s: unknown setting \"%.64s\"", path, key);
             break;
         }
-        if (json_is_integer(v))
-            snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v)), s = buf;
-        else if (json_is_real(v))
-            snprintf(buf, sizeof buf, "%g", json_real_value(v)), s = buf;
-        if (!s) {
-            rc = gl_fail(err, "bad_config", "%s: \"%s\" must be a string or a number", path, key);
+        char who[PATH_MAX + 80];
+        snprintf(who, sizeof who, "%s: \"%s\"", path, key);
+        if ((rc = set_json(&scratch, o, v, who, err)) != 0)
             break;
-        }
-        if (live_only && !o->live)
-            continue;
-        if ((rc = set_opt(c, o, s, err)) != 0)
-            break;
+        if (!live_only || o->live)
+            memcpy((char *)c + o->off, (char *)&scratch + o->off, o->size);
     }
     json_decref(root);
     return rc;
 }
 
-static void usage(FILE *f)
+void gld_config_usage(FILE *f)
 {
+    gld_config def;
+    gld_config_defaults(&def);
     fprintf(f, "usage: gliveD [--config FILE] [options]\n"
                "Keeps named Gemini Live sessions open and serves local clients on a Unix socket.\n"
                "  --config FILE  JSON object of the settings below (keys are the option names)\n");
-    for (size_t i = 0; i < NOPTS; i++)
-        fprintf(f, "  --%s %s\n", OPTS[i].name, OPTS[i].help);
+    for (size_t i = 0; i < NOPTS; i++) {
+        const struct opt *o = &OPTS[i];
+        if (o->kind == O_STR || o->kind == O_LEVEL) {
+            fprintf(f, "  --%s %s\n", o->name, o->help);
+            continue;
+        }
+        char range[64];
+        fmt_range(o, range, sizeof range);
+        unsigned long long v = get_num(&def, o);
+        if (o->kind == O_SECONDS)
+            fprintf(f, "  --%s %s (%s, default %g)\n", o->name, o->help, range, v / 1000.0);
+        else
+            fprintf(f, "  --%s %s (%s, default %llu)\n", o->name, o->help, range, v);
+    }
     fprintf(f, "API key: --api-key-file, $CREDENTIALS_DIRECTORY/gemini-api-key, $GEMINI_API_KEY or\n"
                "$GOOGLE_API_KEY (never on the command line). Signals: TERM/INT stop, HUP reloads.\n");
 }
 
+/* Walks argv: "--name VALUE" or "--name=VALUE", names matched exactly (getopt_long's prefix
+ * matching would take "--api-key SECRET" for --api-key-file and print SECRET in its error).
+ * Pass 1 (apply=false) checks the syntax and handles --config, --help, --version; pass 2 applies
+ * the settings, so that they win over the config file. Never echoes a value it does not know
+ * the meaning of: it may be a key. Returns 0, 1 (--help/--version done) or -1. */
+static int scan_argv(gld_config *c, int argc, char **argv, bool apply, gl_err *err)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2) != 0 || !a[2])
+            return gl_fail(err, "usage", "unexpected argument #%d (see --help)", i);
+        const char *name = a + 2, *eq = strchr(name, '=');
+        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        bool flag = (nlen == 4 && !strncmp(name, "help", 4)) || (nlen == 7 && !strncmp(name, "version", 7));
+        const struct opt *o = find_opt(name, nlen);
+        bool is_config = nlen == 6 && !strncmp(name, "config", 6);
+        if (nlen == 7 && !strncmp(name, "api-key", 7))
+            return gl_fail(err, "usage", "the API key is never taken from the command line: use "
+                           "--api-key-file FILE, $GEMINI_API_KEY or systemd credentials");
+        if (!o && !flag && !is_config)
+            return gl_fail(err, "usage", "unknown option --%.*s (see --help)", (int)(nlen > 64 ? 64 : nlen),
+                           name);
+        if (flag) {
+            if (eq)
+                return gl_fail(err, "usage", "--%.*s takes no value", (int)nlen, name);
+            if (apply)
+                continue;
+            if (name[0] == 'h')
+                gld_config_usage(stdout);
+            else
+                printf("gliveD %s\n", GL_VERSION);
+            return 1;
+        }
+        const char *v = eq ? eq + 1 : NULL;
+        if (!v && (v = i + 1 < argc ? argv[++i] : NULL) == NULL)
+            return gl_fail(err, "usage", "--%.*s needs a value (see --help)", (int)nlen, name);
+        char who[80];
+        snprintf(who, sizeof who, "--%.*s", (int)nlen, name);
+        if (is_config && !apply) {
+            if (!*v || strlen(v) >= sizeof c->config_file)
+                return gl_fail(err, "usage", "--config wants a file name of 1..%zu characters",
+                               sizeof c->config_file - 1);
+            snprintf(c->config_file, sizeof c->config_file, "%s", v);
+        } else if (o && apply && set_opt(c, o, v, who, err) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int gld_config_load(gld_config *c, int argc, char **argv, gl_err *err)
 {
-    struct option lopts[NOPTS + 4];
-    for (size_t i = 0; i < NOPTS; i++)
-        lopts[i] = (struct option){OPTS[i].name, required_argument, 0, 1000 + (int)i};
-    lopts[NOPTS] = (struct option){"config", required_argument, 0, 'c'};
-    lopts[NOPTS + 1] = (struct option){"help", no_argument, 0, 'h'};
-    lopts[NOPTS + 2] = (struct option){"version", no_argument, 0, 'V'};
-    lopts[NOPTS + 3] = (struct option){0, 0, 0, 0};
-    /* pass 1: --config, --help, --version */
-    int o;
-    opterr = 0;
-    optind = 0;
-    while ((o = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
-        if (o == 'h') {
-            usage(stdout);
-            return 1;
-        }
-        if (o == 'V') {
-            printf("gliveD %s\n", GL_VERSION);
-            return 1;
-        }
-        if (o == 'c')
-            snprintf(c->config_file, sizeof c->config_file, "%s", optarg);
-        if (o == '?')
-            return gl_fail(err, "usage", "unknown or incomplete option %s (see --help)", argv[optind - 1]);
-    }
-    if (optind < argc)
-        return gl_fail(err, "usage", "unexpected argument \"%s\" (see --help)", argv[optind]);
+    int rc = scan_argv(c, argc, argv, false, err);
+    if (rc != 0)
+        return rc;
     if (c->config_file[0] && load_file(c, c->config_file, false, err) != 0)
         return -1;
-    /* pass 2: the command line wins over the file */
-    optind = 0;
-    while ((o = getopt_long(argc, argv, "", lopts, NULL)) != -1)
-        if (o >= 1000 && set_opt(c, &OPTS[o - 1000], optarg, err) != 0)
-            return -1;
+    if (scan_argv(c, argc, argv, true, err) != 0) /* the command line wins over the file */
+        return -1;
+    if (check_all(c, err) != 0)
+        return -1;
     if (!c->socket_path[0] && gl_default_socket_path(c->socket_path, sizeof c->socket_path, err) != 0)
         return -1;
     if (strncmp(c->endpoint, "wss://", 6) != 0 && strncmp(c->endpoint, "ws://", 5) != 0)
@@ -218,7 +343,7 @@ int gld_config_reload(gld_config *c, gl_err *err)
     if (!c->config_file[0])
         return 0;
     gld_config tmp = *c;
-    if (load_file(&tmp, c->config_file, true, err) != 0)
+    if (load_file(&tmp, c->config_file, true, err) != 0 || check_all(&tmp, err) != 0)
         return -1;
     *c = tmp;
     gl_log_set_level(c->log_level);

@@ -1,12 +1,15 @@
 /* gliveD's settings: defaults, then the config file (--config FILE, JSON with the long option
  * names as keys, e.g. {"endpoint":"wss://127.0.0.1:8443","log-level":"debug"}), then the command
- * line. The API key comes only from the environment or files, never from argv. */
+ * line. Every number has a range (see --help); a value outside it, or one that is not a plain
+ * number ("-2", "1e3", "10k"), is an error naming the option, the range and the value. The API
+ * key comes only from the environment or files, never from argv. */
 #ifndef GLD_CONFIG_H
 #define GLD_CONFIG_H
 
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "common/err.h"
 #include "common/log.h"
@@ -42,8 +45,11 @@ void gld_config_defaults(gld_config *c);
 /* argv: command line (config file first if --config is given, then the other options win).
  * Returns 0, 1 if --help/--version was handled (exit 0), or -1 with err (exit 2). */
 int gld_config_load(gld_config *c, int argc, char **argv, gl_err *err);
-/* Re-reads the config file for SIGHUP; only settings that can change live are applied. */
+/* Re-reads the config file for SIGHUP: every setting in it is checked, only those that can
+ * change live are applied; on error c is unchanged. */
 int gld_config_reload(gld_config *c, gl_err *err);
+/* The --help text: every option with its range and default. */
+void gld_config_usage(FILE *f);
 /* Finds the API key: --api-key-file, $CREDENTIALS_DIRECTORY/gemini-api-key, $GEMINI_API_KEY,
  * $GOOGLE_API_KEY. Returns 0 if found, -1 if none (err says where it looked). */
 int gld_config_find_key(gld_config *c, gl_err *err);

@@ -30,9 +30,9 @@ int gld_persist_write(const char *state_dir, const char *name, const json_t *rec
         return -1;
     snprintf(path, sizeof path, "%s/%s.json", dir, name);
     snprintf(tmp, sizeof tmp, "%s/.%s.json.tmp", dir, name);
+    if (!json_is_object(record)) /* json_dumps would return NULL; memory cannot fail (xalloc.h) */
+        return gl_fail(err, "internal", "state record for %s is not an object", name);
     char *text = json_dumps(record, JSON_COMPACT | JSON_SORT_KEYS);
-    if (!text)
-        return gl_fail(err, "internal", "out of memory");
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     int rc = 0;
     if (fd < 0) {
@@ -76,6 +76,36 @@ int gld_persist_remove(const char *state_dir, const char *name, gl_err *err)
     return 0;
 }
 
+/* The record in path, or NULL (logged) if it cannot be read, is not a JSON object, or is not
+ * named after its file (restoring it would give two files one session, or a name the file
+ * does not own). Only regular files are opened: a FIFO would block the daemon. */
+static json_t *load_record(const char *path, const char *fname, size_t stem_len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        log_warn("state: skipping %s: %s", path, fd < 0 ? strerror(errno) : "not a regular file");
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    json_error_t je;
+    json_t *rec = json_loadfd(fd, 0, &je);
+    close(fd);
+    const char *name = json_string_value(json_object_get(rec, "name"));
+    const char *why = !rec                  ? je.text
+                      : !json_is_object(rec) ? "not an object"
+                      : !name || strlen(name) != stem_len || strncmp(name, fname, stem_len) != 0
+                          ? "its \"name\" is not the file's name"
+                          : NULL;
+    if (why) {
+        log_warn("state: skipping %s: %s", path, why);
+        json_decref(rec);
+        return NULL;
+    }
+    return rec;
+}
+
 int gld_persist_load_all(const char *state_dir, void (*cb)(const json_t *rec, void *ud), void *ud,
                          gl_err *err)
 {
@@ -90,16 +120,12 @@ int gld_persist_load_all(const char *state_dir, void (*cb)(const json_t *rec, vo
     while ((de = readdir(dp))) {
         size_t l = strlen(de->d_name);
         if (de->d_name[0] == '.' || l < 6 || strcmp(de->d_name + l - 5, ".json") != 0)
-            continue;
+            continue; /* also the temp files of a write a crash cut short */
         char path[PATH_MAX + 300];
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        json_error_t je;
-        json_t *rec = json_load_file(path, 0, &je);
-        if (!json_is_object(rec)) {
-            log_warn("state: skipping %s: %s", path, rec ? "not an object" : je.text);
-            json_decref(rec);
+        json_t *rec = load_record(path, de->d_name, l - 5);
+        if (!rec)
             continue;
-        }
         cb(rec, ud);
         json_decref(rec);
         n++;

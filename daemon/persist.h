@@ -10,8 +10,9 @@
 
 int gld_persist_write(const char *state_dir, const char *name, const json_t *record, gl_err *err);
 int gld_persist_remove(const char *state_dir, const char *name, gl_err *err);
-/* Calls cb with each readable record (a borrowed object); unreadable files are logged and
- * skipped. Returns the number of records, or -1 if the directory cannot be read. */
+/* Calls cb with each readable record (a borrowed object); files that cannot be read, are not a
+ * JSON object or whose "name" is not their file name are logged and skipped. Returns the number
+ * of records, or -1 if the directory cannot be read. */
 int gld_persist_load_all(const char *state_dir, void (*cb)(const json_t *rec, void *ud), void *ud,
                          gl_err *err);
 

@@ -5,9 +5,13 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/xalloc.h"
+#include "proto/line.h"
 #include "proto/live.h"
 
 #define MAX_TOOLS 1024
+
+_Static_assert(sizeof ((gld_tool *)0)->session > GL_SESSION_NAME_MAX, "session names fit");
 
 static gld_tool **head(gld_daemon *d) { return &d->tools; }
 
@@ -34,6 +38,9 @@ static void tool_free(gld_tool *t)
 gld_tool *gld_tools_register(gld_daemon *d, ipc_client *c, const char *session, const json_t *decl,
                              unsigned timeout_ms, gl_err *err)
 {
+    /* The fixed-size fields below must never truncate: two long names would become one. */
+    if (strcmp(session, "*") != 0 && !gl_session_name_ok(session, err))
+        return NULL;
     json_t *norm;
     if (live_normalize_function_decl(decl, "declaration", &norm, err) != 0)
         return NULL;
@@ -66,12 +73,7 @@ gld_tool *gld_tools_register(gld_daemon *d, ipc_client *c, const char *session, 
         gl_fail(err, "busy", "%d tool registrations already", MAX_TOOLS);
         return NULL;
     }
-    gld_tool *t = calloc(1, sizeof *t);
-    if (!t) {
-        json_decref(norm);
-        gl_fail(err, "internal", "out of memory");
-        return NULL;
-    }
+    gld_tool *t = gl_xcalloc(1, sizeof *t);
     snprintf(t->session, sizeof t->session, "%s", session);
     snprintf(t->name, sizeof t->name, "%s", name);
     t->decl = norm;

@@ -23,8 +23,9 @@ typedef struct gld_tool {
 
 /* The handler of function `name` in `session`: an exact registration first, then "*". */
 gld_tool *gld_tools_find(gld_daemon *d, const char *session, const char *name);
-/* decl is validated (name rules, parameters an object...). "tool_exists" if another connection
- * serves the same (session, name); the same connection registering again replaces its entry. */
+/* session: a session name or "*"; decl is validated (name rules, parameters an object...);
+ * bad_request if either is not. "tool_exists" if another connection serves the same (session,
+ * name); the same connection registering again replaces its entry. */
 gld_tool *gld_tools_register(gld_daemon *d, ipc_client *c, const char *session, const json_t *decl,
                              unsigned timeout_ms, gl_err *err);
 int gld_tools_unregister(gld_daemon *d, ipc_client *c, const char *session, const char *name,

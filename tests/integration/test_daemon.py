@@ -2,13 +2,19 @@
 several clients, bad requests, signals."""
 import json
 import os
+import re
 import signal
 import socket
 import time
 
+import harness
 from harness import LineClient, wait_for
 
 LIGHTS = [{"function_declarations": [{"name": "turn_on_the_lights"}, {"name": "turn_off_the_lights"}]}]
+
+
+def gliveD_path():
+    return os.path.join(harness.BUILD, "gliveD")
 
 
 def texts(events):
@@ -281,6 +287,49 @@ def test_config_file_and_sighup_reload(ctx):
     bad = ctx.start("badconf", [d.proc.argv[0], "--config", conf, "--socket", ctx.tmp + "/x.sock"])
     assert bad.wait(10) == 2 and "gliveD.json" in bad.stderr()
 
+
+
+def test_out_of_range_option_exits_2(ctx):
+    sock = ["--socket", ctx.tmp + "/x.sock"]
+    bad = [["--max-line=-2"], ["--max-output", "-1"], ["--max-message", "-1"], ["--backoff-min", "0.0001"],
+           ["--max-clients", "65537"], ["--max-queue", "1.5"], ["--socket", ""]]
+    for i, args in enumerate(bad):
+        p = ctx.start(f"bad{i}", [gliveD_path(), *sock, *args])
+        name = args[0].split("=")[0]
+        assert p.wait(10) == 2 and name in p.stderr(), (args, p.stderr())
+    conf = os.path.join(ctx.tmp, "bad.json")
+    with open(conf, "w") as f:
+        json.dump({"max-line": -2}, f)
+    p = ctx.start("badfile", [gliveD_path(), *sock, "--config", conf])
+    assert p.wait(10) == 2 and "\"max-line\" wants a whole number of bytes in 1024..67108864" in p.stderr()
+
+
+def test_sighup_out_of_range_keeps_config(ctx):
+    conf = os.path.join(ctx.tmp, "gliveD.json")
+    with open(conf, "w") as f:
+        json.dump({"max-queue": 5}, f)
+    d = ctx.daemon(ctx.emulator(), args=["--config", conf])
+    with open(conf, "w") as f:
+        json.dump({"max-queue": -1}, f)
+    os.kill(d.proc.pid, signal.SIGHUP)
+    wait_for(lambda: "config not reloaded" in d.proc.stderr(), 5, "bad config reported")
+    assert "\"max-queue\" wants a whole number in 1..10000, not -1" in d.proc.stderr()
+    assert d.client().ok("hello")
+
+
+def test_readme_ranges_match_help(ctx):
+    """The option table in README.md says what `gliveD --help` says."""
+    p = ctx.start("help", [gliveD_path(), "--help"])
+    assert p.wait(10) == 0
+    help_text = p.stdout()
+    ranges = dict(re.findall(r"^  --([a-z-]+) \S+ .*\(([0-9.]+\.\.[0-9.]+), default", help_text, re.M))
+    assert len(ranges) == 10, ranges
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")) as f:
+        readme = f.read()
+    for row in re.findall(r"^\| (`--.*?) \| ([0-9.]+\.\.[0-9.]+)", readme, re.M):
+        for name in re.findall(r"`--([a-z-]+)`", row[0]):
+            assert ranges.pop(name) == row[1], (name, row)
+    assert not ranges, f"options missing from README.md: {ranges}"
 
 def test_max_clients(ctx):
     d = ctx.daemon(ctx.emulator(), args=["--max-clients", "2"])

@@ -1,21 +1,34 @@
-/* A test double for daemon/ipc.h: in-memory clients, no sockets. tests/unit/fake_ipc.c implements
- * every function of ipc.h, so a unit test linking it never pulls the real daemon/ipc.o from the
- * daemon's library (see TEST_EXTRA_* in the Makefile). What the daemon sends to a client with
- * ipc_send() accumulates in that client's output, which the test reads and clears. */
+/* A test double for daemon/ipc.h: clients without sockets or an event loop, for unit tests of
+ * the code above ipc (tools, sessions, dispatch). tests/unit/fake_ipc.c defines every function
+ * ipc.h declares, and the Makefile links it before libglive-daemon.a (TEST_EXTRA_test_x :=
+ * tests/unit/fake_ipc.c), so the real ipc.o is never pulled in.
+ *
+ * What the ipc.h functions do here:
+ *   ipc_send           appends the line to the client's output and returns 0; -1 once the client
+ *                      is closed or made failing. A line not ending in '\n' is a caller bug: it
+ *                      aborts.
+ *   ipc_client_close   marks the client closed (flush or not); no on_disconnect (no server).
+ *   ipc_client_id/uid/pid, _set_data/_data   the id given, getuid(), 1000 + id, the pointer.
+ *   ipc_start          fails ("internal"); ipc_stop does nothing; ipc_get_stats counts the
+ *                      fake clients not yet freed, all byte and line counters 0. */
 #ifndef GL_FAKE_IPC_H
 #define GL_FAKE_IPC_H
+
+#include <stdbool.h>
 
 #include "daemon/ipc.h"
 
 ipc_client *fake_ipc_client_new(unsigned id);
 void fake_ipc_client_free(ipc_client *c);
-/* Everything sent to c since the last clear, NUL-terminated (lines end in '\n'). */
+/* Every line sent to c since the last clear, in order, NUL-terminated ("" if none). Valid until
+ * the next ipc_send to c, clear, next_line or free. */
 const char *fake_ipc_output(ipc_client *c);
 void fake_ipc_clear(ipc_client *c);
-/* Removes and returns the first line sent to c (without its newline; static buffer, valid until
+/* Removes and returns the first line sent to c (without its newline; a static buffer valid until
  * the next call), or NULL if none. */
 const char *fake_ipc_next_line(ipc_client *c);
-/* After this, ipc_send to c fails as if c were a slow reader being dropped. */
+bool fake_ipc_closed(const ipc_client *c);
+/* While failing, ipc_send to c fails as if c were a slow reader being dropped. */
 void fake_ipc_set_failing(ipc_client *c, bool failing);
 
 #endif
