@@ -1,3 +1,6 @@
+/* Live API codec (see live.h). The field tables below are deliberately NOT shared with
+ * emulator/strict.c: two independent readings of the API catch each other's mistakes;
+ * tests/unit/test_codec_agreement.c checks that they agree. */
 #include "proto/live.h"
 #include "proto/line.h"
 
