@@ -400,7 +400,9 @@ static int norm_object(const json_t *in, const fdef *defs, path *p, json_t **out
             gl_fail(err, "bad_request", "field \"%s\" given twice (snake_case and camelCase)", p->s);
             goto fail;
         }
-        if (json_is_null(v)) { /* proto3 JSON: null = unset */
+        /* proto3 JSON: null = unset, except in a free-form google.protobuf.Value, where it is a
+         * value (a schema's "default": null) and is copied like any other */
+        if (json_is_null(v) && d->t != T_ANY) {
             path_pop(p, mark);
             continue;
         }

@@ -506,6 +506,9 @@ static const probe PROBES[] = {
     {P_GEN, "{\"temperature\":null}", AGREE},          /* proto3 JSON: null = unset */
     {P_TOOLS, "[{\"function_declarations\":[{\"name\":\"f\",\"parameters\":{\"type\":\"object\"}}]}]", AGREE},
     {P_RESPONSES, "[{\"id\":\"1\",\"name\":\"f\",\"response\":{\"k_k\":null}}]", AGREE},
+    /* A google.protobuf.Value field keeps a null (a JSON null default/example), unlike others */
+    {P_TOOLS, "[{\"function_declarations\":[{\"name\":\"f\",\"parameters\":{\"type\":\"STRING\",\"nullable\":true,"
+              "\"default\":null,\"example\":null}}]}]", AGREE},
     {P_DECL, "{\"name\":\"lamp\",\"description\":\"d\",\"behavior\":\"BLOCKING\",\"parameters\":{\"type\":\"OBJECT\","
              "\"properties\":{\"on\":{\"type\":\"BOOLEAN\"}},\"required\":[\"on\"]}}", AGREE},
     {P_DECL, "{\"name\":\"lamp\",\"parameters\":{\"type\":\"OBJECT\",\"propertys\":{}}}", BOTH_REJECT},
