@@ -415,6 +415,11 @@ static int norm_object(const json_t *in, const fdef *defs, path *p, json_t **out
         }
         path_pop(p, mark);
     }
+    /* Every field of a Part is in its oneof `data`: the service closes 1007 on a part with two. */
+    if (defs == f_part && json_object_size(o) > 1) {
+        gl_fail(err, "bad_request", "field \"%s\" must have only one of text, inline_data, file_data", p->s);
+        goto fail;
+    }
     *out = o;
     return 0;
 fail:

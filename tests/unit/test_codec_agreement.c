@@ -528,6 +528,9 @@ static const probe PROBES[] = {
     {P_TOOLS, "[{\"google_search\":{\"filter\":{}}}]", BOTH_REJECT},
     {P_TOOLS, "[{\"code_execution\":{\"language\":\"PYTHON\"}}]", BOTH_REJECT},
     {P_TOOLS, "[{\"retrieval\":{}}]", BOTH_REJECT},
+    {P_CONTENT, "{\"parts\":[{\"text\":\"x\",\"inline_data\":{\"mime_type\":\"image/png\",\"data\":\"AAAA\"}}]}",
+     BOTH_REJECT}, /* Part.data is a oneof: one of text, inline_data, file_data per part */
+    {P_CONTENT, "{\"parts\":[{\"file_data\":{\"file_uri\":\"u\"},\"text\":null}]}", AGREE},
     {P_CONTENT, "{\"parts\":[{\"txt\":\"x\"}]}", BOTH_REJECT},
     {P_CONTENT, "{\"parts\":[{\"text\":\"x\"}],\"rolle\":\"user\"}", BOTH_REJECT},
     {P_RESPONSES, "[{\"id\":\"1\",\"name\":\"f\",\"response\":{},\"will_continu\":true}]", BOTH_REJECT},
