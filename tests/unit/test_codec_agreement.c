@@ -512,7 +512,7 @@ static const probe PROBES[] = {
     {P_DECL, "{\"name\":\"lamp\",\"description\":\"d\",\"behavior\":\"BLOCKING\",\"parameters\":{\"type\":\"OBJECT\","
              "\"properties\":{\"on\":{\"type\":\"BOOLEAN\"}},\"required\":[\"on\"]}}", AGREE},
     {P_DECL, "{\"name\":\"lamp\",\"parameters\":{\"type\":\"OBJECT\",\"propertys\":{}}}", BOTH_REJECT},
-    {P_GEN, "{\"top_p\":0.5,\"topP\":0.5}", BOTH_REJECT},
+    {P_GEN, "{\"top_p\":0.5,\"topP\":0.5}", BOTH_REJECT}, /* one field, both spellings */
     /* typos, each rejected by both */
     {P_GEN, "{\"topp\":1}", BOTH_REJECT},
     {P_GEN, "{\"responseModality\":[\"TEXT\"]}", BOTH_REJECT},
@@ -553,8 +553,8 @@ static const probe PROBES[] = {
     {P_GEN, "{\"temperature\":\"0.5\"}", EMU_LAX},
     {P_GEN, "{\"enable_affective_dialog\":\"true\"}", EMU_LAX},
     {P_GEN, "{\"response_modalities\":\"TEXT\"}", EMU_LAX},
-    /* Checks only the daemon makes (the real API's: name syntax, name and id required; the
-     * emulator's strict parser checks syntax only). */
+    /* Rules of the real API that only the daemon checks (function name syntax; name and id
+     * required): the strict parser checks fields and types, not these. */
     {P_TOOLS, "[{\"function_declarations\":[{\"name\":\"9lives\"}]}]", EMU_LAX},
     {P_TOOLS, "[{\"function_declarations\":[{\"description\":\"no name\"}]}]", EMU_LAX},
     {P_RESPONSES, "[{\"name\":\"f\",\"response\":{}}]", EMU_LAX},
