@@ -9,7 +9,10 @@
  *   Invalid value at 'a' (b), Starting an object on a scalar field
  *   Invalid value at 'a' (oneof), oneof field 'data' is already set. Cannot set 'inlineData'
  * "Unknown name"/"Starting an object"/oneof errors name the enclosing message's path; "Invalid
- * value" names the field's own path. At the root the " at '...'" part is left out. */
+ * value" names the field's own path. At the root the " at '...'" part is left out.
+ *
+ * These tables are written from the proto, NOT shared with proto/live.c, on purpose (strict.h);
+ * tests/unit/test_codec_agreement.c checks the two agree. */
 #include "emulator/strict.h"
 
 #include <errno.h>

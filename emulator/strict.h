@@ -2,7 +2,11 @@
  * known (snake_case or lowerCamelCase, even mixed), right JSON types. The first violation yields a
  * close reason worded like the real service's, e.g.
  *   Invalid JSON payload received. Unknown name "x" at 'tool_response.function_responses[0]': Cannot find field.
- * (paths use the proto's snake_case names). */
+ * (paths use the proto's snake_case names).
+ *
+ * Its tables are independent of the daemon's codec (proto/live.c) ON PURPOSE: the emulator is a
+ * second, separate reading of the API (the v1beta proto), so it catches codec bugs instead of
+ * sharing them. tests/unit/test_codec_agreement.c proves the two agree. */
 #ifndef EMU_STRICT_H
 #define EMU_STRICT_H
 

@@ -1,3 +1,6 @@
+/* Live API codec (see live.h). The field tables below are deliberately NOT shared with
+ * emulator/strict.c: two independent readings of the API catch each other's mistakes;
+ * tests/unit/test_codec_agreement.c checks that they agree. */
 #include "proto/live.h"
 #include "proto/line.h"
 
@@ -397,7 +400,9 @@ static int norm_object(const json_t *in, const fdef *defs, path *p, json_t **out
             gl_fail(err, "bad_request", "field \"%s\" given twice (snake_case and camelCase)", p->s);
             goto fail;
         }
-        if (json_is_null(v)) { /* proto3 JSON: null = unset */
+        /* proto3 JSON: null = unset, except in a free-form google.protobuf.Value, where it is a
+         * value (a schema's "default": null) and is copied like any other */
+        if (json_is_null(v) && d->t != T_ANY) {
             path_pop(p, mark);
             continue;
         }
@@ -409,6 +414,11 @@ static int norm_object(const json_t *in, const fdef *defs, path *p, json_t **out
             goto fail;
         }
         path_pop(p, mark);
+    }
+    /* Every field of a Part is in its oneof `data`: the service closes 1007 on a part with two. */
+    if (defs == f_part && json_object_size(o) > 1) {
+        gl_fail(err, "bad_request", "field \"%s\" must have only one of text, inline_data, file_data", p->s);
+        goto fail;
     }
     *out = o;
     return 0;

@@ -11,7 +11,12 @@
  * events delivered to a callback.
  *
  * Errors (common/err.h): "bad_request" for bad user-supplied config, "bad_server_json" for
- * server messages that are not a JSON object, "internal" when memory is out. */
+ * server messages that are not a JSON object, "internal" when memory is out.
+ *
+ * The field tables in live.c are independent of the emulator's (emulator/strict.c) ON PURPOSE:
+ * the emulator is a second, separate reading of the API, so it can catch bugs here. Do not share
+ * them. tests/unit/test_codec_agreement.c proves the two agree (and lists where they knowingly
+ * differ); a field added here belongs there too. */
 #ifndef GL_PROTO_LIVE_H
 #define GL_PROTO_LIVE_H
 
