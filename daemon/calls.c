@@ -10,12 +10,15 @@
 #include "proto/line.h"
 
 typedef struct pending_call {
-    char *id, *name;
+    char *id, *name;     /* id: the server's, or made here for an id-less call */
+    bool server_id;      /* the id is the server's: answers carry it (else: by name alone) */
+    bool nonblocking;    /* the model does not wait: answered alone, as soon as answered */
     long turn;
     unsigned group;      /* which server toolCall it came in */
-    json_t *response;    /* set when answered */
+    json_t *response;    /* set when answered (for blocking calls, until the group is flushed) */
     ipc_client *handler; /* the registered handler serving it; NULL: the asker answers */
     ipc_client *asker;   /* the client whose turn made the call; NULL once gone */
+    unsigned timeout_ms; /* the time an answer may take */
     uint64_t deadline;   /* loop time past which the daemon answers for it */
 } pending_call;
 
@@ -27,6 +30,7 @@ struct gld_calls {
     pending_call v[GLD_MAX_PENDING_CALLS];
     size_t n;
     unsigned group_seq;
+    unsigned long made_ids; /* ids made for id-less calls */
     void (*done)(void *);
     void *done_ud;
 };
@@ -87,6 +91,32 @@ static void emit(gld_calls *c, const char *event, const pending_call *pc, ipc_cl
     c->host.emit(c->host.ud, event, pc->asker, extra, pc->turn, fields);
 }
 
+/* One FunctionResponse for pc's answer (by name alone for an id-less call). */
+static json_t *function_response(const pending_call *pc, const char *scheduling, bool will_continue)
+{
+    json_t *r = json_object();
+    if (pc->server_id)
+        json_object_set_new(r, "id", json_string(pc->id));
+    json_object_set_new(r, "name", json_string(pc->name));
+    json_object_set(r, "response", pc->response);
+    if (scheduling)
+        json_object_set_new(r, "scheduling", json_string(scheduling));
+    if (will_continue)
+        json_object_set_new(r, "willContinue", json_true());
+    return r;
+}
+
+static void send_responses(gld_calls *c, json_t *arr)
+{
+    gl_err err;
+    char *msg = live_build_tool_response(arr, &err);
+    json_decref(arr);
+    if (!msg)
+        log_error("session %s: cannot build toolResponse: %s", c->session, err.msg);
+    else
+        c->host.send(c->host.ud, msg);
+}
+
 /* When every call of a toolCall has its answer, one toolResponse carries them all. */
 static void flush_group(gld_calls *c, unsigned group)
 {
@@ -96,41 +126,63 @@ static void flush_group(gld_calls *c, unsigned group)
     json_t *arr = json_array();
     for (size_t i = 0; i < c->n; i++)
         if (c->v[i].group == group)
-            json_array_append_new(arr, json_pack("{s:s, s:s, s:O}", "id", c->v[i].id, "name",
-                                                 c->v[i].name, "response", c->v[i].response));
-    gl_err err;
-    char *msg = live_build_tool_response(arr, &err);
-    json_decref(arr);
-    if (!msg)
-        log_error("session %s: cannot build toolResponse: %s", c->session, err.msg);
-    else
-        c->host.send(c->host.ud, msg);
+            json_array_append_new(arr, function_response(&c->v[i], NULL, false));
+    send_responses(c, arr);
     for (size_t i = c->n; i-- > 0;)
         if (c->v[i].group == group)
             remove_call(c, i);
 }
 
-/* Records an answer (by: "handler", "client" or "daemon") and tells watchers. response stolen. */
-static void answer_call(gld_calls *c, pending_call *pc, json_t *response, const char *by)
+/* A non-blocking call's answer goes to the model at once, alone. The call stays pending while
+ * more answers are to come (will_continue). */
+static void send_nonblocking(gld_calls *c, pending_call *pc, const char *scheduling, bool will_continue)
+{
+    json_t *arr = json_array();
+    json_array_append_new(arr, function_response(pc, scheduling, will_continue));
+    send_responses(c, arr);
+    ipc_client *asker = pc->asker;
+    long turn = pc->turn;
+    if (will_continue) {
+        json_decref(pc->response);
+        pc->response = NULL;
+        pc->deadline = uv_now(c->d->loop) + pc->timeout_ms;
+    } else {
+        remove_call(c, (size_t)(pc - c->v));
+    }
+    if (!scheduling || strcmp(scheduling, "SILENT") != 0)
+        c->host.followup(c->host.ud, asker, turn, scheduling ? scheduling : "WHEN_IDLE");
+}
+
+/* Records an answer (by: "handler", "client" or "daemon") and tells watchers. response stolen.
+ * pc may be gone when this returns. */
+static void answer_call(gld_calls *c, pending_call *pc, json_t *response, const char *by,
+                        const char *scheduling, bool will_continue)
 {
     bool by_daemon = strcmp(by, "daemon") == 0;
     pc->response = response;
-    emit(c, "tool_result", pc, by_daemon ? pc->handler : NULL,
-         json_pack("{s:s, s:s, s:O, s:s}", "call_id", pc->id, "name", pc->name, "response", response,
-                   "by", by));
+    json_t *f = json_pack("{s:s, s:s, s:O, s:s}", "call_id", pc->id, "name", pc->name, "response",
+                          response, "by", by);
+    if (scheduling)
+        json_object_set_new(f, "scheduling", json_string(scheduling));
+    if (will_continue)
+        json_object_set_new(f, "will_continue", json_true());
+    emit(c, "tool_result", pc, by_daemon ? pc->handler : NULL, f);
     if (by_daemon)
         log_warn("session %s: answered call %s (%s) for nobody: %s", c->session, pc->id, pc->name,
                  json_string_value(json_object_get(response, "error")));
-    flush_group(c, pc->group);
+    if (pc->nonblocking)
+        send_nonblocking(c, pc, scheduling, will_continue);
+    else
+        flush_group(c, pc->group);
 }
 
 static void answer_error(gld_calls *c, pending_call *pc, const char *why)
 {
-    answer_call(c, pc, json_pack("{s:s}", "error", why), "daemon");
+    answer_call(c, pc, json_pack("{s:s}", "error", why), "daemon", NULL, false);
 }
 
-int gld_calls_result(gld_calls *c, ipc_client *from, const char *call_id, json_t *response,
-                     const char *error, gl_err *err)
+int gld_calls_result(gld_calls *c, ipc_client *from, const char *call_id, const gld_answer *a,
+                     gl_err *err)
 {
     pending_call *pc = find_call(c, call_id);
     if (!pc || pc->response) {
@@ -142,8 +194,11 @@ int gld_calls_result(gld_calls *c, ipc_client *from, const char *call_id, json_t
     if (pc->handler && pc->handler != from)
         return gl_fail(err, "bad_request", "call %s is served by a registered handler (client %u)",
                        call_id, ipc_client_id(pc->handler));
-    json_t *r = error ? json_pack("{s:s}", "error", error) : json_incref(response);
-    answer_call(c, pc, r, pc->handler ? "handler" : "client");
+    if (!pc->nonblocking && (a->scheduling || a->will_continue))
+        return gl_fail(err, "bad_request", "call %s is blocking (the model waits for it): "
+                       "\"scheduling\" and \"will_continue\" apply to non-blocking calls only", call_id);
+    json_t *r = a->error ? json_pack("{s:s}", "error", a->error) : json_incref(a->response);
+    answer_call(c, pc, r, pc->handler ? "handler" : "client", a->scheduling, a->will_continue);
     return 0;
 }
 
@@ -195,29 +250,41 @@ static void on_timer(uv_timer_t *t)
     arm_deadline(c);
 }
 
-void gld_calls_route(gld_calls *c, const live_event *ev, ipc_client *asker, long turn, bool declared)
+void gld_calls_route(gld_calls *c, const live_event *ev, ipc_client *asker, long turn, bool declared,
+                     bool nonblocking)
 {
     if (ev->index == 0)
         c->group_seq++;
-    if (!ev->call_id || !ev->name || c->n == GLD_MAX_PENDING_CALLS) {
-        log_warn("session %s: tool call without id/name or too many pending; ignored", c->session);
+    if (!ev->name || c->n == GLD_MAX_PENDING_CALLS) {
+        /* nothing to answer by (no name), or a model gone wild: the cap keeps memory bounded */
+        log_warn("session %s: tool call without a name or too many pending (%zu); ignored",
+                 c->session, c->n);
         return;
     }
+    char made[48];
+    if (!ev->call_id)
+        snprintf(made, sizeof made, "gld-%s-%lu", c->session, ++c->made_ids);
     gld_tool *t = gld_tools_find(c->d, c->session, ev->name);
     pending_call *pc = &c->v[c->n++];
     *pc = (pending_call){
-        .id = gl_xstrdup(ev->call_id),
+        .id = gl_xstrdup(ev->call_id ? ev->call_id : made),
+        .server_id = ev->call_id != NULL,
+        .nonblocking = nonblocking,
         .name = gl_xstrdup(ev->name),
         .turn = turn,
         .group = c->group_seq,
         .handler = t ? t->handler : NULL,
         .asker = asker,
-        .deadline = uv_now(c->d->loop) + (t ? t->timeout_ms : c->d->cfg.tool_timeout_ms),
+        .timeout_ms = t ? t->timeout_ms : c->d->cfg.tool_timeout_ms,
     };
-    emit(c, "tool_call", pc, pc->handler,
-         json_pack("{s:s, s:s, s:O, s:I, s:I, s:b}", "call_id", ev->call_id, "name", ev->name, "args",
-                   ev->json, "index", (json_int_t)ev->index, "count", (json_int_t)ev->count, "handler",
-                   pc->handler != NULL));
+    pc->deadline = uv_now(c->d->loop) + pc->timeout_ms;
+    json_t *f = json_pack("{s:s, s:s, s:O, s:I, s:I, s:b, s:s}", "call_id", pc->id, "name", ev->name,
+                          "args", ev->json, "index", (json_int_t)ev->index, "count",
+                          (json_int_t)ev->count, "handler", pc->handler != NULL, "behavior",
+                          nonblocking ? "NON_BLOCKING" : "BLOCKING");
+    if (!pc->server_id)
+        json_object_set_new(f, "server_id", json_null());
+    emit(c, "tool_call", pc, pc->handler, f);
     if (!pc->handler) {
         char why[160] = "";
         if (!declared)

@@ -3,6 +3,13 @@
  * per server toolCall, cancellation. The model is never left waiting: every call ends answered
  * or cancelled.
  *
+ * Blocking calls (the model waits) are answered together: one toolResponse per server toolCall.
+ * Non-blocking calls (NON_BLOCKING, the default on 3.8 Live: the model goes on talking and
+ * answers when the response arrives, possibly after the turn that made the call) are answered
+ * one by one, with the client's `scheduling` and `will_continue`; a call may outlive its turn.
+ * A function call without an id (recorded on Vertex) gets an id made here and is answered by
+ * name alone.
+ *
  * This module knows nothing of sessions: its owner (daemon/session.c) gives it a host, the two
  * things it needs from outside (tell clients an event; send a message to the Live API), and
  * decides what it is told (which functions the session declares, who asked). */
@@ -29,6 +36,10 @@ typedef struct gld_calls_host {
                  json_t *fields);
     /* Sends one Live API message (STOLEN). */
     int (*send)(void *ud, char *json);
+    /* A non-blocking call's final answer went to the model with a scheduling that makes it
+     * answer (INTERRUPT or WHEN_IDLE): its next unprompted output is the follow-up of `turn`,
+     * for `asker`. */
+    void (*followup)(void *ud, ipc_client *asker, long turn, const char *scheduling);
     void *ud;
 } gld_calls_host;
 
@@ -40,12 +51,21 @@ void gld_calls_free(gld_calls *c, void (*done)(void *ud), void *ud);
 
 /* One function call of a server toolCall (ev: LIVE_EV_TOOL_CALL). asker: the client whose turn
  * made it (NULL if gone or none); declared: the session's own configuration declares the
- * function (only then may the asker answer it). */
+ * function (only then may the asker answer it); nonblocking: the model does not wait for it. */
 void gld_calls_route(gld_calls *c, const live_event *ev, ipc_client *asker, long turn,
-                     bool declared);
-/* tool.result from client `from`: response (BORROWED object) or error text. */
-int gld_calls_result(gld_calls *c, ipc_client *from, const char *call_id, json_t *response,
-                     const char *error, gl_err *err);
+                     bool declared, bool nonblocking);
+
+/* How a client answers (tool.result): response (BORROWED object) or error text; for
+ * non-blocking calls also scheduling ("INTERRUPT", "WHEN_IDLE", "SILENT" or NULL: the model's
+ * default) and will_continue (more answers to the same call follow). */
+typedef struct gld_answer {
+    json_t *response;
+    const char *error;
+    const char *scheduling;
+    bool will_continue;
+} gld_answer;
+int gld_calls_result(gld_calls *c, ipc_client *from, const char *call_id, const gld_answer *a,
+                     gl_err *err);
 /* The model cancelled these calls (ids: array of strings, BORROWED): tool_cancel to each worker. */
 void gld_calls_cancelled_by_model(gld_calls *c, const json_t *ids);
 /* Drops every pending call with a tool_cancel to whoever was working on it (connection lost,

@@ -167,15 +167,20 @@ static int op_unsubscribe(op_ctx *x, gl_err *err)
 static int op_tool_result(op_ctx *x, gl_err *err)
 {
     gld_session *s;
-    const char *call_id, *error = NULL, *session = NULL;
-    json_t *response = NULL;
+    const char *call_id, *session = NULL;
+    gld_answer a = {0};
     if (gl_req_str(x->req, "session", false, &session, err) != 0 ||
         gl_req_str(x->req, "call_id", true, &call_id, err) != 0 ||
-        gl_req_obj(x->req, "response", false, &response, err) != 0 ||
-        gl_req_str(x->req, "error", false, &error, err) != 0)
+        gl_req_obj(x->req, "response", false, &a.response, err) != 0 ||
+        gl_req_str(x->req, "error", false, &a.error, err) != 0 ||
+        gl_req_str(x->req, "scheduling", false, &a.scheduling, err) != 0 ||
+        gl_req_bool(x->req, "will_continue", false, &a.will_continue, err) != 0)
         return -1;
-    if (!response == !error)
+    if (!a.response == !a.error)
         return gl_fail(err, "bad_request", "give exactly one of \"response\" (an object) or \"error\" (a string)");
+    if (a.scheduling && strcmp(a.scheduling, "INTERRUPT") != 0 && strcmp(a.scheduling, "WHEN_IDLE") != 0 &&
+        strcmp(a.scheduling, "SILENT") != 0)
+        return gl_fail(err, "bad_request", "field \"scheduling\" must be \"INTERRUPT\", \"WHEN_IDLE\" or \"SILENT\"");
     if (session && !gl_session_name_ok(session, err))
         return -1;
     if (session) {
@@ -187,7 +192,7 @@ static int op_tool_result(op_ctx *x, gl_err *err)
         return gl_fail(err, "unknown_call", "no pending tool call \"%s\" (answered, cancelled, "
                        "timed out or never made)", call_id);
     }
-    return gld_session_tool_result(s, x->c, call_id, response, error, err);
+    return gld_session_tool_result(s, x->c, call_id, &a, err);
 }
 
 /* session: a name (need not exist yet: its open will declare the function) or "*". */

@@ -4,11 +4,11 @@
 #include <string.h>
 
 static const gld_model_info MODELS[] = {
-    /* pattern                    realtime-text  audio-only  why */
-    {"gemini-3.8-live*",          false,         true,  "3.8 Live (default since 2026-09): AUDIO only, text via output transcription; clientContent all session long (model page)"},
-    {"gemini-3.1-flash-live*",    true,          true,  "3.1 Live closes mid-session clientContent with 1007 (livekit/agents PR #5251); an audio-to-audio model (model page)"},
-    {"*native-audio*",            false,         true,  "native-audio models accept only the AUDIO modality"},
-    {"*",                         false,         false, "every other Live model: clientContent prompts, TEXT or AUDIO"},
+    /* pattern                 realtime-text audio-only code-exec async-calls  why */
+    {"gemini-3.8-live*",       false,        true,      false,    true,  "3.8 Live (default since 2026-09): AUDIO only, text via output transcription; clientContent all session long; no code execution; NON_BLOCKING calls by default (model page, live-tools table)"},
+    {"gemini-3.1-flash-live*", true,         true,      false,    false, "3.1 Live closes mid-session clientContent with 1007 (livekit/agents PR #5251); an audio-to-audio model; no code execution; sync calls (model page, live-tools table)"},
+    {"*native-audio*",         false,        true,      false,    false, "native-audio models accept only the AUDIO modality; no code execution (live-tools table)"},
+    {"*",                      false,        false,     true,     false, "every other Live model (the retired half-cascade ones): clientContent prompts, TEXT or AUDIO, server code execution"},
 };
 
 const gld_model_info *gld_model_lookup(const char *name)

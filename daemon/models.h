@@ -13,6 +13,8 @@ typedef struct gld_model_info {
     const char *pattern;     /* glob on the bare name (no "models/") */
     bool text_via_realtime;  /* prompts as realtimeInput.text: clientContent only as history */
     bool audio_only;         /* speaks only AUDIO: TEXT sessions get output transcription */
+    bool code_execution;     /* the service runs code (codeExecution tool); else gliveD runs it */
+    bool calls_nonblocking;  /* a function without `behavior` is NON_BLOCKING (asynchronous) */
     const char *why;         /* where the rule comes from */
 } gld_model_info;
 

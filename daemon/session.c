@@ -32,10 +32,20 @@
 
 typedef struct turn {
     long no;
-    char *text;
-    ipc_client *sender; /* NULL once the sender disconnected: events go to subscribers only */
+    char *text;         /* the prompt; NULL for a turn the model started on its own */
+    ipc_client *sender; /* the prompting client (or the asker of the call that caused the turn);
+                           NULL once it disconnected: events go to subscribers only */
     bool retry;         /* the client asked: re-send if the connection is lost mid-turn */
+    const char *cause;  /* "prompt", "function_response" or "model" */
+    long of_turn;       /* function_response: the turn whose call caused this one */
 } turn;
+
+/* A non-blocking call was answered: the model's next unprompted output answers it. */
+typedef struct followup {
+    long of_turn;
+    ipc_client *asker;
+} followup;
+#define MAX_FOLLOWUPS 64
 
 typedef struct watcher {
     ipc_client *c;
@@ -73,6 +83,8 @@ struct gld_session {
 
     turn *queue;
     size_t qlen, qcap;
+    followup followups[MAX_FOLLOWUPS]; /* owed, oldest first */
+    size_t nfollowups;
     turn cur;
     bool turn_running;
     long next_turn;
@@ -81,6 +93,7 @@ struct gld_session {
     watcher watchers[MAX_WATCHERS];
     size_t nwatchers;
 
+    const char *interrupt_why; /* what we know cut the running generation, if it is cut */
     int handles_open;    /* the two timers and the calls table: freed when all are closed */
     gld_session *next;
 };
@@ -174,6 +187,18 @@ static void calls_emit(void *ud, const char *event, ipc_client *asker, ipc_clien
 
 static int upstream_send(gld_session *s, char *json);
 static int calls_send(void *ud, char *json) { return upstream_send(ud, json); }
+
+static void calls_followup(void *ud, ipc_client *asker, long turn, const char *scheduling)
+{
+    gld_session *s = ud;
+    if (s->nfollowups == MAX_FOLLOWUPS) { /* the model answers far less often than this */
+        memmove(&s->followups[0], &s->followups[1], (MAX_FOLLOWUPS - 1) * sizeof s->followups[0]);
+        s->nfollowups--;
+    }
+    s->followups[s->nfollowups++] = (followup){turn, asker};
+    if (strcmp(scheduling, "INTERRUPT") == 0 && s->turn_running)
+        s->interrupt_why = "a function response with scheduling INTERRUPT cut the generation";
+}
 
 /* ---- watchers ---- */
 
@@ -285,6 +310,7 @@ static void start_turn(gld_session *s)
     memmove(&s->queue[0], &s->queue[1], (s->qlen - 1) * sizeof s->queue[0]);
     s->qlen--;
     s->turn_running = true;
+    s->interrupt_why = NULL;
     char *msg = s->mi->text_via_realtime ? live_build_realtime_text(s->cur.text)
                                          : live_build_client_text(s->cur.text, true);
     if (upstream_send(s, msg) != 0)
@@ -322,6 +348,8 @@ int gld_session_send(gld_session *s, ipc_client *sender, const char *text, bool 
     t->text = gl_xstrdup(text);
     t->sender = sender;
     t->retry = retry;
+    t->cause = "prompt";
+    t->of_turn = 0;
     *turn_no = t->no;
     gld_session_watch(s, sender, false);
     return 0;
@@ -357,9 +385,38 @@ static bool declared(const gld_session *s, const char *name)
 }
 
 int gld_session_tool_result(gld_session *s, ipc_client *from, const char *call_id,
-                            json_t *response, const char *error, gl_err *err)
+                            const gld_answer *a, gl_err *err)
 {
-    return gld_calls_result(s->calls, from, call_id, response, error, err);
+    return gld_calls_result(s->calls, from, call_id, a, err);
+}
+
+/* The declaration of function `name` (the session's own, then handlers'), or NULL. */
+static const json_t *find_declaration(const gld_session *s, const char *name)
+{
+    size_t i, j;
+    json_t *tool, *fd;
+    json_array_foreach(s->tools, i, tool) {
+        json_array_foreach(json_object_get(tool, "functionDeclarations"), j, fd) {
+            const char *n = json_string_value(json_object_get(fd, "name"));
+            if (n && strcmp(n, name) == 0)
+                return fd;
+        }
+    }
+    json_array_foreach(s->extra_decls, i, fd) {
+        const char *n = json_string_value(json_object_get(fd, "name"));
+        if (n && strcmp(n, name) == 0)
+            return fd;
+    }
+    return NULL;
+}
+
+/* A declaration's `behavior`, else the model's default. */
+static bool nonblocking(const gld_session *s, const char *name)
+{
+    const char *b = json_string_value(json_object_get(find_declaration(s, name), "behavior"));
+    if (b)
+        return strcmp(b, "NON_BLOCKING") == 0;
+    return s->mi->calls_nonblocking;
 }
 
 static void persist_soon(gld_session *s);
@@ -389,9 +446,53 @@ void gld_session_request_reestablish(gld_session *s, const char *why)
 
 static json_t *textn(const char *p, size_t n) { return gl_json_textn(p, n); }
 
+/* Output while no turn runs is a turn the model started: the follow-up of a non-blocking
+ * call's answer (for the client whose turn made the call) or the model's own (proactive). It
+ * gets a turn number of its own, says why in `turn_started`, and occupies the wire like a
+ * prompted turn (prompts wait until it completes). */
+static void begin_model_turn(gld_session *s)
+{
+    turn t = {.no = ++s->next_turn, .cause = "model"};
+    if (s->nfollowups) {
+        followup f = s->followups[0];
+        memmove(&s->followups[0], &s->followups[1], (s->nfollowups - 1) * sizeof s->followups[0]);
+        s->nfollowups--;
+        t.cause = "function_response";
+        t.of_turn = f.of_turn;
+        t.sender = f.asker;
+    }
+    s->cur = t;
+    s->turn_running = true;
+    s->interrupt_why = NULL;
+    json_t *f = json_pack("{s:s}", "cause", t.cause);
+    if (t.of_turn)
+        json_object_set_new(f, "of_turn", json_integer(t.of_turn));
+    emit_turn(s, "turn_started", t.sender, t.no, f);
+}
+
+/* Server output that belongs to a turn (not setup, handles, goAway, transcripts of the user). */
+static bool is_turn_output(const live_event *ev)
+{
+    switch (ev->kind) {
+    case LIVE_EV_TEXT:
+        return !ev->thought;
+    case LIVE_EV_AUDIO:
+    case LIVE_EV_EXECUTABLE_CODE:
+    case LIVE_EV_CODE_RESULT:
+    case LIVE_EV_GROUNDING:
+    case LIVE_EV_OUTPUT_TRANSCRIPTION:
+    case LIVE_EV_TOOL_CALL:
+        return true;
+    default:
+        return false;
+    }
+}
+
 static int on_live_event(const live_event *ev, void *ud)
 {
     gld_session *s = ud;
+    if (!s->turn_running && is_turn_output(ev))
+        begin_model_turn(s);
     ipc_client *snd = s->turn_running ? s->cur.sender : NULL;
     long tn = s->turn_running ? s->cur.no : 0;
     bool text_session_on_audio_model = s->modality == LIVE_TEXT && s->mi->audio_only;
@@ -437,14 +538,17 @@ static int on_live_event(const live_event *ev, void *ud)
                             textn(ev->text, ev->text_len), "finished", ev->finished));
         break;
     case LIVE_EV_TOOL_CALL:
-        gld_calls_route(s->calls, ev, snd, tn, ev->name && declared_in_config(s, ev->name));
+        gld_calls_route(s->calls, ev, snd, tn, ev->name && declared_in_config(s, ev->name),
+                        ev->name && nonblocking(s, ev->name));
         break;
     case LIVE_EV_TOOL_CALL_CANCELLATION:
         gld_calls_cancelled_by_model(s->calls, ev->json);
         break;
-    case LIVE_EV_INTERRUPTED:
-        emit_turn(s, "interrupted", snd, tn, json_pack("{s:s, s:b}", "reason",
-                                                       "interrupted by the model", "retrying", 0));
+    case LIVE_EV_INTERRUPTED: /* the API: a client message or user activity cut the generation */
+        emit_turn(s, "interrupted", snd, tn,
+                  json_pack("{s:s, s:b}", "reason", s->interrupt_why ? s->interrupt_why
+                                                    : "a client message or user activity interrupted the generation",
+                            "retrying", 0));
         break;
     case LIVE_EV_TURN_COMPLETE: {
         json_t *f = json_object();
@@ -452,6 +556,11 @@ static int on_live_event(const live_event *ev, void *ud)
             json_object_set(f, "usage", ev->json);
         if (ev->reason)
             json_object_set_new(f, "reason", json_string(ev->reason));
+        if (s->turn_running && strcmp(s->cur.cause, "prompt") != 0) {
+            json_object_set_new(f, "cause", json_string(s->cur.cause));
+            if (s->cur.of_turn)
+                json_object_set_new(f, "of_turn", json_integer(s->cur.of_turn));
+        }
         emit_turn(s, "turn_complete", snd, tn, f);
         if (s->turn_running) {
             turn_free(&s->cur);
@@ -828,7 +937,7 @@ gld_session *gld_session_new(gld_daemon *d, const char *name, const gld_session_
             json_array_append(s->extra_decls, decl);
     }
     json_decref(registered);
-    s->calls = gld_calls_new(d, s->name, &(gld_calls_host){calls_emit, calls_send, s});
+    s->calls = gld_calls_new(d, s->name, &(gld_calls_host){calls_emit, calls_send, calls_followup, s});
     uv_timer_init(d->loop, &s->retry_timer);
     uv_timer_init(d->loop, &s->persist_timer);
     s->retry_timer.data = s->persist_timer.data = s;
@@ -951,6 +1060,9 @@ void gld_session_client_gone(gld_session *s, ipc_client *c)
             s->queue[i].sender = NULL;
     if (s->turn_running && s->cur.sender == c)
         s->cur.sender = NULL;
+    for (size_t i = 0; i < s->nfollowups; i++)
+        if (s->followups[i].asker == c)
+            s->followups[i].asker = NULL;
     gld_calls_client_gone(s->calls, c);
 }
 

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #include "common/err.h"
+#include "daemon/calls.h"
 #include "daemon/daemon.h"
 #include "daemon/ipc.h"
 #include "proto/live.h"
@@ -40,9 +41,10 @@ bool gld_session_config_matches(const gld_session *s, const gld_session_config *
  * whether it waits behind another turn. Fails with "busy" past --max-queue. */
 int gld_session_send(gld_session *s, ipc_client *sender, const char *text, bool retry,
                      long *turn, bool *queued, gl_err *err);
-/* Answers a pending tool call: response (object) or error text. "unknown_call" if not pending. */
+/* Answers a pending tool call (daemon/calls.h: response or error, scheduling, will_continue).
+ * "unknown_call" if not pending. */
 int gld_session_tool_result(gld_session *s, ipc_client *from, const char *call_id,
-                            json_t *response, const char *error, gl_err *err);
+                            const gld_answer *a, gl_err *err);
 /* The session with a pending call of that id (tool.result without a session), or NULL. */
 gld_session *gld_session_with_call(gld_daemon *d, const char *call_id);
 /* A handler registered decl (normalized) for this session: declares it if the session does not

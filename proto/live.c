@@ -855,8 +855,9 @@ char *live_build_tool_response(const json_t *responses, gl_err *err)
     size_t i;
     json_t *r;
     json_array_foreach(arr, i, r) {
-        static const char *const req[] = {"id", "name", "response"};
-        for (size_t k = 0; k < 3; k++) {
+        /* no "id": the answer to a call the server sent without one (seen on Vertex) */
+        static const char *const req[] = {"name", "response"};
+        for (size_t k = 0; k < 2; k++) {
             if (!json_object_get(r, req[k])) {
                 gl_fail(err, "bad_request", "missing field \"function_responses[%zu].%s\"", i, req[k]);
                 json_decref(arr);

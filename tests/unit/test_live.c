@@ -441,10 +441,17 @@ TEST(tool_response_build)
     free(s);
     json_decref(r);
 
+    /* an id-less call (recorded on Vertex) is answered by name alone */
+    r = J("[{\"name\":\"f\",\"response\":{}}]");
+    s = live_build_tool_response(r, &e);
+    CHECK_STR(s, "{\"toolResponse\":{\"functionResponses\":[{\"name\":\"f\",\"response\":{}}]}}");
+    free(s);
+    json_decref(r);
+
     struct { const char *in, *msg; } bad[] = {
         {"{}", "field \"function_responses\" must be an array"},
         {"[{\"id\":\"1\",\"name\":\"f\"}]", "missing field \"function_responses[0].response\""},
-        {"[{\"name\":\"f\",\"response\":{}}]", "missing field \"function_responses[0].id\""},
+        {"[{\"id\":\"1\",\"response\":{}}]", "missing field \"function_responses[0].name\""},
         {"[{\"id\":\"1\",\"name\":\"f\",\"response\":\"ok\"}]",
          "field \"function_responses[0].response\" must be an object"},
         {"[{\"id\":\"1\",\"name\":\"f\",\"response\":{},\"error\":\"x\"}]",

@@ -544,15 +544,16 @@ TEST(function_call_goes_to_the_asker_and_its_answer_to_the_model)
     srv_says(&CONNS[0], "{\"toolCall\":{\"functionCalls\":[{\"id\":\"c1\",\"name\":\"lights\",\"args\":{\"on\":true}},"
                         "{\"id\":\"c2\",\"name\":\"unknown_fn\",\"args\":{}}]}}");
     CHECK_STR(fake_ipc_next_line(asker), EV("tool_call", ",\"call_id\":\"c1\",\"name\":\"lights\",\"args\":"
-                                            "{\"on\":true},\"index\":0,\"count\":2,\"handler\":false,\"turn\":1"));
+                                            "{\"on\":true},\"index\":0,\"count\":2,\"handler\":false,\"behavior\":\"BLOCKING\",\"turn\":1"));
     CHECK_STR(fake_ipc_next_line(asker), EV("tool_call", ",\"call_id\":\"c2\",\"name\":\"unknown_fn\",\"args\":"
-                                            "{},\"index\":1,\"count\":2,\"handler\":false,\"turn\":1"));
+                                            "{},\"index\":1,\"count\":2,\"handler\":false,\"behavior\":\"BLOCKING\",\"turn\":1"));
     CHECK_CONTAINS(fake_ipc_next_line(asker), "\"event\":\"tool_result\",\"session\":\"s\",\"call_id\":\"c2\"");
     CHECK_STR(sent(&CONNS[0]), ""); /* one toolResponse for the whole toolCall */
     CHECK(gld_session_with_call(&D, "c1") == s);
     json_t *resp = json_loads("{\"result\":\"ok\"}", 0, NULL);
-    CHECK_INT(gld_session_tool_result(s, asker, "c1", resp, NULL, &err), 0);
-    CHECK_INT(gld_session_tool_result(s, asker, "c1", resp, NULL, &err), -1);
+    gld_answer ans = {.response = resp};
+    CHECK_INT(gld_session_tool_result(s, asker, "c1", &ans, &err), 0);
+    CHECK_INT(gld_session_tool_result(s, asker, "c1", &ans, &err), -1);
     CHECK_STR(err.code, "unknown_call");
     json_decref(resp);
     CHECK_STR(sent(&CONNS[0]), "{\"toolResponse\":{\"functionResponses\":[{\"id\":\"c1\",\"name\":\"lights\","
@@ -623,4 +624,159 @@ TEST(a_server_message_that_is_not_json_drops_the_connection)
     CHECK(CONNS[0].aborted);
     CHECK_INT(daemon_down(), 0);
     fake_ipc_client_free(w);
+}
+
+/* ---- asynchronous (NON_BLOCKING) calls ---- */
+
+/* Session "s" declaring `lights` NON_BLOCKING, ready on CONNS[0], asker's prompt "on" running as
+ * turn 1 and the model's call c1 made. */
+static gld_session *async_call_made(ipc_client *asker, ipc_client *w)
+{
+    gl_err err;
+    json_t *tools = json_loads("[{\"function_declarations\":[{\"name\":\"lights\",\"behavior\":\"NON_BLOCKING\"}]}]",
+                               0, NULL);
+    gld_session_config cfg = {.model = MODEL, .tools = tools};
+    gld_session *s = gld_session_new(&D, "s", &cfg, &err);
+    json_decref(tools);
+    if (w)
+        gld_session_watch(s, w, true);
+    send_prompt(s, asker, "on", false);
+    srv_open(&CONNS[0]);
+    srv_says(&CONNS[0], "{\"setupComplete\":{}}");
+    (void)sent(&CONNS[0]);
+    (void)sent(&CONNS[0]);
+    srv_says(&CONNS[0], "{\"toolCall\":{\"functionCalls\":[{\"id\":\"c1\",\"name\":\"lights\"}]}}");
+    return s;
+}
+
+TEST(nonblocking_call_outlives_its_turn_and_its_answer_makes_a_turn_for_the_asker)
+{
+    daemon_up();
+    ipc_client *asker = fake_ipc_client_new(2), *w = fake_ipc_client_new(1);
+    gld_session *s = async_call_made(asker, w);
+    fake_ipc_clear(asker);
+    srv_says(&CONNS[0], "{\"serverContent\":{\"modelTurn\":{\"parts\":[{\"text\":\"Working on it.\"}]}}}");
+    srv_says(&CONNS[0], "{\"serverContent\":{\"turnComplete\":true}}");
+    CHECK_STR(fake_ipc_next_line(asker), EV("text", ",\"text\":\"Working on it.\",\"turn\":1"));
+    CHECK_STR(fake_ipc_next_line(asker), EV("turn_complete", ",\"turn\":1"));
+    CHECK(gld_session_with_call(&D, "c1") == s); /* still pending after its turn */
+    send_prompt(s, w, "meanwhile", false); /* another client's prompt runs meanwhile */
+    CHECK_STR(sent(&CONNS[0]), PROMPT("meanwhile"));
+    srv_says(&CONNS[0], "{\"serverContent\":{\"turnComplete\":true}}");
+    fake_ipc_clear(asker);
+    json_t *resp = json_loads("{\"result\":\"on\"}", 0, NULL);
+    gl_err err;
+    gld_answer ans = {.response = resp};
+    CHECK_INT(gld_session_tool_result(s, asker, "c1", &ans, &err), 0);
+    json_decref(resp);
+    /* answered alone and at once: the model does not wait for a group */
+    CHECK_STR(sent(&CONNS[0]), "{\"toolResponse\":{\"functionResponses\":[{\"id\":\"c1\",\"name\":\"lights\","
+                               "\"response\":{\"result\":\"on\"}}]}}");
+    CHECK_CONTAINS(fake_ipc_next_line(asker), "\"event\":\"tool_result\"");
+    /* the model's answer comes in a generation no prompt started: turn 3, for the asker */
+    srv_says(&CONNS[0], "{\"serverContent\":{\"modelTurn\":{\"parts\":[{\"text\":\"The lights are on.\"}]}}}");
+    srv_says(&CONNS[0], "{\"serverContent\":{\"turnComplete\":true}}");
+    CHECK_STR(fake_ipc_next_line(asker), EV("turn_started", ",\"cause\":\"function_response\",\"of_turn\":1,\"turn\":3"));
+    CHECK_STR(fake_ipc_next_line(asker), EV("text", ",\"text\":\"The lights are on.\",\"turn\":3"));
+    CHECK_STR(fake_ipc_next_line(asker), EV("turn_complete", ",\"cause\":\"function_response\",\"of_turn\":1,\"turn\":3"));
+    CHECK(fake_ipc_next_line(asker) == NULL);
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(asker);
+    fake_ipc_client_free(w);
+}
+
+TEST(will_continue_keeps_the_call_and_scheduling_goes_to_the_model)
+{
+    daemon_up();
+    ipc_client *asker = fake_ipc_client_new(2);
+    gld_session *s = async_call_made(asker, NULL);
+    srv_says(&CONNS[0], "{\"serverContent\":{\"turnComplete\":true}}");
+    gl_err err;
+    json_t *part = json_loads("{\"progress\":50}", 0, NULL);
+    gld_answer a1 = {.response = part, .scheduling = "SILENT", .will_continue = true};
+    CHECK_INT(gld_session_tool_result(s, asker, "c1", &a1, &err), 0);
+    CHECK_STR(sent(&CONNS[0]), "{\"toolResponse\":{\"functionResponses\":[{\"id\":\"c1\",\"name\":\"lights\","
+                               "\"response\":{\"progress\":50},\"scheduling\":\"SILENT\",\"willContinue\":true}]}}");
+    CHECK(gld_session_with_call(&D, "c1") == s);
+    json_t *done = json_loads("{\"result\":\"on\"}", 0, NULL);
+    gld_answer a2 = {.response = done, .scheduling = "INTERRUPT"};
+    CHECK_INT(gld_session_tool_result(s, asker, "c1", &a2, &err), 0);
+    CHECK_STR(sent(&CONNS[0]), "{\"toolResponse\":{\"functionResponses\":[{\"id\":\"c1\",\"name\":\"lights\","
+                               "\"response\":{\"result\":\"on\"},\"scheduling\":\"INTERRUPT\"}]}}");
+    CHECK(gld_session_with_call(&D, "c1") == NULL);
+    CHECK_INT(gld_session_tool_result(s, asker, "c1", &a2, &err), -1);
+    json_decref(part);
+    json_decref(done);
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(asker);
+}
+
+TEST(an_interrupt_answer_names_itself_as_the_cause_of_the_cut)
+{
+    daemon_up();
+    ipc_client *asker = fake_ipc_client_new(2);
+    gld_session *s = async_call_made(asker, NULL);
+    srv_says(&CONNS[0], "{\"serverContent\":{\"modelTurn\":{\"parts\":[{\"text\":\"Still talking\"}]}}}");
+    gl_err err;
+    json_t *done = json_loads("{\"result\":\"on\"}", 0, NULL);
+    gld_answer a = {.response = done, .scheduling = "INTERRUPT"};
+    CHECK_INT(gld_session_tool_result(s, asker, "c1", &a, &err), 0);
+    json_decref(done);
+    fake_ipc_clear(asker);
+    srv_says(&CONNS[0], "{\"serverContent\":{\"interrupted\":true}}");
+    CHECK_STR(fake_ipc_next_line(asker), EV("interrupted", ",\"reason\":\"a function response with scheduling "
+                                                          "INTERRUPT cut the generation\",\"retrying\":false,\"turn\":1"));
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(asker);
+}
+
+TEST(blocking_calls_refuse_scheduling)
+{
+    daemon_up();
+    ipc_client *asker = fake_ipc_client_new(2);
+    gl_err err;
+    json_t *tools = json_loads("[{\"function_declarations\":[{\"name\":\"lights\"}]}]", 0, NULL);
+    gld_session_config cfg = {.model = MODEL, .tools = tools};
+    gld_session *s = gld_session_new(&D, "s", &cfg, &err);
+    json_decref(tools);
+    send_prompt(s, asker, "on", false);
+    srv_open(&CONNS[0]);
+    srv_says(&CONNS[0], "{\"setupComplete\":{}}");
+    srv_says(&CONNS[0], "{\"toolCall\":{\"functionCalls\":[{\"id\":\"c1\",\"name\":\"lights\"}]}}");
+    json_t *r = json_object();
+    gld_answer a = {.response = r, .scheduling = "SILENT"};
+    CHECK_INT(gld_session_tool_result(s, asker, "c1", &a, &err), -1);
+    CHECK_STR(err.code, "bad_request");
+    json_decref(r);
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(asker);
+}
+
+TEST(an_id_less_call_gets_a_daemon_id_and_is_answered_by_name)
+{
+    daemon_up();
+    ipc_client *asker = fake_ipc_client_new(2);
+    gl_err err;
+    json_t *tools = json_loads("[{\"function_declarations\":[{\"name\":\"lights\"}]}]", 0, NULL);
+    gld_session_config cfg = {.model = MODEL, .tools = tools};
+    gld_session *s = gld_session_new(&D, "s", &cfg, &err);
+    json_decref(tools);
+    send_prompt(s, asker, "on", false);
+    srv_open(&CONNS[0]);
+    srv_says(&CONNS[0], "{\"setupComplete\":{}}");
+    (void)sent(&CONNS[0]);
+    (void)sent(&CONNS[0]);
+    fake_ipc_clear(asker);
+    srv_says(&CONNS[0], "{\"toolCall\":{\"functionCalls\":[{\"name\":\"lights\",\"args\":{}}]}}");
+    CHECK_STR(fake_ipc_next_line(asker), EV("tool_call", ",\"call_id\":\"gld-s-1\",\"name\":\"lights\",\"args\":{},"
+                                            "\"index\":0,\"count\":1,\"handler\":false,\"behavior\":\"BLOCKING\","
+                                            "\"server_id\":null,\"turn\":1"));
+    json_t *r = json_loads("{\"result\":\"ok\"}", 0, NULL);
+    gld_answer a = {.response = r};
+    CHECK_INT(gld_session_tool_result(s, asker, "gld-s-1", &a, &err), 0);
+    json_decref(r);
+    CHECK_STR(sent(&CONNS[0]), "{\"toolResponse\":{\"functionResponses\":[{\"name\":\"lights\","
+                               "\"response\":{\"result\":\"ok\"}}]}}");
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(asker);
 }
