@@ -553,11 +553,12 @@ static const probe PROBES[] = {
     {P_GEN, "{\"temperature\":\"0.5\"}", EMU_LAX},
     {P_GEN, "{\"enable_affective_dialog\":\"true\"}", EMU_LAX},
     {P_GEN, "{\"response_modalities\":\"TEXT\"}", EMU_LAX},
-    /* Rules of the real API that only the daemon checks (function name syntax; name and id
-     * required): the strict parser checks fields and types, not these. */
+    /* Rules of the real API that only the daemon checks (function name syntax; a declaration's
+     * name): the strict parser checks fields and types, not these. */
     {P_TOOLS, "[{\"function_declarations\":[{\"name\":\"9lives\"}]}]", EMU_LAX},
     {P_TOOLS, "[{\"function_declarations\":[{\"description\":\"no name\"}]}]", EMU_LAX},
-    {P_RESPONSES, "[{\"name\":\"f\",\"response\":{}}]", EMU_LAX},
+    /* A response without an id answers a call the server sent without one (Vertex). */
+    {P_RESPONSES, "[{\"name\":\"f\",\"response\":{}}]", AGREE},
     /* The daemon's Part has text, inlineData and fileData only (what a user can mean). */
     {P_CONTENT, "{\"parts\":[{\"thought\":true,\"text\":\"x\"}]}", EMU_LAX},
 };
