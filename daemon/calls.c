@@ -255,7 +255,7 @@ void gld_calls_route(gld_calls *c, const live_event *ev, ipc_client *asker, long
 {
     if (ev->index == 0)
         c->group_seq++;
-    if (!ev->name || c->n == GLD_MAX_PENDING_CALLS) {
+    if (!ev->name || !*ev->name || c->n == GLD_MAX_PENDING_CALLS) {
         /* nothing to answer by (no name), or a model gone wild: the cap keeps memory bounded */
         log_warn("session %s: tool call without a name or too many pending (%zu); ignored",
                  c->session, c->n);

@@ -72,6 +72,7 @@ struct gld_session {
     uv_timer_t retry_timer, persist_timer;
     gld_calls *calls;    /* owned */
     char last_close[200];
+    char server_session_id[128]; /* setupComplete.sessionId (Vertex), "" if none */
     char notice[200];    /* something clients should know, e.g. "started fresh" */
 
     char *handle;        /* newest resumable handle */
@@ -498,6 +499,8 @@ static int on_live_event(const live_event *ev, void *ud)
     bool text_session_on_audio_model = s->modality == LIVE_TEXT && s->mi->audio_only;
     switch (ev->kind) {
     case LIVE_EV_SETUP_COMPLETE:
+        if (ev->session_id) /* Vertex names its sessions: shown in list/status, for support */
+            snprintf(s->server_session_id, sizeof s->server_session_id, "%s", ev->session_id);
         fire(s, SE_SETUP_DONE, (sess_why){.reason = s->conn_resuming ? "resumed the conversation" : NULL});
         break;
     case LIVE_EV_TEXT:
@@ -532,10 +535,18 @@ static int on_live_event(const live_event *ev, void *ud)
                       json_pack("{s:s, s:o, s:b}", "source", "output", "text",
                                 textn(ev->text, ev->text_len), "finished", ev->finished));
         break;
-    case LIVE_EV_INPUT_TRANSCRIPTION:
-        emit_turn(s, "transcript", snd, tn,
-                  json_pack("{s:s, s:o, s:b}", "source", "input", "text",
-                            textn(ev->text, ev->text_len), "finished", ev->finished));
+    case LIVE_EV_INPUT_TRANSCRIPTION: {
+        json_t *f = json_pack("{s:s, s:o, s:b}", "source", "input", "text",
+                              textn(ev->text, ev->text_len), "finished", ev->finished);
+        if (ev->interim) /* a guess while the user speaks: the final transcription replaces it */
+            json_object_set_new(f, "interim", json_true());
+        emit_turn(s, "transcript", snd, tn, f);
+        break;
+    }
+    case LIVE_EV_VOICE_ACTIVITY:
+        if (strcmp(ev->activity, "ACTIVITY_START") == 0 && s->turn_running && !s->interrupt_why)
+            s->interrupt_why = "the user started speaking (voice activity) over the generation";
+        emit_turn(s, "voice_activity", snd, tn, json_pack("{s:s}", "type", ev->activity));
         break;
     case LIVE_EV_TOOL_CALL:
         gld_calls_route(s->calls, ev, snd, tn, ev->name && declared_in_config(s, ev->name),
@@ -556,6 +567,8 @@ static int on_live_event(const live_event *ev, void *ud)
             json_object_set(f, "usage", ev->json);
         if (ev->reason)
             json_object_set_new(f, "reason", json_string(ev->reason));
+        if (ev->waiting_for_input)
+            json_object_set_new(f, "waiting_for_input", json_true());
         if (s->turn_running && strcmp(s->cur.cause, "prompt") != 0) {
             json_object_set_new(f, "cause", json_string(s->cur.cause));
             if (s->cur.of_turn)
@@ -1142,6 +1155,8 @@ json_t *gld_session_info(const gld_session *s)
         json_object_set_new(o, "last_close", gl_json_text(s->last_close));
     if (s->notice[0])
         json_object_set_new(o, "notice", gl_json_text(s->notice));
+    if (s->server_session_id[0])
+        json_object_set_new(o, "session_id", gl_json_text(s->server_session_id));
     if (json_array_size(s->extra_decls)) {
         json_t *names = json_array();
         size_t i;

@@ -892,6 +892,7 @@ const char *live_event_kind_name(live_event_kind k)
         [LIVE_EV_GO_AWAY] = "GO_AWAY",
         [LIVE_EV_RESUMPTION_UPDATE] = "RESUMPTION_UPDATE",
         [LIVE_EV_USAGE] = "USAGE",
+        [LIVE_EV_VOICE_ACTIVITY] = "VOICE_ACTIVITY",
         [LIVE_EV_UNKNOWN] = "UNKNOWN",
     };
     return (unsigned)k < sizeof names / sizeof *names && names[k] ? names[k] : "?";
@@ -950,12 +951,12 @@ static void emit_part(emitter *e, const json_t *part)
     emit(e, &ev);
 }
 
-static void emit_transcription(emitter *e, const json_t *t, live_event_kind k)
+static void emit_transcription(emitter *e, const json_t *t, live_event_kind k, bool interim)
 {
     if (!json_is_object(t))
         return;
     json_t *text = get(t, "text");
-    live_event ev = {.kind = k, .text = "", .text_len = 0};
+    live_event ev = {.kind = k, .text = "", .text_len = 0, .interim = interim};
     if (json_is_string(text)) {
         ev.text = json_string_value(text);
         ev.text_len = json_string_length(text);
@@ -973,8 +974,9 @@ static void server_content(emitter *e, const json_t *sc, json_t *usage)
     json_t *part;
     json_array_foreach(parts, i, part) /* no-op unless an array */
         emit_part(e, part);
-    emit_transcription(e, get(sc, "inputTranscription"), LIVE_EV_INPUT_TRANSCRIPTION);
-    emit_transcription(e, get(sc, "outputTranscription"), LIVE_EV_OUTPUT_TRANSCRIPTION);
+    emit_transcription(e, get(sc, "inputTranscription"), LIVE_EV_INPUT_TRANSCRIPTION, false);
+    emit_transcription(e, get(sc, "interimInputTranscription"), LIVE_EV_INPUT_TRANSCRIPTION, true);
+    emit_transcription(e, get(sc, "outputTranscription"), LIVE_EV_OUTPUT_TRANSCRIPTION, false);
     json_t *g = get(sc, "groundingMetadata");
     if (json_is_object(g)) {
         live_event ev = {.kind = LIVE_EV_GROUNDING, .json = g};
@@ -987,7 +989,8 @@ static void server_content(emitter *e, const json_t *sc, json_t *usage)
     if (json_is_true(get(sc, "turnComplete"))) {
         live_event ev = {.kind = LIVE_EV_TURN_COMPLETE,
                          .json = json_is_object(usage) ? usage : NULL,
-                         .reason = str_of(sc, "turnCompleteReason")};
+                         .reason = str_of(sc, "turnCompleteReason"),
+                         .waiting_for_input = json_is_true(get(sc, "waitingForInput"))};
         emit(e, &ev);
     }
 }
@@ -1044,7 +1047,12 @@ int live_parse_server(const char *data, size_t len, live_server_cb cb, void *ud,
         if (live_snake_to_camel(k, name, sizeof name) >= sizeof name)
             name[0] = '\0';
         if (!strcmp(name, "setupComplete")) {
-            emit_kind(&e, LIVE_EV_SETUP_COMPLETE);
+            live_event ev = {.kind = LIVE_EV_SETUP_COMPLETE, .session_id = str_of(v, "sessionId")};
+            emit(&e, &ev);
+        } else if (!strcmp(name, "voiceActivity")) {
+            const char *a = str_of(v, "voiceActivityType");
+            live_event ev = {.kind = LIVE_EV_VOICE_ACTIVITY, .activity = a ? a : ""};
+            emit(&e, &ev);
         } else if (!strcmp(name, "serverContent")) {
             server_content(&e, v, usage);
         } else if (!strcmp(name, "toolCall")) {

@@ -120,16 +120,18 @@ char *live_build_tool_response(const json_t *responses, gl_err *err);
 /* ---- Server messages --------------------------------------------------------------------- */
 
 typedef enum {
-    LIVE_EV_SETUP_COMPLETE,
+    LIVE_EV_SETUP_COMPLETE,       /* session_id: setupComplete.sessionId (Vertex) or NULL */
     LIVE_EV_TEXT,                 /* text, text_len, thought */
     LIVE_EV_AUDIO,                /* mime, data, data_len (any inlineData part; mime tells) */
     LIVE_EV_EXECUTABLE_CODE,      /* language, code */
     LIVE_EV_CODE_RESULT,          /* outcome, output (output may be NULL) */
     LIVE_EV_GROUNDING,            /* json: groundingMetadata */
-    LIVE_EV_INPUT_TRANSCRIPTION,  /* text, text_len ("" if absent), finished */
+    LIVE_EV_INPUT_TRANSCRIPTION,  /* text, text_len ("" if absent), finished, interim (from
+                                     interimInputTranscription: a guess the final one replaces) */
     LIVE_EV_OUTPUT_TRANSCRIPTION, /* text, text_len, finished */
     LIVE_EV_GENERATION_COMPLETE,
-    LIVE_EV_TURN_COMPLETE,        /* json: usageMetadata or NULL; reason: turnCompleteReason or NULL */
+    LIVE_EV_TURN_COMPLETE,        /* json: usageMetadata or NULL; reason: turnCompleteReason or NULL;
+                                     waiting_for_input: serverContent.waitingForInput */
     LIVE_EV_INTERRUPTED,
     LIVE_EV_TOOL_CALL,            /* call_id (may be NULL), name, json: args ({} if absent),
                                      index, count (position in this toolCall's functionCalls) */
@@ -137,6 +139,7 @@ typedef enum {
     LIVE_EV_GO_AWAY,              /* time_left_ms (-1 if absent or unparseable) */
     LIVE_EV_RESUMPTION_UPDATE,    /* new_handle (may be NULL or ""), resumable */
     LIVE_EV_USAGE,                /* json: usageMetadata (on a message without turnComplete) */
+    LIVE_EV_VOICE_ACTIVITY,       /* activity: voiceActivity.voiceActivityType ("" if absent) */
     LIVE_EV_UNKNOWN,              /* name: a top-level field we do not know (log it, no error) */
 } live_event_kind;
 
@@ -150,6 +153,10 @@ typedef struct live_event {
     const char *text;  size_t text_len;
     bool thought;      /* TEXT: a thought summary part */
     bool finished;     /* transcriptions */
+    bool interim;      /* INPUT_TRANSCRIPTION from interimInputTranscription */
+    bool waiting_for_input; /* TURN_COMPLETE */
+    const char *session_id; /* SETUP_COMPLETE */
+    const char *activity;   /* VOICE_ACTIVITY */
     const char *mime;
     const char *data;  size_t data_len;
     const char *language, *code;
@@ -170,7 +177,8 @@ typedef int (*live_server_cb)(const live_event *ev, void *ud);
 
 /* Parses one server message (a text or binary frame's payload) and calls cb once per event, in
  * order of appearance of the top-level fields; within serverContent: modelTurn parts (one event
- * per part, in order), inputTranscription, outputTranscription, groundingMetadata, interrupted,
+ * per part, in order), inputTranscription, interimInputTranscription, outputTranscription,
+ * groundingMetadata, interrupted,
  * generationComplete, turnComplete. usageMetadata next to a turnComplete rides on TURN_COMPLETE;
  * otherwise it is its own USAGE event. Unknown or wrongly typed nested fields are ignored; unknown
  * top-level fields give UNKNOWN. Returns 0 (also when cb stopped early), or -1 with

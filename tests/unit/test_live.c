@@ -61,10 +61,16 @@ static int on_event(const live_event *ev, void *ud)
         break;
     case LIVE_EV_INPUT_TRANSCRIPTION:
     case LIVE_EV_OUTPUT_TRANSCRIPTION:
-        put(r, "%s(%s%s)", k, ev->text, ev->finished ? ",fin" : "");
+        put(r, "%s(%s%s%s)", k, ev->text, ev->finished ? ",fin" : "", ev->interim ? ",interim" : "");
         break;
     case LIVE_EV_TURN_COMPLETE:
-        put(r, "%s(%s,%s)", k, j, ev->reason ? ev->reason : "-");
+        put(r, "%s(%s,%s%s)", k, j, ev->reason ? ev->reason : "-", ev->waiting_for_input ? ",waiting" : "");
+        break;
+    case LIVE_EV_SETUP_COMPLETE:
+        put(r, "%s%s%s", k, ev->session_id ? ":" : "", ev->session_id ? ev->session_id : "");
+        break;
+    case LIVE_EV_VOICE_ACTIVITY:
+        put(r, "%s(%s)", k, ev->activity);
         break;
     case LIVE_EV_TOOL_CALL:
         put(r, "%s(%s,%s,%s,%zu/%zu)", k, ev->call_id ? ev->call_id : "-", ev->name, j, ev->index,
@@ -588,7 +594,7 @@ TEST(server_content_event_order)
                         "\"data\":\"AA==\"}}]},\"interrupted\":true,\"waitingForInput\":true}}", &e), 0);
     CHECK_STR(r.s, "TEXT(a) TEXT(b) TEXT*(hmm) AUDIO(audio/pcm;rate=24000,AA==) INPUT_TRANSCRIPTION(in) "
                    "OUTPUT_TRANSCRIPTION(out,fin) GROUNDING({\"webSearchQueries\":[\"q\"]}) INTERRUPTED "
-                   "GENERATION_COMPLETE TURN_COMPLETE(-,-)");
+                   "GENERATION_COMPLETE TURN_COMPLETE(-,-,waiting)");
 }
 
 TEST(server_code_execution_parts)
@@ -626,7 +632,23 @@ TEST(server_unknown_fields_are_not_errors)
     /* unknown part kinds and wrongly typed known fields are skipped */
     CHECK_INT(parse(&r, "{\"serverContent\":{\"modelTurn\":{\"parts\":[{\"fileData\":{}},{\"text\":5},"
                         "{\"text\":\"ok\"}]},\"turnComplete\":\"yes\"}}", &e), 0);
-    CHECK_STR(r.s, "SETUP_COMPLETE UNKNOWN(voiceActivity) TURN_COMPLETE(-,-) TEXT(ok)");
+    CHECK_STR(r.s, "SETUP_COMPLETE:abc VOICE_ACTIVITY() TURN_COMPLETE(-,-) TEXT(ok)");
+}
+
+/* Shapes recorded from today's service (issue 8): Vertex's sessionId, interim input
+ * transcriptions, waitingForInput on a turn completion, voice activity. */
+TEST(server_real_shapes_of_today)
+{
+    rec r = {0};
+    gl_err e;
+    CHECK_INT(parse(&r, "{\"setupComplete\":{\"sessionId\":\"s-123\"}}", &e), 0);
+    CHECK_INT(parse(&r, "{\"voiceActivity\":{\"voiceActivityType\":\"ACTIVITY_START\"}}", &e), 0);
+    CHECK_INT(parse(&r, "{\"serverContent\":{\"interimInputTranscription\":{\"text\":\"turn on\"}}}", &e), 0);
+    CHECK_INT(parse(&r, "{\"serverContent\":{\"inputTranscription\":{\"text\":\"turn on the\",\"finished\":true}}}", &e), 0);
+    CHECK_INT(parse(&r, "{\"serverContent\":{\"turnComplete\":true,\"waitingForInput\":true}}", &e), 0);
+    CHECK_INT(parse(&r, "{\"toolCall\":{\"functionCalls\":[{\"name\":\"f\",\"args\":{}}]}}", &e), 0);
+    CHECK_STR(r.s, "SETUP_COMPLETE:s-123 VOICE_ACTIVITY(ACTIVITY_START) INPUT_TRANSCRIPTION(turn on,interim) "
+                   "INPUT_TRANSCRIPTION(turn on the,fin) TURN_COMPLETE(-,-,waiting) TOOL_CALL(-,f,{},0/1)");
 }
 
 TEST(server_garbage_is_bad_server_json)
