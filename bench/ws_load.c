@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "common/err.h"
+#include "common/xalloc.h"
 #include "proto/live.h"
 #include "transport/tls.h"
 #include "transport/ws.h"
@@ -111,6 +112,7 @@ static void start_more(void)
 
 int main(int argc, char **argv)
 {
+    gl_xalloc_init();
     if (argc < 3) {
         fprintf(stderr, "usage: ws-load URL N [--concurrency C] [--ca-file F] [--prompt TEXT]\n");
         return 2;
@@ -142,7 +144,7 @@ int main(int argc, char **argv)
     live_setup st = {.model = "gemini-live-2.5-flash-preview", .modality = LIVE_TEXT};
     setup_msg = live_build_setup(&st, &err);
     prompt_msg = live_build_client_text(prompt, true);
-    S = calloc((size_t)N, sizeof *S);
+    S = gl_xcalloc((size_t)N, sizeof *S);
     loop = uv_default_loop();
     uint64_t t0 = uv_hrtime();
     start_more();

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/xalloc.h"
+
 void gl_buf_init(gl_buf *b, size_t limit)
 {
     memset(b, 0, sizeof *b);
@@ -29,10 +31,7 @@ int gl_buf_append(gl_buf *b, const void *data, size_t len)
             size_t cap = b->cap ? b->cap : 256;
             while (cap < b->len + len)
                 cap *= 2;
-            char *n = realloc(b->data, cap);
-            if (!n)
-                return -1;
-            b->data = n;
+            b->data = gl_xrealloc(b->data, cap);
             b->cap = cap;
         }
     }

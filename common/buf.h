@@ -14,7 +14,8 @@ typedef struct gl_buf {
 
 void gl_buf_init(gl_buf *b, size_t limit);
 void gl_buf_free(gl_buf *b);
-/* Appends; returns -1 (and appends nothing) if it would pass the limit or memory is out. */
+/* Appends; returns -1 (and appends nothing) only if it would pass the limit, so with limit 0 it
+ * cannot fail (out of memory aborts: common/xalloc.h). */
 int gl_buf_append(gl_buf *b, const void *data, size_t len);
 /* Start of the unconsumed bytes. */
 static inline char *gl_buf_head(const gl_buf *b) { return b->data + b->off; }

@@ -31,6 +31,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "proto/line.h"
 
 #define IPC_MAX_OUTPUT_DEFAULT ((size_t)16 << 20)
@@ -159,9 +160,7 @@ static void on_write(uv_write_t *req, int status);
 /* Hands len bytes to libuv (copied). */
 static int submit(ipc_client *c, const char *data, size_t len)
 {
-    ipc_write *w = malloc(sizeof *w + len);
-    if (!w)
-        return UV_ENOMEM;
+    ipc_write *w = gl_xmalloc(sizeof *w + len);
     w->c = c;
     w->len = len;
     memcpy(w->data, data, len);
@@ -229,11 +228,7 @@ int ipc_send(ipc_client *c, const char *line, size_t len)
     if (line[len - 1] != '\n') {
         /* A caller bug; framing must not break because of it. */
         log_error("bug: ipc_send to client %u: line does not end in a newline; adding one", c->id);
-        char *tmp = malloc(len + 1);
-        if (!tmp) {
-            close_now(c);
-            return -1;
-        }
+        char *tmp = gl_xmalloc(len + 1);
         memcpy(tmp, line, len);
         tmp[len] = '\n';
         int rc = ipc_send(c, tmp, len + 1);
@@ -264,8 +259,11 @@ int ipc_send(ipc_client *c, const char *line, size_t len)
             close_now(c);
             return -1;
         }
-        int r = c->nwrites == 0 ? submit(c, line + off, rest)
-                                : (gl_buf_append(&c->outq, line + off, rest) < 0 ? UV_ENOMEM : 0);
+        int r = 0;
+        if (c->nwrites == 0)
+            r = submit(c, line + off, rest);
+        else
+            gl_buf_append(&c->outq, line + off, rest); /* outq has no limit: cannot fail */
         if (r < 0) {
             log_warn("client %u (pid %d): cannot queue output: %s; disconnecting", c->id,
                      (int)c->pid, uv_strerror(r));
@@ -383,11 +381,6 @@ static void reply_line_error(ipc_client *c, const gl_err *err)
         log_warn("client %u (pid %d): %s", c->id, (int)c->pid, err->msg);
         reply = gl_reply_errf(NULL, err);
     }
-    if (!reply) {
-        log_error("client %u: out of memory; disconnecting", c->id);
-        close_now(c);
-        return;
-    }
     ipc_send(c, reply, strlen(reply));
     free(reply);
 }
@@ -446,19 +439,7 @@ static void on_connection(uv_stream_t *server, int status)
     }
     if (s->stopping)
         return;
-    ipc_client *c = calloc(1, sizeof *c);
-    if (!c) {
-        /* Without a handle libuv cannot accept; take the connection off the queue by hand so the
-         * listener does not spin. */
-        uv_os_fd_t lfd;
-        if (uv_fileno((uv_handle_t *)&s->listener, &lfd) == 0) {
-            int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-            if (fd >= 0)
-                close(fd);
-        }
-        log_error("out of memory accepting a client on %s; connection closed", s->path);
-        return;
-    }
+    ipc_client *c = gl_xcalloc(1, sizeof *c);
     c->s = s;
     c->state = C_OPEN;
     c->pid = -1;
@@ -631,12 +612,8 @@ ipc_server *ipc_start(uv_loop_t *loop, const ipc_opts *o, const ipc_handlers *h,
     }
     memcpy(sa.sun_path, o->path, plen + 1);
 
-    ipc_server *s = calloc(1, sizeof *s);
-    if (!s || !(s->path = strdup(o->path))) {
-        free(s);
-        gl_fail(err, "internal", "out of memory");
-        return NULL;
-    }
+    ipc_server *s = gl_xcalloc(1, sizeof *s);
+    s->path = gl_xstrdup(o->path);
     s->loop = loop;
     if (h)
         s->h = *h;

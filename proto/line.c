@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/xalloc.h"
+
 /* ---- Line reader ------------------------------------------------------------------------- */
 
 void gl_line_reader_init(gl_line_reader *r, size_t max)
@@ -28,7 +30,7 @@ void gl_line_feed(gl_line_reader *r, const void *data, size_t len)
 
 /* Appends n bytes to the current line; the caller guarantees len + n <= max + 1, so with the NUL
  * the buffer never exceeds max + 2 bytes. */
-static int line_append(gl_line_reader *r, const char *p, size_t n)
+static void line_append(gl_line_reader *r, const char *p, size_t n)
 {
     size_t need = r->len + n + 1;
     if (need > r->cap) {
@@ -37,15 +39,11 @@ static int line_append(gl_line_reader *r, const char *p, size_t n)
             cap *= 2;
         if (cap > r->max + 2)
             cap = r->max + 2;
-        char *nl = realloc(r->line, cap);
-        if (!nl)
-            return -1;
-        r->line = nl;
+        r->line = gl_xrealloc(r->line, cap);
         r->cap = cap;
     }
     memcpy(r->line + r->len, p, n);
     r->len += n;
-    return 0;
 }
 
 static void consume(gl_line_reader *r, size_t n)
@@ -97,13 +95,7 @@ int gl_line_next(gl_line_reader *r, const char **line, size_t *len, gl_err *err)
             }
             return too_long(r, err);
         }
-        if (line_append(r, r->in, n) < 0) {
-            /* Out of memory: drop this line like an over-long one rather than crash. */
-            consume(r, nl ? n + 1 : n);
-            r->discarding = !nl;
-            r->len = 0;
-            return gl_fail(err, "internal", "out of memory buffering a line; dropped");
-        }
+        line_append(r, r->in, n);
         consume(r, nl ? n + 1 : n);
         if (!nl)
             break;
@@ -356,9 +348,7 @@ json_t *gl_json_textn(const char *s, size_t len)
     json_t *j = json_stringn(s, len);
     if (j)
         return j;
-    char *copy = malloc(len ? len : 1);
-    if (!copy)
-        return NULL;
+    char *copy = gl_xmalloc(len);
     const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < len;) {
         size_t k = utf8_seq(u + i, len - i);
@@ -369,7 +359,7 @@ json_t *gl_json_textn(const char *s, size_t len)
         memcpy(copy + i, s + i, k);
         i += k;
     }
-    j = json_stringn(copy, len);
+    j = json_stringn(copy, len); /* valid UTF-8 now: cannot fail */
     free(copy);
     return j;
 }
@@ -387,37 +377,25 @@ static bool reserved(const char *key, const char *const *skip)
     return false;
 }
 
-/* Appends fields' keys (minus reserved ones) to obj, dumps obj + "\n", frees both. */
+/* Appends fields' keys (minus reserved ones) to obj, dumps obj + "\n", frees both. Cannot fail:
+ * out of memory aborts, and the keys and strings were checked when they were made. */
 static char *finish(json_t *obj, json_t *fields, const char *const *skip)
 {
-    char *out = NULL;
-    if (!obj)
-        goto done;
     if (fields && json_is_object(fields)) {
         const char *k;
         json_t *v;
-        json_object_foreach(fields, k, v) {
-            if (reserved(k, skip))
-                continue;
-            if (json_object_set(obj, k, v) < 0)
-                goto done;
-        }
+        json_object_foreach(fields, k, v)
+            if (!reserved(k, skip))
+                json_object_set(obj, k, v);
     }
     char *s = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (!s)
-        goto done;
-    size_t n = strlen(s);
-    out = malloc(n + 2);
-    if (out) {
-        memcpy(out, s, n);
-        out[n] = '\n';
-        out[n + 1] = '\0';
-    }
-    free(s);
-done:
     json_decref(obj);
     json_decref(fields);
-    return out;
+    size_t n = strlen(s);
+    s = gl_xrealloc(s, n + 2); /* jansson's allocator is malloc or gl_xmalloc: free()-able */
+    s[n] = '\n';
+    s[n + 1] = '\0';
+    return s;
 }
 
 static json_t *id_value(json_t *id)
@@ -429,11 +407,8 @@ char *gl_reply_ok(json_t *id, json_t *fields)
 {
     static const char *const skip[] = {"id", "ok", "error", NULL};
     json_t *o = json_object();
-    if (o && (json_object_set_new(o, "id", id_value(id)) < 0 ||
-              json_object_set_new(o, "ok", json_true()) < 0)) {
-        json_decref(o);
-        o = NULL;
-    }
+    json_object_set_new(o, "id", id_value(id));
+    json_object_set_new(o, "ok", json_true());
     return finish(o, fields, skip);
 }
 
@@ -442,15 +417,11 @@ char *gl_reply_err(json_t *id, const char *code, const char *message)
     static const char *const skip[] = {NULL};
     json_t *o = json_object();
     json_t *e = json_object();
-    if (!o || !e || json_object_set_new(o, "id", id_value(id)) < 0 ||
-        json_object_set_new(o, "ok", json_false()) < 0 ||
-        json_object_set_new(e, "code", gl_json_text(code ? code : "internal")) < 0 ||
-        json_object_set_new(e, "message", gl_json_text(message ? message : "")) < 0 ||
-        json_object_set(o, "error", e) < 0) {
-        json_decref(o);
-        o = NULL;
-    }
-    json_decref(e);
+    json_object_set_new(o, "id", id_value(id));
+    json_object_set_new(o, "ok", json_false());
+    json_object_set_new(e, "code", gl_json_text(code ? code : "internal"));
+    json_object_set_new(e, "message", gl_json_text(message ? message : ""));
+    json_object_set_new(o, "error", e);
     return finish(o, NULL, skip);
 }
 
@@ -463,10 +434,8 @@ char *gl_event(const char *name, const char *session, json_t *fields)
 {
     static const char *const skip[] = {"event", "session", NULL};
     json_t *o = json_object();
-    if (o && (json_object_set_new(o, "event", gl_json_text(name ? name : "")) < 0 ||
-              (session && json_object_set_new(o, "session", gl_json_text(session)) < 0))) {
-        json_decref(o);
-        o = NULL;
-    }
+    json_object_set_new(o, "event", gl_json_text(name ? name : ""));
+    if (session)
+        json_object_set_new(o, "session", gl_json_text(session));
     return finish(o, fields, skip);
 }

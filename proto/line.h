@@ -60,8 +60,7 @@ void gl_line_feed(gl_line_reader *r, const void *data, size_t len);
  *   1: *line (NUL-terminated, no line end) and *len are set; the bytes belong to the reader and
  *      stay valid until the next call on the reader.
  *   0: everything fed so far is consumed; feed more.
- *  -1: a line passed the limit: err = "line_too_long" (or "internal" if memory ran out while
- *      buffering it; the line is dropped the same way). Call again to continue. */
+ *  -1: a line passed the limit: err = "line_too_long". Call again to continue. */
 int gl_line_next(gl_line_reader *r, const char **line, size_t *len, gl_err *err);
 
 /* End of stream: returns 1 with the last line if the peer sent one without a final '\n' (and it is
@@ -120,10 +119,10 @@ int gl_req_session(const gl_req *req, const char **out, gl_err *err);
 
 /* ---- Output lines ------------------------------------------------------------------------ */
 /* All builders return a malloc'd, NUL-terminated line of compact JSON ending in exactly one '\n'
- * (the only newline in it: strings are escaped), which the caller frees with free(). They return
- * NULL only when memory is out.
+ * (the only newline in it: strings are escaped), which the caller frees with free(). They never
+ * return NULL (out of memory aborts: common/xalloc.h).
  * `id` is BORROWED (the request's id; NULL is written as "id":null, so every reply has the same
- * leading keys). `fields` is STOLEN (its reference is consumed, even on failure) and may be NULL;
+ * leading keys). `fields` is STOLEN (its reference is always consumed) and may be NULL;
  * it must be an object: its keys follow the fixed leading keys in insertion order, except keys
  * that would clash with them ("id", "ok", "error" in replies; "event", "session" in events),
  * which are dropped. Strings that are not valid UTF-8 (e.g. a message cut mid-character) are
@@ -139,7 +138,7 @@ char *gl_reply_errf(json_t *id, const gl_err *err);
 char *gl_event(const char *name, const char *session, json_t *fields);
 
 /* A JSON string for arbitrary C text: json_string() if s is valid UTF-8, else a copy with each
- * invalid byte replaced by '?'. New reference; NULL only if s is NULL or memory is out. */
+ * invalid byte replaced by '?'. New reference; NULL only if s is NULL. */
 json_t *gl_json_text(const char *s);
 /* Same for len bytes (may contain NUL bytes, kept as \u0000). */
 json_t *gl_json_textn(const char *s, size_t len);

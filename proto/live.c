@@ -11,6 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/xalloc.h"
+
 /* ---- Names ------------------------------------------------------------------------------- */
 
 size_t live_snake_to_camel(const char *in, char *out, size_t outlen)
@@ -38,9 +40,8 @@ size_t live_snake_to_camel(const char *in, char *out, size_t outlen)
 char *live_camel(const char *in)
 {
     size_t n = live_snake_to_camel(in, NULL, 0);
-    char *s = malloc(n + 1);
-    if (s)
-        live_snake_to_camel(in, s, n + 1);
+    char *s = gl_xmalloc(n + 1);
+    live_snake_to_camel(in, s, n + 1);
     return s;
 }
 
@@ -52,11 +53,7 @@ json_t *live_json_camel_keys(const json_t *v)
         json_t *x;
         json_object_foreach((json_t *)v, k, x) {
             char *ck = live_camel(k);
-            if (!ck || json_object_set_new(o, ck, live_json_camel_keys(x)) < 0) {
-                free(ck);
-                json_decref(o);
-                return NULL;
-            }
+            json_object_set_new(o, ck, live_json_camel_keys(x));
             free(ck);
         }
         return o;
@@ -65,12 +62,8 @@ json_t *live_json_camel_keys(const json_t *v)
         json_t *a = json_array();
         size_t i;
         json_t *x;
-        json_array_foreach(v, i, x) {
-            if (json_array_append_new(a, live_json_camel_keys(x)) < 0) {
-                json_decref(a);
-                return NULL;
-            }
-        }
+        json_array_foreach(v, i, x)
+            json_array_append_new(a, live_json_camel_keys(x));
         return a;
     }
     return json_deep_copy(v);
@@ -367,11 +360,6 @@ static int type_err(const path *p, const char *what, gl_err *err)
     return gl_fail(err, "bad_request", "field \"%s\" must be %s", p->s, what);
 }
 
-static int nomem(gl_err *err)
-{
-    return gl_fail(err, "internal", "out of memory");
-}
-
 static int norm_value(const json_t *v, ftype t, const fdef *sub, path *p, json_t **out, gl_err *err);
 
 static int norm_object(const json_t *in, const fdef *defs, path *p, json_t **out, gl_err *err)
@@ -380,8 +368,6 @@ static int norm_object(const json_t *in, const fdef *defs, path *p, json_t **out
     if (!json_is_object(in))
         return type_err(p, "an object", err);
     json_t *o = json_object();
-    if (!o)
-        return nomem(err);
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)in, k, v) {
@@ -409,10 +395,7 @@ static int norm_object(const json_t *in, const fdef *defs, path *p, json_t **out
         json_t *nv;
         if (norm_value(v, d->t, d->sub, p, &nv, err) < 0)
             goto fail;
-        if (json_object_set_new(o, camel, nv) < 0) {
-            nomem(err);
-            goto fail;
-        }
+        json_object_set_new(o, camel, nv);
         path_pop(p, mark);
     }
     /* Every field of a Part is in its oneof `data`: the service closes 1007 on a part with two. */
@@ -434,8 +417,6 @@ static int norm_array(const json_t *in, ftype elem, const fdef *sub, path *p, js
     if (!json_is_array(in))
         return type_err(p, "an array", err);
     json_t *a = json_array();
-    if (!a)
-        return nomem(err);
     size_t i;
     json_t *v;
     json_array_foreach(in, i, v) {
@@ -445,10 +426,7 @@ static int norm_array(const json_t *in, ftype elem, const fdef *sub, path *p, js
             json_decref(a);
             return -1;
         }
-        if (json_array_append_new(a, nv) < 0) {
-            json_decref(a);
-            return nomem(err);
-        }
+        json_array_append_new(a, nv);
         path_pop(p, mark);
     }
     *out = a;
@@ -544,8 +522,6 @@ static int norm_value(const json_t *v, ftype t, const fdef *sub, path *p, json_t
         if (!json_is_object(v))
             return type_err(p, "an object", err);
         json_t *o = json_object();
-        if (!o)
-            return nomem(err);
         const char *k;
         json_t *x;
         json_object_foreach((json_t *)v, k, x) {
@@ -555,10 +531,7 @@ static int norm_value(const json_t *v, ftype t, const fdef *sub, path *p, json_t
                 json_decref(o);
                 return -1;
             }
-            if (json_object_set_new(o, k, nx) < 0) { /* property NAME kept verbatim */
-                json_decref(o);
-                return nomem(err);
-            }
+            json_object_set_new(o, k, nx); /* property NAME kept verbatim */
             path_pop(p, mark);
         }
         *out = o;
@@ -566,7 +539,7 @@ static int norm_value(const json_t *v, ftype t, const fdef *sub, path *p, json_t
     }
     }
     *out = json_deep_copy(v);
-    return *out ? 0 : nomem(err);
+    return 0;
 }
 
 bool live_function_name_ok(const char *name, gl_err *err)
@@ -628,11 +601,6 @@ int live_normalize_tools(const json_t *in, const char *where, json_t **out, gl_e
         return -1;
     /* Every declaration has a name, and no name twice across all tools. */
     json_t *seen = json_object();
-    if (!seen) {
-        json_decref(*out);
-        *out = NULL;
-        return nomem(err);
-    }
     size_t i, j;
     json_t *tool, *decl;
     int rc = 0;
@@ -665,7 +633,7 @@ int live_normalize_content(const json_t *in, const char *where, json_t **out, gl
     *out = NULL;
     if (json_is_string(in)) {
         *out = json_pack("{s:[{s:O}]}", "parts", "text", in);
-        return *out ? 0 : nomem(err);
+        return 0;
     }
     path p;
     path_init(&p, where);
@@ -676,17 +644,15 @@ int live_normalize_content(const json_t *in, const char *where, json_t **out, gl
 
 /* ---- Client messages --------------------------------------------------------------------- */
 
-/* Dumps {key: body} compactly, stealing body. */
+/* Dumps {key: body} compactly, stealing body. A NULL body (json_pack refused a NULL or
+ * non-UTF-8 input string) gives NULL; nothing else can fail. */
 static char *wrap_dump(const char *key, json_t *body)
 {
     if (!body)
         return NULL;
     json_t *msg = json_object();
-    char *s = NULL;
-    if (msg && json_object_set_new(msg, key, body) == 0)
-        s = json_dumps(msg, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    else if (!msg)
-        json_decref(body);
+    json_object_set_new(msg, key, body);
+    char *s = json_dumps(msg, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(msg);
     return s;
 }
@@ -706,14 +672,10 @@ char *live_build_setup(const live_setup *cfg, gl_err *err)
     }
     json_t *setup = json_object();
     json_t *gc = json_object(), *x = NULL;
-    if (!setup || !gc)
-        goto oom;
 
     /* model */
     size_t ml = strlen(cfg->model);
-    char *model = malloc(ml + 8);
-    if (!model)
-        goto oom;
+    char *model = gl_xmalloc(ml + 8);
     snprintf(model, ml + 8, "%s%s", strncmp(cfg->model, "models/", 7) ? "models/" : "", cfg->model);
     json_object_set_new(setup, "model", json_string(model));
     free(model);
@@ -723,82 +685,62 @@ char *live_build_setup(const live_setup *cfg, gl_err *err)
     }
 
     /* generationConfig: responseModalities first, always, then the user's fields. */
-    if (json_object_set_new(gc, "responseModalities",
-                            json_pack("[s]", live_modality_name(cfg->modality))) < 0)
-        goto oom;
+    json_object_set_new(gc, "responseModalities",
+                        json_pack("[s]", live_modality_name(cfg->modality)));
     if (cfg->generation_config) {
         if (live_normalize_generation_config(cfg->generation_config, "generation_config", &x, err) < 0)
             goto fail;
         json_object_del(x, "responseModalities");
-        if (json_object_update(gc, x) < 0)
-            goto oom;
+        json_object_update(gc, x);
         json_decref(x);
         x = NULL;
     }
-    if (json_object_set(setup, "generationConfig", gc) < 0)
-        goto oom;
+    json_object_set(setup, "generationConfig", gc);
 
     if (cfg->system_instruction && !json_is_null(cfg->system_instruction)) {
         if (live_normalize_content(cfg->system_instruction, "system_instruction", &x, err) < 0)
             goto fail;
-        if (json_object_set_new(setup, "systemInstruction", x) < 0) {
-            x = NULL;
-            goto oom;
-        }
+        json_object_set_new(setup, "systemInstruction", x);
         x = NULL;
     }
     if (cfg->tools && !json_is_null(cfg->tools)) {
         if (live_normalize_tools(cfg->tools, "tools", &x, err) < 0)
             goto fail;
-        if (json_array_size(x)) {
-            if (json_object_set_new(setup, "tools", x) < 0) {
-                x = NULL;
-                goto oom;
-            }
-        } else
+        if (json_array_size(x))
+            json_object_set_new(setup, "tools", x);
+        else
             json_decref(x);
         x = NULL;
     }
-    if (cfg->manual_activity &&
+    if (cfg->manual_activity)
         json_object_set_new(setup, "realtimeInputConfig",
-                            json_pack("{s:{s:b}}", "automaticActivityDetection", "disabled", 1)) < 0)
-        goto oom;
+                            json_pack("{s:{s:b}}", "automaticActivityDetection", "disabled", 1));
     if (cfg->resumption) {
         json_t *r = cfg->resume_handle && *cfg->resume_handle
                         ? json_pack("{s:s}", "handle", cfg->resume_handle)
                         : json_object();
-        if (json_object_set_new(setup, "sessionResumption", r) < 0)
-            goto oom;
+        if (!r) { /* json_pack refuses a string that is not UTF-8 */
+            gl_fail(err, "bad_request", "resume handle must be valid UTF-8");
+            goto fail;
+        }
+        json_object_set_new(setup, "sessionResumption", r);
     }
     if (cfg->compression) {
         json_t *cw = json_object(), *sw = json_object();
-        if (!cw || !sw) {
-            json_decref(cw);
-            json_decref(sw);
-            goto oom;
-        }
         if (cfg->compression_trigger_tokens > 0)
             json_object_set_new(cw, "triggerTokens", tokens_str(cfg->compression_trigger_tokens));
         if (cfg->compression_target_tokens > 0)
             json_object_set_new(sw, "targetTokens", tokens_str(cfg->compression_target_tokens));
-        if (json_object_set_new(cw, "slidingWindow", sw) < 0 ||
-            json_object_set_new(setup, "contextWindowCompression", cw) < 0)
-            goto oom; /* set_new consumed cw/sw (and cw owns sw once set) */
+        json_object_set_new(cw, "slidingWindow", sw);
+        json_object_set_new(setup, "contextWindowCompression", cw);
     }
-    if (cfg->input_transcription &&
-        json_object_set_new(setup, "inputAudioTranscription", json_object()) < 0)
-        goto oom;
-    if (cfg->output_transcription &&
-        json_object_set_new(setup, "outputAudioTranscription", json_object()) < 0)
-        goto oom;
+    if (cfg->input_transcription)
+        json_object_set_new(setup, "inputAudioTranscription", json_object());
+    if (cfg->output_transcription)
+        json_object_set_new(setup, "outputAudioTranscription", json_object());
 
     json_decref(gc);
-    char *s = wrap_dump("setup", setup);
-    if (!s)
-        nomem(err);
-    return s;
-oom:
-    nomem(err);
+    return wrap_dump("setup", setup);
 fail:
     json_decref(x);
     json_decref(gc);
@@ -865,10 +807,7 @@ char *live_build_tool_response(const json_t *responses, gl_err *err)
             }
         }
     }
-    char *s = wrap_dump("toolResponse", json_pack("{s:o}", "functionResponses", arr));
-    if (!s)
-        nomem(err);
-    return s;
+    return wrap_dump("toolResponse", json_pack("{s:o}", "functionResponses", arr));
 }
 
 /* ---- Server messages --------------------------------------------------------------------- */

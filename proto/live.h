@@ -11,7 +11,7 @@
  * events delivered to a callback.
  *
  * Errors (common/err.h): "bad_request" for bad user-supplied config, "bad_server_json" for
- * server messages that are not a JSON object, "internal" when memory is out.
+ * server messages that are not a JSON object. Out of memory aborts (common/xalloc.h).
  *
  * The field tables in live.c are independent of the emulator's (emulator/strict.c) ON PURPOSE:
  * the emulator is a second, separate reading of the API, so it can catch bugs here. Do not share
@@ -32,7 +32,7 @@
  * dropped and the next letter upper-cased; camelCase input comes back unchanged).
  * Writes at most outlen bytes including the NUL; returns the length it needed (like snprintf). */
 size_t live_snake_to_camel(const char *in, char *out, size_t outlen);
-/* Same, malloc'd (free it); NULL if memory is out. */
+/* Same, malloc'd (free it); never NULL. */
 char *live_camel(const char *in);
 /* Deep copy of v with EVERY object key converted to camelCase (no exceptions; for data known to
  * hold no free-form maps). New reference. */
@@ -99,8 +99,8 @@ int live_normalize_content(const json_t *in, const char *where, json_t **out, gl
  * true if ok, else false and err (bad_request). */
 bool live_function_name_ok(const char *name, gl_err *err);
 
-/* The rest return a malloc'd compact JSON string (free it), NULL only if memory is out (or for
- * live_build_tool_response: also bad input, with err). */
+/* The rest return a malloc'd compact JSON string (free it); NULL only for bad input: a NULL text,
+ * a b64 that is not UTF-8, or (with err) bad responses for live_build_tool_response. */
 
 /* {"clientContent":{"turns":[{"role":"user","parts":[{"text":T}]}],"turnComplete":B}} */
 char *live_build_client_text(const char *text, bool turn_complete);

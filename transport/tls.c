@@ -4,6 +4,7 @@
 #include <openssl/x509v3.h>
 #include <string.h>
 
+#include "common/xalloc.h"
 #include "transport/url.h"
 
 struct gl_tls {
@@ -69,11 +70,7 @@ SSL_CTX *gl_tls_server_ctx(const char *cert_file, const char *key_file, gl_err *
 
 static gl_tls *tls_new(SSL_CTX *ctx, gl_err *err)
 {
-    gl_tls *t = calloc(1, sizeof *t);
-    if (!t) {
-        gl_fail(err, "internal", "out of memory");
-        return NULL;
-    }
+    gl_tls *t = gl_xcalloc(1, sizeof *t);
     t->ssl = SSL_new(ctx);
     t->rbio = BIO_new(BIO_s_mem());
     t->wbio = BIO_new(BIO_s_mem());

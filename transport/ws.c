@@ -17,6 +17,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "transport/http.h"
 #include "transport/tls.h"
 #include "transport/url.h"
@@ -127,11 +128,7 @@ static void flush_out(ws_conn *c)
 {
     if (c->out.len == 0 || c->state == ST_DEAD || c->stalled)
         return;
-    struct write_req *w = malloc(sizeof *w + c->out.len);
-    if (!w) {
-        conn_fail(c, "out of memory");
-        return;
-    }
+    struct write_req *w = gl_xmalloc(sizeof *w + c->out.len);
     w->c = c;
     w->len = c->out.len;
     memcpy(w->data, gl_buf_head(&c->out), c->out.len);
@@ -521,11 +518,7 @@ static void send_upgrade_request(ws_conn *c)
 static void process_input(ws_conn *c)
 {
     if (c->state == ST_HTTP) {
-        gl_http_head *head = malloc(sizeof *head);
-        if (!head) {
-            conn_fail(c, "out of memory");
-            return;
-        }
+        gl_http_head *head = gl_xmalloc(sizeof *head);
         gl_err err;
         long n = gl_http_parse_head(gl_buf_head(&c->in), c->in.len, !c->client, head, &err);
         if (n < 0) {
@@ -685,9 +678,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 
 static ws_conn *conn_new(uv_loop_t *loop, size_t max_message, size_t max_output)
 {
-    ws_conn *c = calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
+    ws_conn *c = gl_xcalloc(1, sizeof *c);
     c->loop = loop;
     c->max_message = max_message ? max_message : 16u << 20;
     c->max_output = max_output ? max_output : 64u << 20;
@@ -710,10 +701,6 @@ ws_conn *ws_connect(uv_loop_t *loop, const ws_client_opts *o, const ws_handlers 
         return NULL;
     }
     ws_conn *c = conn_new(loop, o->max_message, o->max_output);
-    if (!c) {
-        gl_fail(err, "internal", "out of memory");
-        return NULL;
-    }
     c->client = true;
     c->url = url;
     c->h = *h;
@@ -725,9 +712,9 @@ ws_conn *ws_connect(uv_loop_t *loop, const ws_client_opts *o, const ws_handlers 
     size_t nh = 0;
     while (o->headers && o->headers[nh])
         nh++;
-    c->headers = calloc(nh + 1, sizeof *c->headers);
-    for (size_t i = 0; c->headers && i < nh; i++)
-        c->headers[i] = strdup(o->headers[i]);
+    c->headers = gl_xcalloc(nh + 1, sizeof *c->headers);
+    for (size_t i = 0; i < nh; i++)
+        c->headers[i] = gl_xstrdup(o->headers[i]);
     snprintf(c->peer, sizeof c->peer, "%.50s:%d", url.host, url.port);
     c->state = ST_RESOLVING;
     uv_timer_start(&c->timer, on_timer, o->connect_timeout_ms ? o->connect_timeout_ms : 15000, 0);
@@ -857,8 +844,6 @@ static void on_accept(uv_stream_t *ls, int status)
     if (status < 0 || s->stopping)
         return;
     ws_conn *c = conn_new(s->loop, s->o.max_message, s->o.max_output);
-    if (!c)
-        return;
     uv_tcp_init(s->loop, &c->tcp);
     c->tcp.data = c;
     c->tcp_inited = true;
@@ -915,11 +900,7 @@ static void on_listener_closed(uv_handle_t *h);
 
 ws_server *ws_server_start(uv_loop_t *loop, const ws_server_opts *o, gl_err *err)
 {
-    ws_server *s = calloc(1, sizeof *s);
-    if (!s) {
-        gl_fail(err, "internal", "out of memory");
-        return NULL;
-    }
+    ws_server *s = gl_xcalloc(1, sizeof *s);
     s->loop = loop;
     s->o = *o;
     struct sockaddr_storage addr;
