@@ -280,7 +280,7 @@ static void abort_running_turn(gld_session *s, const char *reason, bool may_retr
     gld_calls_cancel_all(s->calls, reason);
     bool again = s->cur.retry && may_retry;
     emit_turn(s, "interrupted", s->cur.sender, s->cur.no,
-              json_pack("{s:s, s:b}", "reason", reason, "retrying", again));
+              json_pack("{s:s, s:b, s:b}", "reason", reason, "retrying", again, "final", 1));
     s->turn_running = false;
     if (again) {
         queue_reserve(s);
@@ -557,9 +557,9 @@ static int on_live_event(const live_event *ev, void *ud)
         break;
     case LIVE_EV_INTERRUPTED: /* the API: a client message or user activity cut the generation */
         emit_turn(s, "interrupted", snd, tn,
-                  json_pack("{s:s, s:b}", "reason", s->interrupt_why ? s->interrupt_why
+                  json_pack("{s:s, s:b, s:b}", "reason", s->interrupt_why ? s->interrupt_why
                                                     : "a client message or user activity interrupted the generation",
-                            "retrying", 0));
+                            "retrying", 0, "final", 0)); /* turnComplete follows */
         break;
     case LIVE_EV_TURN_COMPLETE: {
         json_t *f = json_object();

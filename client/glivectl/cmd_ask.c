@@ -11,6 +11,7 @@
 
 #include "client/glivectl/ask_args.h"
 #include "client/glivectl/glivectl.h"
+#include "common/xalloc.h"
 #include "client/lib/b64.h"
 #include "client/lib/glive.h"
 #include "client/lib/wav.h"
@@ -40,6 +41,9 @@ const char cmd_ask_usage[] =
     "\n"
     "Transcripts of the spoken answer go to stderr, prefixed \"[transcript] \".\n";
 
+#define ASK_MAX_TURNS 64  /* follow-up turns of one prompt: far more than any model makes */
+#define ASK_MAX_CALLS 128 /* the daemon's own bound on pending calls of a session */
+
 typedef struct ask_state {
     const globals *g;
     const gl_ask_opts *o;
@@ -52,6 +56,16 @@ typedef struct ask_state {
     bool audio_ignored_noted;
     json_t *tool_reply;     /* response for function calls */
     json_t *sources;        /* grounding sources of the turn */
+    /* What the prompt set going: its turn, the turns the model started to answer its calls
+     * (turn_started of_turn), the calls still pending, and answers to non-blocking calls
+     * whose follow-up turn has not started yet. ask ends when all of that has ended. */
+    long long turns[ASK_MAX_TURNS];
+    bool turn_done[ASK_MAX_TURNS];
+    size_t nturns;
+    char *calls[ASK_MAX_CALLS];
+    bool call_async[ASK_MAX_CALLS];
+    size_t ncalls;
+    unsigned owed_followups;
 } ask_state;
 
 enum { EV_CONTINUE = -1 };
@@ -141,6 +155,68 @@ static int ask_tool_call(ask_state *st, const json_t *ev)
     return rc;
 }
 
+static long turn_index(const ask_state *st, long long turn)
+{
+    for (size_t i = 0; i < st->nturns; i++)
+        if (st->turns[i] == turn)
+            return (long)i;
+    return -1;
+}
+
+static void add_turn(ask_state *st, long long turn)
+{
+    if (st->nturns < ASK_MAX_TURNS && turn_index(st, turn) < 0)
+        st->turns[st->nturns++] = turn;
+}
+
+static long call_index(const ask_state *st, const char *id)
+{
+    for (size_t i = 0; id && i < st->ncalls; i++)
+        if (strcmp(st->calls[i], id) == 0)
+            return (long)i;
+    return -1;
+}
+
+static void call_ended(ask_state *st, const char *id)
+{
+    long i = call_index(st, id);
+    if (i < 0)
+        return;
+    free(st->calls[i]);
+    st->calls[i] = st->calls[st->ncalls - 1];
+    st->call_async[i] = st->call_async[st->ncalls - 1];
+    st->ncalls--;
+}
+
+/* Keeps the book of what the prompt set going (see ask_state). */
+static void track(ask_state *st, const char *name, const json_t *ev)
+{
+    const char *id = json_string_value(json_object_get(ev, "call_id"));
+    if (strcmp(name, "tool_call") == 0 && id && call_index(st, id) < 0 && st->ncalls < ASK_MAX_CALLS) {
+        st->call_async[st->ncalls] = strcmp(str_or(ev, "behavior", ""), "NON_BLOCKING") == 0;
+        st->calls[st->ncalls++] = gl_xstrdup(id);
+    } else if (strcmp(name, "tool_result") == 0 && !json_is_true(json_object_get(ev, "will_continue"))) {
+        long i = call_index(st, id);
+        if (i >= 0 && st->call_async[i] && strcmp(str_or(ev, "scheduling", ""), "SILENT") != 0)
+            st->owed_followups++; /* the model answers it in a turn of its own */
+        call_ended(st, id);
+    } else if (strcmp(name, "tool_cancel") == 0) {
+        call_ended(st, id);
+    } else if (strcmp(name, "turn_complete") == 0) {
+        long i = turn_index(st, json_integer_value(json_object_get(ev, "turn")));
+        if (i >= 0)
+            st->turn_done[i] = true;
+    }
+}
+
+static bool all_done(const ask_state *st)
+{
+    for (size_t i = 0; i < st->nturns; i++)
+        if (!st->turn_done[i])
+            return false;
+    return st->ncalls == 0 && st->owed_followups == 0;
+}
+
 /* Handles one event; returns EV_CONTINUE or the exit status. */
 static int ask_event(ask_state *st, const json_t *ev)
 {
@@ -149,8 +225,13 @@ static int ask_event(ask_state *st, const json_t *ev)
     if (session && strcmp(session, st->o->session) != 0)
         return EV_CONTINUE;
     json_t *tj = json_object_get(ev, "turn");
-    if (tj && !json_is_null(tj) && (!json_is_integer(tj) || json_integer_value(tj) != st->turn))
+    if (strcmp(name, "turn_started") == 0 && turn_index(st, json_integer_value(json_object_get(ev, "of_turn"))) >= 0) {
+        add_turn(st, json_integer_value(tj)); /* the model answers one of our calls */
+        st->owed_followups = 0;
+    }
+    if (tj && !json_is_null(tj) && (!json_is_integer(tj) || turn_index(st, json_integer_value(tj)) < 0))
         return EV_CONTINUE; /* another turn of the session */
+    track(st, name, ev);
     bool js = st->o->json;
     if (js)
         print_json_line(ev);
@@ -196,9 +277,14 @@ static int ask_event(ask_state *st, const json_t *ev)
                 free(src);
             }
             o_newline(st->text);
+            json_array_clear(st->sources);
         }
-        return EXIT_OK;
     } else if (strcmp(name, "interrupted") == 0) {
+        if (json_is_false(json_object_get(ev, "final"))) { /* the generation was cut; the turn goes on */
+            if (!js)
+                errline("[interrupted: %s]", str_or(ev, "reason", "the generation was cut"));
+            return EV_CONTINUE;
+        }
         errline("glivectl: interrupted: %s", str_or(ev, "reason", "the turn was interrupted"));
         return EXIT_ERR;
     } else if (strcmp(name, "error") == 0) {
@@ -212,7 +298,7 @@ static int ask_event(ask_state *st, const json_t *ev)
             return EXIT_ERR;
         }
     }
-    return EV_CONTINUE;
+    return all_done(st) ? EXIT_OK : EV_CONTINUE;
 }
 
 static int ask_run(ask_state *st, json_t *open_req)
@@ -249,6 +335,7 @@ static int ask_run(ask_state *st, json_t *open_req)
         return report(&e);
     }
     st->turn = json_integer_value(tj);
+    add_turn(st, st->turn);
     json_decref(reply);
 
     for (;;) {
@@ -314,6 +401,8 @@ int cmd_ask(const globals *g, int argc, char **argv)
     glive_close(st.c);
     json_decref(st.tool_reply);
     json_decref(st.sources);
+    for (size_t i = 0; i < st.ncalls; i++)
+        free(st.calls[i]);
     gl_ask_opts_free(&o);
     return rc;
 }
