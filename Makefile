@@ -55,7 +55,7 @@ BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 PREFIX  ?= /usr/local
 
-.PHONY: all check check-asan check-layers demo deps test-deps install clean
+.PHONY: all check check-asan check-layers check-docs demo deps test-deps install clean
 all: $(BINS) $(UNIT_BINS) $(BENCH_BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -98,6 +98,9 @@ $(BUILD)/bench/$(1): $(call obj,bench/$(1).c) $(call libs_for,bench/$(1).c)
 endef
 $(foreach b,$(patsubst bench/%.c,%,$(BENCH_SRC)),$(eval $(call bench_prog,$(b))))
 
+check-docs:
+	@$(PYTHON) scripts/check-docs.py --self-test docs/ARCHITECTURE.md README.md proto/PROTOCOL.md
+
 comma := ,
 empty :=
 space := $(empty) $(empty)
@@ -109,7 +112,7 @@ deps:
 test-deps:
 	@scripts/install-deps.sh --test
 
-check: test-deps check-layers
+check: test-deps check-layers check-docs
 	@$(MAKE) --no-print-directory all
 	@$(PYTHON) tests/run.py --build $(BUILD)
 

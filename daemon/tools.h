@@ -1,6 +1,7 @@
 /* The tool handler registry: which local connection serves which function, for one session or
  * for every session ("*") that declares it. A registration outlives nothing: it ends with its
- * connection (the declaration it added to a session stays, see session.c). */
+ * connection (the declaration it added to a session stays: gld_session_add_declaration in
+ * daemon/session.c). Routing a call to its handler: daemon/calls.c. */
 #ifndef GLD_TOOLS_H
 #define GLD_TOOLS_H
 

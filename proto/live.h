@@ -1,5 +1,6 @@
 /* The Gemini Live API (BidiGenerateContent) message codec, daemon side. Pure code: no sockets.
- * Wire notes: /work/shared/live-api-protocol.md.
+ * Wire notes: the project's shared protocol notes (live-api-protocol.md beside the repository);
+ * the facts the code relies on are restated where they are used.
  *
  * Builders produce client messages: compact JSON, lowerCamelCase, and only fields the real API
  * knows (the service closes the socket with 1007 on one unknown field). User-supplied pieces

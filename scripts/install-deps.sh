@@ -6,7 +6,7 @@ set -eu
 pkgs="build-essential pkg-config libuv1-dev libjansson-dev libssl-dev libwslay-dev libhttp-parser-dev"
 if [ "${1:-}" = "--test" ]; then
   # python3-websockets: the seed notebook's own client; nodejs+npm: the official @google/genai SDK;
-  # socat: README one-liners; valgrind for leak checks.
+  # socat: README one-liners. (Leak checks use ASan/LSan: make check-asan.)
   pkgs="$pkgs python3 python3-websockets socat"
   # Node.js may come from elsewhere than Debian (this project's machines ship their own):
   # only ask Debian for it when there is none.

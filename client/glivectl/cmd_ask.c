@@ -122,6 +122,8 @@ static void ask_transcript(const json_t *ev)
     }
 }
 
+static void call_answered(ask_state *st, const char *id, const char *scheduling);
+
 static int ask_tool_call(ask_state *st, const json_t *ev)
 {
     const char *call_id = json_string_value(json_object_get(ev, "call_id"));
@@ -145,6 +147,7 @@ static int ask_tool_call(ask_state *st, const json_t *ev)
     if (!reply)
         rc = report(&e);
     else if (glive_reply_error(reply, &e) == 0) {
+        call_answered(st, call_id, NULL); /* the daemon's tool_result event may come later */
         char *resp = dump(st->tool_reply);
         errline("[tool] %s(%s) -> %s", name, args, resp);
         free(resp);
@@ -188,6 +191,15 @@ static void call_ended(ask_state *st, const char *id)
     st->ncalls--;
 }
 
+/* A call got its (last) answer: a non-blocking one owes a follow-up turn unless SILENT. */
+static void call_answered(ask_state *st, const char *id, const char *scheduling)
+{
+    long i = call_index(st, id);
+    if (i >= 0 && st->call_async[i] && (!scheduling || strcmp(scheduling, "SILENT") != 0))
+        st->owed_followups++;
+    call_ended(st, id);
+}
+
 /* Keeps the book of what the prompt set going (see ask_state). */
 static void track(ask_state *st, const char *name, const json_t *ev)
 {
@@ -196,10 +208,7 @@ static void track(ask_state *st, const char *name, const json_t *ev)
         st->call_async[st->ncalls] = strcmp(str_or(ev, "behavior", ""), "NON_BLOCKING") == 0;
         st->calls[st->ncalls++] = gl_xstrdup(id);
     } else if (strcmp(name, "tool_result") == 0 && !json_is_true(json_object_get(ev, "will_continue"))) {
-        long i = call_index(st, id);
-        if (i >= 0 && st->call_async[i] && strcmp(str_or(ev, "scheduling", ""), "SILENT") != 0)
-            st->owed_followups++; /* the model answers it in a turn of its own */
-        call_ended(st, id);
+        call_answered(st, id, json_string_value(json_object_get(ev, "scheduling")));
     } else if (strcmp(name, "tool_cancel") == 0) {
         call_ended(st, id);
     } else if (strcmp(name, "turn_complete") == 0) {

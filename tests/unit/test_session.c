@@ -341,7 +341,7 @@ TEST(goaway_cut_before_the_turn_ends_reconnects_at_once_and_reports_the_turn)
     fake_ipc_clear(w);
     srv_closes(&CONNS[0], 1011, "lifetime", NULL);
     CHECK_STR(fake_ipc_next_line(w), EV("interrupted", ",\"reason\":\"Live API closed the connection: "
-                                                       "1011 lifetime\",\"retrying\":false,\"turn\":1"));
+                                                       "1011 lifetime\",\"retrying\":false,\"final\":true,\"turn\":1"));
     CHECK_STR(fake_ipc_next_line(w), EV("state", ",\"state\":\"reconnecting\",\"reason\":\"Live API closed "
                                                  "the connection: 1011 lifetime\""));
     CHECK_INT(NCONNS, 2);
@@ -366,7 +366,7 @@ TEST(lost_connection_backs_off_then_resumes)
     (void)sent(&CONNS[0]);
     srv_closes(&CONNS[0], 1006, "", "connection reset by peer");
     CHECK_STR(fake_ipc_next_line(w), EV("interrupted", ",\"reason\":\"connection to the Live API lost: "
-                                                       "connection reset by peer\",\"retrying\":true,\"turn\":1"));
+                                                       "connection reset by peer\",\"retrying\":true,\"final\":true,\"turn\":1"));
     const char *st = fake_ipc_next_line(w);
     CHECK_CONTAINS(st, "\"state\":\"reconnecting\",\"reason\":\"connection to the Live API lost: "
                        "connection reset by peer; reconnecting in ");
@@ -490,7 +490,7 @@ TEST(closing_a_session_promises_no_retry)
     send_prompt(s, w, "two", false);
     fake_ipc_clear(w);
     gld_session_close(s, "bye", false);
-    CHECK_STR(fake_ipc_next_line(w), EV("interrupted", ",\"reason\":\"bye\",\"retrying\":false,\"turn\":1"));
+    CHECK_STR(fake_ipc_next_line(w), EV("interrupted", ",\"reason\":\"bye\",\"retrying\":false,\"final\":true,\"turn\":1"));
     CHECK_STR(fake_ipc_next_line(w), EV("error", ",\"code\":\"closed\",\"message\":\"bye\",\"turn\":2"));
     CHECK_STR(fake_ipc_next_line(w), EV("state", ",\"state\":\"closed\",\"reason\":\"bye\""));
     CHECK(fake_ipc_next_line(w) == NULL);
@@ -725,7 +725,7 @@ TEST(an_interrupt_answer_names_itself_as_the_cause_of_the_cut)
     fake_ipc_clear(asker);
     srv_says(&CONNS[0], "{\"serverContent\":{\"interrupted\":true}}");
     CHECK_STR(fake_ipc_next_line(asker), EV("interrupted", ",\"reason\":\"a function response with scheduling "
-                                                          "INTERRUPT cut the generation\",\"retrying\":false,\"turn\":1"));
+                                                          "INTERRUPT cut the generation\",\"retrying\":false,\"final\":false,\"turn\":1"));
     CHECK_INT(daemon_down(), 0);
     fake_ipc_client_free(asker);
 }
