@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "daemon/tools.h"
+#include "proto/errors.h"
 #include "proto/line.h"
 
 typedef struct pending_call {
@@ -188,14 +189,14 @@ int gld_calls_result(gld_calls *c, ipc_client *from, const char *call_id, const 
     if (!pc || pc->response) {
         log_info("session %s: dropping a result for call %s: not pending (answered, cancelled or "
                  "timed out)", c->session, call_id);
-        return gl_fail(err, "unknown_call", "no pending tool call \"%s\" in session %s (answered, "
+        return gl_fail(err, GL_E_UNKNOWN_CALL, "no pending tool call \"%s\" in session %s (answered, "
                        "cancelled, timed out or never made)", call_id, c->session);
     }
     if (pc->handler && pc->handler != from)
-        return gl_fail(err, "bad_request", "call %s is served by a registered handler (client %u)",
+        return gl_fail(err, GL_E_BAD_REQUEST, "call %s is served by a registered handler (client %u)",
                        call_id, ipc_client_id(pc->handler));
     if (!pc->nonblocking && (a->scheduling || a->will_continue))
-        return gl_fail(err, "bad_request", "call %s is blocking (the model waits for it): "
+        return gl_fail(err, GL_E_BAD_REQUEST, "call %s is blocking (the model waits for it): "
                        "\"scheduling\" and \"will_continue\" apply to non-blocking calls only", call_id);
     json_t *r = a->error ? json_pack("{s:s}", "error", a->error) : json_incref(a->response);
     answer_call(c, pc, r, pc->handler ? "handler" : "client", a->scheduling, a->will_continue);

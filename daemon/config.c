@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/paths.h"
+#include "proto/errors.h"
 #include "proto/version.h"
 #include "daemon/models.h"
 
@@ -355,13 +356,13 @@ static int read_key(gld_config *c, const char *path, gl_err *err)
 {
     FILE *f = fopen(path, "r");
     if (!f)
-        return gl_fail(err, "no_key", "cannot read API key file %s: %s", path, strerror(errno));
+        return gl_fail(err, GL_E_NO_KEY, "cannot read API key file %s: %s", path, strerror(errno));
     char line[sizeof c->api_key];
     bool ok = fgets(line, sizeof line, f) != NULL;
     fclose(f);
     line[strcspn(line, "\r\n")] = '\0';
     if (!ok || !line[0])
-        return gl_fail(err, "no_key", "API key file %s is empty", path);
+        return gl_fail(err, GL_E_NO_KEY, "API key file %s is empty", path);
     snprintf(c->api_key, sizeof c->api_key, "%s", line);
     snprintf(c->api_key_source, sizeof c->api_key_source, "file %s", path);
     return 0;
@@ -386,13 +387,13 @@ int gld_config_find_key(gld_config *c, gl_err *err)
         const char *v = getenv(envs[i]);
         if (v && *v) {
             if (strlen(v) >= sizeof c->api_key)
-                return gl_fail(err, "no_key", "$%s is too long to be an API key", envs[i]);
+                return gl_fail(err, GL_E_NO_KEY, "$%s is too long to be an API key", envs[i]);
             snprintf(c->api_key, sizeof c->api_key, "%s", v);
             snprintf(c->api_key_source, sizeof c->api_key_source, "$%s", envs[i]);
             return 0;
         }
     }
-    return gl_fail(err, "no_key",
+    return gl_fail(err, GL_E_NO_KEY,
                    "no API key: set GEMINI_API_KEY, or use --api-key-file or systemd credentials "
                    "(gemini-api-key)");
 }

@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "daemon/session.h"
 #include "daemon/tools.h"
+#include "proto/errors.h"
 #include "proto/line.h"
 #include "proto/version.h"
 
@@ -32,7 +33,7 @@ static int find_session(op_ctx *x, const char *name, gld_session **s, gl_err *er
 {
     *s = gld_session_find(x->d, name);
     if (!*s)
-        return gl_fail(err, "no_session", "no session \"%s\" (open it first)", name);
+        return gl_fail(err, GL_E_NO_SESSION, "no session \"%s\" (open it first)", name);
     return 0;
 }
 
@@ -68,7 +69,7 @@ static int op_open(op_ctx *x, gl_err *err)
     if (json_is_null(sys))
         sys = NULL;
     if (sys && !json_is_string(sys) && !json_is_object(sys))
-        return gl_fail(err, "bad_request", "field \"system_instruction\" must be a string or a Content object");
+        return gl_fail(err, GL_E_BAD_REQUEST, "field \"system_instruction\" must be a string or a Content object");
     gld_session_config cfg = {.model = model, .tools = tools, .generation_config = gen,
                               .system_instruction = sys};
     if (gl_req_bool(x->req, "compression", false, &cfg.compression, err) != 0)
@@ -90,7 +91,7 @@ static int op_open(op_ctx *x, gl_err *err)
     bool created = false;
     if (s) {
         if (!gld_session_config_matches(s, &cfg))
-            return gl_fail(err, "conflict", "session \"%s\" exists with another configuration "
+            return gl_fail(err, GL_E_CONFLICT, "session \"%s\" exists with another configuration "
                            "(model %s, %s); close it first or use another name", name,
                            gld_session_model(s), live_modality_name(gld_session_modality(s)));
     } else {
@@ -135,7 +136,7 @@ static int op_send(op_ctx *x, gl_err *err)
         gl_req_bool(x->req, "retry", false, &retry, err) != 0)
         return -1;
     if (!*text)
-        return gl_fail(err, "bad_request", "field \"text\" must not be empty");
+        return gl_fail(err, GL_E_BAD_REQUEST, "field \"text\" must not be empty");
     long turn;
     if (find_session(x, name, &s, err) != 0 ||
         gld_session_send(s, x->c, text, retry, &turn, &queued, err) != 0)
@@ -177,10 +178,10 @@ static int op_tool_result(op_ctx *x, gl_err *err)
         gl_req_bool(x->req, "will_continue", false, &a.will_continue, err) != 0)
         return -1;
     if (!a.response == !a.error)
-        return gl_fail(err, "bad_request", "give exactly one of \"response\" (an object) or \"error\" (a string)");
+        return gl_fail(err, GL_E_BAD_REQUEST, "give exactly one of \"response\" (an object) or \"error\" (a string)");
     if (a.scheduling && strcmp(a.scheduling, "INTERRUPT") != 0 && strcmp(a.scheduling, "WHEN_IDLE") != 0 &&
         strcmp(a.scheduling, "SILENT") != 0)
-        return gl_fail(err, "bad_request", "field \"scheduling\" must be \"INTERRUPT\", \"WHEN_IDLE\" or \"SILENT\"");
+        return gl_fail(err, GL_E_BAD_REQUEST, "field \"scheduling\" must be \"INTERRUPT\", \"WHEN_IDLE\" or \"SILENT\"");
     if (session && !gl_session_name_ok(session, err))
         return -1;
     if (session) {
@@ -189,7 +190,7 @@ static int op_tool_result(op_ctx *x, gl_err *err)
     } else if (!(s = gld_session_with_call(x->d, call_id))) {
         log_info("dropping a result for call %s from client %u: not pending (answered, cancelled "
                  "or timed out)", call_id, ipc_client_id(x->c));
-        return gl_fail(err, "unknown_call", "no pending tool call \"%s\" (answered, cancelled, "
+        return gl_fail(err, GL_E_UNKNOWN_CALL, "no pending tool call \"%s\" (answered, cancelled, "
                        "timed out or never made)", call_id);
     }
     return gld_session_tool_result(s, x->c, call_id, &a, err);
@@ -217,7 +218,7 @@ static int op_tool_register(op_ctx *x, gl_err *err)
     if (ts && !json_is_null(ts)) {
         /* a floor: below it every call would time out before any handler could answer */
         if (!json_is_number(ts) || json_number_value(ts) < 0.1 || json_number_value(ts) > 86400)
-            return gl_fail(err, "bad_request", "field \"timeout_s\" must be a number of seconds in [0.1, 86400]");
+            return gl_fail(err, GL_E_BAD_REQUEST, "field \"timeout_s\" must be a number of seconds in [0.1, 86400]");
         timeout_ms = (long long)(json_number_value(ts) * 1000);
     }
     gld_tool *t = gld_tools_register(x->d, x->c, session, decl, (unsigned)timeout_ms, err);
@@ -285,7 +286,7 @@ void gld_dispatch_line(gld_daemon *d, ipc_client *c, const char *line, size_t le
     if (gl_req_parse(line, len, &req, &err) != 0) {
         reply = gl_reply_errf(req.id, &err);
     } else if (d->stopping) {
-        reply = gl_reply_err(req.id, "shutting_down", "gliveD is shutting down");
+        reply = gl_reply_err(req.id, GL_E_SHUTTING_DOWN, "gliveD is shutting down");
     } else {
         op_fn fn = NULL;
         for (size_t i = 0; i < sizeof OPS / sizeof OPS[0] && !fn; i++)
@@ -294,7 +295,7 @@ void gld_dispatch_line(gld_daemon *d, ipc_client *c, const char *line, size_t le
         if (!fn) {
             char msg[160];
             snprintf(msg, sizeof msg, "unknown op \"%.100s\"", req.op);
-            reply = gl_reply_err(req.id, "unknown_op", msg);
+            reply = gl_reply_err(req.id, GL_E_UNKNOWN_OP, msg);
         } else if (fn(&x, &err) != 0) {
             json_decref(x.out);
             x.after_pump = x.after_connect = x.after_close = NULL;

@@ -32,6 +32,7 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "proto/errors.h"
 #include "proto/line.h"
 
 #define IPC_MAX_OUTPUT_DEFAULT ((size_t)16 << 20)
@@ -372,11 +373,11 @@ static void reply_line_error(ipc_client *c, const gl_err *err)
 {
     ipc_server *s = c->s;
     char *reply;
-    if (strcmp(err->code, "line_too_long") == 0) {
+    if (strcmp(err->code, GL_E_LINE_TOO_LONG) == 0) {
         char msg[96];
         snprintf(msg, sizeof msg, "request line longer than %zu bytes; discarded", s->max_line);
         log_warn("client %u (pid %d): %s", c->id, (int)c->pid, msg);
-        reply = gl_reply_err(NULL, "line_too_long", msg);
+        reply = gl_reply_err(NULL, GL_E_LINE_TOO_LONG, msg);
     } else {
         log_warn("client %u (pid %d): %s", c->id, (int)c->pid, err->msg);
         reply = gl_reply_errf(NULL, err);

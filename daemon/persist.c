@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "proto/errors.h"
 #include "proto/line.h"
 
 static int sessions_dir(const char *state_dir, char *out, size_t n, gl_err *err)
@@ -31,7 +32,7 @@ int gld_persist_write(const char *state_dir, const char *name, const json_t *rec
     snprintf(path, sizeof path, "%s/%s.json", dir, name);
     snprintf(tmp, sizeof tmp, "%s/.%s.json.tmp", dir, name);
     if (!json_is_object(record)) /* json_dumps would return NULL; memory cannot fail (xalloc.h) */
-        return gl_fail(err, "internal", "state record for %s is not an object", name);
+        return gl_fail(err, GL_E_INTERNAL, "state record for %s is not an object", name);
     char *text = json_dumps(record, JSON_COMPACT | JSON_SORT_KEYS);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     int rc = 0;

@@ -25,6 +25,7 @@
 #include "daemon/session_fsm.h"
 #include "daemon/tools.h"
 #include "daemon/upstream.h"
+#include "proto/errors.h"
 #include "proto/line.h"
 
 #define PERSIST_DELAY_MS 100 /* coalesce handle updates; well within the promised second */
@@ -338,9 +339,9 @@ int gld_session_send(gld_session *s, ipc_client *sender, const char *text, bool 
                      long *turn_no, bool *queued, gl_err *err)
 {
     if (s->state == SS_GONE)
-        return gl_fail(err, "no_session", "session %s is closing", s->name);
+        return gl_fail(err, GL_E_NO_SESSION, "session %s is closing", s->name);
     if (s->qlen >= s->d->cfg.max_queue)
-        return gl_fail(err, "busy", "session %s already has %zu prompts waiting (--max-queue); try "
+        return gl_fail(err, GL_E_BUSY, "session %s already has %zu prompts waiting (--max-queue); try "
                        "again after a turn completes", s->name, s->qlen);
     queue_reserve(s);
     *queued = s->turn_running || s->qlen > 0 || s->state != SS_READY;
@@ -708,7 +709,7 @@ static void on_ws_close(ws_conn *ws, const ws_close_info *info, void *ud)
         s->reconnects++;
         fire(s, SE_RESUME_REFUSED, (sess_why){.reason = s->notice});
     } else if (policy) { /* retrying cannot fix a bad key, a bad setup or a policy close */
-        fire(s, SE_REFUSED, (sess_why){.reason = why, .code = "upstream"});
+        fire(s, SE_REFUSED, (sess_why){.reason = why, .code = GL_E_UPSTREAM});
     } else {
         s->reconnects++;
         fire(s, SE_LOST, (sess_why){.reason = why});
@@ -740,7 +741,7 @@ static sess_event open_connection(gld_session *s, sess_why *next, char *buf, siz
     gl_err err;
     if (!d->cfg.api_key[0] && gld_config_find_key(&d->cfg, &err) != 0) {
         snprintf(buf, bufsize, "%s", err.msg);
-        *next = (sess_why){.reason = buf, .code = "no_key"};
+        *next = (sess_why){.reason = buf, .code = GL_E_NO_KEY};
         return SE_REFUSED;
     }
     char url[2048];
@@ -761,7 +762,7 @@ static sess_event open_connection(gld_session *s, sess_why *next, char *buf, siz
     s->ws = d->net->connect(d->loop, &o, &h, s, &err);
     if (!s->ws) {
         snprintf(buf, bufsize, "%s", err.msg);
-        *next = (sess_why){.reason = buf, .code = "upstream"};
+        *next = (sess_why){.reason = buf, .code = GL_E_UPSTREAM};
         return SE_REFUSED;
     }
     return SE_NONE;
@@ -824,7 +825,7 @@ static sess_event enter(gld_session *s, sess_state from, sess_event ev, sess_why
     }
     case SS_CLOSED:
         announce(s, from, why.reason);
-        fail_queue(s, why.code ? why.code : "upstream", why.reason ? why.reason : "closed");
+        fail_queue(s, why.code ? why.code : GL_E_UPSTREAM, why.reason ? why.reason : "closed");
         return SE_NONE;
     case SS_IDLE:
     case SS_GONE:
@@ -918,7 +919,7 @@ gld_session *gld_session_new(gld_daemon *d, const char *name, const gld_session_
     gld_session *s = gl_xcalloc(1, sizeof *s);
     if (!*model || strlen(model) >= sizeof s->model || strchr(model, '/')) {
         free(s);
-        gl_fail(err, "bad_request", "model name \"%s\" is not a model name", model);
+        gl_fail(err, GL_E_BAD_REQUEST, "model name \"%s\" is not a model name", model);
         return NULL;
     }
     s->d = d;
@@ -1009,7 +1010,7 @@ int gld_session_config_check(const gld_daemon *d, const gld_session_config *cfg,
     if (strncmp(model, "models/", 7) == 0)
         model += 7;
     if (!*model || strlen(model) >= sizeof ((gld_session *)0)->model || strchr(model, '/'))
-        return gl_fail(err, "bad_request", "model name \"%s\" is not a model name", model);
+        return gl_fail(err, GL_E_BAD_REQUEST, "model name \"%s\" is not a model name", model);
     json_t *t = NULL;
     int rc = 0;
     if (cfg->generation_config)
@@ -1112,7 +1113,7 @@ void gld_session_close(gld_session *s, const char *reason, bool forget)
         gld_session_flush_state(s);
     }
     abort_running_turn(s, reason, false); /* no retry is promised for a session that ends */
-    fail_queue(s, "closed", reason);
+    fail_queue(s, GL_E_CLOSED, reason);
     gld_calls_cancel_all(s->calls, reason);
     fire(s, SE_CLOSE, (sess_why){.reason = reason});
     s->nwatchers = 0; /* told; a closing session speaks to nobody (its clients may go first) */

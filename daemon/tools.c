@@ -6,6 +6,7 @@
 
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "proto/errors.h"
 #include "proto/line.h"
 #include "proto/live.h"
 
@@ -48,7 +49,7 @@ gld_tool *gld_tools_register(gld_daemon *d, ipc_client *c, const char *session, 
     char name[65];
     if (!nm || !*nm || strlen(nm) >= sizeof name) {
         json_decref(norm);
-        gl_fail(err, "bad_request", "declaration needs a \"name\" of 1-64 characters");
+        gl_fail(err, GL_E_BAD_REQUEST, "declaration needs a \"name\" of 1-64 characters");
         return NULL;
     }
     snprintf(name, sizeof name, "%s", nm); /* norm may be freed before the messages below */
@@ -59,7 +60,7 @@ gld_tool *gld_tools_register(gld_daemon *d, ipc_client *c, const char *session, 
             continue;
         if (t->handler != c) {
             json_decref(norm);
-            gl_fail(err, "tool_exists", "function %s in session %s is already served by client %u",
+            gl_fail(err, GL_E_TOOL_EXISTS, "function %s in session %s is already served by client %u",
                     name, session, ipc_client_id(t->handler));
             return NULL;
         }
@@ -70,7 +71,7 @@ gld_tool *gld_tools_register(gld_daemon *d, ipc_client *c, const char *session, 
     }
     if (n >= MAX_TOOLS) {
         json_decref(norm);
-        gl_fail(err, "busy", "%d tool registrations already", MAX_TOOLS);
+        gl_fail(err, GL_E_BUSY, "%d tool registrations already", MAX_TOOLS);
         return NULL;
     }
     gld_tool *t = gl_xcalloc(1, sizeof *t);
@@ -93,14 +94,14 @@ int gld_tools_unregister(gld_daemon *d, ipc_client *c, const char *session, cons
         gld_tool *t = *p;
         if (strcmp(t->session, session) == 0 && strcmp(t->name, name) == 0) {
             if (t->handler != c)
-                return gl_fail(err, "bad_request", "function %s in session %s is served by another "
+                return gl_fail(err, GL_E_BAD_REQUEST, "function %s in session %s is served by another "
                                "client", name, session);
             *p = t->next;
             tool_free(t);
             return 0;
         }
     }
-    return gl_fail(err, "bad_request", "this connection serves no function %s in session %s", name,
+    return gl_fail(err, GL_E_BAD_REQUEST, "this connection serves no function %s in session %s", name,
                    session);
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/xalloc.h"
+#include "proto/errors.h"
 
 /* ---- Line reader ------------------------------------------------------------------------- */
 
@@ -63,7 +64,7 @@ static bool blank(const char *s, size_t n)
 static int too_long(gl_line_reader *r, gl_err *err)
 {
     r->len = 0;
-    return gl_fail(err, "line_too_long", "line longer than %zu bytes; dropped up to the next newline",
+    return gl_fail(err, GL_E_LINE_TOO_LONG, "line longer than %zu bytes; dropped up to the next newline",
                    r->max);
 }
 
@@ -160,25 +161,25 @@ int gl_req_parse(const char *line, size_t len, gl_req *out, gl_err *err)
     json_t *root = json_loadb(line, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
     if (!root) {
         if (je.column > 0)
-            return gl_fail(err, "bad_json", "invalid JSON at column %d: %s", je.column, je.text);
-        return gl_fail(err, "bad_json", "invalid JSON: %s", je.text);
+            return gl_fail(err, GL_E_BAD_JSON, "invalid JSON at column %d: %s", je.column, je.text);
+        return gl_fail(err, GL_E_BAD_JSON, "invalid JSON: %s", je.text);
     }
     if (!json_is_object(root)) {
         json_decref(root);
-        return gl_fail(err, "bad_request", "request must be a JSON object");
+        return gl_fail(err, GL_E_BAD_REQUEST, "request must be a JSON object");
     }
     out->root = root;
     json_t *id = json_object_get(root, "id");
     if (id && (json_is_object(id) || json_is_array(id)))
-        return gl_fail(err, "bad_request", "field \"id\" must be a string, number, boolean or null");
+        return gl_fail(err, GL_E_BAD_REQUEST, "field \"id\" must be a string, number, boolean or null");
     out->id = id;
     json_t *op = json_object_get(root, "op");
     if (!op || json_is_null(op))
-        return gl_fail(err, "bad_request", "missing field \"op\"");
+        return gl_fail(err, GL_E_BAD_REQUEST, "missing field \"op\"");
     if (!json_is_string(op))
-        return gl_fail(err, "bad_request", "field \"op\" must be a string");
+        return gl_fail(err, GL_E_BAD_REQUEST, "field \"op\" must be a string");
     if (!json_string_length(op))
-        return gl_fail(err, "bad_request", "field \"op\" must not be empty");
+        return gl_fail(err, GL_E_BAD_REQUEST, "field \"op\" must not be empty");
     out->op = json_string_value(op);
     return 0;
 }
@@ -190,13 +191,13 @@ static int field(const gl_req *req, const char *key, bool required, json_t **v, 
     if (*v && json_is_null(*v))
         *v = NULL;
     if (!*v && required)
-        return gl_fail(err, "bad_request", "missing field \"%s\"", key);
+        return gl_fail(err, GL_E_BAD_REQUEST, "missing field \"%s\"", key);
     return 0;
 }
 
 static int wrong_type(const char *key, const char *what, gl_err *err)
 {
-    return gl_fail(err, "bad_request", "field \"%s\" must be %s", key, what);
+    return gl_fail(err, GL_E_BAD_REQUEST, "field \"%s\" must be %s", key, what);
 }
 
 int gl_req_str(const gl_req *req, const char *key, bool required, const char **out, gl_err *err)
@@ -268,16 +269,16 @@ bool gl_session_name_ok(const char *name, gl_err *err)
 {
     static const char allowed[] = "(allowed: A-Z a-z 0-9 . _ -)";
     if (!name || !*name) {
-        gl_fail(err, "bad_request", "session name must not be empty");
+        gl_fail(err, GL_E_BAD_REQUEST, "session name must not be empty");
         return false;
     }
     size_t n = strlen(name);
     if (n > GL_SESSION_NAME_MAX) {
-        gl_fail(err, "bad_request", "session name is longer than %d characters", GL_SESSION_NAME_MAX);
+        gl_fail(err, GL_E_BAD_REQUEST, "session name is longer than %d characters", GL_SESSION_NAME_MAX);
         return false;
     }
     if (name[0] == '.') {
-        gl_fail(err, "bad_request", "session name must not start with '.'");
+        gl_fail(err, GL_E_BAD_REQUEST, "session name must not start with '.'");
         return false;
     }
     for (size_t i = 0; i < n; i++) {
@@ -286,10 +287,10 @@ bool gl_session_name_ok(const char *name, gl_err *err)
             c == '.' || c == '_' || c == '-')
             continue;
         if (c >= 0x20 && c < 0x7f)
-            gl_fail(err, "bad_request", "invalid character '%c' at position %zu in session name %s",
+            gl_fail(err, GL_E_BAD_REQUEST, "invalid character '%c' at position %zu in session name %s",
                     c, i, allowed);
         else
-            gl_fail(err, "bad_request", "invalid byte 0x%02x at position %zu in session name %s", c,
+            gl_fail(err, GL_E_BAD_REQUEST, "invalid byte 0x%02x at position %zu in session name %s", c,
                     i, allowed);
         return false;
     }
@@ -419,7 +420,7 @@ char *gl_reply_err(json_t *id, const char *code, const char *message)
     json_t *e = json_object();
     json_object_set_new(o, "id", id_value(id));
     json_object_set_new(o, "ok", json_false());
-    json_object_set_new(e, "code", gl_json_text(code ? code : "internal"));
+    json_object_set_new(e, "code", gl_json_text(code ? code : GL_E_INTERNAL));
     json_object_set_new(e, "message", gl_json_text(message ? message : ""));
     json_object_set_new(o, "error", e);
     return finish(o, NULL, skip);
@@ -427,7 +428,7 @@ char *gl_reply_err(json_t *id, const char *code, const char *message)
 
 char *gl_reply_errf(json_t *id, const gl_err *err)
 {
-    return gl_reply_err(id, err ? err->code : "internal", err ? err->msg : "");
+    return gl_reply_err(id, err ? err->code : GL_E_INTERNAL, err ? err->msg : "");
 }
 
 char *gl_event(const char *name, const char *session, json_t *fields)

@@ -2,6 +2,7 @@
  * emulator/strict.c: two independent readings of the API catch each other's mistakes;
  * tests/unit/test_codec_agreement.c checks that they agree. */
 #include "proto/live.h"
+#include "proto/errors.h"
 #include "proto/line.h"
 
 #include <ctype.h>
@@ -140,7 +141,7 @@ int live_modality_parse(const char *s, live_modality *out, const char *what, gl_
     else if (s && !strcasecmp(s, "AUDIO"))
         *out = LIVE_AUDIO;
     else
-        return gl_fail(err, "bad_request", "%s must be \"TEXT\" or \"AUDIO\"", what);
+        return gl_fail(err, GL_E_BAD_REQUEST, "%s must be \"TEXT\" or \"AUDIO\"", what);
     return 0;
 }
 
@@ -150,7 +151,7 @@ int live_config_modality(const json_t *gc, live_modality *out, gl_err *err)
     if (!m || json_is_null(m))
         return 0;
     if (!json_is_array(m))
-        return gl_fail(err, "bad_request", "generation_config.response_modalities must be an array");
+        return gl_fail(err, GL_E_BAD_REQUEST, "generation_config.response_modalities must be an array");
     if (!json_array_size(m))
         return 0;
     if (live_modality_parse(json_string_value(json_array_get(m, 0)), out,
@@ -357,7 +358,7 @@ static void path_init(path *p, const char *where)
 
 static int type_err(const path *p, const char *what, gl_err *err)
 {
-    return gl_fail(err, "bad_request", "field \"%s\" must be %s", p->s, what);
+    return gl_fail(err, GL_E_BAD_REQUEST, "field \"%s\" must be %s", p->s, what);
 }
 
 static int norm_value(const json_t *v, ftype t, const fdef *sub, path *p, json_t **out, gl_err *err);
@@ -379,11 +380,11 @@ static int norm_object(const json_t *in, const fdef *defs, path *p, json_t **out
             d++;
         size_t mark = path_push_key(p, k);
         if (!d->name) {
-            gl_fail(err, "bad_request", "unknown field \"%s\"", p->s);
+            gl_fail(err, GL_E_BAD_REQUEST, "unknown field \"%s\"", p->s);
             goto fail;
         }
         if (json_object_get(o, camel)) {
-            gl_fail(err, "bad_request", "field \"%s\" given twice (snake_case and camelCase)", p->s);
+            gl_fail(err, GL_E_BAD_REQUEST, "field \"%s\" given twice (snake_case and camelCase)", p->s);
             goto fail;
         }
         /* proto3 JSON: null = unset, except in a free-form google.protobuf.Value, where it is a
@@ -400,7 +401,7 @@ static int norm_object(const json_t *in, const fdef *defs, path *p, json_t **out
     }
     /* Every field of a Part is in its oneof `data`: the service closes 1007 on a part with two. */
     if (defs == f_part && json_object_size(o) > 1) {
-        gl_fail(err, "bad_request", "field \"%s\" must have only one of text, inline_data, file_data", p->s);
+        gl_fail(err, GL_E_BAD_REQUEST, "field \"%s\" must have only one of text, inline_data, file_data", p->s);
         goto fail;
     }
     *out = o;
@@ -475,7 +476,7 @@ static int norm_value(const json_t *v, ftype t, const fdef *sub, path *p, json_t
         if (!live_function_name_ok(json_string_value(v), err)) {
             char m[GL_ERR_MSG];
             snprintf(m, sizeof m, "%s", err ? err->msg : "");
-            return gl_fail(err, "bad_request", "%s: %s", p->s, m);
+            return gl_fail(err, GL_E_BAD_REQUEST, "%s: %s", p->s, m);
         }
         break;
     case T_NUM:
@@ -545,16 +546,16 @@ static int norm_value(const json_t *v, ftype t, const fdef *sub, path *p, json_t
 bool live_function_name_ok(const char *name, gl_err *err)
 {
     if (!name || !*name) {
-        gl_fail(err, "bad_request", "function name must not be empty");
+        gl_fail(err, GL_E_BAD_REQUEST, "function name must not be empty");
         return false;
     }
     size_t n = strlen(name);
     if (n > 64) {
-        gl_fail(err, "bad_request", "function name is longer than 64 characters");
+        gl_fail(err, GL_E_BAD_REQUEST, "function name is longer than 64 characters");
         return false;
     }
     if (!isalpha((unsigned char)name[0]) && name[0] != '_') {
-        gl_fail(err, "bad_request", "function name must start with a letter or '_'");
+        gl_fail(err, GL_E_BAD_REQUEST, "function name must start with a letter or '_'");
         return false;
     }
     for (size_t i = 0; i < n; i++) {
@@ -562,10 +563,10 @@ bool live_function_name_ok(const char *name, gl_err *err)
         if (isalnum(c) || c == '_' || c == '.' || c == ':' || c == '-')
             continue;
         if (c >= 0x20 && c < 0x7f)
-            gl_fail(err, "bad_request",
+            gl_fail(err, GL_E_BAD_REQUEST,
                     "invalid character '%c' in function name (allowed: A-Z a-z 0-9 _ . : -)", c);
         else
-            gl_fail(err, "bad_request",
+            gl_fail(err, GL_E_BAD_REQUEST,
                     "invalid byte 0x%02x in function name (allowed: A-Z a-z 0-9 _ . : -)", c);
         return false;
     }
@@ -588,7 +589,7 @@ int live_normalize_function_decl(const json_t *in, const char *where, json_t **o
     if (!json_object_get(*out, "name")) {
         json_decref(*out);
         *out = NULL;
-        return gl_fail(err, "bad_request", "missing field \"%s%sname\"", p.s, p.len ? "." : "");
+        return gl_fail(err, GL_E_BAD_REQUEST, "missing field \"%s%sname\"", p.s, p.len ? "." : "");
     }
     return 0;
 }
@@ -608,12 +609,12 @@ int live_normalize_tools(const json_t *in, const char *where, json_t **out, gl_e
         json_array_foreach(json_object_get(tool, "functionDeclarations"), j, decl) {
             const char *name = json_string_value(json_object_get(decl, "name"));
             if (!name) {
-                rc = gl_fail(err, "bad_request", "missing field \"%s[%zu].function_declarations[%zu].name\"",
+                rc = gl_fail(err, GL_E_BAD_REQUEST, "missing field \"%s[%zu].function_declarations[%zu].name\"",
                              p.s, i, j);
                 goto done;
             }
             if (json_object_get(seen, name)) {
-                rc = gl_fail(err, "bad_request", "function \"%s\" declared twice", name);
+                rc = gl_fail(err, GL_E_BAD_REQUEST, "function \"%s\" declared twice", name);
                 goto done;
             }
             json_object_set_new(seen, name, json_true());
@@ -667,7 +668,7 @@ static json_t *tokens_str(long long n)
 char *live_build_setup(const live_setup *cfg, gl_err *err)
 {
     if (!cfg || !cfg->model || !*cfg->model) {
-        gl_fail(err, "bad_request", "missing model");
+        gl_fail(err, GL_E_BAD_REQUEST, "missing model");
         return NULL;
     }
     json_t *setup = json_object();
@@ -680,7 +681,7 @@ char *live_build_setup(const live_setup *cfg, gl_err *err)
     json_object_set_new(setup, "model", json_string(model));
     free(model);
     if (!json_object_get(setup, "model")) {
-        gl_fail(err, "bad_request", "model must be valid UTF-8");
+        gl_fail(err, GL_E_BAD_REQUEST, "model must be valid UTF-8");
         goto fail;
     }
 
@@ -720,7 +721,7 @@ char *live_build_setup(const live_setup *cfg, gl_err *err)
                         ? json_pack("{s:s}", "handle", cfg->resume_handle)
                         : json_object();
         if (!r) { /* json_pack refuses a string that is not UTF-8 */
-            gl_fail(err, "bad_request", "resume handle must be valid UTF-8");
+            gl_fail(err, GL_E_BAD_REQUEST, "resume handle must be valid UTF-8");
             goto fail;
         }
         json_object_set_new(setup, "sessionResumption", r);
@@ -801,7 +802,7 @@ char *live_build_tool_response(const json_t *responses, gl_err *err)
         static const char *const req[] = {"name", "response"};
         for (size_t k = 0; k < 2; k++) {
             if (!json_object_get(r, req[k])) {
-                gl_fail(err, "bad_request", "missing field \"function_responses[%zu].%s\"", i, req[k]);
+                gl_fail(err, GL_E_BAD_REQUEST, "missing field \"function_responses[%zu].%s\"", i, req[k]);
                 json_decref(arr);
                 return NULL;
             }

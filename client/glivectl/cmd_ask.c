@@ -15,6 +15,7 @@
 #include "client/lib/b64.h"
 #include "client/lib/glive.h"
 #include "client/lib/wav.h"
+#include "proto/errors.h"
 #include "proto/line.h"
 
 const char cmd_ask_usage[] =
@@ -151,7 +152,7 @@ static int ask_tool_call(ask_state *st, const json_t *ev)
         char *resp = dump(st->tool_reply);
         errline("[tool] %s(%s) -> %s", name, args, resp);
         free(resp);
-    } else if (strcmp(e.code, "unknown_call") != 0) /* else: already answered elsewhere */
+    } else if (strcmp(e.code, GL_E_UNKNOWN_CALL) != 0) /* else: already answered elsewhere */
         rc = report(&e);
     json_decref(reply);
     free(args);

@@ -18,6 +18,7 @@
 #include "client/lib/glive.h"
 #include "common/buf.h"
 #include "common/xalloc.h"
+#include "proto/errors.h"
 
 const char cmd_tool_usage[] =
     "Usage: glivectl tool [--session NAME|'*'] --name NAME [--description TEXT]\n"
@@ -218,7 +219,7 @@ static int send_result(server *s, const char *session, const char *call_id, cons
     print_json(s, reply);
     int rc = 0;
     if (glive_reply_error(reply, &e) < 0) {
-        if (strcmp(e.code, "unknown_call") == 0) {
+        if (strcmp(e.code, GL_E_UNKNOWN_CALL) == 0) {
             tlog("[tool] call %s: gliveD no longer waits for it (cancelled or timed out there); "
                  "result dropped: %s", call_id, e.msg);
         } else {
@@ -488,7 +489,7 @@ static void drain(server *s)
         if (!ev) {
             if (strcmp(e.code, "timeout") == 0 || strcmp(e.code, "eintr") == 0)
                 break;
-            if (strcmp(e.code, "protocol") == 0 || strcmp(e.code, "line_too_long") == 0) {
+            if (strcmp(e.code, "protocol") == 0 || strcmp(e.code, GL_E_LINE_TOO_LONG) == 0) {
                 tlog("glivectl: %s: %s (line skipped)", e.code, e.msg);
                 continue;
             }

@@ -1,0 +1,2 @@
+build2/obj/daemon/models.o: daemon/models.c daemon/models.h
+daemon/models.h:

@@ -1,0 +1,2 @@
+build2/obj/emulator/audio.o: emulator/audio.c emulator/audio.h
+emulator/audio.h:
