@@ -23,6 +23,8 @@
 #define GRACE_MS 1000
 #define PROBE_TIMEOUT_MS 10000
 #define NHANDLES 7 /* proc, 5 pipes, timer */
+/* Calls past max_calls get an error answer; this many more, and the code is not listening. */
+#define EXTRA_CALLS 10
 
 /* The interpreter's -c program (Python, kept here so the build has no hidden dependency). */
 static const char PRELUDE[] =
@@ -152,7 +154,7 @@ struct gld_sandbox_job {
 
     gl_buf outb, errb;          /* the first `cap` bytes of each */
     uint64_t out_total, err_total;
-    gl_buf callb;               /* a call line being received, at most max_line */
+    gl_buf callb;               /* the call line being received, without its newline */
     unsigned ncalls;            /* calls received */
     unsigned waiting;           /* the call waiting for its answer, 0 if none */
 
@@ -582,6 +584,12 @@ static void on_answer_written(uv_write_t *w, int status)
 /* {"call":N,"response":RESPONSE}\n to fd 4, or an error response if that line is too long. */
 static void send_answer(gld_sandbox_job *j, unsigned call_no, const json_t *response)
 {
+    /* A child reads each answer before its next call, so more than one line's worth still
+     * queued means it sends calls without reading: its answers would pile up here. */
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&j->answers) > j->max_line) {
+        stop(j, STOP_PROTOCOL, "the code does not read the answers to its function calls");
+        return;
+    }
     /* json_pack's "O" takes a reference, it does not change the object */
     json_t *msg = json_pack("{s:I,s:O}", "call", (json_int_t)call_no, "response",
                             (json_t *)response);
@@ -640,7 +648,10 @@ static void take_call(gld_sandbox_job *j, const char *line, size_t len)
     } else {
         unsigned n = ++j->ncalls;
         char text[96];
-        if (n > j->max_calls) {
+        if (n > j->max_calls + EXTRA_CALLS) {
+            stop(j, STOP_PROTOCOL, "the code kept calling functions past the limit of %u calls",
+                 j->max_calls);
+        } else if (n > j->max_calls) {
             snprintf(text, sizeof text, "too many function calls: at most %u per run",
                      j->max_calls);
             send_error(j, n, text);
@@ -654,6 +665,7 @@ static void take_call(gld_sandbox_job *j, const char *line, size_t len)
     json_decref(msg);
 }
 
+/* fd 3, split into lines as it comes: the bound applies to each line, whatever the chunks. */
 static void on_calls(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
     gld_sandbox_job *j = st->data;
@@ -661,20 +673,19 @@ static void on_calls(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         close_handle((uv_handle_t *)st);
         return;
     }
-    if (j->stop != STOP_NONE || j->finished)
-        return;
-    if (gl_buf_append(&j->callb, buf->base, (size_t)n) != 0) {
-        stop(j, STOP_PROTOCOL, "a function call line longer than %zu bytes", j->max_line);
-        return;
-    }
-    while (j->stop == STOP_NONE && !j->finished) {
-        char *head = gl_buf_head(&j->callb);
-        char *nl = memchr(head, '\n', j->callb.len);
+    const char *p = buf->base, *end = p + n;
+    while (p < end && j->stop == STOP_NONE && !j->finished) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t seg = (size_t)((nl ? nl : end) - p);
+        if (gl_buf_append(&j->callb, p, seg) != 0) {
+            stop(j, STOP_PROTOCOL, "a function call line longer than %zu bytes", j->max_line);
+            return;
+        }
         if (!nl)
-            break;
-        size_t len = (size_t)(nl - head);
-        take_call(j, head, len); /* the bytes stay put until the next append */
-        gl_buf_consume(&j->callb, len + 1);
+            return;
+        p = nl + 1;
+        take_call(j, gl_buf_head(&j->callb), j->callb.len);
+        gl_buf_reset(&j->callb);
     }
 }
 
@@ -719,7 +730,7 @@ static gld_sandbox_job *job_new(uv_loop_t *loop, const gld_sandbox_opts *o, cons
     j->code = gl_xstrndup(code, j->code_len);
     gl_buf_init(&j->outb, j->cap);
     gl_buf_init(&j->errb, j->cap);
-    gl_buf_init(&j->callb, j->max_line);
+    gl_buf_init(&j->callb, j->max_line - 1); /* a line with its newline is at most max_line */
     uv_pipe_init(loop, &j->in, 0);
     uv_pipe_init(loop, &j->out, 0);
     uv_pipe_init(loop, &j->err, 0);
@@ -783,7 +794,10 @@ gld_sandbox_job *gld_sandbox_run(uv_loop_t *loop, const gld_sandbox_opts *o, con
     strv argv = {0}, env = {0};
     build_command(o, &argv, &env);
     int r = spawn(j, o, &argv, &env);
-    if (r < 0)
+    if (r < 0 && o->mode == GLD_SANDBOX_NONE) /* a missing workdir fails the same way */
+        gl_fail(err, "sandbox", "cannot start %s in %s: %s", argv.v[0], o->workdir,
+                uv_strerror(r));
+    else if (r < 0)
         gl_fail(err, "sandbox", "cannot start %s: %s", argv.v[0], uv_strerror(r));
     sv_free(&argv);
     sv_free(&env);
@@ -862,8 +876,9 @@ static int probe_run(const gld_sandbox_opts *o, gl_err *err)
     if (pr.ok)
         return 0;
     if (bw)
-        return gl_fail(err, "sandbox", "bwrap cannot sandbox code here: %s (without isolation: "
-                       "--code-sandbox none)", pr.text);
+        return gl_fail(err, "sandbox", "bwrap cannot sandbox code here: %s (%s)", pr.text,
+                       strstr(pr.text, "nknown option") ? "bwrap 0.8 or later is needed"
+                                                        : "without isolation: --code-sandbox none");
     return gl_fail(err, "sandbox", "%s cannot run code: %s", o->python, pr.text);
 }
 

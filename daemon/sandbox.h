@@ -15,8 +15,9 @@
  * sandbox.c, bwrap_args()): new user, PID, network, IPC, UTS and cgroup namespaces (no network at
  * all), a read-only /usr (and the /bin, /lib* links), of /etc only ld.so.cache and localtime,
  * a fresh /proc, a read-only minimal /dev, a private size-bounded tmpfs at /tmp as the only
- * writable place (also the cwd and HOME), an empty environment but PATH, LANG and HOME, no
- * capabilities, no further user namespaces, --new-session, --die-with-parent. So the code sees
+ * writable place (also the cwd and HOME), an empty environment but PATH, LANG and HOME (and
+ * PWD, which bwrap sets), no capabilities, no further user namespaces, --new-session,
+ * --die-with-parent (bwrap 0.8 or later: --disable-userns, --size). So the code sees
  * no home, state dir, socket dir, /run, credentials or daemon environment, and inherits no fd
  * but 0-4 (the prelude closes the others before the code runs).
  * GLD_SANDBOX_NONE (the operator's explicit `--code-sandbox none`) runs the interpreter directly:
@@ -38,7 +39,9 @@
  * root), so max_procs must leave room for them, and a child that leaves the process group
  * (setsid) outlives a kill.
  *
- * The process must ignore SIGPIPE (gliveD's main does): a child may close its pipes early. */
+ * The process must ignore SIGPIPE (gliveD's main does): a child may close its pipes early.
+ * At shutdown, cancel every job and run the loop until their on_done (a fraction of a second);
+ * should the daemon die instead, --die-with-parent takes the sandboxes with it. */
 #ifndef GLD_SANDBOX_H
 #define GLD_SANDBOX_H
 
@@ -85,7 +88,8 @@ typedef struct gld_sandbox_opts {
     size_t tmpfs_bytes;     /* bwrap mode: size of /tmp */
     size_t output_cap;      /* output kept; the rest is cut with a note */
     size_t max_line;        /* bound of one bridge line */
-    unsigned max_calls;     /* more calls are answered {"error": ...} without on_call */
+    unsigned max_calls;     /* more calls are answered {"error": ...} without on_call;
+                               10 more stop the run */
     unsigned uid, gid;      /* only when the daemon runs as root: the ids the code runs as
                                (uid 0 keeps root: then NPROC binds nothing) */
     const char *python;     /* BORROWED; default "/usr/bin/python3" (in bwrap mode it must be

@@ -683,6 +683,43 @@ TEST(too_many_calls_get_an_error)
     run_free(&t);
 }
 
+TEST(calls_long_past_the_limit_stop_the_run)
+{
+    NEED_BWRAP();
+    run t;
+    run_init(&t, GLD_SANDBOX_BWRAP);
+    t.o.max_calls = 2;
+    run_code(&t, "while True:\n    default_api.f()\n");
+    CHECK_CLEAN(&t);
+    CHECK_INT(t.r.outcome, GLD_OUTCOME_FAILED);
+    CHECK_STR(t.output, "[stopped: the code kept calling functions past the limit of 2 calls]");
+    CHECK_INT(t.ncalls, 2);
+    CHECK_INT(t.r.calls, 13); /* 2 answered, 10 refused, then stopped */
+    run_free(&t);
+}
+
+TEST(calls_without_reading_answers_stop_the_run)
+{
+    NEED_BWRAP();
+    run t;
+    run_init(&t, GLD_SANDBOX_BWRAP);
+    t.o.max_calls = 1000000;
+    t.o.max_line = 4096;
+    /* well-formed calls in sequence, as fast as possible, never reading fd 4 */
+    run_code(&t, "import os, time\n"
+                 "for k in range(0, 200000, 1000):\n"
+                 "    os.write(3, b''.join(b'{\"call\":%d,\"name\":\"f\",\"args\":{}}\\n' % i\n"
+                 "                         for i in range(k + 1, k + 1001)))\n"
+                 "time.sleep(5)\n");
+    CHECK_CLEAN(&t);
+    CHECK_INT(t.r.outcome, GLD_OUTCOME_FAILED);
+    CHECK_STR(t.output, "[stopped: the code does not read the answers to its function calls]");
+    /* the kernel's socket buffer took a few hundred answers, the queue one line's worth */
+    CHECK(t.r.calls > 100 && t.r.calls < 200000);
+    CHECK(t.r.elapsed_ms < 4000);
+    run_free(&t);
+}
+
 TEST(printing_cannot_fake_a_call)
 {
     NEED_BWRAP();
@@ -826,7 +863,7 @@ TEST(start_failure_returns_an_error)
     run_code(&t, "print(1)\n");
     CHECK(t.job == NULL);
     CHECK_INT(t.done, 0); /* no callback for a run that never started */
-    CHECK_CONTAINS(t.err.msg, "cannot start /nonexistent/python3");
+    CHECK_STR(t.err.msg, "cannot start /nonexistent/python3 in /tmp: no such file or directory");
     CHECK_INT(t.loop_close, 0);
     CHECK_INT(t.fds_after, t.fds_before);
     CHECK_INT(t.zombies, 0);
