@@ -26,10 +26,11 @@
 /* Calls past max_calls get an error answer; this many more, and the code is not listening. */
 #define EXTRA_CALLS 10
 
-/* The interpreter's -c program (Python, kept here so the build has no hidden dependency). */
+/* The interpreter's program, sent ahead of the code on stdin (Python, kept here so the build has
+ * no hidden dependency). */
 static const char PRELUDE[] =
-    "# gliveD's run_python prelude, the interpreter's -c program inside the sandbox: it takes the\n"
-    "# code from stdin, closes inherited fds but 0-4, sets the limits, defines default_api (the\n"
+    "# gliveD's run_python prelude, run by the -c program inside the sandbox: it takes the code\n"
+    "# (the rest of stdin), closes inherited fds but 0-4, sets the limits, defines default_api (the\n"
     "# session's functions, through fds 3 and 4), then runs the code as __main__.\n"
     "# argv: gliveD-sandbox TAG CPU_S MEM NPROC FSIZE NOFILE MAX_LINE (0: that limit is not set)\n"
     "def _gliveD_prelude():\n"
@@ -148,7 +149,7 @@ struct gld_sandbox_job {
     uv_pipe_t in, out, err, calls, answers; /* the child's fds 0-4 */
     uv_timer_t timer;
     uv_write_t code_req;
-    char *code; /* OWNED until written */
+    char *code; /* OWNED: fd 0 carries the prelude, then this, then EOF */
     size_t code_len;
     int open;   /* handles not closed yet */
 
@@ -287,11 +288,14 @@ static void bwrap_args(strv *s, const gld_sandbox_opts *o)
                                      "--", NULL});
 }
 
-/* python -I (no user site, no PYTHON* variables, no script dir) -B (no .pyc) -c PRELUDE; the
- * tag (daemon pid.run number) names the run's processes in ps. */
+/* python -I (no user site, no PYTHON* variables, no script dir) -B (no .pyc) -c BOOT: BOOT runs
+ * the prelude, the first bytes of stdin (the code follows), so the command line stays short and
+ * ps shows the tag (daemon pid.run number) that names the run's processes. */
 static void python_args(strv *s, const gld_sandbox_opts *o, const char *tag)
 {
-    sv_addl(s, (const char *const[]){o->python, "-I", "-B", "-c", PRELUDE, "gliveD-sandbox", tag,
+    char boot[96];
+    snprintf(boot, sizeof boot, "import sys; exec(sys.stdin.buffer.read(%zu))", sizeof PRELUDE - 1);
+    sv_addl(s, (const char *const[]){o->python, "-I", "-B", "-c", boot, "gliveD-sandbox", tag,
                                      NULL});
     sv_addu(s, o->cpu_s);
     sv_addu(s, o->mem_bytes);
@@ -777,8 +781,9 @@ static void start_io(gld_sandbox_job *j)
     uv_read_start((uv_stream_t *)&j->out, on_alloc, on_output);
     uv_read_start((uv_stream_t *)&j->err, on_alloc, on_output);
     uv_read_start((uv_stream_t *)&j->calls, on_alloc, on_calls);
-    uv_buf_t b = uv_buf_init(j->code, (unsigned)j->code_len);
-    if (!j->code_len || uv_write(&j->code_req, (uv_stream_t *)&j->in, &b, 1, on_code_written) < 0)
+    uv_buf_t b[2] = {uv_buf_init((char *)PRELUDE, sizeof PRELUDE - 1),
+                     uv_buf_init(j->code, (unsigned)j->code_len)};
+    if (uv_write(&j->code_req, (uv_stream_t *)&j->in, b, 2, on_code_written) < 0)
         close_handle((uv_handle_t *)&j->in);
     uv_update_time(j->loop); /* the limit counts from now, not from the loop's last tick */
     j->t0 = uv_now(j->loop);

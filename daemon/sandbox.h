@@ -11,15 +11,16 @@
  * Lines are bounded both ways, calls are numbered and one at a time: a hostile child can end its
  * own run, never grow the daemon's memory (at most 2 x output_cap + max_line per run).
  *
- * GLD_SANDBOX_BWRAP runs `bwrap ... python3 -I -B -c PRELUDE` (the command line is built in
- * sandbox.c, bwrap_args()): new user, PID, network, IPC, UTS and cgroup namespaces (no network at
- * all), a read-only /usr (and the /bin, /lib* links), of /etc only ld.so.cache and localtime,
- * a fresh /proc, a read-only minimal /dev, a private size-bounded tmpfs at /tmp as the only
- * writable place (also the cwd and HOME), an empty environment but PATH, LANG and HOME (and
- * PWD, which bwrap sets), no capabilities, no further user namespaces, --new-session,
- * --die-with-parent (bwrap 0.8 or later: --disable-userns, --size). So the code sees
- * no home, state dir, socket dir, /run, credentials or daemon environment, and inherits no fd
- * but 0-4 (the prelude closes the others before the code runs).
+ * GLD_SANDBOX_BWRAP runs `bwrap ... python3 -I -B -c BOOT gliveD-sandbox PID.N LIMITS...`
+ * (bwrap_args() and python_args() in sandbox.c; BOOT runs the prelude, which stdin carries ahead
+ * of the code; PID.N names the run in ps) with: new user, PID, network (no network at all, only
+ * a loopback of its own), IPC, UTS and cgroup namespaces; a read-only /usr (and the /bin, /lib*
+ * links); of /etc only ld.so.cache and localtime; a fresh /proc; a read-only minimal /dev; a
+ * private size-bounded tmpfs at /tmp as the only writable place (also the cwd and HOME); an
+ * empty environment but PATH, LANG and HOME (and PWD, which bwrap sets); no capabilities; no
+ * further user namespaces; --new-session; --die-with-parent. Needs bwrap 0.8 or later
+ * (--disable-userns, --size). So the code sees no home, state dir, socket dir, /run, credentials
+ * or daemon environment, and inherits no fd but 0-4 (the prelude closes the others first).
  * GLD_SANDBOX_NONE (the operator's explicit `--code-sandbox none`) runs the interpreter directly:
  * the same limits, environment and bridge, but NO isolation (files, network and the daemon's
  * other processes are reachable with the rights of the uid it runs as).

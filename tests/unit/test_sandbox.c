@@ -542,6 +542,34 @@ TEST(cpu_limit_stops_the_code)
     run_free(&t);
 }
 
+TEST(file_limits_hold)
+{
+    NEED_BWRAP();
+    run t;
+    run_init(&t, GLD_SANDBOX_BWRAP);
+    t.o.max_file_bytes = 1 << 20;
+    t.o.tmpfs_bytes = 3 << 20;
+    t.o.max_files = 32;
+    run_code(&t, "def attempt(what, f):\n"
+                 "    try:\n"
+                 "        f()\n"
+                 "        print(what, 'fits')\n"
+                 "    except OSError as e:\n"
+                 "        print(what, e.strerror)\n"
+                 "def fill():\n"
+                 "    for i in range(8):\n"
+                 "        with open('f%d' % i, 'wb') as f:\n"
+                 "            f.write(b'x' * 1000000)\n"
+                 "attempt('big file:', lambda: open('big', 'wb').write(b'x' * (2 << 20)))\n"
+                 "attempt('full tmpfs:', fill)\n"
+                 "attempt('many files:', lambda: [open('/dev/null') for i in range(64)])\n");
+    CHECK_CLEAN(&t);
+    CHECK_INT(t.r.outcome, GLD_OUTCOME_OK);
+    CHECK_STR(t.output, "big file: File too large\nfull tmpfs: No space left on device\n"
+                        "many files: Too many open files\n");
+    run_free(&t);
+}
+
 TEST(output_is_cut_at_the_cap)
 {
     NEED_BWRAP();
