@@ -19,7 +19,7 @@
 #include "common/xalloc.h"
 
 /* After the child exits, how long pipes still held by a straggler (NONE mode: a grandchild that
- * left the process group) may keep the job open. In bwrap mode the PID namespace is gone by then. */
+ * left the process group) may keep the job open. In bwrap mode the PID namespace is gone then. */
 #define GRACE_MS 1000
 #define PROBE_TIMEOUT_MS 10000
 #define NHANDLES 7 /* proc, 5 pipes, timer */
@@ -29,9 +29,9 @@
 /* The interpreter's program, sent ahead of the code on stdin (Python, kept here so the build has
  * no hidden dependency). */
 static const char PRELUDE[] =
-    "# gliveD's run_python prelude, run by the -c program inside the sandbox: it takes the code\n"
-    "# (the rest of stdin), closes inherited fds but 0-4, sets the limits, defines default_api (the\n"
-    "# session's functions, through fds 3 and 4), then runs the code as __main__.\n"
+    "# gliveD's run_python prelude, run by the -c program inside the sandbox: it takes the\n"
+    "# code (the rest of stdin), closes inherited fds but 0-4, sets the limits, defines\n"
+    "# default_api (the session's functions, through fds 3 and 4), then runs the code.\n"
     "# argv: gliveD-sandbox TAG CPU_S MEM NPROC FSIZE NOFILE MAX_LINE (0: that limit is not set)\n"
     "def _gliveD_prelude():\n"
     "    import json, linecache, os, re, resource as R, sys, threading, traceback, types\n"
@@ -348,9 +348,10 @@ static size_t utf8_cut(const char *p, size_t n)
     return need > cont + 1 ? i - 1 : n;
 }
 
+/* Within the buffer's bound, gl_buf_append fails only without memory: fatal, as everywhere. */
 static void append(gl_buf *o, const char *s, size_t n)
 {
-    if (gl_buf_append(o, s, n) != 0) /* unbounded: fails only without memory */
+    if (gl_buf_append(o, s, n) != 0)
         abort();
 }
 
@@ -527,7 +528,8 @@ static void on_exit_cb(uv_process_t *p, int64_t exit_status, int term_signal)
     j->exit_status = term_signal ? -1 : (int)exit_status;
     j->term_signal = term_signal;
     /* bwrap reports a code killed by signal N as exit status 128 + N */
-    if (j->mode == GLD_SANDBOX_BWRAP && !term_signal && exit_status > 128 && exit_status < 128 + 65) {
+    if (j->mode == GLD_SANDBOX_BWRAP && !term_signal && exit_status > 128 &&
+        exit_status < 128 + 65) {
         j->term_signal = (int)exit_status - 128;
         j->exit_status = -1;
     }
@@ -561,7 +563,7 @@ static void on_output(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     gl_buf *b = is_out ? &j->outb : &j->errb;
     if (n > 0) {
         size_t room = j->cap - b->len, keep = (size_t)n < room ? (size_t)n : room;
-        (void)gl_buf_append(b, buf->base, keep); /* within its limit: cannot fail */
+        append(b, buf->base, keep); /* within its limit */
         *(is_out ? &j->out_total : &j->err_total) += (uint64_t)n;
     } else if (n < 0) {
         *(is_out ? &j->out_eof : &j->err_eof) = true;

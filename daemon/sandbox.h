@@ -32,9 +32,10 @@
  * RLIMIT_NPROC and who runs the code: the kernel counts NPROC per real uid and does not enforce
  * it for uid 0 at all, so code never runs as root: a root daemon starts it as `uid`:`gid`
  * (default 65534, nobody). bwrap then runs unprivileged and builds a user namespace, where the
- * kernel (>= 5.14) counts the processes of that namespace only: max_procs bounds each run on its
- * own, so a fork bomb stops at max_procs, and the wall timeout kills what is left (killing bwrap
- * kills the namespace's init, which kills everything in the PID namespace). A daemon running as
+ * kernel (>= 5.14; before, every process of the uid) counts the processes of that namespace
+ * only: max_procs bounds each run on its own, so a fork bomb stops at max_procs, and the wall
+ * timeout kills what is left (killing bwrap kills the namespace's init, which kills everything
+ * in the PID namespace). A daemon running as
  * its own user gets the same per-run count in BWRAP mode. In NONE mode there is no namespace:
  * NPROC counts every process and thread of that uid (the daemon's own included when it is not
  * root), so max_procs must leave room for them, and a child that leaves the process group
@@ -80,7 +81,8 @@ const char *gld_outcome_name(gld_outcome o);
 
 typedef struct gld_sandbox_opts {
     gld_sandbox_mode mode;
-    unsigned timeout_ms;    /* wall clock from the start; then the run is killed */
+    unsigned timeout_ms;    /* wall clock from the start, calls waiting for their answers
+                               included; then the run is killed */
     unsigned cpu_s;         /* RLIMIT_CPU (per process); 0 = not set */
     size_t mem_bytes;       /* RLIMIT_AS; 0 = not set */
     unsigned max_procs;     /* RLIMIT_NPROC; 0 = not set */

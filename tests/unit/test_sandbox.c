@@ -302,7 +302,8 @@ TEST(exception_fails_with_traceback)
     CHECK(strncmp(t.output, "before\nTraceback (most recent call last):\n", 42) == 0);
     CHECK_CONTAINS(t.output, "File \"<code>\", line 3, in f\n    raise ValueError('boom')");
     CHECK_CONTAINS(t.output, "ValueError: boom\n");
-    CHECK(!strstr(t.output, "prelude") && !strstr(t.output, "<string>")); /* the code's frames only */
+    /* the code's frames only */
+    CHECK(!strstr(t.output, "prelude") && !strstr(t.output, "<string>"));
     CHECK(!strstr(t.output, "[exit status")); /* the traceback says it */
     CHECK_INT(t.r.exit_status, 1);
     run_free(&t);
@@ -339,7 +340,7 @@ TEST(exit_status_is_noted)
 TEST(network_is_unreachable)
 {
     NEED_BWRAP();
-    int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0); /* inheritable: the prelude closes it */
+    int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t al = sizeof a;
     CHECK(ls >= 0);
@@ -802,8 +803,9 @@ TEST(oversized_arguments_raise_in_the_code)
                  "    print(e)\n");
     CHECK_CLEAN(&t);
     CHECK_INT(t.r.outcome, GLD_OUTCOME_OK);
-    CHECK_STR(t.output, "default_api.f: the arguments take 5038 bytes, more than 4096\n"
-                        "default_api.f: arguments must be JSON values: object is not a JSON value\n");
+    CHECK_STR(t.output,
+              "default_api.f: the arguments take 5038 bytes, more than 4096\n"
+              "default_api.f: arguments must be JSON values: object is not a JSON value\n");
     CHECK_INT(t.ncalls, 0);
     run_free(&t);
 }
@@ -895,6 +897,23 @@ TEST(start_failure_returns_an_error)
     CHECK_INT(t.loop_close, 0);
     CHECK_INT(t.fds_after, t.fds_before);
     CHECK_INT(t.zombies, 0);
+    run_free(&t);
+}
+
+TEST(long_code_runs)
+{
+    NEED_BWRAP();
+    size_t n = GLD_SANDBOX_MAX_CODE - 64; /* far more than a pipe holds at once */
+    char *code = malloc(n + 1);
+    memset(code, '#', n);
+    strcpy(code + n - 40, "\nprint('long code ran')\n");
+    run t;
+    run_init(&t, GLD_SANDBOX_BWRAP);
+    run_code(&t, code);
+    free(code);
+    CHECK_CLEAN(&t);
+    CHECK_INT(t.r.outcome, GLD_OUTCOME_OK);
+    CHECK_STR(t.output, "long code ran\n");
     run_free(&t);
 }
 
