@@ -4,10 +4,13 @@
 # Usage: scripts/install-deps.sh [--test]   (--test adds what `make check` needs)
 set -eu
 pkgs="build-essential pkg-config libuv1-dev libjansson-dev libssl-dev libwslay-dev libhttp-parser-dev"
+# Runtime: run_python runs the model's code with python3 inside a bubblewrap sandbox
+# (daemon/sandbox.c, bwrap 0.8 or later); without bwrap only `--code-sandbox none` can run code.
+pkgs="$pkgs bubblewrap python3"
 if [ "${1:-}" = "--test" ]; then
   # python3-websockets: the seed notebook's own client; nodejs+npm: the official @google/genai SDK;
   # socat: README one-liners. (Leak checks use ASan/LSan: make check-asan.)
-  pkgs="$pkgs python3 python3-websockets socat"
+  pkgs="$pkgs python3-websockets socat"
   # Node.js may come from elsewhere than Debian (this project's machines ship their own):
   # only ask Debian for it when there is none.
   command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs"
