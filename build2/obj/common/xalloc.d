@@ -1,2 +1,0 @@
-build2/obj/common/xalloc.o: common/xalloc.c common/xalloc.h
-common/xalloc.h:

@@ -1,2 +1,0 @@
-build2/obj/emulator/compute.o: emulator/compute.c emulator/compute.h
-emulator/compute.h:

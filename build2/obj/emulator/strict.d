@@ -1,2 +1,0 @@
-build2/obj/emulator/strict.o: emulator/strict.c emulator/strict.h
-emulator/strict.h:
