@@ -19,6 +19,8 @@ typedef struct pending_call {
     json_t *response;    /* set when answered (for blocking calls, until the group is flushed) */
     ipc_client *handler; /* the registered handler serving it; NULL: the asker answers */
     ipc_client *asker;   /* the client whose turn made the call; NULL once gone */
+    char *parent;        /* a call of local code: the run_python call it belongs to, else NULL */
+    unsigned call_no;    /* ...and its number in that run */
     unsigned timeout_ms; /* the time an answer may take */
     uint64_t deadline;   /* loop time past which the daemon answers for it */
 } pending_call;
@@ -51,6 +53,7 @@ static void remove_call(gld_calls *c, size_t i)
 {
     free(c->v[i].id);
     free(c->v[i].name);
+    free(c->v[i].parent);
     json_decref(c->v[i].response);
     memmove(&c->v[i], &c->v[i + 1], (c->n - i - 1) * sizeof c->v[0]);
     c->n--;
@@ -171,7 +174,10 @@ static void answer_call(gld_calls *c, pending_call *pc, json_t *response, const 
     if (by_daemon)
         log_warn("session %s: answered call %s (%s) for nobody: %s", c->session, pc->id, pc->name,
                  json_string_value(json_object_get(response, "error")));
-    if (pc->nonblocking)
+    if (pc->parent) { /* back to the code that made the call */
+        c->host.local_answer(c->host.ud, pc->parent, pc->call_no, pc->response);
+        remove_call(c, (size_t)(pc - c->v));
+    } else if (pc->nonblocking)
         send_nonblocking(c, pc, scheduling, will_continue);
     else
         flush_group(c, pc->group);
@@ -296,6 +302,42 @@ void gld_calls_route(gld_calls *c, const live_event *ev, ipc_client *asker, long
         if (why[0])
             answer_error(c, pc, why);
     }
+    arm_deadline(c);
+}
+
+void gld_calls_route_local(gld_calls *c, const char *parent_call_id, unsigned call_no,
+                           const char *name, const json_t *args, ipc_client *asker, long turn,
+                           bool declared)
+{
+    if (c->n == GLD_MAX_PENDING_CALLS) {
+        json_t *r = json_pack("{s:s}", "error", "too many function calls are pending in this session");
+        c->host.local_answer(c->host.ud, parent_call_id, call_no, r);
+        json_decref(r);
+        return;
+    }
+    char made[48];
+    snprintf(made, sizeof made, "gld-%s-%lu", c->session, ++c->made_ids);
+    gld_tool *t = gld_tools_find(c->d, c->session, name);
+    pending_call *pc = &c->v[c->n++];
+    *pc = (pending_call){
+        .id = gl_xstrdup(made),
+        .name = gl_xstrdup(name),
+        .turn = turn,
+        .group = ++c->group_seq,
+        .handler = t ? t->handler : NULL,
+        .asker = asker,
+        .parent = gl_xstrdup(parent_call_id),
+        .call_no = call_no,
+        .timeout_ms = t ? t->timeout_ms : c->d->cfg.tool_timeout_ms,
+    };
+    pc->deadline = uv_now(c->d->loop) + pc->timeout_ms;
+    emit(c, "tool_call", pc, pc->handler,
+         json_pack("{s:s, s:s, s:O, s:i, s:i, s:b, s:s, s:s, s:s}", "call_id", pc->id, "name", name,
+                   "args", args, "index", 0, "count", 1, "handler", pc->handler != NULL, "behavior",
+                   "BLOCKING", "via", "run_python", "parent_call_id", parent_call_id));
+    if (!pc->handler && (!declared || !asker))
+        answer_error(c, pc, !declared ? "no such function in this session"
+                                      : "no handler, and the client that sent the prompt is gone");
     arm_deadline(c);
 }
 

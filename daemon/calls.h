@@ -40,6 +40,9 @@ typedef struct gld_calls_host {
      * answer (INTERRUPT or WHEN_IDLE): its next unprompted output is the follow-up of `turn`,
      * for `asker`. */
     void (*followup)(void *ud, ipc_client *asker, long turn, const char *scheduling);
+    /* A call made by local code (gld_calls_route_local) got its answer (BORROWED): it goes back
+     * to that code, not to the model. */
+    void (*local_answer)(void *ud, const char *parent_call_id, unsigned call_no, const json_t *response);
     void *ud;
 } gld_calls_host;
 
@@ -54,6 +57,13 @@ void gld_calls_free(gld_calls *c, void (*done)(void *ud), void *ud);
  * function (only then may the asker answer it); nonblocking: the model does not wait for it. */
 void gld_calls_route(gld_calls *c, const live_event *ev, ipc_client *asker, long turn,
                      bool declared, bool nonblocking);
+
+/* A call that code run by gliveD made (run_python's default_api.NAME(**args), call number
+ * call_no of the run parent_call_id): routed exactly like the model's calls, shown as a
+ * tool_call with `via` and `parent_call_id`, and answered to host.local_answer. */
+void gld_calls_route_local(gld_calls *c, const char *parent_call_id, unsigned call_no,
+                           const char *name, const json_t *args, ipc_client *asker, long turn,
+                           bool declared);
 
 /* How a client answers (tool.result): response (BORROWED object) or error text; for
  * non-blocking calls also scheduling ("INTERRUPT", "WHEN_IDLE", "SILENT" or NULL: the model's

@@ -16,19 +16,21 @@
 /* Every setting, by its long option name: one table for argv, the config file and --help.
  * min..max is the allowed range in the option's unit: bytes, a count, milliseconds (O_SECONDS
  * values are given in seconds), or for strings the length (min 1: must not be empty). */
-enum opt_kind { O_STR, O_BYTES, O_COUNT, O_SECONDS, O_LEVEL };
+enum opt_kind { O_STR, O_BYTES, O_COUNT, O_SECONDS, O_LEVEL, O_CHOICE };
 struct opt {
     const char *name;
     enum opt_kind kind;
     size_t off, size;
     unsigned long long min, max;
+    const char *choices; /* O_CHOICE: "a|b|c", stored as the index (an unsigned) */
     bool live; /* applied again on SIGHUP */
     const char *help;
 };
 
 #define FIELD(f) offsetof(gld_config, f), sizeof(((gld_config *)0)->f)
-#define STR(f, min) O_STR, FIELD(f), min, sizeof(((gld_config *)0)->f) - 1
-#define NUM(k, f, min, max) k, FIELD(f), min, max
+#define STR(f, min) O_STR, FIELD(f), min, sizeof(((gld_config *)0)->f) - 1, NULL
+#define NUM(k, f, min, max) k, FIELD(f), min, max, NULL
+#define CHOICE(f, list) O_CHOICE, FIELD(f), 0, 0, list
 #define KIB 1024ull
 #define MIB (1024ull * 1024)
 static const struct opt OPTS[] = {
@@ -39,7 +41,7 @@ static const struct opt OPTS[] = {
     {"model", STR(model, 1), true, "NAME  default model (default " GLD_DEFAULT_MODEL ")"},
     {"api-key-file", STR(api_key_file, 0), false, "FILE  read the API key from FILE"},
     {"api-version", STR(api_version, 1), false, "VER  v1beta (default), v1alpha or v1"},
-    {"log-level", O_LEVEL, FIELD(log_level), 0, 0, true, "LEVEL  error|warn|info|debug (default info)"},
+    {"log-level", O_LEVEL, FIELD(log_level), 0, 0, NULL, true, "LEVEL  error|warn|info|debug (default info)"},
     /* A line buffer of max-line bytes per client, an output bound per client: the products with
      * max-clients stay within what one process can hold. */
     {"max-line", NUM(O_BYTES, max_line, 1 * KIB, 64 * MIB), false, "BYTES  longest request line"},
@@ -53,6 +55,10 @@ static const struct opt OPTS[] = {
     {"backoff-min", NUM(O_SECONDS, backoff_min_ms, 10, 3600000), true, "S  first reconnect delay after a failure; doubles, with jitter"},
     {"backoff-max", NUM(O_SECONDS, backoff_max_ms, 10, 3600000), true, "S  longest reconnect delay (not below backoff-min)"},
     {"tool-timeout", NUM(O_SECONDS, tool_timeout_ms, 10, 86400000), true, "S  time a function call may take unless its handler says otherwise"},
+    /* Code execution: today's Live models have none; gliveD then serves run_python itself. */
+    {"code-exec", CHOICE(code_exec, "auto|local|server|off"), true, "MODE  code execution for sessions that ask for it: auto (local where the model has none; default), local, server, off"},
+    {"code-sandbox", CHOICE(code_sandbox, "bwrap|none"), false, "MODE  how local code runs: bwrap (namespaces; default) or none (rlimits only: no isolation)"},
+    {"code-timeout", NUM(O_SECONDS, code_timeout_ms, 1000, 3600000), true, "S  wall-clock limit of one run_python"},
 };
 #define NOPTS (sizeof OPTS / sizeof OPTS[0])
 
@@ -73,6 +79,9 @@ void gld_config_defaults(gld_config *c)
     c->backoff_min_ms = 250;
     c->backoff_max_ms = 30000;
     c->tool_timeout_ms = 30000;
+    c->code_exec = GLD_CODE_EXEC_AUTO;
+    c->code_sandbox = GLD_CODE_SANDBOX_BWRAP;
+    c->code_timeout_ms = 60000;
 }
 
 static const struct opt *find_opt(const char *name, size_t len)
@@ -174,6 +183,19 @@ static int set_opt(gld_config *c, const struct opt *o, const char *v, const char
         if (gl_log_parse_level(v, (enum gl_log_level *)field) != 0)
             return gl_fail(err, "bad_config", "%s wants error|warn|info|debug, not \"%.40s\"", who, v);
         return 0;
+    case O_CHOICE: {
+        size_t len = strlen(v);
+        unsigned idx = 0;
+        for (const char *p = o->choices; *p; idx++) {
+            size_t n = strcspn(p, "|");
+            if (n == len && strncmp(p, v, n) == 0) {
+                *(unsigned *)field = idx;
+                return 0;
+            }
+            p += n + (p[n] == '|');
+        }
+        return gl_fail(err, "bad_config", "%s wants %s, not \"%.40s\"", who, o->choices, v);
+    }
     }
     return 0;
 }
@@ -184,9 +206,9 @@ static int set_json(gld_config *c, const struct opt *o, const json_t *v, const c
 {
     if (json_is_string(v))
         return set_opt(c, o, json_string_value(v), who, err);
-    if (o->kind == O_STR || o->kind == O_LEVEL || !json_is_number(v))
-        return gl_fail(err, "bad_config", "%s must be a %s", who,
-                       o->kind == O_STR || o->kind == O_LEVEL ? "string" : "number");
+    bool text = o->kind == O_STR || o->kind == O_LEVEL || o->kind == O_CHOICE;
+    if (text || !json_is_number(v))
+        return gl_fail(err, "bad_config", "%s must be a %s", who, text ? "string" : "number");
     char shown[48];
     double d = json_number_value(v);
     if (json_is_integer(v))
@@ -251,7 +273,7 @@ void gld_config_usage(FILE *f)
                "  --config FILE  JSON object of the settings below (keys are the option names)\n");
     for (size_t i = 0; i < NOPTS; i++) {
         const struct opt *o = &OPTS[i];
-        if (o->kind == O_STR || o->kind == O_LEVEL) {
+        if (o->kind == O_STR || o->kind == O_LEVEL || o->kind == O_CHOICE) {
             fprintf(f, "  --%s %s\n", o->name, o->help);
             continue;
         }

@@ -16,6 +16,11 @@
 
 #define GLD_DEFAULT_ENDPOINT "wss://generativelanguage.googleapis.com"
 
+/* --code-exec: where code runs for sessions that ask for code execution. */
+enum gld_code_exec { GLD_CODE_EXEC_AUTO, GLD_CODE_EXEC_LOCAL, GLD_CODE_EXEC_SERVER, GLD_CODE_EXEC_OFF };
+/* --code-sandbox: how gliveD runs it locally (daemon/sandbox.h). */
+enum gld_code_sandbox { GLD_CODE_SANDBOX_BWRAP, GLD_CODE_SANDBOX_NONE };
+
 typedef struct gld_config {
     char config_file[PATH_MAX];
     char socket_path[PATH_MAX];
@@ -36,6 +41,9 @@ typedef struct gld_config {
     unsigned backoff_min_ms;   /* reconnect delay after the first failure (then doubled, jittered) */
     unsigned backoff_max_ms;   /* reconnect delay bound */
     unsigned tool_timeout_ms;  /* default time a tool call may take */
+    unsigned code_exec;        /* enum gld_code_exec */
+    unsigned code_sandbox;     /* enum gld_code_sandbox */
+    unsigned code_timeout_ms;  /* wall-clock limit of one run_python */
     /* not settable from files: */
     char api_key[512];         /* never logged, never echoed */
     char api_key_source[PATH_MAX + 32];

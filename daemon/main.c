@@ -13,6 +13,7 @@
 #include "daemon/daemon.h"
 #include "daemon/dispatch.h"
 #include "daemon/persist.h"
+#include "daemon/sandbox.h"
 #include "daemon/upstream.h"
 #include "daemon/session.h"
 #include "daemon/tools.h"
@@ -65,6 +66,26 @@ static void on_signal(uv_signal_t *h, int signum)
     shutdown_daemon(signum);
 }
 
+/* Where gliveD may run code itself (run_python), says at start whether it can, and how. */
+static void probe_sandbox(void)
+{
+    if (D.cfg.code_exec == GLD_CODE_EXEC_OFF || D.cfg.code_exec == GLD_CODE_EXEC_SERVER)
+        return;
+    gld_sandbox_opts o;
+    gld_sandbox_opts_init(&o);
+    o.mode = D.cfg.code_sandbox == GLD_CODE_SANDBOX_NONE ? GLD_SANDBOX_NONE : GLD_SANDBOX_BWRAP;
+    gl_err err;
+    if (gld_sandbox_probe(&o, &err) != 0)
+        log_warn("run_python cannot run code here: %s. Sessions asking for code execution on models "
+                 "without it will get that error; --code-sandbox none runs code with limits but NO "
+                 "isolation, --code-exec server|off avoids local code", err.msg);
+    else if (o.mode == GLD_SANDBOX_NONE)
+        log_warn("run_python runs code WITHOUT isolation (--code-sandbox none): limits only");
+    else
+        log_info("run_python: code runs in a bubblewrap sandbox (no network, private /tmp, %u s limit)",
+                 D.cfg.code_timeout_ms / 1000);
+}
+
 int main(int argc, char **argv)
 {
     gl_xalloc_init();
@@ -110,6 +131,7 @@ int main(int argc, char **argv)
     uv_signal_start(&sig_hup, on_signal, SIGHUP);
     log_info("listening on %s; Live API at %s (model %s)", D.cfg.socket_path, D.cfg.endpoint,
              D.cfg.model);
+    probe_sandbox();
     if (D.cfg.state_dir[0]) {
         int n = gld_persist_load_all(D.cfg.state_dir, restore_one, NULL, &err);
         if (n < 0)

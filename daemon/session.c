@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "daemon/calls.h"
+#include "daemon/coderun.h"
 #include "daemon/models.h"
 #include "daemon/persist.h"
 #include "daemon/session_fsm.h"
@@ -72,6 +73,8 @@ struct gld_session {
     unsigned attempt;    /* consecutive lost connections (backoff exponent) */
     uv_timer_t retry_timer, persist_timer;
     gld_calls *calls;    /* owned */
+    gld_coderun *code;   /* owned: run_python, when code runs here (code_local) */
+    bool code_local;     /* the session asked for code execution and gliveD serves it */
     char last_close[200];
     char server_session_id[128]; /* setupComplete.sessionId (Vertex), "" if none */
     char notice[200];    /* something clients should know, e.g. "started fresh" */
@@ -96,7 +99,7 @@ struct gld_session {
     size_t nwatchers;
 
     const char *interrupt_why; /* what we know cut the running generation, if it is cut */
-    int handles_open;    /* the two timers and the calls table: freed when all are closed */
+    int handles_open;    /* the two timers, the calls and code tables: freed when all are closed */
     gld_session *next;
 };
 
@@ -109,6 +112,7 @@ typedef struct sess_why {
 
 static void fire(gld_session *s, sess_event ev, sess_why why);
 static void session_free(gld_session *s);
+static bool code_local(const gld_daemon *d, const gld_model_info *mi, const json_t *tools);
 
 /* ---- names and lookups ---- */
 
@@ -189,6 +193,28 @@ static void calls_emit(void *ud, const char *event, ipc_client *asker, ipc_clien
 
 static int upstream_send(gld_session *s, char *json);
 static int calls_send(void *ud, char *json) { return upstream_send(ud, json); }
+
+static bool declared_in_config(const gld_session *s, const char *name);
+
+/* Local code's answers go back to it (daemon/coderun.c); its calls are routed like the model's. */
+static void calls_local_answer(void *ud, const char *run_id, unsigned call_no, const json_t *response)
+{
+    gld_session *s = ud;
+    if (gld_coderun_answer(s->code, run_id, call_no, response) != 0)
+        log_info("session %s: an answer for run %s came after it ended; dropped", s->name, run_id);
+}
+
+static void code_emit(void *ud, const char *event, ipc_client *asker, long turn, json_t *fields)
+{
+    emit_turn2(ud, event, asker, NULL, turn, fields);
+}
+
+static void code_call(void *ud, const char *run_id, unsigned call_no, const char *name,
+                      const json_t *args, ipc_client *asker, long turn)
+{
+    gld_session *s = ud;
+    gld_calls_route_local(s->calls, run_id, call_no, name, args, asker, turn, declared_in_config(s, name));
+}
 
 static void calls_followup(void *ud, ipc_client *asker, long turn, const char *scheduling)
 {
@@ -550,11 +576,16 @@ static int on_live_event(const live_event *ev, void *ud)
         emit_turn(s, "voice_activity", snd, tn, json_pack("{s:s}", "type", ev->activity));
         break;
     case LIVE_EV_TOOL_CALL:
+        if (s->code_local && ev->name && strcmp(ev->name, GLD_RUN_PYTHON) == 0) {
+            gld_coderun_start(s->code, ev, snd, tn, nonblocking(s, GLD_RUN_PYTHON));
+            break;
+        }
         gld_calls_route(s->calls, ev, snd, tn, ev->name && declared_in_config(s, ev->name),
                         ev->name && nonblocking(s, ev->name));
         break;
     case LIVE_EV_TOOL_CALL_CANCELLATION:
         gld_calls_cancelled_by_model(s->calls, ev->json);
+        gld_coderun_cancelled_by_model(s->code, ev->json);
         break;
     case LIVE_EV_INTERRUPTED: /* the API: a client message or user activity cut the generation */
         emit_turn(s, "interrupted", snd, tn,
@@ -632,13 +663,25 @@ static void on_ws_message(ws_conn *ws, int opcode, const uint8_t *data, size_t l
 
 /* ---- connection ---- */
 
-/* The tools the setup declares: the session's own plus those handlers added. */
+/* The tools the setup declares: the session's own plus those handlers added; where gliveD
+ * serves code execution, run_python instead of codeExecution. */
 static json_t *effective_tools(gld_session *s)
 {
-    if (json_array_size(s->extra_decls) == 0)
+    if (json_array_size(s->extra_decls) == 0 && !s->code_local)
         return json_incref(s->tools);
-    json_t *t = s->tools ? json_deep_copy(s->tools) : json_array();
-    json_array_append_new(t, json_pack("{s:O}", "functionDeclarations", s->extra_decls));
+    json_t *t = json_array();
+    size_t i;
+    json_t *tool;
+    json_array_foreach(s->tools, i, tool)
+        if (!s->code_local || !json_object_get(tool, "codeExecution"))
+            json_array_append(t, tool);
+    json_t *decls = json_deep_copy(s->extra_decls);
+    if (s->code_local)
+        json_array_append_new(decls, gld_coderun_declaration());
+    if (json_array_size(decls))
+        json_array_append_new(t, json_pack("{s:o}", "functionDeclarations", decls));
+    else
+        json_decref(decls);
     return t;
 }
 
@@ -691,6 +734,7 @@ static void on_ws_close(ws_conn *ws, const ws_close_info *info, void *ud)
                  info->reason);
     abort_running_turn(s, why, true);
     gld_calls_cancel_all(s->calls, why);
+    gld_coderun_cancel_all(s->code, why); /* the model that asked is gone */
     if (s->state == SS_HANGING_UP) { /* our own close: resume at once */
         s->reconnects++;
         fire(s, SE_HUNG_UP, (sess_why){0});
@@ -951,11 +995,15 @@ gld_session *gld_session_new(gld_daemon *d, const char *name, const gld_session_
             json_array_append(s->extra_decls, decl);
     }
     json_decref(registered);
-    s->calls = gld_calls_new(d, s->name, &(gld_calls_host){calls_emit, calls_send, calls_followup, s});
+    s->calls = gld_calls_new(d, s->name, &(gld_calls_host){calls_emit, calls_send, calls_followup,
+                                                          calls_local_answer, s});
+    s->code = gld_coderun_new(d, s->name, &(gld_coderun_host){code_emit, calls_send, calls_followup,
+                                                              code_call, s});
+    s->code_local = code_local(d, s->mi, s->tools);
     uv_timer_init(d->loop, &s->retry_timer);
     uv_timer_init(d->loop, &s->persist_timer);
     s->retry_timer.data = s->persist_timer.data = s;
-    s->handles_open = 3;
+    s->handles_open = 4;
     s->state = SS_IDLE;
     s->next = d->sessions;
     d->sessions = s;
@@ -1004,8 +1052,36 @@ gld_session *gld_session_restore(gld_daemon *d, const json_t *rec, gl_err *err)
     return s;
 }
 
+static bool asks_code_execution(const json_t *tools)
+{
+    size_t i;
+    json_t *tool;
+    json_array_foreach(tools, i, tool)
+        if (json_object_get(tool, "codeExecution") || json_object_get(tool, "code_execution"))
+            return true;
+    return false;
+}
+
+/* --code-exec: auto runs code here exactly where the model has no code execution. */
+static bool code_local(const gld_daemon *d, const gld_model_info *mi, const json_t *tools)
+{
+    if (!asks_code_execution(tools))
+        return false;
+    switch (d->cfg.code_exec) {
+    case GLD_CODE_EXEC_LOCAL:
+        return true;
+    case GLD_CODE_EXEC_AUTO:
+        return !mi->code_execution;
+    default:
+        return false;
+    }
+}
+
 int gld_session_config_check(const gld_daemon *d, const gld_session_config *cfg, gl_err *err)
 {
+    if (d->cfg.code_exec == GLD_CODE_EXEC_OFF && asks_code_execution(cfg->tools))
+        return gl_fail(err, GL_E_BAD_REQUEST, "code execution is turned off on this gliveD "
+                       "(--code-exec off): remove the code_execution tool");
     const char *model = cfg->model && *cfg->model ? cfg->model : d->cfg.model;
     if (strncmp(model, "models/", 7) == 0)
         model += 7;
@@ -1078,6 +1154,7 @@ void gld_session_client_gone(gld_session *s, ipc_client *c)
         if (s->followups[i].asker == c)
             s->followups[i].asker = NULL;
     gld_calls_client_gone(s->calls, c);
+    gld_coderun_client_gone(s->code, c);
 }
 
 static void on_handle_closed(void *ud)
@@ -1096,6 +1173,7 @@ static void session_free(gld_session *s)
     free(s->queue);
     free(s->handle);
     gld_calls_free(s->calls, on_handle_closed, s);
+    gld_coderun_free(s->code, on_handle_closed, s); /* after its programs have ended */
     uv_close((uv_handle_t *)&s->retry_timer, on_timer_closed);
     uv_close((uv_handle_t *)&s->persist_timer, on_timer_closed);
 }
@@ -1158,6 +1236,8 @@ json_t *gld_session_info(const gld_session *s)
         json_object_set_new(o, "notice", gl_json_text(s->notice));
     if (s->server_session_id[0])
         json_object_set_new(o, "session_id", gl_json_text(s->server_session_id));
+    if (asks_code_execution(s->tools))
+        json_object_set_new(o, "code_execution", json_string(s->code_local ? "local" : "server"));
     if (json_array_size(s->extra_decls)) {
         json_t *names = json_array();
         size_t i;

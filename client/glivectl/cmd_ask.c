@@ -205,11 +205,15 @@ static void call_answered(ask_state *st, const char *id, const char *scheduling)
 static void track(ask_state *st, const char *name, const json_t *ev)
 {
     const char *id = json_string_value(json_object_get(ev, "call_id"));
-    if (strcmp(name, "tool_call") == 0 && id && call_index(st, id) < 0 && st->ncalls < ASK_MAX_CALLS) {
+    bool local_code = json_is_true(json_object_get(ev, "local")); /* run_python, served by gliveD */
+    if ((strcmp(name, "tool_call") == 0 || (local_code && strcmp(name, "code") == 0)) && id &&
+        call_index(st, id) < 0 && st->ncalls < ASK_MAX_CALLS) {
         st->call_async[st->ncalls] = strcmp(str_or(ev, "behavior", ""), "NON_BLOCKING") == 0;
         st->calls[st->ncalls++] = gl_xstrdup(id);
     } else if (strcmp(name, "tool_result") == 0 && !json_is_true(json_object_get(ev, "will_continue"))) {
         call_answered(st, id, json_string_value(json_object_get(ev, "scheduling")));
+    } else if (local_code && strcmp(name, "code_result") == 0) {
+        call_answered(st, id, NULL);
     } else if (strcmp(name, "tool_cancel") == 0) {
         call_ended(st, id);
     } else if (strcmp(name, "turn_complete") == 0) {

@@ -4,6 +4,7 @@
  * event line. Each test checks exact bytes out for exact bytes in, and ends with a clean loop. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "common/log.h"
@@ -779,4 +780,111 @@ TEST(an_id_less_call_gets_a_daemon_id_and_is_answered_by_name)
                                "\"response\":{\"result\":\"ok\"}}]}}");
     CHECK_INT(daemon_down(), 0);
     fake_ipc_client_free(asker);
+}
+
+/* ---- run_python: code execution served by gliveD ---- */
+
+/* A 3.8 session (no code execution of its own) asking for code execution, with `lights`
+ * declared; ready on CONNS[0] with asker's prompt running as turn 1. */
+static gld_session *code_session(ipc_client *asker, const char *setup_out[1])
+{
+    gl_err err;
+    json_t *tools = json_loads("[{\"code_execution\":{}},{\"function_declarations\":[{\"name\":\"lights\"}]}]",
+                               0, NULL);
+    gld_session_config cfg = {.model = "gemini-3.8-live", .tools = tools};
+    gld_session *s = gld_session_new(&D, "s", &cfg, &err);
+    json_decref(tools);
+    send_prompt(s, asker, "compute", false);
+    srv_open(&CONNS[0]);
+    setup_out[0] = sent(&CONNS[0]);
+    srv_says(&CONNS[0], "{\"setupComplete\":{}}");
+    (void)sent(&CONNS[0]);
+    fake_ipc_clear(asker);
+    return s;
+}
+
+/* Runs the loop until the session sent something on CONNS[0] (or 10 s passed). */
+static const char *run_until_sent(void)
+{
+    uint64_t t0 = uv_now(&LOOP);
+    while (CONNS[0].next >= CONNS[0].nsent && uv_now(&LOOP) - t0 < 10000)
+        uv_run(&LOOP, UV_RUN_ONCE);
+    return sent(&CONNS[0]);
+}
+
+TEST(code_execution_on_a_model_without_it_declares_run_python)
+{
+    daemon_up();
+    ipc_client *asker = fake_ipc_client_new(2);
+    const char *setup[1];
+    gld_session *s = code_session(asker, setup);
+    CHECK_CONTAINS(setup[0], "\"tools\":[{\"functionDeclarations\":[{\"name\":\"lights\"}]},"
+                             "{\"functionDeclarations\":[{\"name\":\"run_python\"");
+    CHECK(!strstr(setup[0], "codeExecution"));
+    json_t *info = gld_session_info(s);
+    CHECK_STR(json_string_value(json_object_get(info, "code_execution")), "local");
+    json_decref(info);
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(asker);
+}
+
+TEST(run_python_runs_the_code_and_answers_the_model_with_its_output)
+{
+    daemon_up();
+    if (access("/usr/bin/bwrap", X_OK) != 0)
+        D.cfg.code_sandbox = GLD_CODE_SANDBOX_NONE;
+    ipc_client *asker = fake_ipc_client_new(2);
+    const char *setup[1];
+    code_session(asker, setup);
+    srv_says(&CONNS[0], "{\"toolCall\":{\"functionCalls\":[{\"id\":\"r1\",\"name\":\"run_python\","
+                        "\"args\":{\"code\":\"print(6*7)\"}}]}}");
+    CHECK_STR(fake_ipc_next_line(asker), EV("code", ",\"language\":\"PYTHON\",\"code\":\"print(6*7)\","
+                                            "\"local\":true,\"call_id\":\"r1\",\"behavior\":\"NON_BLOCKING\",\"turn\":1"));
+    CHECK_STR(run_until_sent(), "{\"toolResponse\":{\"functionResponses\":[{\"id\":\"r1\",\"name\":\"run_python\","
+                                "\"response\":{\"outcome\":\"OUTCOME_OK\",\"output\":\"42\\n\"}}]}}");
+    CHECK_STR(fake_ipc_next_line(asker), EV("code_result", ",\"outcome\":\"OUTCOME_OK\",\"output\":\"42\\n\","
+                                            "\"local\":true,\"call_id\":\"r1\",\"turn\":1"));
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(asker);
+}
+
+TEST(default_api_calls_in_the_code_are_routed_like_the_models)
+{
+    daemon_up();
+    if (access("/usr/bin/bwrap", X_OK) != 0)
+        D.cfg.code_sandbox = GLD_CODE_SANDBOX_NONE;
+    ipc_client *asker = fake_ipc_client_new(2);
+    const char *setup[1];
+    gld_session *s = code_session(asker, setup);
+    srv_says(&CONNS[0], "{\"toolCall\":{\"functionCalls\":[{\"id\":\"r1\",\"name\":\"run_python\",\"args\":"
+                        "{\"code\":\"r = default_api.lights(on=True)\\nprint(r['state'])\"}}]}}");
+    (void)fake_ipc_next_line(asker); /* code */
+    const char *call = NULL;
+    for (uint64_t t0 = uv_now(&LOOP); !(call = fake_ipc_next_line(asker)) && uv_now(&LOOP) - t0 < 10000;)
+        uv_run(&LOOP, UV_RUN_ONCE);
+    CHECK_STR(call, EV("tool_call", ",\"call_id\":\"gld-s-1\",\"name\":\"lights\",\"args\":{\"on\":true},"
+                                    "\"index\":0,\"count\":1,\"handler\":false,\"behavior\":\"BLOCKING\","
+                                    "\"via\":\"run_python\",\"parent_call_id\":\"r1\",\"turn\":1"));
+    gl_err err;
+    json_t *r = json_loads("{\"state\":\"on\"}", 0, NULL);
+    gld_answer a = {.response = r};
+    CHECK_INT(gld_session_tool_result(s, asker, "gld-s-1", &a, &err), 0);
+    json_decref(r);
+    CHECK_STR(run_until_sent(), "{\"toolResponse\":{\"functionResponses\":[{\"id\":\"r1\",\"name\":\"run_python\","
+                                "\"response\":{\"outcome\":\"OUTCOME_OK\",\"output\":\"on\\n\"}}]}}");
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(asker);
+}
+
+TEST(code_execution_off_refuses_at_open)
+{
+    daemon_up();
+    D.cfg.code_exec = GLD_CODE_EXEC_OFF;
+    gl_err err;
+    json_t *tools = json_loads("[{\"code_execution\":{}}]", 0, NULL);
+    gld_session_config cfg = {.tools = tools};
+    CHECK_INT(gld_session_config_check(&D, &cfg, &err), -1);
+    CHECK_CONTAINS(err.msg, "--code-exec off");
+    json_decref(tools);
+    CHECK_INT(daemon_down(), 0);
 }
