@@ -22,7 +22,8 @@
 
 const char cmd_tool_usage[] =
     "Usage: glivectl tool [--session NAME|'*'] --name NAME [--description TEXT]\n"
-    "                     [--parameters SCHEMA.json] [--timeout S] [--json] -- COMMAND [ARGS...]\n"
+    "                     [--parameters SCHEMA.json] [--timeout S] [--scheduling WHEN]\n"
+    "                     [--json] -- COMMAND [ARGS...]\n"
     "\n"
     "Registers the function NAME with gliveD and serves the model's calls of it by running\n"
     "COMMAND ARGS (no shell; use sh -c '...' for one) once per call, until interrupted (exit 0,\n"
@@ -38,6 +39,10 @@ const char cmd_tool_usage[] =
     "  --timeout S         longest run of one call, in seconds (default 30): past it the\n"
     "                      command's whole process group is killed and the model gets the\n"
     "                      error (gliveD is told S + 1 s, as a safety net)\n"
+    "  --scheduling WHEN   for non-blocking calls (the default on 3.8 Live): how the model takes\n"
+    "                      the answer: INTERRUPT (at once), WHEN_IDLE (the model's default) or\n"
+    "                      SILENT (no reply); a command's JSON object may choose per call with a\n"
+    "                      top-level \"scheduling\" key (taken out of the answer)\n"
     "  --json              print every event and reply received as JSON lines on stdout\n"
     "\n"
     "Each call runs COMMAND in a new process group with the call's args as one line of compact\n"
@@ -69,6 +74,7 @@ typedef struct call {
     char *call_id;
     char *session;           /* NULL if the event had none */
     json_t *args;
+    bool nonblocking;        /* the model does not wait: the answer may carry a scheduling */
     uint64_t t0;             /* uv_hrtime at the start */
 
     uv_process_t proc;
@@ -196,12 +202,14 @@ static void kill_group(call *k)
  * was too long for gliveD) is answered once more with {"error": ...}, so that the model does not
  * wait for gliveD's timeout. */
 static int send_result(server *s, const char *session, const char *call_id, const json_t *response,
-                       bool retry)
+                       const char *scheduling, bool retry)
 {
     json_t *req = json_pack("{s:s, s:s, s:O}", "op", "tool.result", "call_id", call_id,
                             "response", response);
     if (session)
         json_object_set_new(req, "session", json_string(session));
+    if (scheduling)
+        json_object_set_new(req, "scheduling", json_string(scheduling));
     gl_err e;
     json_t *reply = glive_request(s->c, req, s->req_timeout_ms, &e);
     if (!reply) {
@@ -229,7 +237,7 @@ static int send_result(server *s, const char *session, const char *call_id, cons
                 snprintf(msg, sizeof msg, "glivectl could not deliver the result: %s: %s", e.code,
                          e.msg);
                 json_t *err = json_pack("{s:s}", "error", msg);
-                rc = send_result(s, session, call_id, err, false);
+                rc = send_result(s, session, call_id, err, scheduling, false);
                 json_decref(err);
             }
         }
@@ -241,23 +249,26 @@ static int send_result(server *s, const char *session, const char *call_id, cons
 /* Logs the call, sends its result, then reads the events that came meanwhile. `response` and
  * `args` are borrowed. */
 static void respond(server *s, const char *session, const char *call_id, const json_t *args,
-                    const json_t *response, uint64_t t0)
+                    json_t *response, bool nonblocking, uint64_t t0)
 {
+    const char *scheduling = gl_tool_take_scheduling(response, s->o->scheduling);
+    if (!nonblocking)
+        scheduling = NULL; /* a blocking call's answer has no scheduling: the model waits for it */
     char *a = args ? gl_tool_brief(args, GL_TOOL_LOG_MAX) : gl_xstrdup("{}");
     char *r = gl_tool_brief(response, GL_TOOL_LOG_MAX);
     double dt = (double)(uv_hrtime() - t0) / 1e9;
     tlog("[tool] %s(%s) -> %s (%.2f s)", s->o->name, a, r, dt);
     free(a);
     free(r);
-    if (send_result(s, session, call_id, response, true) == 0)
+    if (send_result(s, session, call_id, response, scheduling, true) == 0)
         drain(s); /* the library may have queued events while waiting for the reply */
 }
 
 static void respond_error(server *s, const char *session, const char *call_id, const json_t *args,
-                          const char *message, uint64_t t0)
+                          const char *message, bool nonblocking, uint64_t t0)
 {
     json_t *resp = json_pack("{s:s}", "error", message);
-    respond(s, session, call_id, args, resp, t0);
+    respond(s, session, call_id, args, resp, nonblocking, t0);
     json_decref(resp);
 }
 
@@ -287,9 +298,9 @@ static void finish(call *k)
         oc.end = GL_TOOL_EXITED, oc.status = (int)k->exit_status;
     json_t *resp = gl_tool_response(s->o->command[0], s->o->timeout_s, &oc);
     if (resp)
-        respond(s, k->session, k->call_id, k->args, resp, k->t0);
+        respond(s, k->session, k->call_id, k->args, resp, k->nonblocking, k->t0);
     else
-        respond_error(s, k->session, k->call_id, k->args, "glivectl: out of memory", k->t0);
+        respond_error(s, k->session, k->call_id, k->args, "glivectl: out of memory", k->nonblocking, k->t0);
     json_decref(resp);
 }
 
@@ -370,7 +381,8 @@ static void on_written(uv_write_t *w, int status)
     close_handle((uv_handle_t *)&k->in); /* EOF on the command's stdin */
 }
 
-static void start_call(server *s, const char *call_id, const char *session, json_t *args)
+static void start_call(server *s, const char *call_id, const char *session, json_t *args,
+                       bool nonblocking)
 {
     uint64_t t0 = uv_hrtime();
     call *k = gl_xcalloc(1, sizeof *k);
@@ -380,6 +392,7 @@ static void start_call(server *s, const char *call_id, const char *session, json
     k->in_data = gl_tool_stdin(args, NULL);
     k->srv = s;
     k->t0 = t0;
+    k->nonblocking = nonblocking;
     k->args = json_incref(args);
     gl_buf_init(&k->outb, GL_TOOL_STDOUT_MAX);
     gl_ring_init(&k->errt);
@@ -423,7 +436,7 @@ static void start_call(server *s, const char *call_id, const char *session, json
         gl_tool_outcome oc = {.end = GL_TOOL_EXEC_FAILED, .status = -r};
         json_t *resp = gl_tool_response(s->o->command[0], s->o->timeout_s, &oc);
         if (resp)
-            respond(s, k->session, k->call_id, k->args, resp, t0);
+            respond(s, k->session, k->call_id, k->args, resp, nonblocking, t0);
         json_decref(resp);
         return;
     }
@@ -455,13 +468,14 @@ static void on_tool_call(server *s, json_t *ev)
     }
     const char *session = str(ev, "session");
     json_t *args = json_object_get(ev, "args");
+    bool nonblocking = strcmp(str(ev, "behavior") ? str(ev, "behavior") : "", "NON_BLOCKING") == 0;
     if (s->running >= GL_TOOL_MAX_CALLS) {
         char msg[96];
         snprintf(msg, sizeof msg, "too many calls in progress (%d running)", GL_TOOL_MAX_CALLS);
-        respond_error(s, session, call_id, args, msg, uv_hrtime());
+        respond_error(s, session, call_id, args, msg, nonblocking, uv_hrtime());
         return;
     }
-    start_call(s, call_id, session, args);
+    start_call(s, call_id, session, args, nonblocking);
 }
 
 static void on_tool_cancel(server *s, const json_t *ev)

@@ -14,7 +14,23 @@
 
 /* ---- arguments ----------------------------------------------------------------------------- */
 
-enum tool_opt { T_SESSION, T_NAME, T_DESCRIPTION, T_PARAMETERS, T_TIMEOUT, T_JSON, T_HELP };
+bool gl_tool_scheduling_ok(const char *s)
+{
+    return s && (strcmp(s, "INTERRUPT") == 0 || strcmp(s, "WHEN_IDLE") == 0 || strcmp(s, "SILENT") == 0);
+}
+
+const char *gl_tool_take_scheduling(json_t *response, const char *dflt)
+{
+    static char chosen[16];
+    const char *s = json_string_value(json_object_get(response, "scheduling"));
+    if (!gl_tool_scheduling_ok(s))
+        return dflt;
+    snprintf(chosen, sizeof chosen, "%s", s);
+    json_object_del(response, "scheduling");
+    return chosen;
+}
+
+enum tool_opt { T_SESSION, T_NAME, T_DESCRIPTION, T_PARAMETERS, T_TIMEOUT, T_SCHEDULING, T_JSON, T_HELP };
 
 static const struct {
     const char *name;
@@ -23,7 +39,8 @@ static const struct {
 } TOOL_OPTS[] = {
     {"--session", T_SESSION, true},       {"--name", T_NAME, true},
     {"--description", T_DESCRIPTION, true}, {"--parameters", T_PARAMETERS, true},
-    {"--timeout", T_TIMEOUT, true},       {"--json", T_JSON, false},
+    {"--timeout", T_TIMEOUT, true},       {"--scheduling", T_SCHEDULING, true},
+    {"--json", T_JSON, false},
     {"--help", T_HELP, false},            {"-h", T_HELP, false},
 };
 
@@ -82,6 +99,11 @@ int gl_tool_parse(int argc, char **argv, gl_tool_opts *o, gl_err *err)
         case T_TIMEOUT:
             if (parse_timeout_s(val, &o->timeout_s, err) < 0)
                 return -1;
+            break;
+        case T_SCHEDULING:
+            if (!gl_tool_scheduling_ok(val))
+                return gl_fail(err, "usage", "--scheduling wants INTERRUPT, WHEN_IDLE or SILENT, not \"%.40s\"", val);
+            o->scheduling = val;
             break;
         case T_JSON: o->json = true; break;
         case T_HELP: o->help = true; break;

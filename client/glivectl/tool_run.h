@@ -39,6 +39,7 @@ typedef struct gl_tool_opts {
     const char *description;  /* --description TEXT, or NULL */
     const char *parameters;   /* --parameters FILE (a JSON schema object), or NULL */
     double timeout_s;         /* --timeout S (default GL_TOOL_DEFAULT_TIMEOUT_S), > 0 */
+    const char *scheduling;   /* --scheduling INTERRUPT|WHEN_IDLE|SILENT, or NULL: the model's */
     bool json;                /* --json */
     bool help;                /* --help / -h: nothing else is checked */
     char **command;           /* COMMAND ARGS..., NULL-terminated, borrowed from argv */
@@ -107,6 +108,12 @@ typedef struct gl_tool_outcome {
  * given (argv[0]); timeout_s is --timeout. Text that is not valid UTF-8 is repaired ('?' per bad
  * byte). New reference; NULL only if memory is out. */
 json_t *gl_tool_response(const char *command, double timeout_s, const gl_tool_outcome *o);
+
+/* How the model takes a non-blocking call's answer: the command's own choice (a top-level
+ * "scheduling" of INTERRUPT, WHEN_IDLE or SILENT in its JSON object, removed from response),
+ * else `dflt` (--scheduling; may be NULL). */
+const char *gl_tool_take_scheduling(json_t *response, const char *dflt);
+bool gl_tool_scheduling_ok(const char *s);
 
 /* "SIGSEGV" for SIGSEGV...; "signal 42" for others (a static or the given buffer). */
 const char *gl_tool_signame(int sig, char *buf, size_t size);

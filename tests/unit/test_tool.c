@@ -465,3 +465,28 @@ TEST(brief_truncates_long_json)
     free(s);
     json_decref(v);
 }
+
+TEST(scheduling_from_the_option_or_the_commands_json)
+{
+    CHECK(gl_tool_scheduling_ok("SILENT") && gl_tool_scheduling_ok("INTERRUPT") && !gl_tool_scheduling_ok("NOW"));
+    json_t *r = json_loads("{\"state\":\"on\",\"scheduling\":\"SILENT\"}", 0, NULL);
+    CHECK_STR(gl_tool_take_scheduling(r, "INTERRUPT"), "SILENT");
+    CHECK(json_object_get(r, "scheduling") == NULL); /* taken out of the answer */
+    CHECK_STR(gl_tool_take_scheduling(r, "INTERRUPT"), "INTERRUPT");
+    CHECK(gl_tool_take_scheduling(r, NULL) == NULL);
+    json_decref(r);
+    r = json_loads("{\"scheduling\":\"whenever\"}", 0, NULL); /* not ours: left in the answer */
+    CHECK(gl_tool_take_scheduling(r, NULL) == NULL);
+    CHECK(json_object_get(r, "scheduling") != NULL);
+    json_decref(r);
+    char a0[] = "--scheduling", a1[] = "WHEN_IDLE", a2[] = "--name", a3[] = "f", a4[] = "true";
+    char *argv[] = {a0, a1, a2, a3, a4, NULL};
+    gl_tool_opts o;
+    gl_err e;
+    CHECK_INT(gl_tool_parse(5, argv, &o, &e), 0);
+    CHECK_STR(o.scheduling, "WHEN_IDLE");
+    char b1[] = "LATER";
+    char *bad[] = {a0, b1, a2, a3, a4, NULL};
+    CHECK_INT(gl_tool_parse(5, bad, &o, &e), -1);
+    CHECK_CONTAINS(e.msg, "--scheduling wants INTERRUPT, WHEN_IDLE or SILENT");
+}
