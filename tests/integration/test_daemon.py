@@ -323,7 +323,7 @@ def test_readme_ranges_match_help(ctx):
     assert p.wait(10) == 0
     help_text = p.stdout()
     ranges = dict(re.findall(r"^  --([a-z-]+) \S+ .*\(([0-9.]+\.\.[0-9.]+), default", help_text, re.M))
-    assert len(ranges) == 10, ranges
+    assert len(ranges) >= 10, ranges  # every ranged option; each must be in the README
     with open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")) as f:
         readme = f.read()
     for row in re.findall(r"^\| (`--.*?) \| ([0-9.]+\.\.[0-9.]+)", readme, re.M):
