@@ -100,6 +100,7 @@ static const struct num_case NUMS[] = {
     {"backoff-min", "0.01", "3600", "0.009", "3600.001", F(backoff_min_ms), 10, 3600000, true, "backoff-max", "3600"},
     {"backoff-max", "0.01", "3600", "0.009", "3600.001", F(backoff_max_ms), 10, 3600000, true, "backoff-min", "0.01"},
     {"tool-timeout", "0.01", "86400", "0.009", "86400.001", F(tool_timeout_ms), 10, 86400000, true, NULL, NULL},
+    {"code-timeout", "1", "3600", "0.999", "3600.001", F(code_timeout_ms), 1000, 3600000, true, NULL, NULL},
 };
 #define NNUMS (sizeof NUMS / sizeof NUMS[0])
 
@@ -680,4 +681,26 @@ TEST(reload_broken_or_missing_file_keeps_old_config)
     unlink(reload_path());
     CHECK_INT(gld_config_reload(&c, &e), -1);
     CHECK(memcmp(&c, &before, sizeof c) == 0);
+}
+
+TEST(code_exec_and_sandbox_take_their_words_only)
+{
+    gld_config c;
+    gl_err e;
+    CHECK_INT(c.code_exec = 99, 99);
+    CHECK_INT(LOAD0(&c, &e), 0);
+    CHECK_INT(c.code_exec, GLD_CODE_EXEC_AUTO);
+    CHECK_INT(c.code_sandbox, GLD_CODE_SANDBOX_BWRAP);
+    CHECK_INT(LOAD(&c, &e, "--code-exec", "off", "--code-sandbox=none"), 0);
+    CHECK_INT(c.code_exec, GLD_CODE_EXEC_OFF);
+    CHECK_INT(c.code_sandbox, GLD_CODE_SANDBOX_NONE);
+    CHECK_INT(LOAD(&c, &e, "--code-exec", "local"), 0);
+    CHECK_INT(c.code_exec, GLD_CODE_EXEC_LOCAL);
+    CHECK_INT(LOAD(&c, &e, "--code-exec", "serv"), -1);
+    CHECK_STR(e.msg, "--code-exec wants auto|local|server|off, not \"serv\"");
+    CHECK_INT(LOAD(&c, &e, "--code-sandbox", ""), -1);
+    CHECK_INT(LOAD(&c, &e, "--config", write_conf("{\"code-exec\": \"server\"}")), 0);
+    CHECK_INT(c.code_exec, GLD_CODE_EXEC_SERVER);
+    CHECK_INT(LOAD(&c, &e, "--config", write_conf("{\"code-exec\": 1}")), -1);
+    CHECK_CONTAINS(e.msg, "must be a string");
 }
