@@ -339,22 +339,9 @@ static void handle_setup(emu_conn *c, json_t *body)
         close_conn(c, 1008, reason);
         return;
     }
-    json_t *mods = json_object_get(json_object_get(body, "generationConfig"), "responseModalities");
-    size_t i;
-    json_t *m;
-    json_array_foreach(mods, i, m) {
-        const char *v = json_string_value(m);
-        if (v && strcmp(v, "AUDIO") != 0 && strcmp(v, "TEXT") != 0) {
-            close_invalid(c, "Invalid value at 'setup.generation_config.response_modalities'");
-            return;
-        }
-        if (v && c->rules.audio_only && strcmp(v, "AUDIO") != 0) {
-            close_invalid(c, "Cannot extract voices from a non-audio request.");
-            return;
-        }
-    }
-    if (json_array_size(mods) > 1) {
-        close_invalid(c, "At most one response modality can be specified in the setup request.");
+    char why[128];
+    if (emu_model_check_setup(&c->rules, body, why, sizeof why)) {
+        close_invalid(c, why);
         return;
     }
     snprintf(c->model_name, sizeof c->model_name, "%s", model_bare(model));
