@@ -34,7 +34,7 @@ struct emu_server {
     emu_conn *conns;
     unsigned next_conn_id;
     /* stats */
-    unsigned long connections_total, setups, resumed, rejected, turns, tool_responses,
+    unsigned long connections_total, setups, resumed, rejected, turns, followups, tool_responses,
         unknown_tool_ids, interrupts, goaways, lifetime_cuts;
     unsigned long msgs_by_kind[6];
     /* log of client messages: a bounded ring */
@@ -213,7 +213,7 @@ static void start_followup(emu_conn *c)
     if (c->turn_running || c->phase != PH_ACTIVE || c->stalled ||
         !emu_session_has_followup(c->model))
         return;
-    c->srv->turns++;
+    c->srv->followups++;
     c->turn_running = true;
     emu_actions_free(&c->acts);
     emu_session_followup(c->model, &c->acts);
@@ -785,10 +785,11 @@ static json_t *stats_json(emu_server *s)
     unsigned open = 0;
     for (emu_conn *c = s->conns; c; c = c->next)
         open++;
-    return json_pack("{s:I, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
+    return json_pack("{s:I, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
                      "connections_total", (json_int_t)s->connections_total, "connections_open", (int)open,
                      "setups", (json_int_t)s->setups, "resumed", (json_int_t)s->resumed,
                      "rejected", (json_int_t)s->rejected, "turns", (json_int_t)s->turns,
+                     "followups", (json_int_t)s->followups,
                      "tool_responses", (json_int_t)s->tool_responses,
                      "unknown_tool_ids", (json_int_t)s->unknown_tool_ids,
                      "interrupts", (json_int_t)s->interrupts, "goaways", (json_int_t)s->goaways,

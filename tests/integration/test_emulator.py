@@ -490,6 +490,8 @@ def test_38_non_blocking_call_turn_completes_before_its_response(ctx):
             assert said(await turn(ws)) == "Hello! How can I help you today?"
     run(go())
     assert [e["name"] for e in emu.log(kind="tool_response")] == ["turn_on_the_lights"]
+    st = emu.stats()
+    assert (st["turns"], st["followups"]) == (2, 1), st  # follow-ups are not user turns
 
 
 def test_38_declared_blocking_waits_within_the_turn(ctx):
