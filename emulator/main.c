@@ -32,6 +32,7 @@ static void usage(FILE *f)
             "  --max-message BYTES    largest client message accepted (default 16 MiB)\n"
             "  --api-key-file FILE    accept only this key (default: any non-empty key)\n"
             "  --deny-model NAME      answer setups for NAME with the service's 1008 not-found\n"
+            "  --session-id           setupComplete carries a sessionId (as on Vertex)\n"
             "  --log-level LEVEL      error|warn|info|debug (default info)\n");
 }
 
@@ -89,6 +90,7 @@ int main(int argc, char **argv)
         {"lifetime", required_argument, 0, 'L'},   {"goaway-before", required_argument, 0, 'g'},
         {"max-message", required_argument, 0, 'm'}, {"api-key-file", required_argument, 0, 'k'},
         {"deny-model", required_argument, 0, 'd'}, {"log-level", required_argument, 0, 'v'},
+        {"session-id", no_argument, 0, 'i'},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0},
     };
     int o;
@@ -105,6 +107,7 @@ int main(int argc, char **argv)
         case 'm': cfg.max_message = (size_t)strtoull(optarg, NULL, 10); break;
         case 'k': key_file = optarg; break;
         case 'd': emu_model_deny(optarg); break;
+        case 'i': cfg.session_id = true; break;
         case 'v': {
             enum gl_log_level lvl;
             if (gl_log_parse_level(optarg, &lvl) != 0) {

@@ -2,7 +2,11 @@
  *
  * A turn runs its rule's steps in order, appending actions; a tool call that awaits ends the
  * batch, and emu_session_continue() resumes at the next step. Everything a turn needs between
- * batches lives in struct turn. */
+ * batches lives in struct turn.
+ *
+ * NON_BLOCKING calls (3.8 Live's default) do not end a batch: the turn says something meanwhile
+ * and completes, and the rest of its steps wait in a struct later until the calls are answered;
+ * then they run as a generation of their own (a follow-up) when the server asks for it. */
 #include "emulator/model.h"
 
 #include <ctype.h>
@@ -13,10 +17,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/xalloc.h"
 #include "emulator/audio.h"
 #include "emulator/compute.h"
 #include "emulator/corpus.h"
 #include "emulator/model_priv.h"
+#include "emulator/rules.h"
 
 #define TEXT_CHUNK_MAX 40   /* bytes per streamed text chunk after the first word */
 #define MAX_GROUNDING 3     /* documents per search */
@@ -75,15 +81,26 @@ static void sb_free(sb *b)
 
 /* ---------- the session ---------- */
 
+#define PYTHON_FN "run_python" /* the function gliveD serves by running Python locally */
+#define DEFAULT_MEANWHILE "OK, working on it."
+#define DEFAULT_FAILED "Sorry, the code I ran failed ({outcome}), so I don't have an answer."
+#define KEY_MAX 48 /* "function-call-" + 19 digits, with room */
+
 struct turn {
     bool active;
+    bool followup;         /* started by a function response, not by a prompt */
     const emu_steps *steps;
     size_t pc;
-    char *prompt;          /* user text (or "[audio N.N s]") */
+    char *prompt;          /* user text (or "[audio N.N s]"); a follow-up keeps its turn's */
+    char *after;           /* follow-up: the function whose answer started it */
     sb said;               /* the model's text so far (answer text / transcript) */
     json_t *awaiting;      /* ids the current batch waits for */
-    char *result;          /* last code output, trailing whitespace trimmed */
+    bool python;           /* the awaited batch called run_python */
+    const char *failed;    /* ... and what to say if its code failed (NULL: the default) */
+    char *result;          /* last code output (or run_python's last line), trimmed */
+    char *outcome;         /* run_python's last outcome, e.g. "OUTCOME_FAILED" */
     char arg[24];          /* last program argument, decimal, "" if none */
+    bool waiting_for_input; /* turnComplete carries waitingForInput */
     unsigned prompt_tokens, prompt_audio_tokens, response_tokens;
     json_t *queries;       /* grounding: webSearchQueries so far, or NULL */
     json_t *chunks;        /* grounding: groundingChunks */
@@ -92,24 +109,65 @@ struct turn {
     const char *top_doc;   /* text of the best document of the last search */
 };
 
+struct fn {
+    char *name;
+    bool async;            /* NON_BLOCKING under the model's rules and its declaration */
+};
+
+/* A function call sent and not finally answered yet. */
+struct call {
+    char key[KEY_MAX];     /* the id sent; for a call sent without id, an internal one */
+    char *name;
+    bool async;            /* NON_BLOCKING: outlives its turn, answered in a follow-up */
+    bool no_id;
+    unsigned batch;        /* async: the toolCall it came in, whose `later` waits; 0: none */
+};
+
+/* What waits for NON_BLOCKING calls: the rest of the turn that made them (steps from pc), to
+ * run as a follow-up generation once every call of the batch is finally answered; or, for an
+ * intermediate (willContinue) answer, a text to say. */
+struct later {
+    struct later *next;
+    unsigned batch;
+    size_t waiting;        /* calls of the batch not finally answered */
+    const emu_steps *steps;
+    size_t pc;
+    char *text;            /* an update: say this, no steps */
+    char *prompt, *result, *after;
+    char arg[24];
+    bool python;           /* the batch called run_python */
+    const char *failed;
+    bool interrupt;        /* became ready with scheduling INTERRUPT */
+};
+
 struct emu_session {
     emu_script *s;
     char *model;
+    emu_model_rules rules;
     bool audio, transcribe, code_exec, search;
-    char **fns;
+    double time_scale;
+    struct fn *fns;
     size_t nfns;
-    json_t *history;       /* [{"user":..,"model":..(,"interrupted":true)}] */
+    json_t *history;       /* see "history" below */
     json_t *tool_results;  /* name -> last response */
-    json_t *pending;       /* [{"id":..,"name":..}] calls not yet answered */
+    struct call *calls;    /* pending */
+    size_t ncalls;
+    struct later *waiting; /* laters whose calls are not all answered */
+    struct later *ready;   /* laters to run, in order */
+    unsigned next_batch;
+    emu_steps **named;     /* steps made for prompts naming functions (cached: laters point */
+    char **named_keys;     /*  into them), and which functions each calls, e.g. "0,2" */
+    size_t nnamed;
+    char last_key[KEY_MAX];
     struct turn t;
 };
 
-static bool declared_fn(const emu_session *m, const char *name)
+static const struct fn *find_fn(const emu_session *m, const char *name)
 {
     for (size_t i = 0; i < m->nfns; i++)
-        if (strcmp(m->fns[i], name) == 0)
-            return true;
-    return false;
+        if (strcmp(m->fns[i].name, name) == 0)
+            return &m->fns[i];
+    return NULL;
 }
 
 /* For "requires": a declared function, or the built-in tools by their snake_case names. */
@@ -120,24 +178,30 @@ static bool has_tool(const void *ctx, const char *name)
         return m->code_exec;
     if (strcmp(name, "google_search") == 0 || strcmp(name, "googleSearch") == 0)
         return m->search;
-    return declared_fn(m, name);
+    return find_fn(m, name) != NULL;
+}
+
+static void add_fn(emu_session *m, const json_t *decl)
+{
+    const char *name = json_string_value(json_object_get(decl, "name"));
+    if (!name)
+        return;
+    const char *behavior = json_string_value(json_object_get(decl, "behavior"));
+    m->fns = gl_xrealloc(m->fns, (m->nfns + 1) * sizeof *m->fns);
+    m->fns[m->nfns++] = (struct fn){gl_xstrdup(name),
+                                    emu_model_fn_async(m->rules.functions, behavior)};
 }
 
 emu_session *emu_session_new(emu_script *s, const json_t *setup)
 {
-    emu_session *m = calloc(1, sizeof *m);
-    if (!m)
-        return NULL;
+    emu_session *m = gl_xcalloc(1, sizeof *m);
     m->s = s;
+    m->time_scale = 1.0;
     m->history = json_array();
     m->tool_results = json_object();
-    m->pending = json_array();
     const char *model = json_string_value(json_object_get(setup, "model"));
-    m->model = strdup(model ? model : "");
-    if (!m->history || !m->tool_results || !m->pending || !m->model) {
-        emu_session_free(m);
-        return NULL;
-    }
+    m->model = gl_xstrdup(model ? model : "");
+    emu_model_rules_for(model, &m->rules);
     /* The real service answers in AUDIO when no modality is asked for. */
     m->audio = true;
     json_t *mods = json_object_get(json_object_get(setup, "generationConfig"),
@@ -157,31 +221,67 @@ emu_session *emu_session_new(emu_script *s, const json_t *setup)
             m->search = true;
         size_t j;
         json_t *fd;
-        json_array_foreach(json_object_get(tool, "functionDeclarations"), j, fd) {
-            const char *name = json_string_value(json_object_get(fd, "name"));
-            if (!name)
-                continue;
-            char **nf = realloc(m->fns, (m->nfns + 1) * sizeof *nf);
-            if (!nf)
-                continue;
-            m->fns = nf;
-            if ((m->fns[m->nfns] = strdup(name)))
-                m->nfns++;
-        }
+        json_array_foreach(json_object_get(tool, "functionDeclarations"), j, fd)
+            add_fn(m, fd);
     }
     return m;
+}
+
+void emu_session_set_time_scale(emu_session *m, double scale)
+{
+    m->time_scale = scale > 0 ? scale : 1.0;
+}
+
+bool emu_script_session_id(const emu_script *s)
+{
+    return s->session_id;
 }
 
 static void turn_reset(struct turn *t)
 {
     free(t->prompt);
+    free(t->after);
     sb_free(&t->said);
     json_decref(t->awaiting);
     free(t->result);
+    free(t->outcome);
     json_decref(t->queries);
     json_decref(t->chunks);
     json_decref(t->confidence);
     memset(t, 0, sizeof *t);
+}
+
+static void later_free(struct later *l)
+{
+    free(l->text);
+    free(l->prompt);
+    free(l->result);
+    free(l->after);
+    free(l);
+}
+
+static void laters_free(struct later **list)
+{
+    while (*list) {
+        struct later *l = *list;
+        *list = l->next;
+        later_free(l);
+    }
+}
+
+static void drop_call(emu_session *m, size_t i)
+{
+    free(m->calls[i].name);
+    memmove(&m->calls[i], &m->calls[i + 1], (m->ncalls - i - 1) * sizeof *m->calls);
+    m->ncalls--;
+}
+
+/* Forgets the pending calls, all of them or only those an interruption cancels. */
+static void drop_calls(emu_session *m, bool also_async)
+{
+    for (size_t i = m->ncalls; i-- > 0;)
+        if (also_async || !m->calls[i].async)
+            drop_call(m, i);
 }
 
 void emu_session_free(emu_session *m)
@@ -191,15 +291,28 @@ void emu_session_free(emu_session *m)
     turn_reset(&m->t);
     free(m->model);
     for (size_t i = 0; i < m->nfns; i++)
-        free(m->fns[i]);
+        free(m->fns[i].name);
     free(m->fns);
+    drop_calls(m, true);
+    free(m->calls);
+    laters_free(&m->waiting);
+    laters_free(&m->ready);
+    for (size_t i = 0; i < m->nnamed; i++) {
+        emu_steps_free(m->named[i]);
+        free(m->named[i]);
+        free(m->named_keys[i]);
+    }
+    free(m->named);
+    free(m->named_keys);
     json_decref(m->history);
     json_decref(m->tool_results);
-    json_decref(m->pending);
     free(m);
 }
 
-/* ---------- history ---------- */
+/* ---------- history ----------
+ * Entries, in order: a user turn {"user", "model"}; a follow-up generation {"model",
+ * "after_function"}; either with "interrupted": true if it was cut; and each answer to a
+ * NON_BLOCKING call {"function", "response"} (SILENT ones included: that is all they do). */
 
 json_t *emu_session_history(const emu_session *m)
 {
@@ -208,11 +321,13 @@ json_t *emu_session_history(const emu_session *m)
 
 void emu_session_restore(emu_session *m, const json_t *history)
 {
-    json_t *h = json_is_array(history) ? json_deep_copy(history) : json_array();
-    if (!h)
-        return;
     json_decref(m->history);
-    m->history = h;
+    m->history = json_is_array(history) ? json_deep_copy(history) : json_array();
+}
+
+static bool is_user_turn(const json_t *e)
+{
+    return json_object_get(e, "user") != NULL;
 }
 
 size_t emu_session_turns(const emu_session *m)
@@ -220,7 +335,7 @@ size_t emu_session_turns(const emu_session *m)
     size_t n = 0, i;
     json_t *e;
     json_array_foreach(m->history, i, e) {
-        if (!json_is_true(json_object_get(e, "interrupted")))
+        if (is_user_turn(e) && !json_is_true(json_object_get(e, "interrupted")))
             n++;
     }
     return n;
@@ -234,10 +349,12 @@ void emu_session_add_turn(emu_session *m, const char *user, const char *model)
 
 static const char *previous_prompt(const emu_session *m)
 {
-    size_t n = json_array_size(m->history);
-    if (n == 0)
-        return NULL;
-    return json_string_value(json_object_get(json_array_get(m->history, n - 1), "user"));
+    for (size_t i = json_array_size(m->history); i-- > 0;) {
+        const json_t *e = json_array_get(m->history, i);
+        if (is_user_turn(e))
+            return json_string_value(json_object_get(e, "user"));
+    }
+    return NULL;
 }
 
 static unsigned count_words(const char *s)
@@ -315,13 +432,6 @@ static void push_part(emu_actions *a, json_t *part)
 {
     if (part)
         push_content(a, json_pack("{s:{s:[o]}}", "modelTurn", "parts", part));
-}
-
-static void push_text_action(emu_actions *a, emu_act_kind kind, int code, const char *text)
-{
-    char *t = strdup(text ? text : "");
-    if (t)
-        push(a, (emu_action){.kind = kind, .code = code, .text = t});
 }
 
 /* ---------- text ---------- */
@@ -468,7 +578,24 @@ static void say_chunks(emu_session *m, emu_actions *a, char *const *chunks, size
     }
 }
 
-/* Replaces {prompt}, {result}, {arg}, {previous} and {tool:NAME}; other braces stay. */
+/* {seconds:N}: N seconds scaled by --time-scale, as a Python number ("0.1" for 10 at 0.01).
+ * False if N is not a number. */
+static bool scaled_seconds(const emu_session *m, const char *num, size_t n, sb *out)
+{
+    char buf[32], *end;
+    if (n == 0 || n >= sizeof buf)
+        return false;
+    memcpy(buf, num, n);
+    buf[n] = '\0';
+    double v = strtod(buf, &end);
+    if (*end || v < 0)
+        return false;
+    sb_addf(out, "%g", v * m->time_scale);
+    return true;
+}
+
+/* Replaces {prompt}, {result}, {arg}, {previous}, {outcome}, {seconds:N} and {tool:NAME}; other
+ * braces stay. */
 static char *expand(emu_session *m, const char *tmpl)
 {
     sb out = {0};
@@ -497,6 +624,11 @@ static char *expand(emu_session *m, const char *tmpl)
             sb_add(&out, m->t.arg);
         } else if (n == 8 && strncmp(name, "previous", 8) == 0) {
             sb_add(&out, (prev = previous_prompt(m)) ? prev : "");
+        } else if (n == 7 && strncmp(name, "outcome", 7) == 0) {
+            sb_add(&out, m->t.outcome ? m->t.outcome : "");
+        } else if (n > 8 && strncmp(name, "seconds:", 8) == 0 &&
+                   scaled_seconds(m, name + 8, n - 8, &out)) {
+            /* written by scaled_seconds */
         } else if (n > 5 && strncmp(name, "tool:", 5) == 0) {
             char tname[128];
             snprintf(tname, sizeof tname, "%.*s", (int)(n - 5), name + 5);
@@ -521,26 +653,122 @@ static void say_expanded(emu_session *m, emu_actions *a, const char *tmpl)
 
 /* ---------- steps ---------- */
 
-static void step_call(emu_session *m, emu_actions *a, const emu_step *st, bool *stop)
+/* args with placeholders expanded in every string (the code of a run_python call). */
+static json_t *expand_json(emu_session *m, const json_t *v)
 {
-    json_t *calls = json_array(), *ids = json_array();
-    for (size_t i = 0; i < st->ncalls; i++) {
-        /* The model only calls functions the setup declared. */
-        if (!declared_fn(m, st->calls[i].name))
-            continue;
-        char id[48];
-        emu_script_next_call_id(m->s, id, sizeof id);
-        json_array_append_new(calls, json_pack("{s:s, s:s, s:O}", "id", id, "name",
-                                               st->calls[i].name, "args", st->calls[i].args));
-        json_array_append_new(m->pending, json_pack("{s:s, s:s}", "id", id, "name",
-                                                    st->calls[i].name));
-        json_array_append_new(ids, json_string(id));
-        m->t.response_tokens += 1 + count_words(st->calls[i].name);
+    if (json_is_string(v)) {
+        char *e = expand(m, json_string_value(v));
+        json_t *r = json_string(e ? e : "");
+        free(e);
+        return r ? r : json_deep_copy(v);
     }
-    if (json_array_size(calls) == 0) {
-        json_decref(calls);
-        json_decref(ids);
+    json_t *r, *e;
+    if (json_is_object(v)) {
+        r = json_object();
+        const char *k;
+        json_object_foreach((json_t *)v, k, e)
+            json_object_set_new(r, k, expand_json(m, e));
+        return r;
+    }
+    if (json_is_array(v)) {
+        r = json_array();
+        size_t i;
+        json_array_foreach(v, i, e)
+            json_array_append_new(r, expand_json(m, e));
+        return r;
+    }
+    return json_deep_copy(v);
+}
+
+/* {arg} for code that a call carries: the number in the prompt (docs: "Where the argument comes
+ * from"), else the step's "arg"; a code step of the turn, if any, already set it. */
+static void call_arg(emu_session *m, const emu_step *st)
+{
+    if (m->t.arg[0])
         return;
+    uint64_t n = emu_prompt_number(m->t.prompt, st->has_arg ? st->arg : 0);
+    if (n || st->has_arg)
+        snprintf(m->t.arg, sizeof m->t.arg, "%llu", (unsigned long long)n);
+}
+
+static void add_call(emu_session *m, const char *key, const char *name, bool async, bool no_id,
+                     unsigned batch)
+{
+    m->calls = gl_xrealloc(m->calls, (m->ncalls + 1) * sizeof *m->calls);
+    struct call *c = &m->calls[m->ncalls++];
+    *c = (struct call){.name = gl_xstrdup(name), .async = async, .no_id = no_id, .batch = batch};
+    snprintf(c->key, sizeof c->key, "%s", key);
+}
+
+/* How a step ended: go on; the batch waits for tool responses; the turn is complete; the
+ * connection dies (a fault: nothing more, not even turnComplete). */
+typedef enum { FLOW_NEXT, FLOW_WAIT, FLOW_DONE, FLOW_DEAD } flow;
+
+static flow run_step(emu_session *m, emu_actions *a, const emu_step *st);
+
+static flow run_list(emu_session *m, emu_actions *a, const emu_steps *steps)
+{
+    for (size_t i = 0; i < steps->len; i++)
+        if (run_step(m, a, &steps->v[i]) == FLOW_DEAD)
+            return FLOW_DEAD;
+    return FLOW_NEXT;
+}
+
+/* The turn made NON_BLOCKING calls (batch): it says something meanwhile and completes; the rest
+ * of its steps wait in a later until every call of the batch is finally answered. */
+static flow defer(emu_session *m, emu_actions *a, const emu_step *st, unsigned batch, size_t n,
+                  bool python)
+{
+    struct turn *t = &m->t;
+    struct later *l = gl_xcalloc(1, sizeof *l);
+    *l = (struct later){.next = m->waiting, .batch = batch, .waiting = n, .steps = t->steps,
+                        .pc = t->pc, .prompt = gl_xstrdup(t->prompt ? t->prompt : ""),
+                        .result = t->result ? gl_xstrdup(t->result) : NULL, .python = python,
+                        .failed = st->failed};
+    memcpy(l->arg, t->arg, sizeof l->arg);
+    m->waiting = l;
+    if (!st->meanwhile) {
+        say(m, a, DEFAULT_MEANWHILE);
+        return FLOW_DONE;
+    }
+    return run_list(m, a, st->meanwhile) == FLOW_DEAD ? FLOW_DEAD : FLOW_DONE;
+}
+
+/* One toolCall. A batch is NON_BLOCKING only if every function in it is: a blocking one makes
+ * the model wait for all of them within the turn, as before. */
+static flow step_call(emu_session *m, emu_actions *a, const emu_step *st)
+{
+    call_arg(m, st);
+    json_t *calls = json_array(), *keys = json_array();
+    bool async = true, python = false;
+    for (size_t i = 0; i < st->ncalls; i++) {
+        const struct fn *f = find_fn(m, st->calls[i].name);
+        if (!f)
+            continue; /* the model only calls functions the setup declared */
+        char id[KEY_MAX];
+        emu_script_next_call_id(m->s, id, sizeof id);
+        json_t *fc = json_object(); /* in the order the service sends them */
+        if (!st->no_id)
+            json_object_set_new(fc, "id", json_string(id));
+        json_object_set_new(fc, "name", json_string(f->name));
+        json_object_set_new(fc, "args", expand_json(m, st->calls[i].args));
+        json_array_append_new(calls, fc);
+        json_array_append_new(keys, json_string(id));
+        async &= f->async;
+        python |= strcmp(f->name, PYTHON_FN) == 0;
+        m->t.response_tokens += 1 + count_words(f->name);
+    }
+    size_t n = json_array_size(calls);
+    unsigned batch = async && st->await ? ++m->next_batch : 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *fc = json_array_get(calls, i);
+        add_call(m, json_string_value(json_array_get(keys, i)),
+                 json_string_value(json_object_get(fc, "name")), async, st->no_id, batch);
+    }
+    if (n == 0) {
+        json_decref(calls);
+        json_decref(keys);
+        return FLOW_NEXT;
     }
     if (st->via_code && m->code_exec) {
         char *code = expand(m, st->via_code);
@@ -551,15 +779,19 @@ static void step_call(emu_session *m, emu_actions *a, const emu_step *st, bool *
     }
     push_msg(a, json_pack("{s:{s:o}}", "toolCall", "functionCalls", calls));
     if (!st->await) {
-        json_decref(ids);
-        return;
+        json_decref(keys);
+        return FLOW_NEXT;
+    }
+    if (async) {
+        json_decref(keys);
+        return defer(m, a, st, batch, n, python);
     }
     json_decref(m->t.awaiting);
-    m->t.awaiting = ids;
-    json_t *copy = json_deep_copy(ids);
-    if (copy)
-        push(a, (emu_action){.kind = EMU_ACT_AWAIT_TOOL, .ids = copy});
-    *stop = true;
+    m->t.awaiting = keys;
+    m->t.python = python;
+    m->t.failed = st->failed;
+    push(a, (emu_action){.kind = EMU_ACT_AWAIT_TOOL, .ids = json_deep_copy(keys)});
+    return FLOW_WAIT;
 }
 
 static void step_code(emu_session *m, emu_actions *a, const emu_step *st)
@@ -714,13 +946,21 @@ static void finish_turn(emu_session *m, emu_actions *a)
     if (t->prompt_audio_tokens)
         json_array_append_new(pdetails, json_pack("{s:s, s:i}", "modality", "AUDIO",
                                                   "tokenCount", (int)t->prompt_audio_tokens));
-    push_msg(a, json_pack("{s:{s:b}, s:{s:i, s:i, s:i, s:o, s:[{s:s, s:i}]}}", "serverContent",
-                          "turnComplete", 1, "usageMetadata", "promptTokenCount", (int)p,
+    json_t *done = json_pack("{s:b}", "turnComplete", 1);
+    if (t->waiting_for_input)
+        json_object_set_new(done, "waitingForInput", json_true());
+    push_msg(a, json_pack("{s:o, s:{s:i, s:i, s:i, s:o, s:[{s:s, s:i}]}}", "serverContent", done,
+                          "usageMetadata", "promptTokenCount", (int)p,
                           "responseTokenCount", (int)r, "totalTokenCount", (int)(p + r),
                           "promptTokensDetails", pdetails, "responseTokensDetails", "modality",
                           m->audio ? "AUDIO" : "TEXT", "tokenCount", (int)r));
-    json_array_append_new(m->history, json_pack("{s:s, s:s}", "user", t->prompt ? t->prompt : "",
-                                                "model", sb_str(&t->said)));
+    if (t->followup)
+        json_array_append_new(m->history, json_pack("{s:s, s:s}", "model", sb_str(&t->said),
+                                                    "after_function", t->after ? t->after : ""));
+    else
+        json_array_append_new(m->history, json_pack("{s:s, s:s}", "user",
+                                                    t->prompt ? t->prompt : "", "model",
+                                                    sb_str(&t->said)));
     turn_reset(t);
 }
 
@@ -728,97 +968,127 @@ static void finish_turn(emu_session *m, emu_actions *a)
 static void fault_turn(emu_session *m)
 {
     turn_reset(&m->t);
-    json_array_clear(m->pending);
+    drop_calls(m, true);
+}
+
+/* The cancel step: every pending call, NON_BLOCKING ones included, and what waited for them. */
+static void cancel_all(emu_session *m, emu_actions *a)
+{
+    json_t *ids = json_array();
+    for (size_t i = 0; i < m->ncalls; i++)
+        if (!m->calls[i].no_id)
+            json_array_append_new(ids, json_string(m->calls[i].key));
+    if (json_array_size(ids))
+        push_msg(a, json_pack("{s:{s:O}}", "toolCallCancellation", "ids", ids));
+    json_decref(ids);
+    drop_calls(m, true);
+    laters_free(&m->waiting);
+}
+
+static void say_prefixed(emu_session *m, emu_actions *a, const char *prefix, const char *text)
+{
+    sb s = {0};
+    sb_add(&s, prefix);
+    sb_add(&s, text);
+    say(m, a, sb_str(&s));
+    sb_free(&s);
+}
+
+/* A fault: the action, and the turn is gone. */
+static flow fault(emu_session *m, emu_actions *a, emu_action act)
+{
+    push(a, act);
+    fault_turn(m);
+    return FLOW_DEAD;
+}
+
+static flow run_step(emu_session *m, emu_actions *a, const emu_step *st)
+{
+    struct turn *t = &m->t;
+    switch (st->kind) {
+    case EMU_ST_SAY:
+        say_expanded(m, a, st->text);
+        break;
+    case EMU_ST_CHUNKS:
+        say_chunks(m, a, st->chunks, st->nchunks);
+        break;
+    case EMU_ST_CALL:
+        return step_call(m, a, st);
+    case EMU_ST_CODE:
+        step_code(m, a, st);
+        break;
+    case EMU_ST_SEARCH:
+        step_search(m, st);
+        break;
+    case EMU_ST_SAY_SEARCH:
+        say(m, a, t->top_doc ? t->top_doc : "I couldn't find anything about that.");
+        break;
+    case EMU_ST_DELAY:
+        push(a, (emu_action){.kind = EMU_ACT_DELAY, .ms = st->ms});
+        break;
+    case EMU_ST_GOAWAY:
+        push(a, (emu_action){.kind = EMU_ACT_GOAWAY, .ms = st->ms});
+        break;
+    case EMU_ST_CANCEL:
+        cancel_all(m, a);
+        break;
+    case EMU_ST_RECALL: {
+        const char *prev = previous_prompt(m);
+        if (prev)
+            say_prefixed(m, a, "You said before: ", prev);
+        else
+            say(m, a, "This is the start of our conversation.");
+        break;
+    }
+    case EMU_ST_ECHO:
+        say_prefixed(m, a, "You said: ", t->prompt ? t->prompt : "");
+        break;
+    case EMU_ST_INTERIM: {
+        char *text = expand(m, st->text);
+        push_content(a, json_pack("{s:{s:s}}", "interimInputTranscription", "text",
+                                  text ? text : ""));
+        free(text);
+        break;
+    }
+    case EMU_ST_VOICE:
+        push_msg(a, json_pack("{s:{s:s}}", "voiceActivity", "voiceActivityType", st->text));
+        break;
+    case EMU_ST_WAITING:
+        t->waiting_for_input = true;
+        break;
+    case EMU_ST_CLOSE: {
+        const char *reason = st->text;
+        if (!reason)
+            reason = st->code == 1011 ? "Internal error occurred." : "";
+        return fault(m, a, (emu_action){.kind = EMU_ACT_CLOSE, .code = st->code,
+                                        .text = gl_xstrdup(reason)});
+    }
+    case EMU_ST_DROP:
+        return fault(m, a, (emu_action){.kind = EMU_ACT_DROP});
+    case EMU_ST_MALFORMED:
+        return fault(m, a, (emu_action){.kind = EMU_ACT_RAW, .text = gl_xstrdup(st->text)});
+    case EMU_ST_OVERSIZE:
+        return fault(m, a, (emu_action){.kind = EMU_ACT_OVERSIZE, .n = st->n});
+    case EMU_ST_STALL:
+        return fault(m, a, (emu_action){.kind = EMU_ACT_STALL});
+    }
+    return FLOW_NEXT;
 }
 
 static void run_steps(emu_session *m, emu_actions *a)
 {
     struct turn *t = &m->t;
-    while (t->pc < t->steps->len) {
-        const emu_step *st = &t->steps->v[t->pc++];
-        bool stop = false;
-        switch (st->kind) {
-        case EMU_ST_SAY:
-            say_expanded(m, a, st->text);
-            break;
-        case EMU_ST_CHUNKS:
-            say_chunks(m, a, st->chunks, st->nchunks);
-            break;
-        case EMU_ST_CALL:
-            step_call(m, a, st, &stop);
-            if (stop)
-                return;
-            break;
-        case EMU_ST_CODE:
-            step_code(m, a, st);
-            break;
-        case EMU_ST_SEARCH:
-            step_search(m, st);
-            break;
-        case EMU_ST_SAY_SEARCH:
-            say(m, a, t->top_doc ? t->top_doc : "I couldn't find anything about that.");
-            break;
-        case EMU_ST_DELAY:
-            push(a, (emu_action){.kind = EMU_ACT_DELAY, .ms = st->ms});
-            break;
-        case EMU_ST_GOAWAY:
-            push(a, (emu_action){.kind = EMU_ACT_GOAWAY, .ms = st->ms});
-            break;
-        case EMU_ST_CANCEL: {
-            json_t *ids = emu_session_pending_calls(m);
-            if (ids && json_array_size(ids))
-                push_msg(a, json_pack("{s:{s:o}}", "toolCallCancellation", "ids", ids));
-            else
-                json_decref(ids);
-            json_array_clear(m->pending);
+    while (t->steps && t->pc < t->steps->len) {
+        switch (run_step(m, a, &t->steps->v[t->pc++])) {
+        case FLOW_NEXT:
+            continue;
+        case FLOW_WAIT:
+        case FLOW_DEAD:
+            return;
+        case FLOW_DONE:
             break;
         }
-        case EMU_ST_RECALL: {
-            const char *prev = previous_prompt(m);
-            if (!prev) {
-                say(m, a, "This is the start of our conversation.");
-            } else {
-                sb s = {0};
-                sb_add(&s, "You said before: ");
-                sb_add(&s, prev);
-                say(m, a, sb_str(&s));
-                sb_free(&s);
-            }
-            break;
-        }
-        case EMU_ST_ECHO: {
-            sb s = {0};
-            sb_add(&s, "You said: ");
-            sb_add(&s, t->prompt ? t->prompt : "");
-            say(m, a, sb_str(&s));
-            sb_free(&s);
-            break;
-        }
-        case EMU_ST_CLOSE: {
-            const char *reason = st->text;
-            if (!reason)
-                reason = st->code == 1011 ? "Internal error occurred." : "";
-            push_text_action(a, EMU_ACT_CLOSE, st->code, reason);
-            fault_turn(m);
-            return;
-        }
-        case EMU_ST_DROP:
-            push(a, (emu_action){.kind = EMU_ACT_DROP});
-            fault_turn(m);
-            return;
-        case EMU_ST_MALFORMED:
-            push_text_action(a, EMU_ACT_RAW, 0, st->text);
-            fault_turn(m);
-            return;
-        case EMU_ST_OVERSIZE:
-            push(a, (emu_action){.kind = EMU_ACT_OVERSIZE, .n = st->n});
-            fault_turn(m);
-            return;
-        case EMU_ST_STALL:
-            push(a, (emu_action){.kind = EMU_ACT_STALL});
-            fault_turn(m);
-            return;
-        }
+        break;
     }
     finish_turn(m, a);
 }
@@ -827,60 +1097,100 @@ static void run_steps(emu_session *m, emu_actions *a)
 
 void emu_session_interrupt(emu_session *m)
 {
-    if (m->t.active) {
-        json_array_append_new(m->history,
-                              json_pack("{s:s, s:s, s:b}", "user", m->t.prompt ? m->t.prompt : "",
-                                        "model", sb_str(&m->t.said), "interrupted", 1));
-        turn_reset(&m->t);
-        json_array_clear(m->pending);
-    }
+    struct turn *t = &m->t;
+    if (!t->active)
+        return;
+    if (t->followup)
+        json_array_append_new(m->history, json_pack("{s:s, s:s, s:b}", "model", sb_str(&t->said),
+                                                    "after_function", t->after ? t->after : "",
+                                                    "interrupted", 1));
+    else
+        json_array_append_new(m->history, json_pack("{s:s, s:s, s:b}", "user",
+                                                    t->prompt ? t->prompt : "", "model",
+                                                    sb_str(&t->said), "interrupted", 1));
+    turn_reset(t);
+    drop_calls(m, false); /* NON_BLOCKING calls outlive the turn */
 }
 
-static bool start_turn(emu_session *m, const char *user_text)
+static void start_turn(emu_session *m, const char *user_text)
 {
     emu_session_interrupt(m);
     struct turn *t = &m->t;
-    t->prompt = strdup(user_text ? user_text : "");
-    if (!t->prompt)
-        return false;
+    t->prompt = gl_xstrdup(user_text ? user_text : "");
     t->active = true;
     t->prompt_tokens = history_tokens(m);
-    return true;
 }
+
+static const emu_steps *named_call_steps(emu_session *m, const char *prompt);
 
 void emu_session_prompt(emu_session *m, const char *text, emu_actions *out)
 {
-    if (!start_turn(m, text))
-        return;
+    start_turn(m, text);
     unsigned words = count_words(m->t.prompt);
     m->t.prompt_tokens += words ? words : 1;
     m->t.steps = emu_script_select(m->s, m->t.prompt, has_tool, m);
+    if (m->t.steps == &m->s->def) { /* no rule: maybe the prompt names a declared function */
+        const emu_steps *named = named_call_steps(m, m->t.prompt);
+        if (named)
+            m->t.steps = named;
+    }
     run_steps(m, out);
+}
+
+/* run_python's answer ({"outcome", "output"}, the last one received) for the steps after its
+ * call: {result} becomes the output's last line and {outcome} the outcome. If the code failed,
+ * the model says so (the call step's "failed" text) and the turn ends there: false. */
+static bool python_result(emu_session *m, emu_actions *a, const char *failed)
+{
+    struct turn *t = &m->t;
+    const json_t *r = json_object_get(m->tool_results, PYTHON_FN);
+    const char *outcome = json_string_value(json_object_get(r, "outcome"));
+    const char *output = json_string_value(json_object_get(r, "output"));
+    free(t->outcome);
+    t->outcome = gl_xstrdup(outcome ? outcome : "OUTCOME_OK");
+    /* the last line that is not blank, trimmed */
+    const char *end = output ? output + strlen(output) : NULL, *start;
+    while (end && end > output && isspace((unsigned char)end[-1]))
+        end--;
+    for (start = end; start && start > output && start[-1] != '\n';)
+        start--;
+    while (start && start < end && isspace((unsigned char)*start))
+        start++;
+    free(t->result);
+    t->result = start ? gl_xstrndup(start, (size_t)(end - start)) : gl_xstrdup("");
+    if (strcmp(t->outcome, "OUTCOME_OK") == 0)
+        return true;
+    say_expanded(m, a, failed ? failed : DEFAULT_FAILED);
+    finish_turn(m, a);
+    return false;
 }
 
 void emu_session_continue(emu_session *m, emu_actions *out)
 {
-    if (!m->t.active)
+    struct turn *t = &m->t;
+    if (!t->active)
         return;
     /* Still waiting for some ids (the server called early): wait again for those. */
     json_t *left = json_array();
     size_t i;
     json_t *id;
-    json_array_foreach(m->t.awaiting, i, id) {
-        size_t k;
-        json_t *p;
-        json_array_foreach(m->pending, k, p) {
-            if (json_equal(json_object_get(p, "id"), id))
+    json_array_foreach(t->awaiting, i, id) {
+        for (size_t k = 0; k < m->ncalls; k++)
+            if (strcmp(m->calls[k].key, json_string_value(id)) == 0)
                 json_array_append(left, id);
-        }
     }
-    if (left && json_array_size(left)) {
+    if (json_array_size(left)) {
         push(out, (emu_action){.kind = EMU_ACT_AWAIT_TOOL, .ids = left});
         return;
     }
     json_decref(left);
-    json_decref(m->t.awaiting);
-    m->t.awaiting = NULL;
+    json_decref(t->awaiting);
+    t->awaiting = NULL;
+    if (t->python) {
+        t->python = false;
+        if (!python_result(m, out, t->failed))
+            return;
+    }
     run_steps(m, out);
 }
 
@@ -892,8 +1202,7 @@ void emu_session_audio_turn(emu_session *m, size_t pcm_bytes, emu_actions *out)
     snprintf(label, sizeof label, "[audio %llu.%llu s]", tenths / 10, tenths % 10);
     snprintf(answer, sizeof answer, "I heard %llu.%llu seconds of audio.", tenths / 10,
              tenths % 10);
-    if (!start_turn(m, label))
-        return;
+    start_turn(m, label);
     /* 16 kHz s16le: 32000 bytes a second; 25 tokens a second. */
     unsigned tok = (unsigned)(((unsigned long long)pcm_bytes * 25 + 31999) / 32000);
     m->t.prompt_audio_tokens = tok ? tok : 1;
@@ -901,43 +1210,282 @@ void emu_session_audio_turn(emu_session *m, size_t pcm_bytes, emu_actions *out)
     finish_turn(m, out);
 }
 
+/* ---------- follow-ups: the answers to NON_BLOCKING calls ---------- */
+
+bool emu_session_has_followup(const emu_session *m)
+{
+    return m->ready != NULL;
+}
+
+/* Queues a later to run: INTERRUPT ones before the others, each kind in arrival order. */
+static void make_ready(emu_session *m, struct later *l, bool interrupt)
+{
+    l->interrupt = interrupt;
+    struct later **p = &m->ready;
+    while (*p && (!interrupt || (*p)->interrupt))
+        p = &(*p)->next;
+    l->next = *p;
+    *p = l;
+}
+
+static char *compact(const json_t *v)
+{
+    char *s = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    return s ? s : gl_xstrdup("null");
+}
+
+/* What a follow-up says when there is nothing left of its turn to run. */
+static char *returned_text(const char *name, const json_t *response)
+{
+    char *json = compact(response);
+    sb s = {0};
+    sb_addf(&s, "%.100s returned ", name);
+    sb_add(&s, json);
+    sb_add(&s, ".");
+    free(json);
+    return s.s ? s.s : gl_xstrdup("");
+}
+
+bool emu_session_followup(emu_session *m, emu_actions *out)
+{
+    struct later *l = m->ready;
+    if (!l)
+        return false;
+    m->ready = l->next;
+    emu_session_interrupt(m);
+    struct turn *t = &m->t;
+    t->active = t->followup = true;
+    t->prompt = l->prompt;
+    t->result = l->result;
+    t->after = l->after;
+    l->prompt = l->result = l->after = NULL;
+    memcpy(t->arg, l->arg, sizeof t->arg);
+    t->prompt_tokens = history_tokens(m) + 1;
+    t->steps = l->steps;
+    t->pc = l->pc;
+    if (l->text) {
+        say(m, out, l->text);
+        finish_turn(m, out);
+    } else if (l->python && !python_result(m, out, l->failed)) {
+        /* said that the code failed */
+    } else if (!t->steps || t->pc >= t->steps->len) {
+        char *text = returned_text(t->after ? t->after : "",
+                                   json_object_get(m->tool_results, t->after ? t->after : ""));
+        say(m, out, text);
+        free(text);
+        finish_turn(m, out);
+    } else {
+        run_steps(m, out);
+    }
+    later_free(l);
+    return true;
+}
+
 /* ---------- tools ---------- */
+
+static struct call *find_call(emu_session *m, const char *id, const char *name, size_t *idx)
+{
+    for (size_t i = 0; i < m->ncalls; i++) {
+        struct call *c = &m->calls[i];
+        bool hit = id ? !c->no_id && strcmp(c->key, id) == 0
+                      : c->no_id && name && strcmp(c->name, name) == 0;
+        if (hit) {
+            *idx = i;
+            return c;
+        }
+    }
+    return NULL;
+}
+
+static struct later *take_waiting(emu_session *m, unsigned batch)
+{
+    for (struct later **p = &m->waiting; *p; p = &(*p)->next) {
+        if ((*p)->batch == batch) {
+            struct later *l = *p;
+            *p = l->next;
+            l->next = NULL;
+            return l;
+        }
+    }
+    return NULL;
+}
+
+static struct later *find_waiting(emu_session *m, unsigned batch)
+{
+    for (struct later *l = m->waiting; l; l = l->next)
+        if (l->batch == batch)
+            return l;
+    return NULL;
+}
+
+static emu_resp_kind ready_kind(emu_scheduling s)
+{
+    return s == EMU_SCHED_INTERRUPT ? EMU_RESP_INTERRUPT : EMU_RESP_WHEN_IDLE;
+}
+
+/* An answer to a NON_BLOCKING call (docs: "Asynchronous calls"). An intermediate answer
+ * (willContinue) that is not SILENT gets an update generation of its own; the final answer
+ * ends the call, and the one that completes its batch releases the batch's later, per its own
+ * scheduling (SILENT: the later is dropped, nothing is generated). */
+static emu_resp_kind async_response(emu_session *m, size_t idx, const emu_fn_response *r)
+{
+    struct call *c = &m->calls[idx];
+    json_array_append_new(m->history,
+                          json_pack("{s:s, s:o}", "function", c->name, "response",
+                                    r->response ? json_deep_copy(r->response) : json_null()));
+    if (r->will_continue) {
+        if (r->scheduling == EMU_SCHED_SILENT)
+            return EMU_RESP_KEPT;
+        struct later *u = gl_xcalloc(1, sizeof *u);
+        char *json = compact(r->response);
+        sb s = {0};
+        sb_addf(&s, "An update from %.100s: ", c->name);
+        sb_add(&s, json);
+        free(json);
+        u->text = s.s ? s.s : gl_xstrdup("");
+        u->after = gl_xstrdup(c->name);
+        make_ready(m, u, r->scheduling == EMU_SCHED_INTERRUPT);
+        return ready_kind(r->scheduling);
+    }
+    unsigned batch = c->batch;
+    char *name = gl_xstrdup(c->name);
+    drop_call(m, idx);
+    struct later *l = batch ? find_waiting(m, batch) : NULL;
+    if (!l || --l->waiting > 0) {
+        free(name);
+        return EMU_RESP_KEPT;
+    }
+    l = take_waiting(m, batch);
+    if (r->scheduling == EMU_SCHED_SILENT) {
+        free(name);
+        later_free(l);
+        return EMU_RESP_KEPT;
+    }
+    l->after = name;
+    make_ready(m, l, r->scheduling == EMU_SCHED_INTERRUPT);
+    return ready_kind(r->scheduling);
+}
+
+emu_resp_kind emu_session_function_response(emu_session *m, const emu_fn_response *r,
+                                            const char **key)
+{
+    size_t idx;
+    struct call *c = find_call(m, r->id, r->name, &idx);
+    if (!c)
+        return EMU_RESP_UNKNOWN;
+    snprintf(m->last_key, sizeof m->last_key, "%s", c->key);
+    if (key)
+        *key = m->last_key;
+    json_object_set_new(m->tool_results, c->name,
+                        r->response ? json_deep_copy(r->response) : json_null());
+    if (c->async)
+        return async_response(m, idx, r);
+    drop_call(m, idx); /* scheduling and willContinue apply to NON_BLOCKING calls only */
+    return EMU_RESP_AWAITED;
+}
 
 bool emu_session_tool_response(emu_session *m, const char *id, const char *name,
                                const json_t *response)
 {
-    if (!id)
-        return false;
-    size_t i;
-    json_t *p;
-    json_array_foreach(m->pending, i, p) {
-        if (strcmp(json_string_value(json_object_get(p, "id")), id) != 0)
-            continue;
-        const char *call_name = json_string_value(json_object_get(p, "name"));
-        const char *key = call_name ? call_name : name;
-        json_t *copy = response ? json_deep_copy(response) : json_null();
-        if (key && copy)
-            json_object_set_new(m->tool_results, key, copy);
-        else
-            json_decref(copy);
-        json_array_remove(m->pending, i);
-        return true;
-    }
-    return false;
+    emu_fn_response r = {.id = id, .name = name, .response = response};
+    return id && emu_session_function_response(m, &r, NULL) != EMU_RESP_UNKNOWN;
 }
 
 json_t *emu_session_pending_calls(const emu_session *m)
 {
     json_t *ids = json_array();
-    size_t i;
-    json_t *p;
-    json_array_foreach(m->pending, i, p) {
-        json_array_append(ids, json_object_get(p, "id"));
-    }
+    for (size_t i = 0; i < m->ncalls; i++)
+        if (!m->calls[i].async && !m->calls[i].no_id)
+            json_array_append_new(ids, json_string(m->calls[i].key));
     return ids;
 }
 
 void emu_session_cancel_pending(emu_session *m)
 {
-    json_array_clear(m->pending);
+    drop_calls(m, false);
+}
+
+/* ---------- prompts that name a declared function ----------
+ * Beyond the script (a lower priority than any rule): a prompt containing every word of a
+ * declared function's name (split at '_', case-insensitive, in any order) calls it with args {}
+ * and then says what it returned, so that a user can try their own functions offline. Every
+ * function the prompt names is called, in one toolCall. */
+
+/* Whether word (n bytes) is a whole word of the prompt. */
+static bool has_word(const char *prompt, const char *word, size_t n)
+{
+    for (const char *p = prompt; *p;) {
+        while (*p && !isalnum((unsigned char)*p))
+            p++;
+        const char *w = p;
+        while (*p && isalnum((unsigned char)*p))
+            p++;
+        if ((size_t)(p - w) == n && n && strncasecmp(w, word, n) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool names_fn(const char *prompt, const char *name)
+{
+    bool any = false;
+    for (const char *p = name; *p;) {
+        size_t n = strcspn(p, "_");
+        if (n) {
+            if (!has_word(prompt, p, n))
+                return false;
+            any = true;
+        }
+        p += n + (p[n] == '_');
+    }
+    return any;
+}
+
+static emu_steps *make_named_steps(const emu_session *m, const size_t *idx, size_t n)
+{
+    emu_steps *steps = gl_xcalloc(1, sizeof *steps);
+    steps->v = gl_xcalloc(2, sizeof *steps->v);
+    steps->len = 2;
+    emu_step *call = &steps->v[0], *answer = &steps->v[1];
+    *call = (emu_step){.kind = EMU_ST_CALL, .await = true, .ncalls = n,
+                       .calls = gl_xcalloc(n, sizeof *call->calls)};
+    sb text = {0};
+    for (size_t i = 0; i < n; i++) {
+        const char *name = m->fns[idx[i]].name;
+        call->calls[i] = (emu_call_spec){gl_xstrdup(name), json_object()};
+        sb_add(&text, i ? " I called " : "I called ");
+        sb_add(&text, name);
+        sb_add(&text, ", and it returned {tool:");
+        sb_add(&text, name);
+        sb_add(&text, "}.");
+    }
+    *answer = (emu_step){.kind = EMU_ST_SAY, .await = true,
+                         .text = text.s ? text.s : gl_xstrdup("")};
+    return steps;
+}
+
+static const emu_steps *named_call_steps(emu_session *m, const char *prompt)
+{
+    size_t *idx = gl_xcalloc(m->nfns ? m->nfns : 1, sizeof *idx), n = 0;
+    sb key = {0};
+    for (size_t i = 0; i < m->nfns; i++) {
+        if (!names_fn(prompt, m->fns[i].name))
+            continue;
+        sb_addf(&key, "%s%zu", n ? "," : "", i);
+        idx[n++] = i;
+    }
+    const emu_steps *found = NULL;
+    for (size_t i = 0; n && i < m->nnamed && !found; i++)
+        if (strcmp(m->named_keys[i], sb_str(&key)) == 0)
+            found = m->named[i];
+    if (n && !found) {
+        m->named = gl_xrealloc(m->named, (m->nnamed + 1) * sizeof *m->named);
+        m->named_keys = gl_xrealloc(m->named_keys, (m->nnamed + 1) * sizeof *m->named_keys);
+        m->named[m->nnamed] = make_named_steps(m, idx, n);
+        m->named_keys[m->nnamed] = gl_xstrdup(sb_str(&key));
+        found = m->named[m->nnamed++];
+    }
+    sb_free(&key);
+    free(idx);
+    return found;
 }

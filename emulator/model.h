@@ -57,9 +57,15 @@ void emu_script_free(emu_script *s);
 /* One model session: what setup declared plus the conversation so far. */
 typedef struct emu_session emu_session;
 
-/* setup: the normalized (camelCase) body of the client's setup message. */
+/* setup: the normalized (camelCase) body of the client's setup message. The model's rules
+ * (emulator/rules.h) come from its "model": which declared functions are NON_BLOCKING. */
 emu_session *emu_session_new(emu_script *s, const json_t *setup);
 void emu_session_free(emu_session *m);
+/* The server's --time-scale, for code that the model writes with a scaled wait in it
+ * ({seconds:N}). Default 1. */
+void emu_session_set_time_scale(emu_session *m, double scale);
+/* Whether the script asks for setupComplete.sessionId (its "session_id" setting). */
+bool emu_script_session_id(const emu_script *s);
 
 /* History, for session resumption: an opaque JSON snapshot of the conversation (turns so far),
  * and its restore into a new session (the resumed one). */
@@ -77,22 +83,63 @@ void emu_session_add_turn(emu_session *m, const char *user, const char *model);
  * sends {"serverContent":{"interrupted":true}} and toolCallCancellation for pending ids itself. */
 void emu_session_prompt(emu_session *m, const char *text, emu_actions *out);
 void emu_session_continue(emu_session *m, emu_actions *out);
-/* Ends the running turn, if any, as interrupted: what it said so far goes to the history
- * (marked "interrupted", not counted by emu_session_turns) and pending calls are forgotten.
- * emu_session_prompt/emu_session_audio_turn do this themselves, so take
- * emu_session_pending_calls() for the toolCallCancellation before calling them. */
+/* Ends the running turn (or follow-up), if any, as interrupted: what it said so far goes to the
+ * history (marked "interrupted", not counted by emu_session_turns) and the calls an interruption
+ * cancels are forgotten (NON_BLOCKING calls go on). emu_session_prompt, emu_session_audio_turn
+ * and emu_session_followup do this themselves, so take emu_session_pending_calls() for the
+ * toolCallCancellation before calling them. */
 void emu_session_interrupt(emu_session *m);
 
 /* Audio input that ended (activityEnd / audioStreamEnd): bytes of 16 kHz s16le received. */
 void emu_session_audio_turn(emu_session *m, size_t pcm_bytes, emu_actions *out);
 
-/* A toolResponse arrived for call id with this name and response; the model records it (scripts
- * may echo tool results in the answer). Returns false if the id is not pending. */
+/* FunctionResponse.scheduling; it applies to NON_BLOCKING calls only. */
+typedef enum {
+    EMU_SCHED_WHEN_IDLE, /* the default: answer once no generation is running */
+    EMU_SCHED_SILENT,    /* remember only */
+    EMU_SCHED_INTERRUPT, /* cut the running generation and answer now */
+} emu_scheduling;
+
+/* One functionResponses[] element. */
+typedef struct emu_fn_response {
+    const char *id;         /* NULL: a call sent without id ("no_id"), matched by name */
+    const char *name;
+    const json_t *response; /* may be NULL */
+    emu_scheduling scheduling;
+    bool will_continue;     /* more responses follow for this call */
+} emu_fn_response;
+
+typedef enum {
+    EMU_RESP_UNKNOWN,   /* no pending call has this id (or, without id, this name) */
+    EMU_RESP_AWAITED,   /* a blocking call: the running turn may be waiting for *key */
+    EMU_RESP_KEPT,      /* NON_BLOCKING: remembered; nothing to generate now */
+    EMU_RESP_WHEN_IDLE, /* NON_BLOCKING: a generation is ready, to start once none runs */
+    EMU_RESP_INTERRUPT, /* NON_BLOCKING: a generation is ready, to start now, cutting the
+                           running one */
+} emu_resp_kind;
+
+/* A function response arrived; the model records it (scripts may quote tool results). *key
+ * (may be NULL) gets the call's key, the id that EMU_ACT_AWAIT_TOOL lists (for a call sent
+ * without id, an internal one); valid until the next call into the model. */
+emu_resp_kind emu_session_function_response(emu_session *m, const emu_fn_response *r,
+                                            const char **key);
+/* The same for a plain response (WHEN_IDLE, final); false if the id is not pending. */
 bool emu_session_tool_response(emu_session *m, const char *id, const char *name,
                                const json_t *response);
 
-/* Ids of tool calls issued and not yet answered (for toolCallCancellation on interruption). */
+/* Generations that no prompt started: the answers to NON_BLOCKING calls. When one is ready
+ * (emu_session_function_response said WHEN_IDLE or INTERRUPT), the server calls
+ * emu_session_followup() once no turn is running (after cutting the running one, for
+ * INTERRUPT): it appends a whole server turn to *out, like emu_session_prompt, and returns
+ * false if none was ready. Ready generations run in the order they became ready, INTERRUPT
+ * ones first. */
+bool emu_session_has_followup(const emu_session *m);
+bool emu_session_followup(emu_session *m, emu_actions *out);
+
+/* Ids of the calls an interruption cancels (toolCallCancellation): the blocking ones and those
+ * of `"await": false`. NON_BLOCKING calls outlive turns and are not among them, nor are calls
+ * sent without id. */
 json_t *emu_session_pending_calls(const emu_session *m); /* new reference, array */
-void emu_session_cancel_pending(emu_session *m);
+void emu_session_cancel_pending(emu_session *m);         /* forgets those calls */
 
 #endif

@@ -29,12 +29,17 @@ typedef enum {
     EMU_ST_CANCEL,
     EMU_ST_RECALL,
     EMU_ST_ECHO,
+    EMU_ST_INTERIM,    /* text: serverContent.interimInputTranscription */
+    EMU_ST_VOICE,      /* text: voiceActivity.voiceActivityType */
+    EMU_ST_WAITING,    /* the turn's turnComplete carries waitingForInput: true */
 } emu_step_kind;
 
 typedef struct emu_call_spec {
     char *name;
     json_t *args; /* object, owned */
 } emu_call_spec;
+
+typedef struct emu_steps emu_steps;
 
 typedef struct emu_step {
     emu_step_kind kind;
@@ -45,19 +50,22 @@ typedef struct emu_step {
     size_t ncalls;
     char *via_code;  /* CALL: executableCode emitted before the toolCall, or NULL */
     bool await;      /* CALL: end the batch with EMU_ACT_AWAIT_TOOL (default true) */
+    bool no_id;      /* CALL: the function calls carry no "id" (as recorded on Vertex) */
+    emu_steps *meanwhile; /* CALL: said while non-blocking calls run, or NULL: the default */
+    char *failed;    /* CALL: said instead of the rest if run_python's code failed, or NULL */
     char *program;   /* CODE: "run", or NULL */
     unsigned seconds_ms; /* CODE: "seconds" in ms (sleep), default 1000 */
-    bool has_arg;    /* CODE: explicit "arg" */
+    bool has_arg;    /* CODE: explicit "arg"; CALL: {arg} when the prompt has no number */
     uint64_t arg;
     unsigned ms;     /* DELAY, GOAWAY */
     int code;        /* CLOSE */
     size_t n;        /* OVERSIZE */
 } emu_step;
 
-typedef struct emu_steps {
+struct emu_steps {
     emu_step *v;
     size_t len;
-} emu_steps;
+};
 
 typedef struct emu_rule {
     char **any;      /* "match": the prompt contains one of these (case-insensitive) */
@@ -66,6 +74,8 @@ typedef struct emu_rule {
     size_t nall;
     char **requires; /* declared functions, or "code_execution" / "google_search" */
     size_t nrequires;
+    char **without;  /* none of these tools may be declared */
+    size_t nwithout;
     bool once;
     bool fired;      /* once-rules: set when first selected; shared by every session */
     emu_steps steps;
@@ -76,6 +86,7 @@ struct emu_script {
     size_t nrules;
     emu_steps def;       /* "default" */
     uint64_t next_call;  /* function-call id counter, shared by every session */
+    bool session_id;     /* "session_id": setupComplete carries a sessionId */
 };
 
 /* Whether the session declared a tool (function name, "code_execution" or "google_search"). */
@@ -85,6 +96,9 @@ typedef bool (*emu_has_tool_fn)(const void *ctx, const char *name);
  * not a spent once-rule (marking a once-rule spent), else the default steps. */
 const emu_steps *emu_script_select(emu_script *s, const char *prompt, emu_has_tool_fn has,
                                    const void *ctx);
+
+/* Frees the steps (and what they own), not the struct itself. */
+void emu_steps_free(emu_steps *s);
 
 /* Writes the next unique function call id, "function-call-" + 19 digits, into buf (>= 40). */
 void emu_script_next_call_id(emu_script *s, char *buf, size_t len);

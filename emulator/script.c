@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/xalloc.h"
+
 #define SCRIPT_FAIL(err, ...) gl_fail(err, "script", __VA_ARGS__)
 
 /* ---------- freeing ---------- */
@@ -32,9 +34,14 @@ static void step_free(emu_step *st)
     free(st->calls);
     free(st->via_code);
     free(st->program);
+    free(st->failed);
+    if (st->meanwhile) {
+        emu_steps_free(st->meanwhile);
+        free(st->meanwhile);
+    }
 }
 
-static void steps_free(emu_steps *s)
+void emu_steps_free(emu_steps *s)
 {
     for (size_t i = 0; i < s->len; i++)
         step_free(&s->v[i]);
@@ -52,10 +59,11 @@ void emu_script_free(emu_script *s)
         free_strv(r->any, r->nany);
         free_strv(r->all, r->nall);
         free_strv(r->requires, r->nrequires);
-        steps_free(&r->steps);
+        free_strv(r->without, r->nwithout);
+        emu_steps_free(&r->steps);
     }
     free(s->rules);
-    steps_free(&s->def);
+    emu_steps_free(&s->def);
     free(s);
 }
 
@@ -141,15 +149,16 @@ static int want_true(const pctx *c, const char *where, const char *key, const js
 }
 
 /* The action keys: exactly one per step. The modifiers each action accepts follow it. */
+#define MODS_MAX 8
 static const struct {
     const char *key;
     emu_step_kind kind;
-    const char *mods[4];
+    const char *mods[MODS_MAX];
 } actions[] = {
     {"say", EMU_ST_SAY, {0}},
     {"chunks", EMU_ST_CHUNKS, {0}},
-    {"call", EMU_ST_CALL, {"args", "via_code", "await"}},
-    {"calls", EMU_ST_CALL, {"via_code", "await"}},
+    {"call", EMU_ST_CALL, {"args", "via_code", "await", "no_id", "meanwhile", "failed", "arg"}},
+    {"calls", EMU_ST_CALL, {"via_code", "await", "no_id", "meanwhile", "failed", "arg"}},
     {"code", EMU_ST_CODE, {"run", "seconds", "arg"}},
     {"search", EMU_ST_SEARCH, {0}},
     {"say_search", EMU_ST_SAY_SEARCH, {0}},
@@ -163,6 +172,9 @@ static const struct {
     {"cancel", EMU_ST_CANCEL, {0}},
     {"recall", EMU_ST_RECALL, {0}},
     {"echo", EMU_ST_ECHO, {0}},
+    {"interim_transcription", EMU_ST_INTERIM, {0}},
+    {"voice_activity", EMU_ST_VOICE, {0}},
+    {"waiting_for_input", EMU_ST_WAITING, {0}},
 };
 #define NACTIONS (sizeof actions / sizeof actions[0])
 
@@ -179,7 +191,7 @@ static bool is_modifier(const char *key)
     if (strcmp(key, "comment") == 0)
         return true;
     for (size_t i = 0; i < NACTIONS; i++)
-        for (size_t j = 0; j < 4 && actions[i].mods[j]; j++)
+        for (size_t j = 0; j < MODS_MAX && actions[i].mods[j]; j++)
             if (strcmp(actions[i].mods[j], key) == 0)
                 return true;
     return false;
@@ -189,7 +201,7 @@ static bool action_allows(int a, const char *key)
 {
     if (strcmp(key, "comment") == 0)
         return true;
-    for (size_t j = 0; j < 4 && actions[a].mods[j]; j++)
+    for (size_t j = 0; j < MODS_MAX && actions[a].mods[j]; j++)
         if (strcmp(actions[a].mods[j], key) == 0)
             return true;
     return false;
@@ -207,6 +219,64 @@ static int parse_call_args(const pctx *c, const char *where, const json_t *v, js
     if (!*out)
         return pfail(c, where, "out of memory");
     return 0;
+}
+
+static int parse_steps(const pctx *c, const char *where, const json_t *arr, emu_steps *out);
+
+/* "meanwhile": what the model says while its non-blocking calls run. A string is one "say"; an
+ * array is steps, which may not call functions (a call inside a call's waiting has no turn to
+ * belong to). */
+static int parse_meanwhile(const pctx *c, const char *where, const json_t *v, emu_step *st)
+{
+    char sub[160];
+    snprintf(sub, sizeof sub, "%s.meanwhile", where);
+    st->meanwhile = gl_xcalloc(1, sizeof *st->meanwhile);
+    if (json_is_string(v)) {
+        st->meanwhile->v = gl_xcalloc(1, sizeof *st->meanwhile->v);
+        st->meanwhile->len = 1;
+        st->meanwhile->v[0].kind = EMU_ST_SAY;
+        st->meanwhile->v[0].text = gl_xstrdup(json_string_value(v));
+        return 0;
+    }
+    if (!json_is_array(v))
+        return pfail(c, where, "\"meanwhile\" must be a string or an array of steps");
+    if (parse_steps(c, sub, v, st->meanwhile) < 0)
+        return -1;
+    for (size_t i = 0; i < st->meanwhile->len; i++)
+        if (st->meanwhile->v[i].kind == EMU_ST_CALL || st->meanwhile->v[i].kind == EMU_ST_CANCEL)
+            return pfail(c, sub, "steps[%zu]: no calls or cancels while calls run", i);
+    return 0;
+}
+
+/* The modifiers of "call" and "calls" (the calls themselves are parsed by the caller). */
+static int parse_call_mods(const pctx *c, const char *where, const json_t *obj, emu_step *st)
+{
+    static const char *const flags[] = {"await", "no_id"};
+    bool *dst[] = {&st->await, &st->no_id};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *f = json_object_get(obj, flags[i]);
+        if (!f)
+            continue;
+        if (!json_is_boolean(f))
+            return pfail(c, where, "\"%s\" must be true or false", flags[i]);
+        *dst[i] = json_is_true(f);
+    }
+    json_t *v = json_object_get(obj, "via_code");
+    if (v && dup_str(c, where, "via_code", v, &st->via_code) < 0)
+        return -1;
+    v = json_object_get(obj, "failed");
+    if (v && dup_str(c, where, "failed", v, &st->failed) < 0)
+        return -1;
+    v = json_object_get(obj, "arg");
+    if (v) {
+        unsigned long long u;
+        if (get_uint(c, where, "arg", v, 1000000000000000000ULL, &u) < 0)
+            return -1;
+        st->has_arg = true;
+        st->arg = u;
+    }
+    v = json_object_get(obj, "meanwhile");
+    return v ? parse_meanwhile(c, where, v, st) : 0;
 }
 
 static int parse_step(const pctx *c, const char *where, const json_t *obj, emu_step *st)
@@ -246,20 +316,21 @@ static int parse_step(const pctx *c, const char *where, const json_t *obj, emu_s
     switch (st->kind) {
     case EMU_ST_SAY:
     case EMU_ST_MALFORMED:
+    case EMU_ST_INTERIM:
         return dup_str(c, where, ak, v, &st->text);
+    case EMU_ST_VOICE: {
+        const char *t = json_string_value(v);
+        if (!t || (strcmp(t, "ACTIVITY_START") != 0 && strcmp(t, "ACTIVITY_END") != 0))
+            return pfail(c, where, "\"voice_activity\" must be \"ACTIVITY_START\" or "
+                                   "\"ACTIVITY_END\"");
+        return dup_str(c, where, ak, v, &st->text);
+    }
     case EMU_ST_CHUNKS:
         if (!json_is_array(v) || json_array_size(v) == 0)
             return pfail(c, where, "\"chunks\" must be a non-empty array of strings");
         return dup_strv(c, where, ak, v, false, &st->chunks, &st->nchunks);
     case EMU_ST_CALL: {
-        json_t *aw = json_object_get(obj, "await");
-        if (aw) {
-            if (!json_is_boolean(aw))
-                return pfail(c, where, "\"await\" must be true or false");
-            st->await = json_is_true(aw);
-        }
-        json_t *vc = json_object_get(obj, "via_code");
-        if (vc && dup_str(c, where, "via_code", vc, &st->via_code) < 0)
+        if (parse_call_mods(c, where, obj, st) < 0)
             return -1;
         if (strcmp(ak, "call") == 0) {
             st->calls = calloc(1, sizeof *st->calls);
@@ -351,6 +422,7 @@ static int parse_step(const pctx *c, const char *where, const json_t *obj, emu_s
     case EMU_ST_CANCEL:
     case EMU_ST_RECALL:
     case EMU_ST_ECHO:
+    case EMU_ST_WAITING:
         return want_true(c, where, ak, v);
     }
     return pfail(c, where, "internal: unhandled action \"%s\"", ak);
@@ -396,6 +468,9 @@ static int parse_rule(const pctx *c, size_t idx, const json_t *obj, emu_rule *r)
         } else if (strcmp(key, "requires") == 0) {
             if (dup_strv(c, where, key, v, true, &r->requires, &r->nrequires) < 0)
                 return -1;
+        } else if (strcmp(key, "without") == 0) {
+            if (dup_strv(c, where, key, v, true, &r->without, &r->nwithout) < 0)
+                return -1;
         } else if (strcmp(key, "once") == 0) {
             if (!json_is_boolean(v))
                 return pfail(c, where, "\"once\" must be true or false");
@@ -406,8 +481,8 @@ static int parse_rule(const pctx *c, size_t idx, const json_t *obj, emu_rule *r)
             if (parse_steps(c, sw, v, &r->steps) < 0)
                 return -1;
         } else if (strcmp(key, "comment") != 0) {
-            return pfail(c, where, "unknown key \"%s\" (rules take match, all, requires, once, "
-                                   "steps)", key);
+            return pfail(c, where, "unknown key \"%s\" (rules take match, all, requires, "
+                                   "without, once, steps)", key);
         }
     }
     if (!json_object_get(obj, "steps"))
@@ -438,11 +513,18 @@ emu_script *emu_script_parse(const char *text, const char *origin, gl_err *err)
     json_t *v;
     json_object_foreach(root, key, v) {
         if (strcmp(key, "rules") != 0 && strcmp(key, "default") != 0 &&
-            strcmp(key, "comment") != 0) {
-            pfail(&c, "top level", "unknown key \"%s\" (a script has rules, default)", key);
+            strcmp(key, "comment") != 0 && strcmp(key, "session_id") != 0) {
+            pfail(&c, "top level", "unknown key \"%s\" (a script has rules, default, "
+                                   "session_id)", key);
             goto fail;
         }
     }
+    json_t *sid = json_object_get(root, "session_id");
+    if (sid && !json_is_boolean(sid)) {
+        pfail(&c, "top level", "\"session_id\" must be true or false");
+        goto fail;
+    }
+    s->session_id = json_is_true(sid);
     json_t *rules = json_object_get(root, "rules");
     if (rules) {
         if (!json_is_array(rules)) {
@@ -582,6 +664,9 @@ static bool rule_matches(const emu_rule *r, const char *prompt, emu_has_tool_fn 
             return false;
     for (size_t i = 0; i < r->nrequires; i++)
         if (!has(ctx, r->requires[i]))
+            return false;
+    for (size_t i = 0; i < r->nwithout; i++)
+        if (has(ctx, r->without[i]))
             return false;
     return true;
 }

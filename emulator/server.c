@@ -34,7 +34,7 @@ struct emu_server {
     emu_conn *conns;
     unsigned next_conn_id;
     /* stats */
-    unsigned long connections_total, setups, resumed, rejected, turns, tool_responses,
+    unsigned long connections_total, setups, resumed, rejected, turns, followups, tool_responses,
         unknown_tool_ids, interrupts, goaways, lifetime_cuts;
     unsigned long msgs_by_kind[6];
     /* log of client messages: a bounded ring */
@@ -154,6 +154,8 @@ static void issue_handle(emu_conn *c)
 
 /* ---- turns ---- */
 
+static void start_followup(emu_conn *c);
+
 static void end_of_batch(emu_conn *c)
 {
     emu_actions_free(&c->acts);
@@ -163,6 +165,7 @@ static void end_of_batch(emu_conn *c)
     c->turn_running = false;
     if (c->resumption && c->phase == PH_ACTIVE)
         issue_handle(c);
+    start_followup(c); /* answers to NON_BLOCKING calls wait for the model to be idle */
 }
 
 /* Drops the rest of a running turn because new input interrupts it. */
@@ -199,6 +202,21 @@ static void start_prompt(emu_conn *c, const char *text)
     c->srv->turns++;
     c->turn_running = true;
     emu_session_prompt(c->model, text, &c->acts);
+    c->next_act = 0;
+    run_actions(c);
+}
+
+/* A generation no prompt started: the answer to a NON_BLOCKING call that is ready. Only when no
+ * turn runs (an INTERRUPT answer cuts the running one first). */
+static void start_followup(emu_conn *c)
+{
+    if (c->turn_running || c->phase != PH_ACTIVE || c->stalled ||
+        !emu_session_has_followup(c->model))
+        return;
+    c->srv->followups++;
+    c->turn_running = true;
+    emu_actions_free(&c->acts);
+    emu_session_followup(c->model, &c->acts);
     c->next_act = 0;
     run_actions(c);
 }
@@ -339,22 +357,9 @@ static void handle_setup(emu_conn *c, json_t *body)
         close_conn(c, 1008, reason);
         return;
     }
-    json_t *mods = json_object_get(json_object_get(body, "generationConfig"), "responseModalities");
-    size_t i;
-    json_t *m;
-    json_array_foreach(mods, i, m) {
-        const char *v = json_string_value(m);
-        if (v && strcmp(v, "AUDIO") != 0 && strcmp(v, "TEXT") != 0) {
-            close_invalid(c, "Invalid value at 'setup.generation_config.response_modalities'");
-            return;
-        }
-        if (v && c->rules.audio_only && strcmp(v, "AUDIO") != 0) {
-            close_invalid(c, "Cannot extract voices from a non-audio request.");
-            return;
-        }
-    }
-    if (json_array_size(mods) > 1) {
-        close_invalid(c, "At most one response modality can be specified in the setup request.");
+    char why[128];
+    if (emu_model_check_setup(&c->rules, body, why, sizeof why)) {
+        close_invalid(c, why);
         return;
     }
     snprintf(c->model_name, sizeof c->model_name, "%s", model_bare(model));
@@ -390,6 +395,7 @@ static void handle_setup(emu_conn *c, json_t *body)
                         "modalities", json_object_get(json_object_get(body, "generationConfig"),
                                                       "responseModalities")));
     c->model = emu_session_new(s->cfg.script, body);
+    emu_session_set_time_scale(c->model, s->cfg.time_scale);
     if (h) {
         emu_session_restore(c->model, h->history);
         s->resumed++;
@@ -398,6 +404,11 @@ static void handle_setup(emu_conn *c, json_t *body)
     c->phase = PH_ACTIVE;
     s->setups++;
     json_t *done = json_pack("{s:{}}", "setupComplete");
+    if (s->cfg.session_id || emu_script_session_id(s->cfg.script)) { /* as Vertex does */
+        char sid[40];
+        snprintf(sid, sizeof sid, "emu-session-%lu", s->setups);
+        json_object_set_new(json_object_get(done, "setupComplete"), "sessionId", json_string(sid));
+    }
     send_json(c, done);
     json_decref(done);
     if (c->resumption)
@@ -508,35 +519,73 @@ static void handle_realtime(emu_conn *c, json_t *body)
     }
 }
 
-static void handle_tool_response(emu_conn *c, json_t *body)
+static emu_scheduling scheduling_of(const json_t *fr)
 {
+    const char *s = json_string_value(json_object_get(fr, "scheduling"));
+    if (s && strcmp(s, "SILENT") == 0)
+        return EMU_SCHED_SILENT;
+    if (s && strcmp(s, "INTERRUPT") == 0)
+        return EMU_SCHED_INTERRUPT;
+    return EMU_SCHED_WHEN_IDLE; /* the default, also for SCHEDULING_UNSPECIFIED */
+}
+
+static void unawait(emu_conn *c, const char *key)
+{
+    size_t k;
+    json_t *v;
+    json_array_foreach(c->await_ids, k, v) {
+        if (strcmp(json_string_value(v), key) == 0) {
+            json_array_remove(c->await_ids, k);
+            return;
+        }
+    }
+}
+
+/* Applies each function response; returns whether one asked to interrupt (INTERRUPT on a
+ * NON_BLOCKING call whose answer is ready), or -1 if the connection was closed. */
+static int apply_responses(emu_conn *c, json_t *body)
+{
+    bool interrupt = false;
     size_t i;
     json_t *fr;
     json_array_foreach(json_object_get(body, "functionResponses"), i, fr) {
-        const char *id = json_string_value(json_object_get(fr, "id"));
-        const char *name = json_string_value(json_object_get(fr, "name"));
-        json_t *resp = json_object_get(fr, "response");
+        emu_fn_response r = {
+            .id = json_string_value(json_object_get(fr, "id")),
+            .name = json_string_value(json_object_get(fr, "name")),
+            .response = json_object_get(fr, "response"),
+            .scheduling = scheduling_of(fr),
+            .will_continue = json_is_true(json_object_get(fr, "willContinue")),
+        };
         c->srv->tool_responses++;
         log_event(c->srv, c, "tool_response",
-                  json_pack("{s:s?, s:s?, s:O?}", "id", id, "name", name, "response", resp));
-        if (!id) {
+                  json_pack("{s:s?, s:s?, s:O?, s:O?, s:O?}", "id", r.id, "name", r.name,
+                            "response", r.response, "scheduling",
+                            json_object_get(fr, "scheduling"), "willContinue",
+                            json_object_get(fr, "willContinue")));
+        const char *key = NULL;
+        emu_resp_kind k = emu_session_function_response(c->model, &r, &key);
+        if (k == EMU_RESP_UNKNOWN && !r.id) { /* the Developer API requires the id */
             close_invalid(c, "Invalid JSON payload received. Missing function response id.");
-            return;
+            return -1;
         }
-        if (!emu_session_tool_response(c->model, id, name ? name : "", resp)) {
+        if (k == EMU_RESP_UNKNOWN)
             c->srv->unknown_tool_ids++;
-            continue;
-        }
-        size_t k;
-        json_t *v;
-        json_array_foreach(c->await_ids, k, v) {
-            if (strcmp(json_string_value(v), id) == 0) {
-                json_array_remove(c->await_ids, k);
-                break;
-            }
-        }
+        else if (k == EMU_RESP_AWAITED)
+            unawait(c, key);
+        else if (k == EMU_RESP_INTERRUPT)
+            interrupt = true;
     }
-    if (c->await_ids && json_array_size(c->await_ids) == 0) {
+    return interrupt;
+}
+
+static void handle_tool_response(emu_conn *c, json_t *body)
+{
+    int interrupt = apply_responses(c, body);
+    if (interrupt < 0)
+        return;
+    if (interrupt && c->turn_running) {
+        interrupt_turn(c); /* an INTERRUPT answer is generated now */
+    } else if (c->await_ids && json_array_size(c->await_ids) == 0) {
         json_decref(c->await_ids);
         c->await_ids = NULL;
         emu_actions_free(&c->acts);
@@ -547,6 +596,7 @@ static void handle_tool_response(emu_conn *c, json_t *body)
         else
             run_actions(c);
     }
+    start_followup(c); /* if no turn runs */
 }
 
 static void on_message(ws_conn *ws, int opcode, const uint8_t *data, size_t len, void *ud)
@@ -735,10 +785,11 @@ static json_t *stats_json(emu_server *s)
     unsigned open = 0;
     for (emu_conn *c = s->conns; c; c = c->next)
         open++;
-    return json_pack("{s:I, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
+    return json_pack("{s:I, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
                      "connections_total", (json_int_t)s->connections_total, "connections_open", (int)open,
                      "setups", (json_int_t)s->setups, "resumed", (json_int_t)s->resumed,
                      "rejected", (json_int_t)s->rejected, "turns", (json_int_t)s->turns,
+                     "followups", (json_int_t)s->followups,
                      "tool_responses", (json_int_t)s->tool_responses,
                      "unknown_tool_ids", (json_int_t)s->unknown_tool_ids,
                      "interrupts", (json_int_t)s->interrupts, "goaways", (json_int_t)s->goaways,

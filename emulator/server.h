@@ -23,6 +23,8 @@ typedef struct emu_config {
     size_t max_message;        /* inbound bound; 0 = 16 MiB */
     const char *api_key;       /* NULL: any non-empty key is valid */
     unsigned max_log;          /* received-message log entries kept; 0 = 100000 */
+    bool session_id;           /* setupComplete carries a sessionId (Vertex does; the
+                                  Developer API does not, hence off by default) */
 } emu_config;
 
 typedef struct emu_server emu_server;

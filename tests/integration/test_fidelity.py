@@ -24,7 +24,7 @@ def run_sdk(emu, base, scenarios):
     for line in p.stdout.splitlines():
         r = json.loads(line)
         assert "error" not in r, f"SDK scenario {r['scenario']}: {r['error']}\n{p.stderr[-2000:]}"
-        results[r["scenario"]] = r["messages"]
+        results[r["scenario"]] = r["messages"] if "messages" in r else r
     assert p.returncode == 0 and len(results) == len(scenarios), p.stderr[-3000:]
     return results
 
@@ -64,6 +64,35 @@ def test_official_sdk_over_wss(ctx):
 def test_official_sdk_over_plain_ws(ctx):
     emu = ctx.emulator(tls=False)
     check_sdk_results(run_sdk(emu, emu.http_base, [1, 2, 4]))
+
+
+def test_official_sdk_on_gemini_38(ctx):
+    """Today's default model through the SDK: (a) codeExecution is refused with a 1007 close that
+    the SDK reports; (b) a function call is NON_BLOCKING: the turn completes before the SDK sends
+    its toolResponse, and the answer comes in a generation of its own."""
+    emu = ctx.emulator()
+    r = run_sdk(emu, emu.http_base, [38, 39])
+    rejected = r[38]["rejected"]
+    assert "1007" in rejected and "code_execution" in rejected, rejected
+    msgs = r[39]
+    kinds = []
+    for m in msgs:
+        if m.get("_sent"):
+            kinds.append("sent")
+        elif m.get("toolCall"):
+            kinds.append("toolCall")
+        elif (m.get("serverContent") or {}).get("turnComplete"):
+            kinds.append("turnComplete")
+    assert kinds == ["toolCall", "turnComplete", "sent", "turnComplete"], kinds
+    sent = next(i for i, m in enumerate(msgs) if m.get("_sent"))
+
+    def said(ms):
+        return "".join((m.get("serverContent") or {}).get("outputTranscription", {}).get("text", "") for m in ms)
+    assert said(msgs[:sent]) == "Sure, turning on the lights.", said(msgs[:sent])
+    assert said(msgs[sent:]) == "OK, I've turned on the lights.", said(msgs[sent:])
+    assert [(e["name"], e["id"].startswith("function-call-")) for e in emu.log(kind="tool_response")] == \
+        [("turn_on_the_lights", True)]
+    assert not [e for e in emu.log() if e["kind"] == "invalid"]
 
 
 def run_notebook(ctx, emu, scenario):

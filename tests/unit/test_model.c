@@ -1272,3 +1272,502 @@ TEST(deterministic_output)
     free(a);
     free(b);
 }
+
+/* ---------- today's models: NON_BLOCKING calls, run_python, named functions, shapes ----------
+ * The model follows the setup's responseModalities whatever the model (the server enforces
+ * AUDIO-only models), so these use TEXT on 3.8 to read the answers directly. */
+
+static emu_session *mk_json_session(emu_script *s, const char *setup_json)
+{
+    json_error_t je;
+    json_t *setup = json_loads(setup_json, 0, &je);
+    if (!setup)
+        printf("# bad setup JSON: %s\n", je.text);
+    emu_session *m = emu_session_new(s, setup);
+    json_decref(setup);
+    return m;
+}
+
+#define LIGHTS_DECL "{\"functionDeclarations\":[{\"name\":\"turn_on_the_lights\"},{\"name\":\"turn_off_the_lights\"}]}"
+#define PY_DECL "{\"functionDeclarations\":[{\"name\":\"run_python\"}]}"
+#define SETUP(model, tools)                                                                     \
+    "{\"model\":\"models/" model "\",\"generationConfig\":{\"responseModalities\":[\"TEXT\"]},"  \
+    "\"tools\":[" tools "]}"
+
+static bool is_await(const emu_action *a)
+{
+    return a->kind == EMU_ACT_AWAIT_TOOL;
+}
+
+static emu_resp_kind respond(emu_session *m, const char *id, const char *name, const char *json,
+                             emu_scheduling sched, bool will_continue)
+{
+    json_t *resp = json_loads(json, 0, NULL);
+    emu_fn_response r = {id, name, resp, sched, will_continue};
+    emu_resp_kind k = emu_session_function_response(m, &r, NULL);
+    json_decref(resp);
+    return k;
+}
+
+/* The code of the one run_python call in a. */
+static const char *python_code(const emu_actions *a)
+{
+    int i = find_action(a, is_tool_call);
+    const json_t *fc = i < 0 ? NULL : the_call(&a->v[i]);
+    if (!fc || strcmp(json_string_value(json_object_get(fc, "name")), "run_python") != 0)
+        return NULL;
+    return json_string_value(json_object_get(json_object_get(fc, "args"), "code"));
+}
+
+TEST(async_38_turn_completes_then_a_followup_answers)
+{
+    emu_script *s = emu_script_load(NULL, NULL);
+    emu_session *m = mk_json_session(s, SETUP("gemini-3.8-live", LIGHTS_DECL));
+    emu_actions a = {0}, b = {0};
+    emu_session_prompt(m, "Turn on the lights", &a);
+    CHECK(is_tool_call(&a.v[0]));
+    CHECK(find_action(&a, is_await) < 0); /* the model does not wait */
+    CHECK_STR(all_text(&a), "Sure, turning on the lights.");
+    CHECK(is_gen_complete(&a.v[a.len - 2]) && is_turn_complete(&a.v[a.len - 1]));
+    char id[64];
+    snprintf(id, sizeof id, "%s", call_id(&a.v[0]));
+    json_t *pend = emu_session_pending_calls(m); /* an interruption does not cancel it */
+    CHECK_INT(json_array_size(pend), 0);
+    json_decref(pend);
+    CHECK(!emu_session_has_followup(m));
+    CHECK_INT(emu_session_turns(m), 1);
+
+    json_t *resp = ok_response();
+    const char *key = NULL;
+    emu_fn_response r = {id, "turn_on_the_lights", resp, EMU_SCHED_WHEN_IDLE, false};
+    CHECK_INT(emu_session_function_response(m, &r, &key), EMU_RESP_WHEN_IDLE);
+    CHECK_STR(key, id);
+    CHECK_INT(emu_session_function_response(m, &r, NULL), EMU_RESP_UNKNOWN); /* answered */
+    json_decref(resp);
+    CHECK(emu_session_has_followup(m));
+    CHECK(emu_session_followup(m, &b));
+    CHECK_STR(all_text(&b), "OK, I've turned on the lights.");
+    CHECK(find_action(&b, is_tool_call) < 0);
+    CHECK(is_gen_complete(&b.v[b.len - 2]) && is_turn_complete(&b.v[b.len - 1]));
+    CHECK(usage_int(&b.v[b.len - 1], "promptTokenCount") > 0);
+    CHECK(!emu_session_followup(m, &b));
+    CHECK(!emu_session_has_followup(m));
+
+    json_t *h = emu_session_history(m);
+    CHECK_INT(json_array_size(h), 3);
+    CHECK_STR(json_string_value(json_object_get(json_array_get(h, 1), "function")),
+              "turn_on_the_lights");
+    CHECK_STR(json_string_value(json_object_get(json_array_get(h, 2), "after_function")),
+              "turn_on_the_lights");
+    CHECK(!json_object_get(json_array_get(h, 2), "user"));
+    json_decref(h);
+    CHECK_INT(emu_session_turns(m), 1); /* follow-ups are not user turns */
+    emu_actions_free(&a);
+    emu_session_prompt(m, "What did I say before?", &a);
+    CHECK_STR(all_text(&a), "You said before: Turn on the lights");
+    emu_actions_free(&a);
+    emu_actions_free(&b);
+    emu_session_free(m);
+    emu_script_free(s);
+}
+
+TEST(async_behaviour_follows_model_and_declaration)
+{
+    static const struct {
+        const char *setup;
+        bool waits;
+    } cases[] = {
+        {SETUP("gemini-3.8-live", LIGHTS_DECL), false},
+        {SETUP("gemini-3.8-live", "{\"functionDeclarations\":[{\"name\":\"turn_on_the_lights\","
+                                  "\"behavior\":\"BLOCKING\"}]}"), true},
+        {SETUP("gemini-3.1-flash-live-preview", "{\"functionDeclarations\":[{\"name\":"
+                                  "\"turn_on_the_lights\",\"behavior\":\"NON_BLOCKING\"}]}"), true},
+        {SETUP("gemini-2.5-flash-native-audio-latest", LIGHTS_DECL), true},
+        {SETUP("gemini-2.5-flash-native-audio-latest", "{\"functionDeclarations\":[{\"name\":"
+                                  "\"turn_on_the_lights\",\"behavior\":\"NON_BLOCKING\"}]}"), false},
+        {SETUP("gemini-live-2.5-flash-preview", LIGHTS_DECL), true},
+        {SETUP("gemini-live-2.5-flash-preview", "{\"functionDeclarations\":[{\"name\":"
+                                  "\"turn_on_the_lights\",\"behavior\":\"NON_BLOCKING\"}]}"), false},
+    };
+    emu_script *s = emu_script_load(NULL, NULL);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        emu_session *m = mk_json_session(s, cases[i].setup);
+        emu_actions a = {0};
+        emu_session_prompt(m, "Turn on the lights", &a);
+        bool waits = find_action(&a, is_await) >= 0;
+        bool completes = is_turn_complete(&a.v[a.len - 1]);
+        emu_actions_free(&a);
+        emu_session_free(m);
+        if (waits != cases[i].waits || completes == cases[i].waits)
+            GL_FAILF("case %zu: waits %d completes %d", i, waits, completes);
+    }
+    /* a batch with one blocking function in it is waited for as a whole */
+    emu_script *s2 = load_str("{\"default\":[{\"calls\":[{\"name\":\"a\"},{\"name\":\"b\"}]},"
+                              "{\"say\":\"a {tool:a} b {tool:b}\"}]}");
+    emu_session *m = mk_json_session(s2, SETUP("gemini-3.8-live", "{\"functionDeclarations\":["
+                                     "{\"name\":\"a\"},{\"name\":\"b\",\"behavior\":\"BLOCKING\"}]}"));
+    emu_actions a = {0};
+    emu_session_prompt(m, "go", &a);
+    int w = find_action(&a, is_await);
+    CHECK(w >= 0);
+    CHECK_INT(json_array_size(a.v[w].ids), 2);
+    emu_actions_free(&a);
+    emu_session_free(m);
+    emu_script_free(s2);
+    emu_script_free(s);
+}
+
+TEST(async_scheduling_and_will_continue)
+{
+    emu_script *s = load_str("{\"default\":[{\"call\":\"f\",\"meanwhile\":[{\"say\":\"wait\"}]},"
+                             "{\"say\":\"f gave {tool:f}\"}]}");
+    emu_session *m = mk_json_session(s, SETUP("gemini-3.8-live",
+                                              "{\"functionDeclarations\":[{\"name\":\"f\"}]}"));
+    emu_actions a = {0};
+    char id1[64], id2[64];
+    emu_session_prompt(m, "one", &a);
+    CHECK_STR(all_text(&a), "wait");
+    snprintf(id1, sizeof id1, "%s", call_id(&a.v[0]));
+    emu_actions_free(&a);
+    emu_session_prompt(m, "two", &a);
+    snprintf(id2, sizeof id2, "%s", call_id(&a.v[0]));
+    emu_actions_free(&a);
+
+    /* intermediate answers: an update each unless SILENT; the call stays pending */
+    CHECK_INT(respond(m, id1, "f", "{\"p\":1}", EMU_SCHED_SILENT, true), EMU_RESP_KEPT);
+    CHECK(!emu_session_has_followup(m));
+    CHECK_INT(respond(m, id1, "f", "{\"p\":2}", EMU_SCHED_WHEN_IDLE, true), EMU_RESP_WHEN_IDLE);
+    /* a final SILENT answer: remembered, nothing generated */
+    CHECK_INT(respond(m, id2, "f", "{\"quiet\":true}", EMU_SCHED_SILENT, false), EMU_RESP_KEPT);
+    /* INTERRUPT answers run before the WHEN_IDLE ones */
+    CHECK_INT(respond(m, id1, "f", "{\"done\":1}", EMU_SCHED_INTERRUPT, false), EMU_RESP_INTERRUPT);
+    CHECK_INT(respond(m, id1, "f", "{}", EMU_SCHED_WHEN_IDLE, false), EMU_RESP_UNKNOWN);
+    CHECK(emu_session_followup(m, &a));
+    CHECK_STR(all_text(&a), "f gave {\"done\":1}");
+    emu_actions_free(&a);
+    CHECK(emu_session_followup(m, &a));
+    CHECK_STR(all_text(&a), "An update from f: {\"p\":2}");
+    emu_actions_free(&a);
+    CHECK(!emu_session_followup(m, &a));
+    json_t *h = emu_session_history(m);
+    size_t fn_entries = 0, i;
+    json_t *e;
+    json_array_foreach(h, i, e)
+        fn_entries += json_object_get(e, "function") != NULL;
+    CHECK_INT(fn_entries, 4); /* every answer, SILENT ones too */
+    json_decref(h);
+    emu_session_free(m);
+    emu_script_free(s);
+}
+
+TEST(async_batch_waits_for_every_call_and_chains)
+{
+    emu_script *s = emu_script_load(NULL, NULL);
+    emu_session *m = mk_json_session(s, SETUP("gemini-3.8-live", LIGHTS_DECL));
+    emu_actions a = {0};
+    /* seed 6 without code: on, then off, each answer starting the next generation */
+    emu_session_prompt(m, SEED6_PROMPT, &a);
+    CHECK_STR(json_string_value(json_object_get(the_call(&a.v[0]), "name")), "turn_on_the_lights");
+    char id[64];
+    snprintf(id, sizeof id, "%s", call_id(&a.v[0]));
+    emu_actions_free(&a);
+    CHECK_INT(respond(m, id, "turn_on_the_lights", "{}", EMU_SCHED_WHEN_IDLE, false),
+              EMU_RESP_WHEN_IDLE);
+    CHECK(emu_session_followup(m, &a));
+    int i = find_action(&a, is_tool_call);
+    CHECK(i >= 0);
+    CHECK_STR(json_string_value(json_object_get(the_call(&a.v[i]), "name")), "turn_off_the_lights");
+    CHECK(is_turn_complete(&a.v[a.len - 1]));
+    snprintf(id, sizeof id, "%s", call_id(&a.v[i]));
+    emu_actions_free(&a);
+    CHECK_INT(respond(m, id, "turn_off_the_lights", "{}", EMU_SCHED_WHEN_IDLE, false),
+              EMU_RESP_WHEN_IDLE);
+    CHECK(emu_session_followup(m, &a));
+    CHECK_CONTAINS(all_text(&a), "turned off the lights");
+    emu_actions_free(&a);
+    emu_session_free(m);
+
+    /* two calls in one toolCall: one follow-up, once both are answered */
+    emu_script *s2 = load_str("{\"default\":[{\"calls\":[{\"name\":\"a\"},{\"name\":\"b\"}]},"
+                              "{\"say\":\"a {tool:a} b {tool:b}\"}]}");
+    m = mk_json_session(s2, SETUP("gemini-3.8-live", "{\"functionDeclarations\":[{\"name\":\"a\"},"
+                                  "{\"name\":\"b\"}]}"));
+    emu_session_prompt(m, "go", &a);
+    const json_t *fc = json_object_get(json_object_get(a.v[0].msg, "toolCall"), "functionCalls");
+    char ida[64], idb[64];
+    snprintf(ida, sizeof ida, "%s", json_string_value(json_object_get(json_array_get(fc, 0), "id")));
+    snprintf(idb, sizeof idb, "%s", json_string_value(json_object_get(json_array_get(fc, 1), "id")));
+    CHECK_STR(all_text(&a), "OK, working on it."); /* no "meanwhile": the default */
+    emu_actions_free(&a);
+    CHECK_INT(respond(m, idb, "b", "{\"v\":2}", EMU_SCHED_INTERRUPT, false), EMU_RESP_KEPT);
+    CHECK(!emu_session_has_followup(m));
+    CHECK_INT(respond(m, ida, "a", "{\"v\":1}", EMU_SCHED_WHEN_IDLE, false), EMU_RESP_WHEN_IDLE);
+    CHECK(emu_session_followup(m, &a));
+    CHECK_STR(all_text(&a), "a {\"v\":1} b {\"v\":2}");
+    emu_actions_free(&a);
+    emu_session_free(m);
+    emu_script_free(s2);
+    emu_script_free(s);
+}
+
+TEST(async_call_cancelled_and_prompt_keeps_it)
+{
+    emu_script *s = emu_script_load(NULL, NULL);
+    emu_session *m = mk_json_session(s, SETUP("gemini-3.8-live", LIGHTS_DECL));
+    emu_actions a = {0};
+    emu_session_prompt(m, "Turn on the lights", &a);
+    char id[64];
+    snprintf(id, sizeof id, "%s", call_id(&a.v[0]));
+    emu_actions_free(&a);
+    emu_session_prompt(m, "Hello?", &a); /* a new turn: the call goes on */
+    emu_actions_free(&a);
+    emu_session_cancel_pending(m);
+    CHECK_INT(respond(m, id, "turn_on_the_lights", "{}", EMU_SCHED_WHEN_IDLE, false),
+              EMU_RESP_WHEN_IDLE);
+    emu_session_free(m);
+    /* the cancel step cancels NON_BLOCKING calls too */
+    m = mk_json_session(s, SETUP("gemini-3.8-live", LIGHTS_DECL));
+    emu_session_prompt(m, "emu:cancel", &a);
+    int c = -1;
+    for (size_t i = 0; i < a.len; i++)
+        if (a.v[i].kind == EMU_ACT_SEND && json_object_get(a.v[i].msg, "toolCallCancellation"))
+            c = (int)i;
+    CHECK(c > 0);
+    CHECK_STR(json_string_value(json_array_get(json_object_get(json_object_get(
+                  a.v[c].msg, "toolCallCancellation"), "ids"), 0)),
+              call_id(&a.v[0]));
+    CHECK_CONTAINS(all_text(&a), "cancelled");
+    emu_actions_free(&a);
+    emu_session_free(m);
+    emu_script_free(s);
+}
+
+TEST(run_python_blocking_on_half_cascade)
+{
+    emu_script *s = emu_script_load(NULL, NULL);
+    emu_session *m = mk_json_session(s, SETUP("gemini-live-2.5-flash-preview", PY_DECL));
+    emu_actions a = {0}, b = {0};
+    emu_session_prompt(m, "What is the largest prime palindrome under 100000", &a);
+    const char *code = python_code(&a);
+    CHECK(code != NULL);
+    CHECK_CONTAINS(code, "range(100000)");
+    CHECK_CONTAINS(code, "def is_prime(n):");
+    CHECK(find_action(&a, is_code) < 0);
+    int w = find_action(&a, is_await);
+    CHECK(w >= 0);
+    const char *key = json_string_value(json_array_get(a.v[w].ids, 0));
+    CHECK_INT(respond(m, key, "run_python", "{\"outcome\":\"OUTCOME_OK\",\"output\":\"checking\\n98689\\n\\n\"}",
+                      EMU_SCHED_WHEN_IDLE, false),
+              EMU_RESP_AWAITED);
+    emu_session_continue(m, &b);
+    CHECK_STR(all_text(&b), "The largest prime palindrome under 100000 is 98689.");
+    emu_actions_free(&a);
+    emu_actions_free(&b);
+    /* the code failed: the model says so and stops there */
+    emu_session_prompt(m, "the largest palindromic prime below 1000", &a);
+    CHECK_CONTAINS(python_code(&a), "range(1000)");
+    w = find_action(&a, is_await);
+    key = json_string_value(json_array_get(a.v[w].ids, 0));
+    respond(m, key, "run_python", "{\"outcome\":\"OUTCOME_DEADLINE_EXCEEDED\",\"output\":\"\"}",
+            EMU_SCHED_WHEN_IDLE, false);
+    emu_session_continue(m, &b);
+    CHECK_STR(all_text(&b), "I tried to compute it with Python, but the code failed "
+                            "(OUTCOME_DEADLINE_EXCEEDED).");
+    CHECK(is_turn_complete(&b.v[b.len - 1]));
+    emu_actions_free(&a);
+    emu_actions_free(&b);
+    emu_session_free(m);
+    /* with codeExecution too, the half-cascade model runs the code itself, as before */
+    m = mk_json_session(s, SETUP("gemini-live-2.5-flash-preview", PY_DECL ",{\"codeExecution\":{}}"));
+    emu_session_prompt(m, "What is the largest prime palindrome under 100000", &a);
+    CHECK(find_action(&a, is_code) >= 0 && find_action(&a, is_tool_call) < 0);
+    emu_actions_free(&a);
+    emu_session_free(m);
+    emu_script_free(s);
+}
+
+TEST(run_python_seed6_code_and_time_scale)
+{
+    emu_script *s = emu_script_load(NULL, NULL);
+    static const struct {
+        double scale;
+        const char *sleep;
+    } cases[] = {{1, "time.sleep(10)"}, {0.01, "time.sleep(0.1)"}, {0.2, "time.sleep(2)"}};
+    for (size_t i = 0; i < 3; i++) {
+        emu_session *m = mk_json_session(s, SETUP("gemini-3.8-live", LIGHTS_DECL "," PY_DECL));
+        emu_session_set_time_scale(m, cases[i].scale);
+        emu_actions a = {0};
+        emu_session_prompt(m, SEED6_PROMPT, &a);
+        const char *code = python_code(&a);
+        CHECK(code != NULL);
+        CHECK_CONTAINS(code, cases[i].sleep);
+        if (cases[i].scale == 1)
+            CHECK_STR(code, "import time\n\nprint(default_api.turn_on_the_lights())\n"
+                            "time.sleep(10)\nprint(default_api.turn_off_the_lights())\n");
+        char id[64];
+        snprintf(id, sizeof id, "%s", call_id(&a.v[find_action(&a, is_tool_call)]));
+        emu_actions_free(&a);
+        respond(m, id, "run_python", "{\"outcome\":\"OUTCOME_OK\",\"output\":\"{'r': 'on'}\\n{'r': 'off'}\\n\"}",
+                EMU_SCHED_WHEN_IDLE, false);
+        CHECK(emu_session_followup(m, &a));
+        CHECK_STR(all_text(&a), "I turned on the lights, waited 10 seconds, and then turned off the "
+                                "lights. The last thing the code printed was {'r': 'off'}.");
+        emu_actions_free(&a);
+        emu_session_free(m);
+    }
+    emu_script_free(s);
+}
+
+TEST(run_python_seed7_one_toolcall_then_search)
+{
+    emu_script *s = emu_script_load(NULL, NULL);
+    emu_session *m = mk_json_session(s, SETUP("gemini-3.8-live",
+                                              LIGHTS_DECL "," PY_DECL ",{\"googleSearch\":{}}"));
+    emu_actions a = {0};
+    emu_session_prompt(m, SEED7_PROMPT, &a);
+    const json_t *fc = json_object_get(json_object_get(a.v[0].msg, "toolCall"), "functionCalls");
+    CHECK_INT(json_array_size(fc), 2);
+    CHECK_STR(json_string_value(json_object_get(json_array_get(fc, 0), "name")), "turn_on_the_lights");
+    CHECK_STR(json_string_value(json_object_get(json_array_get(fc, 1), "name")), "run_python");
+    char on[64], py[64];
+    snprintf(on, sizeof on, "%s", json_string_value(json_object_get(json_array_get(fc, 0), "id")));
+    snprintf(py, sizeof py, "%s", json_string_value(json_object_get(json_array_get(fc, 1), "id")));
+    emu_actions_free(&a);
+    respond(m, py, "run_python", "{\"outcome\":\"OUTCOME_OK\",\"output\":\"98689\\n\"}",
+            EMU_SCHED_WHEN_IDLE, false);
+    respond(m, on, "turn_on_the_lights", "{}", EMU_SCHED_WHEN_IDLE, false);
+    CHECK(emu_session_followup(m, &a));
+    CHECK_CONTAINS(all_text(&a), "The largest prime palindrome under 100000 is 98689.");
+    CHECK_CONTAINS(all_text(&a), "Cape Mendocino");
+    CHECK(find_action(&a, is_grounding) >= 0);
+    emu_actions_free(&a);
+    emu_session_free(m);
+    emu_script_free(s);
+}
+
+TEST(prompt_naming_a_function_calls_it)
+{
+    emu_script *s = emu_script_load(NULL, NULL);
+    emu_session *m = mk_json_session(s, SETUP("gemini-live-2.5-flash-preview",
+                                              "{\"functionDeclarations\":[{\"name\":\"turn_on_the_lights\"},"
+                                              "{\"name\":\"open_garage_door\"},{\"name\":\"_\"}]}"));
+    emu_actions a = {0}, b = {0};
+    emu_session_prompt(m, "GARAGE: door, open!", &a);
+    CHECK_STR(json_string_value(json_object_get(the_call(&a.v[0]), "name")), "open_garage_door");
+    CHECK_INT(json_object_size(json_object_get(the_call(&a.v[0]), "args")), 0);
+    respond(m, call_id(&a.v[0]), "open_garage_door", "{\"open\":true}", EMU_SCHED_WHEN_IDLE, false);
+    emu_session_continue(m, &b);
+    CHECK_STR(all_text(&b), "I called open_garage_door, and it returned {\"open\":true}.");
+    emu_actions_free(&a);
+    emu_actions_free(&b);
+    emu_session_prompt(m, "please switch the lights on", &a); /* "turn" is missing */
+    CHECK(find_action(&a, is_tool_call) < 0);
+    CHECK_STR(all_text(&a), "I heard you say: please switch the lights on");
+    emu_actions_free(&a);
+    emu_session_prompt(m, "turn the lights on, and open the garage door", &a); /* both, in order */
+    const json_t *fc = json_object_get(json_object_get(a.v[0].msg, "toolCall"), "functionCalls");
+    CHECK_INT(json_array_size(fc), 2);
+    CHECK_STR(json_string_value(json_object_get(json_array_get(fc, 0), "name")), "turn_on_the_lights");
+    emu_actions_free(&a);
+    emu_session_free(m);
+    /* a script rule that matches wins */
+    emu_script *s2 = load_str("{\"rules\":[{\"match\":\"garage\",\"steps\":[{\"say\":\"rule\"}]}]}");
+    m = mk_json_session(s2, SETUP("m", "{\"functionDeclarations\":[{\"name\":\"open_garage_door\"}]}"));
+    emu_session_prompt(m, "open the garage door", &a);
+    CHECK_STR(all_text(&a), "rule");
+    emu_actions_free(&a);
+    emu_session_free(m);
+    emu_script_free(s2);
+    emu_script_free(s);
+}
+
+TEST(shape_steps)
+{
+    emu_script *s = load_str(
+        "{\"session_id\":true,\"rules\":[{\"match\":\"\",\"steps\":["
+        "{\"interim_transcription\":\"you said {prompt}\"},{\"voice_activity\":\"ACTIVITY_START\"},"
+        "{\"voice_activity\":\"ACTIVITY_END\"},{\"call\":\"f\",\"no_id\":true},"
+        "{\"say\":\"f said {tool:f}\"},{\"waiting_for_input\":true}]}]}");
+    CHECK(s != NULL);
+    CHECK(emu_script_session_id(s));
+    emu_session *m = mk_json_session(s, SETUP("m", "{\"functionDeclarations\":[{\"name\":\"f\"}]}"));
+    emu_actions a = {0}, b = {0};
+    emu_session_prompt(m, "hi", &a);
+    CHECK_INT(a.len, 5);
+    CHECK_STR(json_string_value(json_object_get(json_object_get(sc(&a.v[0]),
+                                                                "interimInputTranscription"), "text")),
+              "you said hi");
+    CHECK_STR(json_string_value(json_object_get(json_object_get(a.v[1].msg, "voiceActivity"),
+                                                "voiceActivityType")),
+              "ACTIVITY_START");
+    CHECK_STR(json_string_value(json_object_get(json_object_get(a.v[2].msg, "voiceActivity"),
+                                                "voiceActivityType")),
+              "ACTIVITY_END");
+    CHECK(json_object_get(the_call(&a.v[3]), "id") == NULL);
+    CHECK_INT(json_object_size(the_call(&a.v[3])), 2); /* name and args only */
+    const char *awaited = json_string_value(json_array_get(a.v[4].ids, 0));
+    json_t *pend = emu_session_pending_calls(m); /* no id to cancel it by */
+    CHECK_INT(json_array_size(pend), 0);
+    json_decref(pend);
+    /* answered by name, without id */
+    json_t *resp = json_pack("{s:i}", "x", 1);
+    const char *key = NULL;
+    emu_fn_response r = {NULL, "g", resp, EMU_SCHED_WHEN_IDLE, false};
+    CHECK_INT(emu_session_function_response(m, &r, &key), EMU_RESP_UNKNOWN);
+    r.name = "f";
+    CHECK_INT(emu_session_function_response(m, &r, &key), EMU_RESP_AWAITED);
+    CHECK_STR(key, awaited);
+    json_decref(resp);
+    emu_session_continue(m, &b);
+    CHECK_STR(all_text(&b), "f said {\"x\":1}");
+    const json_t *done = sc(&b.v[b.len - 1]);
+    CHECK(json_is_true(json_object_get(done, "turnComplete")));
+    CHECK(json_is_true(json_object_get(done, "waitingForInput")));
+    emu_actions_free(&a);
+    emu_actions_free(&b);
+    emu_session_free(m);
+    emu_script_free(s);
+}
+
+TEST(script_load_errors_for_new_keys)
+{
+    static const struct {
+        const char *script, *want;
+    } cases[] = {
+        {"{\"default\":[{\"call\":\"f\",\"meanwhile\":[{\"call\":\"g\"}]}]}", "no calls or cancels"},
+        {"{\"default\":[{\"call\":\"f\",\"meanwhile\":[{\"sya\":\"x\"}]}]}",
+         "default[0].meanwhile[0]: unknown key \"sya\""},
+        {"{\"default\":[{\"call\":\"f\",\"meanwhile\":3}]}", "\"meanwhile\" must be"},
+        {"{\"default\":[{\"call\":\"f\",\"no_id\":1}]}", "\"no_id\" must be true or false"},
+        {"{\"default\":[{\"call\":\"f\",\"failed\":1}]}", "\"failed\" must be a string"},
+        {"{\"default\":[{\"say\":\"x\",\"meanwhile\":\"y\"}]}", "does not apply to \"say\""},
+        {"{\"default\":[{\"voice_activity\":\"ACTIVITY_MAYBE\"}]}", "ACTIVITY_START"},
+        {"{\"default\":[{\"waiting_for_input\":false}]}", "must be true"},
+        {"{\"default\":[{\"interim_transcription\":true}]}", "must be a string"},
+        {"{\"rules\":[{\"without\":3,\"steps\":[]}]}", "\"without\" must be"},
+        {"{\"session_id\":\"yes\"}", "\"session_id\" must be true or false"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        gl_err e = {0};
+        emu_script *s = emu_script_load_string(cases[i].script, &e);
+        if (s || !strstr(e.msg, cases[i].want)) {
+            emu_script_free(s);
+            GL_FAILF("case %zu: \"%s\" lacks \"%s\"", i, e.msg, cases[i].want);
+        }
+    }
+    emu_script *s = load_str("{\"rules\":[{\"match\":\"x\",\"without\":\"f\",\"steps\":[{\"say\":\"r\"}]}],"
+                             "\"default\":[{\"say\":\"d\"}]}");
+    CHECK(s != NULL && !emu_script_session_id(s));
+    emu_session *m = mk_json_session(s, SETUP("m", "{\"functionDeclarations\":[{\"name\":\"f\"}]}"));
+    emu_actions a = {0};
+    emu_session_prompt(m, "x", &a);
+    CHECK_STR(all_text(&a), "d"); /* f is declared: the rule is skipped */
+    emu_actions_free(&a);
+    emu_session_free(m);
+    m = mk_session(s, "TEXT", 0);
+    emu_session_prompt(m, "x", &a);
+    CHECK_STR(all_text(&a), "r");
+    emu_actions_free(&a);
+    emu_session_free(m);
+    emu_script_free(s);
+}

@@ -772,3 +772,137 @@ TEST(rules_deny_list)
     emu_model_rules_for("models/gemini-2.5-flash-native-audio-latest", &r);
     CHECK(r.known && r.audio_only);
 }
+
+TEST(rules_tools_and_function_behaviour)
+{
+    static const struct {
+        const char *model;
+        bool code_execution;
+        emu_fn_mode functions;
+        unsigned rejects;
+    } want[] = {
+        {"models/gemini-3.8-live", false, EMU_FN_ASYNC,
+         EMU_REJECT_THINKING_LEVEL | EMU_REJECT_PROACTIVE_AUDIO_OFF | EMU_REJECT_AFFECTIVE_DIALOG},
+        {"gemini-3.1-flash-live-preview", false, EMU_FN_BLOCKING, 0},
+        {"models/gemini-2.5-flash-native-audio-preview-12-2025", false, EMU_FN_OPT_IN_ASYNC, 0},
+        {"gemini-live-2.5-flash-native-audio", false, EMU_FN_OPT_IN_ASYNC, 0}, /* native first */
+        {"models/gemini-live-2.5-flash-preview", true, EMU_FN_OPT_IN_ASYNC, 0},
+        {"models/gemini-2.0-flash-live-001", true, EMU_FN_OPT_IN_ASYNC, 0},
+        {"models/some-future-model", true, EMU_FN_OPT_IN_ASYNC, 0},
+        {NULL, true, EMU_FN_OPT_IN_ASYNC, 0},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        emu_model_rules r;
+        emu_model_rules_for(want[i].model, &r);
+        if (r.code_execution != want[i].code_execution || r.functions != want[i].functions ||
+            r.rejects != want[i].rejects)
+            GL_FAILF("%s: code %d functions %d rejects %u", want[i].model ? want[i].model : "NULL",
+                     r.code_execution, (int)r.functions, r.rejects);
+    }
+    CHECK(emu_model_fn_async(EMU_FN_ASYNC, NULL));
+    CHECK(emu_model_fn_async(EMU_FN_ASYNC, "NON_BLOCKING"));
+    CHECK(emu_model_fn_async(EMU_FN_ASYNC, "UNSPECIFIED"));
+    CHECK(!emu_model_fn_async(EMU_FN_ASYNC, "BLOCKING"));
+    CHECK(!emu_model_fn_async(EMU_FN_OPT_IN_ASYNC, NULL));
+    CHECK(emu_model_fn_async(EMU_FN_OPT_IN_ASYNC, "NON_BLOCKING"));
+    CHECK(!emu_model_fn_async(EMU_FN_BLOCKING, "NON_BLOCKING"));
+}
+
+/* The setup as the server sees it: strict-parsed (so normalized), then the model's rules. */
+static const char *setup_refusal(const char *setup_json)
+{
+    static char why[128];
+    json_t *b = NULL;
+    if (parse(setup_json, &b) != EMU_MSG_SETUP)
+        return "(not a setup)";
+    emu_model_rules r;
+    emu_model_rules_for(json_string_value(json_object_get(b, "model")), &r);
+    const char *out = emu_model_check_setup(&r, b, why, sizeof why);
+    json_decref(b);
+    return out ? out : "(accepted)";
+}
+
+TEST(rules_check_setup)
+{
+    CHECK_STR(setup_refusal("{\"setup\":{\"model\":\"models/gemini-3.8-live\","
+                            "\"tools\":[{\"google_search\":{}},{\"code_execution\":{}}]}}"),
+              "Request contains an invalid argument: tool code_execution is not supported by this "
+              "model.");
+    CHECK_STR(setup_refusal("{\"setup\":{\"model\":\"gemini-3.8-live\",\"generation_config\":"
+                            "{\"thinking_config\":{\"thinking_level\":\"HIGH\"}}}}"),
+              "Request contains an invalid argument: thinking_level is not supported by this model.");
+    CHECK_STR(setup_refusal("{\"setup\":{\"model\":\"gemini-3.8-live\","
+                            "\"proactivity\":{\"proactive_audio\":false}}}"),
+              "Request contains an invalid argument: proactive_audio cannot be disabled for this "
+              "model.");
+    CHECK_STR(setup_refusal("{\"setup\":{\"model\":\"gemini-3.8-live\",\"generationConfig\":"
+                            "{\"enableAffectiveDialog\":false}}}"),
+              "Request contains an invalid argument: enable_affective_dialog is not supported by "
+              "this model.");
+    CHECK_STR(setup_refusal("{\"setup\":{\"model\":\"gemini-3.8-live\",\"proactivity\":"
+                            "{\"proactiveAudio\":true},\"generationConfig\":{\"thinkingConfig\":"
+                            "{\"thinkingBudget\":0},\"responseModalities\":[\"AUDIO\"]}}}"),
+              "(accepted)");
+    CHECK_STR(setup_refusal("{\"setup\":{\"model\":\"gemini-3.8-live\",\"generationConfig\":"
+                            "{\"responseModalities\":[\"TEXT\"]}}}"),
+              "Cannot extract voices from a non-audio request.");
+    /* the same requests on models that have these */
+    CHECK_STR(setup_refusal("{\"setup\":{\"model\":\"gemini-live-2.5-flash-preview\","
+                            "\"tools\":[{\"codeExecution\":{}}],\"generationConfig\":"
+                            "{\"enableAffectiveDialog\":true}}}"),
+              "(accepted)");
+    CHECK_STR(setup_refusal("{\"setup\":{\"model\":\"gemini-3.1-flash-live-preview\","
+                            "\"generationConfig\":{\"thinkingConfig\":{\"thinkingLevel\":\"LOW\"}}}}"),
+              "(accepted)");
+    CHECK_STR(setup_refusal("{\"setup\":{\"model\":\"gemini-3.1-flash-live-preview\","
+                            "\"tools\":[{\"codeExecution\":{}}]}}"),
+              "Request contains an invalid argument: tool code_execution is not supported by this "
+              "model.");
+    CHECK_STR(setup_refusal("{\"setup\":{\"model\":\"m\",\"generationConfig\":"
+                            "{\"responseModalities\":[\"TEXT\",\"AUDIO\"]}}}"),
+              "At most one response modality can be specified in the setup request.");
+}
+
+/* NON_BLOCKING functions: behavior in declarations, scheduling and willContinue in responses,
+ * in both spellings; their values are checked like any enum. */
+TEST(async_function_fields)
+{
+    json_t *b = NULL;
+    CHECK_INT(parse("{\"setup\":{\"model\":\"m\",\"tools\":[{\"function_declarations\":["
+                    "{\"name\":\"a\",\"behavior\":\"BLOCKING\"},{\"name\":\"b\",\"behavior\":\"NON_BLOCKING\"},"
+                    "{\"name\":\"c\",\"behavior\":2}]}]}}", &b),
+              EMU_MSG_SETUP);
+    CHECK_STR(jstr(b, "tools.0.functionDeclarations.0.behavior"), "BLOCKING");
+    CHECK_STR(jstr(b, "tools.0.functionDeclarations.1.behavior"), "NON_BLOCKING");
+    CHECK_STR(jstr(b, "tools.0.functionDeclarations.2.behavior"), "NON_BLOCKING"); /* by number */
+    json_decref(b);
+    static const char *const scheds[] = {"SILENT", "WHEN_IDLE", "INTERRUPT"};
+    for (size_t i = 0; i < 3; i++) {
+        char msg[256];
+        snprintf(msg, sizeof msg,
+                 "{\"toolResponse\":{\"functionResponses\":[{\"id\":\"x\",\"name\":\"f\",\"response\":{},"
+                 "\"scheduling\":\"%s\",\"willContinue\":true}]}}", scheds[i]);
+        CHECK_INT(parse(msg, &b), EMU_MSG_TOOL_RESPONSE);
+        CHECK_STR(jstr(b, "functionResponses.0.scheduling"), scheds[i]);
+        CHECK(json_is_true(jget(b, "functionResponses.0.willContinue")));
+        json_decref(b);
+    }
+    /* the docs' sample nests scheduling inside response: free-form there, kept as is */
+    CHECK_INT(parse("{\"toolResponse\":{\"functionResponses\":[{\"id\":\"x\",\"response\":"
+                    "{\"result\":\"ok\",\"scheduling\":\"INTERRUPT\"}}]}}", &b),
+              EMU_MSG_TOOL_RESPONSE);
+    CHECK_STR(jstr(b, "functionResponses.0.response.scheduling"), "INTERRUPT");
+    json_decref(b);
+    /* no id: parsing accepts it (Vertex calls carry none); the server decides */
+    CHECK_INT(parse("{\"toolResponse\":{\"functionResponses\":[{\"name\":\"f\",\"response\":{}}]}}", NULL),
+              EMU_MSG_TOOL_RESPONSE);
+    CHECK_CONTAINS(reject("{\"setup\":{\"model\":\"m\",\"tools\":[{\"functionDeclarations\":"
+                          "[{\"name\":\"a\",\"behavior\":\"SOMETIMES\"}]}]}}"),
+                   "Invalid value at 'setup.tools[0].function_declarations[0].behavior'");
+    CHECK_CONTAINS(reject("{\"toolResponse\":{\"functionResponses\":[{\"id\":\"x\",\"will_continue\":"
+                          "\"maybe\"}]}}"),
+                   "Invalid value at 'tool_response.function_responses[0].will_continue' (TYPE_BOOL)");
+    CHECK_CONTAINS(reject("{\"toolResponse\":{\"functionResponses\":[{\"id\":\"x\",\"scheduling\":"
+                          "\"LATER\"}]}}"),
+                   "Invalid value at 'tool_response.function_responses[0].scheduling'");
+}
