@@ -29,11 +29,6 @@ else
   port=$(cat "$tmp/port")
   echo "== backend: glive-emulator on wss://127.0.0.1:$port (set GEMINI_API_KEY for the real API)"
   daemon_args+=(--endpoint "wss://127.0.0.1:$port" --ca-file "$tmp/tls/ca.pem")
-  # The emulator behaves like today's service: on gliveD's default model (gemini-3.8-live)
-  # code execution is refused and function answers come in a later generation, which gliveD does
-  # not serve yet (run_python, async turns). Until it does, the demo uses the retired
-  # half-cascade model, which still has server-side code execution and blocking calls.
-  daemon_args+=(--model gemini-live-2.5-flash-preview)
   export GEMINI_API_KEY=demo-key-for-the-emulator
 fi
 "$BUILD/gliveD" "${daemon_args[@]}" 2>"$tmp/gliveD.log" &
