@@ -385,32 +385,46 @@ int gld_session_send(gld_session *s, ipc_client *sender, const char *text, bool 
 
 /* ---- function calls and declarations ---- */
 
-/* True if the session's own configuration (open) declares function `name`. */
-static bool declared_in_config(const gld_session *s, const char *name)
-{
-    size_t i, j;
-    json_t *tool, *fd;
-    json_array_foreach(s->tools, i, tool) {
-        json_array_foreach(json_object_get(tool, "functionDeclarations"), j, fd) {
-            const char *n = json_string_value(json_object_get(fd, "name"));
-            if (n && strcmp(n, name) == 0)
-                return true;
-        }
-    }
-    return false;
-}
-
-static bool declared(const gld_session *s, const char *name)
+/* The FunctionDeclaration of `name` in an array of them, or NULL. */
+static const json_t *decl_in_list(const json_t *decls, const char *name)
 {
     size_t i;
     json_t *fd;
-    json_array_foreach(s->extra_decls, i, fd) {
+    json_array_foreach(decls, i, fd) {
         const char *n = json_string_value(json_object_get(fd, "name"));
         if (n && strcmp(n, name) == 0)
-            return true;
+            return fd;
     }
-    return declared_in_config(s, name);
+    return NULL;
 }
+
+/* The FunctionDeclaration of `name` in an array of Tools, or NULL. */
+static const json_t *decl_in_tools(const json_t *tools, const char *name)
+{
+    size_t i;
+    json_t *tool;
+    json_array_foreach(tools, i, tool) {
+        const json_t *fd = decl_in_list(json_object_get(tool, "functionDeclarations"), name);
+        if (fd)
+            return fd;
+    }
+    return NULL;
+}
+
+/* True if the session's own configuration (open) declares function `name`. */
+static bool declared_in_config(const gld_session *s, const char *name)
+{
+    return decl_in_tools(s->tools, name) != NULL;
+}
+
+/* The declaration of function `name` (the session's own, then handlers'), or NULL. */
+static const json_t *find_declaration(const gld_session *s, const char *name)
+{
+    const json_t *fd = decl_in_tools(s->tools, name);
+    return fd ? fd : decl_in_list(s->extra_decls, name);
+}
+
+static bool declared(const gld_session *s, const char *name) { return find_declaration(s, name) != NULL; }
 
 int gld_session_tool_result(gld_session *s, ipc_client *from, const char *call_id,
                             const gld_answer *a, gl_err *err)
@@ -418,25 +432,6 @@ int gld_session_tool_result(gld_session *s, ipc_client *from, const char *call_i
     return gld_calls_result(s->calls, from, call_id, a, err);
 }
 
-/* The declaration of function `name` (the session's own, then handlers'), or NULL. */
-static const json_t *find_declaration(const gld_session *s, const char *name)
-{
-    size_t i, j;
-    json_t *tool, *fd;
-    json_array_foreach(s->tools, i, tool) {
-        json_array_foreach(json_object_get(tool, "functionDeclarations"), j, fd) {
-            const char *n = json_string_value(json_object_get(fd, "name"));
-            if (n && strcmp(n, name) == 0)
-                return fd;
-        }
-    }
-    json_array_foreach(s->extra_decls, i, fd) {
-        const char *n = json_string_value(json_object_get(fd, "name"));
-        if (n && strcmp(n, name) == 0)
-            return fd;
-    }
-    return NULL;
-}
 
 /* A declaration's `behavior`, else the model's default. */
 static bool nonblocking(const gld_session *s, const char *name)

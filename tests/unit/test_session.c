@@ -526,22 +526,43 @@ TEST(no_key_closes_with_no_key_and_a_real_message)
     fake_ipc_client_free(w);
 }
 
+
+/* Session "s" declaring `lights` (with behavior, if given), watched by w (may be NULL), ready on
+ * CONNS[0] with asker's prompt "on" sent as turn 1. Returns the setup it sent; every client's
+ * output and the session's sent messages are read up to here. */
+static const char *LIGHTS_SETUP;
+static gld_session *lights_running(ipc_client *asker, ipc_client *w, const char *behavior)
+{
+    gl_err err;
+    json_t *tools = json_pack("[{s:[{s:s}]}]", "function_declarations", "name", "lights");
+    if (behavior)
+        json_object_set_new(json_array_get(json_object_get(json_array_get(tools, 0), "function_declarations"), 0),
+                            "behavior", json_string(behavior));
+    gld_session_config cfg = {.model = MODEL, .tools = tools};
+    gld_session *s = gld_session_new(&D, "s", &cfg, &err);
+    json_decref(tools);
+    if (w)
+        gld_session_watch(s, w, true);
+    send_prompt(s, asker, "on", false);
+    srv_open(&CONNS[0]);
+    srv_says(&CONNS[0], "{\"setupComplete\":{}}");
+    LIGHTS_SETUP = sent(&CONNS[0]);
+    if (strcmp(sent(&CONNS[0]), PROMPT("on")) != 0)
+        return NULL;
+    fake_ipc_clear(asker);
+    if (w)
+        fake_ipc_clear(w);
+    return s;
+}
+
 TEST(function_call_goes_to_the_asker_and_its_answer_to_the_model)
 {
     daemon_up();
     ipc_client *w = fake_ipc_client_new(1), *asker = fake_ipc_client_new(2);
     gl_err err;
-    json_t *tools = json_loads("[{\"function_declarations\":[{\"name\":\"lights\"}]}]", 0, NULL);
-    gld_session_config cfg = {.model = MODEL, .tools = tools};
-    gld_session *s = gld_session_new(&D, "s", &cfg, &err);
-    json_decref(tools);
-    gld_session_watch(s, w, true);
-    send_prompt(s, asker, "on", false);
-    srv_open(&CONNS[0]);
-    srv_says(&CONNS[0], "{\"setupComplete\":{}}");
-    CHECK_CONTAINS(sent(&CONNS[0]), "\"tools\":[{\"functionDeclarations\":[{\"name\":\"lights\"}]}]");
-    CHECK_STR(sent(&CONNS[0]), PROMPT("on"));
-    fake_ipc_clear(asker);
+    gld_session *s = lights_running(asker, w, NULL);
+    CHECK(s != NULL);
+    CHECK_CONTAINS(LIGHTS_SETUP, "\"tools\":[{\"functionDeclarations\":[{\"name\":\"lights\"}]}]");
     srv_says(&CONNS[0], "{\"toolCall\":{\"functionCalls\":[{\"id\":\"c1\",\"name\":\"lights\",\"args\":{\"on\":true}},"
                         "{\"id\":\"c2\",\"name\":\"unknown_fn\",\"args\":{}}]}}");
     CHECK_STR(fake_ipc_next_line(asker), EV("tool_call", ",\"call_id\":\"c1\",\"name\":\"lights\",\"args\":"
@@ -570,14 +591,7 @@ TEST(a_call_in_flight_is_cancelled_to_its_asker_when_the_connection_drops)
 {
     daemon_up();
     ipc_client *asker = fake_ipc_client_new(2);
-    gl_err err;
-    json_t *tools = json_loads("[{\"function_declarations\":[{\"name\":\"lights\"}]}]", 0, NULL);
-    gld_session_config cfg = {.model = MODEL, .tools = tools};
-    gld_session *s = gld_session_new(&D, "s", &cfg, &err);
-    json_decref(tools);
-    send_prompt(s, asker, "on", false);
-    srv_open(&CONNS[0]);
-    srv_says(&CONNS[0], "{\"setupComplete\":{}}");
+    CHECK(lights_running(asker, NULL, NULL) != NULL);
     srv_says(&CONNS[0], "{\"toolCall\":{\"functionCalls\":[{\"id\":\"c1\",\"name\":\"lights\"}]}}");
     fake_ipc_clear(asker);
     srv_closes(&CONNS[0], 1006, "", "reset");
@@ -593,17 +607,7 @@ TEST(the_asker_leaving_answers_its_calls_for_it)
 {
     daemon_up();
     ipc_client *w = fake_ipc_client_new(1), *asker = fake_ipc_client_new(2);
-    gl_err err;
-    json_t *tools = json_loads("[{\"function_declarations\":[{\"name\":\"lights\"}]}]", 0, NULL);
-    gld_session_config cfg = {.model = MODEL, .tools = tools};
-    gld_session *s = gld_session_new(&D, "s", &cfg, &err);
-    json_decref(tools);
-    gld_session_watch(s, w, true);
-    send_prompt(s, asker, "on", false);
-    srv_open(&CONNS[0]);
-    srv_says(&CONNS[0], "{\"setupComplete\":{}}");
-    (void)sent(&CONNS[0]);
-    (void)sent(&CONNS[0]);
+    gld_session *s = lights_running(asker, w, NULL);
     srv_says(&CONNS[0], "{\"toolCall\":{\"functionCalls\":[{\"id\":\"c1\",\"name\":\"lights\"}]}}");
     fake_ipc_clear(w);
     gld_session_client_gone(s, asker);
@@ -633,19 +637,7 @@ TEST(a_server_message_that_is_not_json_drops_the_connection)
  * turn 1 and the model's call c1 made. */
 static gld_session *async_call_made(ipc_client *asker, ipc_client *w)
 {
-    gl_err err;
-    json_t *tools = json_loads("[{\"function_declarations\":[{\"name\":\"lights\",\"behavior\":\"NON_BLOCKING\"}]}]",
-                               0, NULL);
-    gld_session_config cfg = {.model = MODEL, .tools = tools};
-    gld_session *s = gld_session_new(&D, "s", &cfg, &err);
-    json_decref(tools);
-    if (w)
-        gld_session_watch(s, w, true);
-    send_prompt(s, asker, "on", false);
-    srv_open(&CONNS[0]);
-    srv_says(&CONNS[0], "{\"setupComplete\":{}}");
-    (void)sent(&CONNS[0]);
-    (void)sent(&CONNS[0]);
+    gld_session *s = lights_running(asker, w, "NON_BLOCKING");
     srv_says(&CONNS[0], "{\"toolCall\":{\"functionCalls\":[{\"id\":\"c1\",\"name\":\"lights\"}]}}");
     return s;
 }
@@ -736,13 +728,7 @@ TEST(blocking_calls_refuse_scheduling)
     daemon_up();
     ipc_client *asker = fake_ipc_client_new(2);
     gl_err err;
-    json_t *tools = json_loads("[{\"function_declarations\":[{\"name\":\"lights\"}]}]", 0, NULL);
-    gld_session_config cfg = {.model = MODEL, .tools = tools};
-    gld_session *s = gld_session_new(&D, "s", &cfg, &err);
-    json_decref(tools);
-    send_prompt(s, asker, "on", false);
-    srv_open(&CONNS[0]);
-    srv_says(&CONNS[0], "{\"setupComplete\":{}}");
+    gld_session *s = lights_running(asker, NULL, NULL);
     srv_says(&CONNS[0], "{\"toolCall\":{\"functionCalls\":[{\"id\":\"c1\",\"name\":\"lights\"}]}}");
     json_t *r = json_object();
     gld_answer a = {.response = r, .scheduling = "SILENT"};
@@ -758,16 +744,7 @@ TEST(an_id_less_call_gets_a_daemon_id_and_is_answered_by_name)
     daemon_up();
     ipc_client *asker = fake_ipc_client_new(2);
     gl_err err;
-    json_t *tools = json_loads("[{\"function_declarations\":[{\"name\":\"lights\"}]}]", 0, NULL);
-    gld_session_config cfg = {.model = MODEL, .tools = tools};
-    gld_session *s = gld_session_new(&D, "s", &cfg, &err);
-    json_decref(tools);
-    send_prompt(s, asker, "on", false);
-    srv_open(&CONNS[0]);
-    srv_says(&CONNS[0], "{\"setupComplete\":{}}");
-    (void)sent(&CONNS[0]);
-    (void)sent(&CONNS[0]);
-    fake_ipc_clear(asker);
+    gld_session *s = lights_running(asker, NULL, NULL);
     srv_says(&CONNS[0], "{\"toolCall\":{\"functionCalls\":[{\"name\":\"lights\",\"args\":{}}]}}");
     CHECK_STR(fake_ipc_next_line(asker), EV("tool_call", ",\"call_id\":\"gld-s-1\",\"name\":\"lights\",\"args\":{},"
                                             "\"index\":0,\"count\":1,\"handler\":false,\"behavior\":\"BLOCKING\","
