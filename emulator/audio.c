@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/xalloc.h"
+
 static size_t utf8_step(const unsigned char *p)
 {
     if (p[0] < 0x80)
@@ -59,9 +61,7 @@ unsigned char *emu_audio_synth(const char *text, size_t *len)
     if (nchars == 0)
         return NULL;
     size_t total = nchars * EMU_AUDIO_SAMPLES_PER_CHAR;
-    unsigned char *out = malloc(total * 2);
-    if (!out)
-        return NULL;
+    unsigned char *out = gl_xmalloc(total * 2);
     const unsigned char *p = (const unsigned char *)text;
     size_t s = 0; /* sample index */
     while (*p) {
@@ -119,9 +119,7 @@ char *emu_base64(const unsigned char *data, size_t len)
 {
     if (len > (size_t)INT32_MAX / 2)
         return NULL;
-    char *out = malloc(4 * ((len + 2) / 3) + 1);
-    if (!out)
-        return NULL;
+    char *out = gl_xmalloc(4 * ((len + 2) / 3) + 1);
     int n = EVP_EncodeBlock((unsigned char *)out, data, (int)len);
     out[n < 0 ? 0 : n] = '\0';
     return out;

@@ -19,10 +19,11 @@ size_t emu_audio_chars(const char *text);
 /* Bytes of PCM emu_audio_synth produces for text. */
 size_t emu_audio_len(const char *text);
 /* Synthesizes text; returns a malloc'd buffer of *len bytes (little-endian samples), or NULL
- * (with *len = 0) when the text is empty or memory is out. */
+ * (with *len = 0) when the text is empty. */
 unsigned char *emu_audio_synth(const char *text, size_t *len);
 
-/* Standard base64 (no newlines) of data, NUL-terminated, malloc'd; NULL if out of memory. */
+/* Standard base64 (no newlines) of data, NUL-terminated, malloc'd; NULL only if len is too
+ * large for EVP_EncodeBlock (over INT32_MAX / 2). */
 char *emu_base64(const unsigned char *data, size_t len);
 
 #endif

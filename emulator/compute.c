@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/xalloc.h"
+
 #define NUM_MAX 1000000000000000000ULL /* 10^18 */
 
 static uint64_t mulmod(uint64_t a, uint64_t b, uint64_t m)
@@ -177,9 +179,7 @@ static char *fmt_u128(unsigned __int128 v)
         tmp[n++] = (char)('0' + (int)(v % 10));
         v /= 10;
     } while (v);
-    char *s = malloc(n + 2);
-    if (!s)
-        return NULL;
+    char *s = gl_xmalloc(n + 2);
     for (size_t i = 0; i < n; i++)
         s[i] = tmp[n - 1 - i];
     s[n] = '\n';
@@ -198,7 +198,7 @@ void emu_compute_run(const emu_compute_in *in, emu_compute_out *out)
         if (emu_largest_prime_palindrome(out->arg, &p))
             out->output = fmt_u128(p);
         else
-            out->output = strdup("None\n");
+            out->output = gl_xstrdup("None\n");
     } else if (strcmp(prog, "sum_to_n") == 0) {
         out->arg = in->has_arg ? in->arg : emu_prompt_number(in->prompt, 100);
         unsigned __int128 n = out->arg;
@@ -208,17 +208,16 @@ void emu_compute_run(const emu_compute_in *in, emu_compute_out *out)
         out->ok = true;
         out->delay_ms = in->seconds_ms;
         out->arg = in->seconds_ms / 1000;
-        out->output = strdup("");
+        out->output = gl_xstrdup("");
     } else if (prog[0] == '\0') {
         out->ok = true;
-        out->output = strdup("");
+        out->output = gl_xstrdup("");
     } else {
         out->ok = false;
         size_t len = strlen(prog) + 96;
-        out->output = malloc(len);
-        if (out->output)
-            snprintf(out->output, len,
-                     "Traceback (most recent call last):\nNameError: name '%s' is not defined\n",
-                     prog);
+        out->output = gl_xmalloc(len);
+        snprintf(out->output, len,
+                 "Traceback (most recent call last):\nNameError: name '%s' is not defined\n",
+                 prog);
     }
 }

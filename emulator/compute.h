@@ -16,8 +16,7 @@ typedef struct emu_compute_in {
 
 typedef struct emu_compute_out {
     bool ok;              /* OUTCOME_OK, else OUTCOME_FAILED */
-    char *output;         /* malloc'd: what the program printed (or the error), never NULL
-                             unless memory is out */
+    char *output;         /* malloc'd: what the program printed (or the error), never NULL */
     unsigned delay_ms;    /* how long it "ran" (sleep) */
     uint64_t arg;         /* the argument it used */
 } emu_compute_out;

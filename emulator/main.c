@@ -68,7 +68,7 @@ static char *read_key_file(const char *path)
     if (!f)
         return NULL;
     char buf[512];
-    char *k = fgets(buf, sizeof buf, f) ? strdup(buf) : NULL;
+    char *k = fgets(buf, sizeof buf, f) ? gl_xstrdup(buf) : NULL;
     fclose(f);
     if (k)
         k[strcspn(k, "\r\n")] = '\0';

@@ -40,10 +40,7 @@ static void sb_addn(sb *b, const char *p, size_t n)
         size_t cap = b->cap ? b->cap : 64;
         while (cap < b->len + n + 1)
             cap *= 2;
-        char *ns = realloc(b->s, cap);
-        if (!ns)
-            return; /* out of memory: the text is cut, never corrupt */
-        b->s = ns;
+        b->s = gl_xrealloc(b->s, cap);
         b->cap = cap;
     }
     memcpy(b->s + b->len, p, n);
@@ -398,24 +395,18 @@ void emu_actions_free(emu_actions *a)
     a->len = a->cap = 0;
 }
 
-/* Appends act, taking its owned fields (freed if memory is out). */
+/* Appends act, taking its owned fields. */
 static void push(emu_actions *a, emu_action act)
 {
     if (a->len == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 16;
-        emu_action *nv = realloc(a->v, cap * sizeof *nv);
-        if (!nv) {
-            json_decref(act.msg);
-            json_decref(act.ids);
-            free(act.text);
-            return;
-        }
-        a->v = nv;
-        a->cap = cap;
+        a->cap = a->cap ? a->cap * 2 : 16;
+        a->v = gl_xrealloc(a->v, a->cap * sizeof *a->v);
     }
     a->v[a->len++] = act;
 }
 
+/* NULL here is a json_pack() that refused its input (a NULL or invalid UTF-8 string), not
+ * memory: that message is left out. */
 static void push_msg(emu_actions *a, json_t *msg)
 {
     if (msg)
@@ -474,9 +465,8 @@ static char *joined(const struct turn *t, const char *text)
 {
     bool sep = t->said.len && !isspace((unsigned char)t->said.s[t->said.len - 1]) && text[0] &&
                !isspace((unsigned char)text[0]);
-    char *out = malloc(strlen(text) + 2);
-    if (out)
-        sprintf(out, "%s%s", sep ? " " : "", text);
+    char *out = gl_xmalloc(strlen(text) + 2);
+    sprintf(out, "%s%s", sep ? " " : "", text);
     return out;
 }
 
@@ -532,8 +522,6 @@ static void say(emu_session *m, emu_actions *a, const char *text)
     if (!text || !text[0])
         return;
     char *j = joined(&m->t, text);
-    if (!j)
-        return;
     if (m->audio)
         say_audio(m, a, j);
     else
@@ -550,7 +538,7 @@ static void say_chunks(emu_session *m, emu_actions *a, char *const *chunks, size
     sb all = {0};
     for (size_t i = 0; i < n; i++) {
         char *e = expand(m, chunks[i]);
-        sb_add(&all, e ? e : "");
+        sb_add(&all, e);
         free(e);
     }
     if (m->audio || all.len == 0) {
@@ -562,15 +550,13 @@ static void say_chunks(emu_session *m, emu_actions *a, char *const *chunks, size
     bool first = true; /* only the step's first chunk is separated from earlier text */
     for (size_t i = 0; i < n; i++) {
         char *e = expand(m, chunks[i]);
-        if (!e || !e[0]) {
+        if (!e[0]) {
             free(e);
             continue;
         }
-        char *j = first ? joined(&m->t, e) : strdup(e);
+        char *j = first ? joined(&m->t, e) : gl_xstrdup(e);
         first = false;
         free(e);
-        if (!j)
-            continue;
         push_part(a, json_pack("{s:s}", "text", j));
         m->t.response_tokens += count_words(j);
         sb_add(&m->t.said, j);
@@ -641,7 +627,7 @@ static char *expand(emu_session *m, const char *tmpl)
         }
         p = close + 1;
     }
-    return out.s; /* NULL only if memory is out */
+    return out.s; /* never NULL: sb_add(&out, "") allocated it */
 }
 
 static void say_expanded(emu_session *m, emu_actions *a, const char *tmpl)
@@ -658,7 +644,7 @@ static json_t *expand_json(emu_session *m, const json_t *v)
 {
     if (json_is_string(v)) {
         char *e = expand(m, json_string_value(v));
-        json_t *r = json_string(e ? e : "");
+        json_t *r = json_string(e);
         free(e);
         return r ? r : json_deep_copy(v);
     }
@@ -773,7 +759,7 @@ static flow step_call(emu_session *m, emu_actions *a, const emu_step *st)
     if (st->via_code && m->code_exec) {
         char *code = expand(m, st->via_code);
         push_part(a, json_pack("{s:{s:s, s:s}}", "executableCode", "language", "PYTHON", "code",
-                               code ? code : ""));
+                               code));
         m->t.response_tokens += count_words(code);
         free(code);
     }
@@ -806,22 +792,20 @@ static void step_code(emu_session *m, emu_actions *a, const emu_step *st)
         snprintf(m->t.arg, sizeof m->t.arg, "%llu", (unsigned long long)out.arg);
     char *code = expand(m, st->text);
     push_part(a, json_pack("{s:{s:s, s:s}}", "executableCode", "language", "PYTHON", "code",
-                           code ? code : ""));
+                           code));
     m->t.response_tokens += count_words(code);
     free(code);
     if (out.delay_ms)
         push(a, (emu_action){.kind = EMU_ACT_DELAY, .ms = out.delay_ms});
-    const char *output = out.output ? out.output : "";
+    const char *output = out.output;
     push_part(a, json_pack("{s:{s:s, s:s}}", "codeExecutionResult", "outcome",
                            out.ok ? "OUTCOME_OK" : "OUTCOME_FAILED", "output", output));
     m->t.response_tokens += count_words(output);
     free(m->t.result);
-    m->t.result = strdup(output);
-    if (m->t.result) {
-        size_t n = strlen(m->t.result);
-        while (n && isspace((unsigned char)m->t.result[n - 1]))
-            m->t.result[--n] = '\0';
-    }
+    m->t.result = gl_xstrdup(output);
+    size_t n = strlen(m->t.result);
+    while (n && isspace((unsigned char)m->t.result[n - 1]))
+        m->t.result[--n] = '\0';
     free(out.output);
 }
 
@@ -829,9 +813,7 @@ static void step_search(emu_session *m, const emu_step *st)
 {
     if (!m->search)
         return;
-    char *query = st->text ? expand(m, st->text) : strdup(m->t.prompt ? m->t.prompt : "");
-    if (!query)
-        return;
+    char *query = st->text ? expand(m, st->text) : gl_xstrdup(m->t.prompt ? m->t.prompt : "");
     size_t idx[MAX_GROUNDING];
     unsigned score[MAX_GROUNDING];
     size_t n = emu_corpus_search(query, idx, score, MAX_GROUNDING);
@@ -1045,8 +1027,7 @@ static flow run_step(emu_session *m, emu_actions *a, const emu_step *st)
         break;
     case EMU_ST_INTERIM: {
         char *text = expand(m, st->text);
-        push_content(a, json_pack("{s:{s:s}}", "interimInputTranscription", "text",
-                                  text ? text : ""));
+        push_content(a, json_pack("{s:{s:s}}", "interimInputTranscription", "text", text));
         free(text);
         break;
     }
@@ -1243,7 +1224,7 @@ static char *returned_text(const char *name, const json_t *response)
     sb_add(&s, json);
     sb_add(&s, ".");
     free(json);
-    return s.s ? s.s : gl_xstrdup("");
+    return s.s; /* not NULL: never empty */
 }
 
 bool emu_session_followup(emu_session *m, emu_actions *out)
@@ -1342,7 +1323,7 @@ static emu_resp_kind async_response(emu_session *m, size_t idx, const emu_fn_res
         sb_addf(&s, "An update from %.100s: ", c->name);
         sb_add(&s, json);
         free(json);
-        u->text = s.s ? s.s : gl_xstrdup("");
+        u->text = s.s; /* not NULL: the prefix is never empty */
         u->after = gl_xstrdup(c->name);
         make_ready(m, u, r->scheduling == EMU_SCHED_INTERRUPT);
         return ready_kind(r->scheduling);

@@ -34,7 +34,7 @@ typedef struct emu_action {
     json_t *ids;        /* AWAIT_TOOL: array of call id strings, owned */
     unsigned ms;        /* DELAY, GOAWAY */
     int code;           /* CLOSE */
-    char *text;         /* CLOSE reason, RAW payload: owned */
+    char *text;         /* CLOSE reason, RAW payload: owned, never NULL */
     size_t n;           /* OVERSIZE */
 } emu_action;
 

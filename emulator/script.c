@@ -91,9 +91,7 @@ static int dup_str(const pctx *c, const char *where, const char *key, const json
 {
     if (!json_is_string(v))
         return pfail(c, where, "\"%s\" must be a string", key);
-    *out = strdup(json_string_value(v));
-    if (!*out)
-        return pfail(c, where, "out of memory");
+    *out = gl_xstrdup(json_string_value(v));
     return 0;
 }
 
@@ -104,9 +102,7 @@ static int dup_strv(const pctx *c, const char *where, const char *key, const jso
     *out = NULL;
     *n = 0;
     if (allow_single && json_is_string(v)) {
-        *out = calloc(1, sizeof **out);
-        if (!*out)
-            return pfail(c, where, "out of memory");
+        *out = gl_xcalloc(1, sizeof **out);
         *n = 1;
         return dup_str(c, where, key, v, &(*out)[0]);
     }
@@ -116,16 +112,12 @@ static int dup_strv(const pctx *c, const char *where, const char *key, const jso
     size_t len = json_array_size(v);
     if (len == 0)
         return 0;
-    *out = calloc(len, sizeof **out);
-    if (!*out)
-        return pfail(c, where, "out of memory");
+    *out = gl_xcalloc(len, sizeof **out);
     for (size_t i = 0; i < len; i++) {
         json_t *e = json_array_get(v, i);
         if (!json_is_string(e))
             return pfail(c, where, "\"%s\"[%zu] must be a string", key, i);
-        (*out)[i] = strdup(json_string_value(e));
-        if (!(*out)[i])
-            return pfail(c, where, "out of memory");
+        (*out)[i] = gl_xstrdup(json_string_value(e));
         (*n)++;
     }
     return 0;
@@ -214,10 +206,8 @@ static int parse_call_args(const pctx *c, const char *where, const json_t *v, js
     } else if (!json_is_object(v)) {
         return pfail(c, where, "\"args\" must be an object");
     } else {
-        *out = json_deep_copy(v);
+        *out = json_deep_copy(v); /* a parsed tree has no cycles: only memory could fail it */
     }
-    if (!*out)
-        return pfail(c, where, "out of memory");
     return 0;
 }
 
@@ -333,9 +323,7 @@ static int parse_step(const pctx *c, const char *where, const json_t *obj, emu_s
         if (parse_call_mods(c, where, obj, st) < 0)
             return -1;
         if (strcmp(ak, "call") == 0) {
-            st->calls = calloc(1, sizeof *st->calls);
-            if (!st->calls)
-                return pfail(c, where, "out of memory");
+            st->calls = gl_xcalloc(1, sizeof *st->calls);
             st->ncalls = 1;
             if (dup_str(c, where, "call", v, &st->calls[0].name) < 0)
                 return -1;
@@ -343,9 +331,7 @@ static int parse_step(const pctx *c, const char *where, const json_t *obj, emu_s
         }
         if (!json_is_array(v) || json_array_size(v) == 0)
             return pfail(c, where, "\"calls\" must be a non-empty array of {\"name\",\"args\"}");
-        st->calls = calloc(json_array_size(v), sizeof *st->calls);
-        if (!st->calls)
-            return pfail(c, where, "out of memory");
+        st->calls = gl_xcalloc(json_array_size(v), sizeof *st->calls);
         for (size_t i = 0; i < json_array_size(v); i++) {
             json_t *e = json_array_get(v, i);
             char sub[160];
@@ -437,9 +423,7 @@ static int parse_steps(const pctx *c, const char *where, const json_t *arr, emu_
     size_t n = json_array_size(arr);
     if (n == 0)
         return 0;
-    out->v = calloc(n, sizeof *out->v);
-    if (!out->v)
-        return pfail(c, where, "out of memory");
+    out->v = gl_xcalloc(n, sizeof *out->v);
     for (size_t i = 0; i < n; i++) {
         char sub[128];
         snprintf(sub, sizeof sub, "%s[%zu]", where, i);
@@ -499,12 +483,7 @@ emu_script *emu_script_parse(const char *text, const char *origin, gl_err *err)
         SCRIPT_FAIL(err, "%s:%d:%d: bad JSON: %s", c.origin, je.line, je.column, je.text);
         return NULL;
     }
-    emu_script *s = calloc(1, sizeof *s);
-    if (!s) {
-        json_decref(root);
-        SCRIPT_FAIL(err, "out of memory");
-        return NULL;
-    }
+    emu_script *s = gl_xcalloc(1, sizeof *s);
     if (!json_is_object(root)) {
         pfail(&c, "top level", "a script must be an object {\"rules\":[...],\"default\":[...]}");
         goto fail;
@@ -532,11 +511,7 @@ emu_script *emu_script_parse(const char *text, const char *origin, gl_err *err)
             goto fail;
         }
         size_t n = json_array_size(rules);
-        s->rules = n ? calloc(n, sizeof *s->rules) : NULL;
-        if (n && !s->rules) {
-            SCRIPT_FAIL(err, "out of memory");
-            goto fail;
-        }
+        s->rules = n ? gl_xcalloc(n, sizeof *s->rules) : NULL;
         for (size_t i = 0; i < n; i++) {
             s->nrules++;
             if (parse_rule(&c, i, json_array_get(rules, i), &s->rules[i]) < 0)
@@ -549,19 +524,11 @@ emu_script *emu_script_parse(const char *text, const char *origin, gl_err *err)
             goto fail;
     } else {
         /* No default: echo the prompt, as the built-in script does. */
-        s->def.v = calloc(1, sizeof *s->def.v);
-        if (!s->def.v) {
-            SCRIPT_FAIL(err, "out of memory");
-            goto fail;
-        }
+        s->def.v = gl_xcalloc(1, sizeof *s->def.v);
         s->def.len = 1;
         s->def.v[0].kind = EMU_ST_SAY;
         s->def.v[0].await = true;
-        s->def.v[0].text = strdup("I heard you say: {prompt}");
-        if (!s->def.v[0].text) {
-            SCRIPT_FAIL(err, "out of memory");
-            goto fail;
-        }
+        s->def.v[0].text = gl_xstrdup("I heard you say: {prompt}");
     }
     json_decref(root);
     return s;
@@ -596,14 +563,7 @@ emu_script *emu_script_load(const char *path, gl_err *err)
                 gl_fail(err, "script", "%s: script larger than 64 MiB", path);
                 return NULL;
             }
-            char *nt = realloc(text, ncap + 1);
-            if (!nt) {
-                free(text);
-                fclose(f);
-                gl_fail(err, "script", "out of memory");
-                return NULL;
-            }
-            text = nt;
+            text = gl_xrealloc(text, ncap + 1);
             cap = ncap;
         }
         size_t r = fread(text + len, 1, cap - len, f);

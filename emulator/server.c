@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "emulator/rules.h"
 #include "emulator/strict.h"
 #include "transport/ws.h"
@@ -99,9 +100,9 @@ static void log_event(emu_server *s, emu_conn *c, const char *kind, json_t *deta
 
 static void send_json(emu_conn *c, json_t *msg)
 {
-    char *txt = json_dumps(msg, JSON_COMPACT);
+    char *txt = json_dumps(msg, JSON_COMPACT); /* an object we built: only memory could fail it */
     gl_err err;
-    if (txt && ws_send(c->ws, WS_BINARY, txt, strlen(txt), &err) != 0)
+    if (ws_send(c->ws, WS_BINARY, txt, strlen(txt), &err) != 0)
         log_debug("conn %u: send failed: %s", c->id, err.msg);
     free(txt);
 }
@@ -276,7 +277,7 @@ static void run_actions(emu_conn *c)
             c->await_ids = json_deep_copy(a->ids);
             break;
         case EMU_ACT_CLOSE:
-            close_conn(c, a->code, a->text ? a->text : "");
+            close_conn(c, a->code, a->text);
             return;
         case EMU_ACT_DROP:
             log_event(c->srv, c, "server_drop", NULL);
@@ -284,14 +285,11 @@ static void run_actions(emu_conn *c)
             ws_abort(c->ws, "scripted drop");
             return;
         case EMU_ACT_RAW:
-            if (a->text)
-                ws_send(c->ws, WS_BINARY, a->text, strlen(a->text), NULL);
+            ws_send(c->ws, WS_BINARY, a->text, strlen(a->text), NULL);
             break;
         case EMU_ACT_OVERSIZE: {
             size_t n = a->n < 16 ? 16 : a->n;
-            char *big = malloc(n);
-            if (!big)
-                break;
+            char *big = gl_xmalloc(n);
             memset(big, ' ', n);
             memcpy(big, "{\"serverContent\"", 16);
             ws_send(c->ws, WS_BINARY, big, n, NULL);
@@ -431,9 +429,7 @@ static char *turns_text(json_t *turns)
                 cap += strlen(s) + 1;
         }
     }
-    char *out = calloc(1, cap + 1);
-    if (!out)
-        return NULL;
+    char *out = gl_xcalloc(1, cap + 1);
     json_array_foreach(turns, i, t) {
         const char *role = json_string_value(json_object_get(t, "role"));
         if (role && strcmp(role, "user") != 0)
@@ -457,8 +453,6 @@ static void handle_client_content(emu_conn *c, json_t *body)
         return;
     }
     char *text = turns_text(json_object_get(body, "turns"));
-    if (!text)
-        return;
     log_event(c->srv, c, "prompt", json_pack("{s:s, s:s}", "via", "clientContent", "text", text));
     if (c->pending_text) { /* earlier turnComplete:false content comes first */
         size_t n = strlen(c->pending_text) + strlen(text) + 2;
@@ -467,11 +461,7 @@ static void handle_client_content(emu_conn *c, json_t *body)
             close_invalid(c, "Request contains an invalid argument.");
             return;
         }
-        char *joined = malloc(n);
-        if (!joined) {
-            free(text);
-            return;
-        }
+        char *joined = gl_xmalloc(n);
         /* n was sized for both parts: plain copies, no truncation possible */
         strcpy(joined, c->pending_text);
         if (*text)
@@ -737,9 +727,7 @@ static int on_upgrade(ws_conn *ws, const ws_request *req, ws_handlers *h, void *
         log_info("refused upgrade for unknown path %.200s", req->path);
         return 404;
     }
-    emu_conn *c = calloc(1, sizeof *c);
-    if (!c)
-        return 503;
+    emu_conn *c = gl_xcalloc(1, sizeof *c);
     c->srv = s;
     c->ws = ws;
     c->id = ++s->next_conn_id;
@@ -817,7 +805,7 @@ static int on_http(const ws_request *req, char **body, const char **ctype, void 
         for (unsigned long seq = from > oldest ? from : oldest; seq < s->log_seq; seq++)
             json_array_append(out, s->log[seq % s->log_cap]);
     } else {
-        *body = strdup("{\"error\":\"not found\"}\n");
+        *body = gl_xstrdup("{\"error\":\"not found\"}\n");
         *ctype = "application/json";
         return 404;
     }
@@ -831,18 +819,14 @@ static int on_http(const ws_request *req, char **body, const char **ctype, void 
 
 emu_server *emu_server_start(uv_loop_t *loop, const emu_config *cfg, gl_err *err)
 {
-    emu_server *s = calloc(1, sizeof *s);
-    if (!s) {
-        gl_fail(err, "internal", "out of memory");
-        return NULL;
-    }
+    emu_server *s = gl_xcalloc(1, sizeof *s);
     s->loop = loop;
     s->cfg = *cfg;
     if (s->cfg.time_scale <= 0)
         s->cfg.time_scale = 1.0;
     s->log_cap = cfg->max_log ? cfg->max_log : 100000;
-    s->log = calloc(s->log_cap, sizeof *s->log);
-    s->handles = calloc(MAX_HANDLES, sizeof *s->handles);
+    s->log = gl_xcalloc(s->log_cap, sizeof *s->log);
+    s->handles = gl_xcalloc(MAX_HANDLES, sizeof *s->handles);
     ws_server_opts o = {
         .host = cfg->host,
         .port = cfg->port,
@@ -852,10 +836,7 @@ emu_server *emu_server_start(uv_loop_t *loop, const emu_config *cfg, gl_err *err
         .on_http = on_http,
         .server_ud = s,
     };
-    if (!s->handles || !s->log)
-        gl_fail(err, "internal", "out of memory");
-    else
-        s->ws = ws_server_start(loop, &o, err);
+    s->ws = ws_server_start(loop, &o, err);
     if (!s->ws) {
         free(s->log);
         free(s->handles);

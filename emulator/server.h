@@ -29,6 +29,7 @@ typedef struct emu_config {
 
 typedef struct emu_server emu_server;
 
+/* NULL (err set) only when the listener cannot start. */
 emu_server *emu_server_start(uv_loop_t *loop, const emu_config *cfg, gl_err *err);
 int emu_server_port(const emu_server *s);
 /* Closes every connection (1001) and the listener; frees s once the loop has let go. */
