@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/xalloc.h"
+
 typedef void (*gl_test_fn)(void);
 struct gl_test { const char *name; gl_test_fn fn; };
 
@@ -53,6 +55,7 @@ static const char *gl_tests_current = "";
 
 int main(int argc, char **argv)
 {
+    gl_xalloc_init(); /* as every program does: jansson allocates through gl_xmalloc */
     int failed = 0;
     for (int i = 0; i < gl_ntests; i++) {
         if (argc > 1 && strcmp(argv[1], gl_tests[i].name) != 0)
