@@ -1,5 +1,6 @@
 /* Logging to stderr with levels. Callers never pass secrets: URLs go through
- * gl_redact_url() first (it removes the API key). */
+ * gl_redact_url() first (it removes the API key). Each line is one line whatever the values in
+ * it hold (control characters are escaped), prefixed for the journal when stderr is it. */
 #ifndef GL_LOG_H
 #define GL_LOG_H
 
@@ -17,6 +18,10 @@ void gl_log(enum gl_log_level lvl, const char *fmt, ...) __attribute__((format(p
 #define log_warn(...) gl_log(GL_LOG_WARN, __VA_ARGS__)
 #define log_info(...) gl_log(GL_LOG_INFO, __VA_ARGS__)
 #define log_debug(...) gl_log(GL_LOG_DEBUG, __VA_ARGS__)
+
+/* Copies in to out (at most outlen bytes with the NUL) with every control character written as
+ * \xNN, as gl_log does to each line. Returns the length written. */
+size_t gl_log_escape(const char *in, char *out, size_t outlen);
 
 /* Copies url into out with the values of key=, access_token= query parameters replaced by "***". */
 void gl_redact_url(const char *url, char *out, size_t outlen);

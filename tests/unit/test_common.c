@@ -1,6 +1,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/log.h"
+#include <unistd.h>
 #include "tests/unit/testlib.h"
 
 TEST(buf_respects_limit)
@@ -35,4 +36,34 @@ TEST(fail_fills_err)
     CHECK_STR(e.code, "io");
     CHECK_STR(e.msg, "read x: 5");
     CHECK_INT(gl_fail(NULL, "io", "ignored"), -1);
+}
+
+TEST(log_escapes_control_characters)
+{
+    char out[128];
+    gl_log_escape("call \n[forged] line\x1b[31m\x7f ok \xc2\x9b é", out, sizeof out);
+    CHECK_STR(out, "call \\x0a[forged] line\\x1b[31m\\x7f ok \\x9b é");
+    gl_log_escape("abc\ndef", out, 8); /* bounded: a cut escape is dropped whole */
+    CHECK_STR(out, "abc");
+}
+
+TEST(log_lines_stay_one_line)
+{
+    int fds[2];
+    CHECK_INT(pipe(fds), 0);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fds[1], 2);
+    gl_log_set_level(GL_LOG_INFO);
+    log_info("id %s", "x\ny");
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    close(fds[1]);
+    char buf[512] = {0};
+    ssize_t n = read(fds[0], buf, sizeof buf - 1);
+    close(fds[0]);
+    CHECK(n > 0);
+    CHECK_CONTAINS(buf, "info: id x\\x0ay\n");
+    CHECK(strchr(buf, '\n') == buf + n - 1);
 }
