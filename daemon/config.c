@@ -374,6 +374,8 @@ int gld_config_reload(gld_config *c, gl_err *err)
 }
 
 /* Reads the first line of a key file into c->api_key. */
+static int find_key(gld_config *c, gl_err *err);
+
 static int read_key(gld_config *c, const char *path, gl_err *err)
 {
     FILE *f = fopen(path, "r");
@@ -390,7 +392,29 @@ static int read_key(gld_config *c, const char *path, gl_err *err)
     return 0;
 }
 
+/* A key goes into an HTTP header: anything but visible ASCII would break the request or inject
+ * one (CR/LF). Real keys are letters, digits, '-' and '_'. */
+static int check_key(gld_config *c, gl_err *err)
+{
+    for (const unsigned char *p = (const unsigned char *)c->api_key; *p; p++)
+        if (*p <= 0x20 || *p >= 0x7f) {
+            char where[sizeof c->api_key_source];
+            snprintf(where, sizeof where, "%s", c->api_key_source);
+            memset(c->api_key, 0, sizeof c->api_key);
+            return gl_fail(err, "bad_key", "the API key from %s holds a space, control character or "
+                           "non-ASCII byte at position %zu: refusing it", where,
+                           (size_t)(p - (const unsigned char *)c->api_key));
+        }
+    return 0;
+}
+
 int gld_config_find_key(gld_config *c, gl_err *err)
+{
+    int rc = find_key(c, err);
+    return rc == 0 ? check_key(c, err) : rc;
+}
+
+static int find_key(gld_config *c, gl_err *err)
 {
     if (c->api_key_file[0])
         return read_key(c, c->api_key_file, err);

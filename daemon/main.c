@@ -99,12 +99,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "gliveD: %s\n", err.msg);
         return 2;
     }
-    if (gld_config_find_key(&D.cfg, &err) != 0)
+    if (gld_config_find_key(&D.cfg, &err) != 0) {
+        if (strcmp(err.code, "bad_key") == 0) { /* present but unusable: say so now, not later */
+            fprintf(stderr, "gliveD: %s\n", err.msg);
+            return 1;
+        }
         log_warn("%s; sessions will fail until one is configured", err.msg);
+    }
     else
         log_info("API key from %s", D.cfg.api_key_source);
-    if (D.cfg.state_dir[0] && mkdir(D.cfg.state_dir, 0700) != 0 && errno != EEXIST) {
-        fprintf(stderr, "gliveD: cannot create state dir %s: %s\n", D.cfg.state_dir, strerror(errno));
+    if (D.cfg.state_dir[0] && gld_persist_check(D.cfg.state_dir, &err) != 0) {
+        fprintf(stderr, "gliveD: state dir: %s\n", err.msg); /* sessions would vanish on restart */
         return 1;
     }
     if (!(D.tls = gl_tls_client_ctx(D.cfg.ca_file[0] ? D.cfg.ca_file : NULL, &err))) {

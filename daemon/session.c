@@ -30,6 +30,7 @@
 #include "proto/line.h"
 
 #define PERSIST_DELAY_MS 100 /* coalesce handle updates; well within the promised second */
+#define PERSIST_RETRY_MAX_MS 30000 /* a failed save is retried, doubling from PERSIST_DELAY_MS */
 #define MAX_WATCHERS 256
 
 typedef struct turn {
@@ -77,6 +78,8 @@ struct gld_session {
     bool code_local;     /* the session asked for code execution and gliveD serves it */
     char last_close[200];
     char server_session_id[128]; /* setupComplete.sessionId (Vertex), "" if none */
+    char persist_error[GL_ERR_MSG]; /* why the last save failed ("" once one lands) */
+    unsigned persist_retry_ms;   /* the next retry's delay after a failed save */
     char notice[200];    /* something clients should know, e.g. "started fresh" */
 
     char *handle;        /* newest resumable handle */
@@ -738,6 +741,7 @@ static void on_ws_close(ws_conn *ws, const ws_close_info *info, void *ud)
     snprintf(s->last_close, sizeof s->last_close, "%s", why);
     log_warn("session %s: %s", s->name, why);
     bool policy = info->code == 1007 || info->code == 1008 || info->code == 1003;
+    bool http_refused = info->http_status == 400 || info->http_status == 401 || info->http_status == 403;
     if (policy && s->conn_resuming && !setup_done) {
         /* the handle was refused (expired, or the service forgot it): start over and say so */
         snprintf(s->notice, sizeof s->notice, "the resumption handle was refused (%d %.100s): "
@@ -747,7 +751,7 @@ static void on_ws_close(ws_conn *ws, const ws_close_info *info, void *ud)
         persist_soon(s);
         s->reconnects++;
         fire(s, SE_RESUME_REFUSED, (sess_why){.reason = s->notice});
-    } else if (policy) { /* retrying cannot fix a bad key, a bad setup or a policy close */
+    } else if (policy || http_refused) { /* retrying cannot fix a bad key, setup or request */
         fire(s, SE_REFUSED, (sess_why){.reason = why, .code = GL_E_UPSTREAM});
     } else {
         s->reconnects++;
@@ -783,12 +787,16 @@ static sess_event open_connection(gld_session *s, sess_why *next, char *buf, siz
         *next = (sess_why){.reason = buf, .code = GL_E_NO_KEY};
         return SE_REFUSED;
     }
-    char url[2048];
-    snprintf(url, sizeof url,
-             "%s/ws/google.ai.generativelanguage.%s.GenerativeService.BidiGenerateContent?key=%s",
-             d->cfg.endpoint, d->cfg.api_version, d->cfg.api_key);
+    /* The key goes in a header, as the Python SDK sends it: never in a URL that may be logged,
+     * and checked at load (check_key in config.c) so it cannot break the request. */
+    char url[2048], key_header[sizeof d->cfg.api_key + 32];
+    snprintf(url, sizeof url, "%s/ws/google.ai.generativelanguage.%s.GenerativeService.BidiGenerateContent",
+             d->cfg.endpoint, d->cfg.api_version);
+    snprintf(key_header, sizeof key_header, "x-goog-api-key: %s", d->cfg.api_key);
+    const char *const headers[] = {key_header, NULL};
     ws_client_opts o = {
         .url = url,
+        .headers = headers,
         .tls = d->tls,
         .max_message = d->cfg.max_message,
         .ping_interval_ms = d->cfg.ping_interval_ms,
@@ -919,19 +927,46 @@ static json_t *state_record(const gld_session *s)
     return r;
 }
 
-void gld_session_flush_state(gld_session *s)
+/* Saves the record now. A failed save (disk full, EMFILE, read-only) is retried with backoff
+ * until it lands, and said: in the log, to the session's clients (an `error` event, code
+ * persist, once per new reason) and in list/status (persist_error). Returns 0 if saved. */
+static int save_state(gld_session *s)
 {
     uv_timer_stop(&s->persist_timer);
     if (!s->d->cfg.state_dir[0])
-        return;
+        return 0;
     json_t *r = state_record(s);
     gl_err err;
-    if (gld_persist_write(s->d->cfg.state_dir, s->name, r, &err) != 0)
-        log_error("session %s: cannot save state: %s", s->name, err.msg);
+    int rc = gld_persist_write(s->d->cfg.state_dir, s->name, r, &err);
     json_decref(r);
+    if (rc == 0) {
+        if (s->persist_error[0])
+            log_info("session %s: saved to the state dir again", s->name);
+        s->persist_error[0] = '\0';
+        s->persist_retry_ms = 0;
+        return 0;
+    }
+    bool news = strcmp(s->persist_error, err.msg) != 0;
+    snprintf(s->persist_error, sizeof s->persist_error, "%s", err.msg);
+    s->persist_retry_ms = s->persist_retry_ms ? s->persist_retry_ms * 2 : PERSIST_DELAY_MS * 2;
+    if (s->persist_retry_ms > PERSIST_RETRY_MAX_MS)
+        s->persist_retry_ms = PERSIST_RETRY_MAX_MS;
+    if (news) {
+        log_error("session %s: cannot save state (retrying every %u ms at most %u s): %s", s->name,
+                  PERSIST_DELAY_MS * 2, PERSIST_RETRY_MAX_MS / 1000, err.msg);
+        emit_all(s, "error", json_pack("{s:s, s:o}", "code", GL_E_PERSIST, "message", gl_json_text(err.msg)));
+    }
+    return -1;
 }
 
-static void on_persist_timer(uv_timer_t *t) { gld_session_flush_state(t->data); }
+static void on_persist_timer(uv_timer_t *t)
+{
+    gld_session *s = t->data;
+    if (save_state(s) != 0 && s->state != SS_GONE)
+        uv_timer_start(&s->persist_timer, on_persist_timer, s->persist_retry_ms, 0);
+}
+
+void gld_session_flush_state(gld_session *s) { save_state(s); }
 
 static void persist_soon(gld_session *s)
 {
@@ -1013,6 +1048,10 @@ gld_session *gld_session_restore(gld_daemon *d, const json_t *rec, gl_err *err)
     const char *modality = json_string_value(json_object_get(rec, "modality"));
     if (!name || !gl_session_name_ok(name, err)) {
         gl_fail(err, "bad_state", "state record without a valid name");
+        return NULL;
+    }
+    if (gld_session_find(d, name)) { /* one name, one session, whatever the state dir holds */
+        gl_fail(err, "bad_state", "a session named %s exists already", name);
         return NULL;
     }
     gld_session_config cfg = {
@@ -1231,6 +1270,8 @@ json_t *gld_session_info(const gld_session *s)
         json_object_set_new(o, "notice", gl_json_text(s->notice));
     if (s->server_session_id[0])
         json_object_set_new(o, "session_id", gl_json_text(s->server_session_id));
+    if (s->persist_error[0])
+        json_object_set_new(o, "persist_error", gl_json_text(s->persist_error));
     if (asks_code_execution(s->tools))
         json_object_set_new(o, "code_execution", json_string(s->code_local ? "local" : "server"));
     if (json_array_size(s->extra_decls)) {

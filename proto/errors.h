@@ -47,10 +47,13 @@
 /* the Live API refused the session (close 1007/1008/1003) or it could not be reached; the
  * message has the close code and reason or the transport's error */
 #define GL_E_UPSTREAM "upstream"
+/* the session's state could not be saved to the state dir (disk full, EMFILE, read-only): an
+ * `error` event without a turn; gliveD retries until it lands (list/status: persist_error) */
+#define GL_E_PERSIST "persist"
 
 /* ---- anywhere ------------------------------------------------------------------------------ */
 
-/* out of memory, or a bug */
+/* a bug (allocation failure aborts: common/xalloc.h) */
 #define GL_E_INTERNAL "internal"
 
 #endif

@@ -67,6 +67,7 @@ struct ws_conn {
     /* client */
     gl_url url;
     char key[25];
+    int http_status;  /* the upgrade was answered with this instead of 101 */
     char **headers;
     bool insecure;
     SSL_CTX *tls_ctx;
@@ -297,6 +298,7 @@ static void conn_unref(ws_conn *c)
             .reason = c->close_reason,
             .sent_code = c->ws ? wslay_event_get_status_code_sent(c->ws) : 0,
             .error = c->error[0] ? c->error : NULL,
+            .http_status = c->http_status,
         };
         if (info.sent_code == WSLAY_CODE_ABNORMAL_CLOSURE)
             info.sent_code = 0;
@@ -538,6 +540,8 @@ static void process_input(ws_conn *c)
             if (gl_http_check_upgrade_response(head, c->key, &err) != 0) {
                 char ebuf[GL_ERR_MSG];
                 snprintf(ebuf, sizeof ebuf, "%s", err.msg);
+                if (head->status != 101)
+                    c->http_status = head->status;
                 free(head);
                 conn_fail(c, "%s", ebuf);
                 return;

@@ -26,6 +26,7 @@ typedef struct ws_close_info {
     const char *reason; /* the peer's reason, "" if none */
     int sent_code;      /* the code we sent, 0 if none */
     const char *error;  /* NULL after a clean close handshake, else what went wrong locally */
+    int http_status;    /* client: the upgrade was answered with this HTTP status (0: not) */
 } ws_close_info;
 
 typedef struct ws_handlers {

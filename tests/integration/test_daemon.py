@@ -348,3 +348,23 @@ def test_max_clients(ctx):
     b.close()
     wait_for(lambda: a.ok("status")["clients"] == 1, 5, "the second client to go")
     assert d.client().ok("hello")
+
+
+def test_an_api_key_with_control_characters_is_refused_at_start(ctx):
+    """A key goes into an HTTP header: CR/LF would inject one; refused at start, never echoed."""
+    import harness
+    p = ctx.start("badkey", [os.path.join(harness.BUILD, "gliveD"), "--socket",
+                             os.path.join(ctx.tmp, "k.sock")], env={"GEMINI_API_KEY": "abc\r\nX-Evil: 1"})
+    assert p.wait(10) == 1
+    err = p.stderr()
+    assert "API key" in err and "refusing it" in err and "X-Evil" not in err, err
+
+
+def test_the_key_travels_in_a_header_not_the_url(ctx):
+    emu = ctx.emulator()
+    d = ctx.daemon(emu)
+    c = d.client()
+    c.ok("open", session="k")
+    wait_for(lambda: c.ok("list")["sessions"][0]["state"] == "ready", 10, "ready")
+    paths = [e["path"] for e in emu.log(kind="connect")]
+    assert paths and all("key=" not in p for p in paths), paths

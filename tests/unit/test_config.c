@@ -704,3 +704,25 @@ TEST(code_exec_and_sandbox_take_their_words_only)
     CHECK_INT(LOAD(&c, &e, "--config", write_conf("{\"code-exec\": 1}")), -1);
     CHECK_CONTAINS(e.msg, "must be a string");
 }
+
+TEST(api_keys_with_control_characters_or_spaces_are_refused)
+{
+    gld_config c;
+    gl_err e;
+    static const char *bad[] = {"abc\rX-Injected: 1", "abc def", "abc&x#y\x01", "k\x7f"};
+    unsetenv("CREDENTIALS_DIRECTORY");
+    unsetenv("GOOGLE_API_KEY");
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        gld_config_defaults(&c);
+        setenv("GEMINI_API_KEY", bad[i], 1);
+        CHECK_INT(gld_config_find_key(&c, &e), -1);
+        CHECK_STR(e.code, "bad_key");
+        CHECK(strstr(e.msg, bad[i]) == NULL); /* never echoed */
+        CHECK_STR(c.api_key, "");
+    }
+    gld_config_defaults(&c);
+    setenv("GEMINI_API_KEY", "AIzaSy-good_key0123", 1);
+    CHECK_INT(gld_config_find_key(&c, &e), 0);
+    CHECK_STR(c.api_key, "AIzaSy-good_key0123");
+    unsetenv("GEMINI_API_KEY");
+}

@@ -1,6 +1,7 @@
 /* Unit tests of daemon/persist.c: session records in STATE_DIR/sessions/NAME.json, in temp dirs. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -347,7 +348,7 @@ TEST(load_empty_and_missing_dirs)
     struct seen s = {0};
     CHECK_INT(gld_persist_load_all("/nonexistent/state", collect, &s, &e), -1);
     CHECK_STR(e.code, "io");
-    CHECK_CONTAINS(e.msg, "/nonexistent/state/sessions");
+    CHECK_CONTAINS(e.msg, "cannot create /nonexistent/state");
     CHECK_INT(s.n, 0);
 }
 
@@ -359,4 +360,86 @@ TEST(write_into_missing_state_dir_fails)
     CHECK_INT(gld_persist_write("/nonexistent/state", "s1", rec, &e), -1);
     json_decref(rec);
     CHECK_STR(e.code, "io");
+}
+
+/* ---- a state dir others can reach (issue 10) ---- */
+
+TEST(a_state_dir_writable_by_others_is_refused)
+{
+    fresh();
+    gl_err e;
+    chmod(DIR_, 0777);
+    CHECK_INT(gld_persist_check(DIR_, &e), -1);
+    CHECK_STR(e.code, "unsafe_state_dir");
+    CHECK_CONTAINS(e.msg, "writable by others (mode 777)");
+    chmod(DIR_, 0700);
+    CHECK_INT(mkdir(SESS, 0770), 0);
+    chmod(SESS, 0770);
+    CHECK_INT(gld_persist_check(DIR_, &e), -1);
+    CHECK_CONTAINS(e.msg, "/sessions: writable by others");
+    chmod(SESS, 0700);
+    CHECK_INT(gld_persist_check(DIR_, &e), 0);
+}
+
+TEST(a_sessions_dir_that_is_a_link_is_refused)
+{
+    fresh();
+    gl_err e;
+    char elsewhere[160];
+    snprintf(elsewhere, sizeof elsewhere, "%s/elsewhere", DIR_);
+    CHECK_INT(mkdir(elsewhere, 0700), 0);
+    CHECK_INT(symlink(elsewhere, SESS), 0);
+    CHECK_INT(gld_persist_check(DIR_, &e), -1);
+    CHECK_STR(e.code, "unsafe_state_dir");
+    CHECK_CONTAINS(e.msg, "symbolic link");
+}
+
+TEST(a_state_dir_of_another_uid_is_refused)
+{
+    if (geteuid() != 0) /* only root can give a directory away */
+        return;
+    fresh();
+    gl_err e;
+    CHECK_INT(chown(DIR_, 65534, 65534), 0);
+    CHECK_INT(gld_persist_check(DIR_, &e), -1);
+    CHECK_CONTAINS(e.msg, "owned by uid 65534");
+    CHECK_INT(chown(DIR_, 0, 0), 0);
+}
+
+TEST(a_planted_link_as_temp_file_is_not_followed)
+{
+    fresh();
+    gl_err e;
+    CHECK_INT(gld_persist_check(DIR_, &e), 0);
+    char victim[160], tmp[200];
+    snprintf(victim, sizeof victim, "%s/victim", DIR_);
+    int fd = open(victim, O_WRONLY | O_CREAT, 0600);
+    CHECK(fd >= 0 && write(fd, "precious", 8) == 8);
+    close(fd);
+    snprintf(tmp, sizeof tmp, "%s/.s1.json.tmp", SESS);
+    CHECK_INT(symlink(victim, tmp), 0);
+    CHECK_INT(write_text("{\"name\":\"s1\",\"model\":\"m\"}", &e), 0);
+    CHECK_STR(slurp("s1.json"), "{\"model\":\"m\",\"name\":\"s1\"}");
+    char buf[16] = {0};
+    fd = open(victim, O_RDONLY);
+    CHECK(fd >= 0 && read(fd, buf, sizeof buf - 1) == 8);
+    close(fd);
+    CHECK_STR(buf, "precious");
+}
+
+TEST(a_planted_link_as_record_is_not_loaded)
+{
+    fresh();
+    gl_err e;
+    CHECK_INT(gld_persist_check(DIR_, &e), 0);
+    char real[160], link[200];
+    snprintf(real, sizeof real, "%s/planted.json", DIR_);
+    int fd = open(real, O_WRONLY | O_CREAT, 0600);
+    CHECK(fd >= 0 && write(fd, "{\"name\":\"x\"}", 12) == 12);
+    close(fd);
+    snprintf(link, sizeof link, "%s/x.json", SESS);
+    CHECK_INT(symlink(real, link), 0);
+    struct seen s = {0};
+    CHECK_INT(gld_persist_load_all(DIR_, collect, &s, &e), 0);
+    CHECK_INT(s.n, 0);
 }

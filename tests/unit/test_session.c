@@ -4,11 +4,14 @@
  * event line. Each test checks exact bytes out for exact bytes in, and ends with a clean loop. */
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include "common/log.h"
 #include "daemon/session.h"
+#include "daemon/persist.h"
 #include "daemon/session_fsm.h"
 #include "daemon/tools.h"
 #include "daemon/upstream.h"
@@ -22,6 +25,7 @@ typedef struct fake_conn {
     const ws_handlers *h;
     void *ud;
     char url[2048];
+    char headers[1024];   /* the extra header lines, '|'-separated */
     char *sent[MAX_SENT];
     size_t nsent, next;   /* messages the session sent; next: the first the test has not read */
     int close_code;       /* the session asked to close with this code (0: not asked) */
@@ -45,6 +49,8 @@ static ws_conn *fake_connect(uv_loop_t *loop, const ws_client_opts *o, const ws_
     c->h = h;
     c->ud = ud;
     snprintf(c->url, sizeof c->url, "%s", o->url);
+    for (const char *const *h = o->headers; h && *h; h++)
+        snprintf(c->headers + strlen(c->headers), sizeof c->headers - strlen(c->headers), "%s|", *h);
     return (ws_conn *)c;
 }
 
@@ -76,6 +82,12 @@ static void srv_open(fake_conn *c) { c->h->on_open((ws_conn *)c, c->ud); }
 static void srv_says(fake_conn *c, const char *json)
 {
     c->h->on_message((ws_conn *)c, WS_TEXT, (const uint8_t *)json, strlen(json), c->ud);
+}
+static void srv_closes_http(fake_conn *c, int code, const char *reason, const char *error, int http)
+{
+    ws_close_info info = {.code = code, .reason = reason, .error = error, .http_status = http};
+    c->ended = true;
+    c->h->on_close((ws_conn *)c, &info, c->ud);
 }
 static void srv_closes(fake_conn *c, int code, const char *reason, const char *error)
 {
@@ -226,7 +238,8 @@ TEST(connects_on_use_sends_setup_and_becomes_ready)
     gld_session_connect(s);
     CHECK_INT(NCONNS, 1);
     CHECK_STR(CONNS[0].url, "wss://live.test/ws/google.ai.generativelanguage.v1beta.GenerativeService."
-                            "BidiGenerateContent?key=k3y");
+                            "BidiGenerateContent"); /* the key never in a URL */
+    CHECK_STR(CONNS[0].headers, "x-goog-api-key: k3y|");
     CHECK_STR(fake_ipc_next_line(w), EV("state", ",\"state\":\"connecting\""));
     CHECK_STR(sent(&CONNS[0]), ""); /* the setup waits for the socket */
     srv_open(&CONNS[0]);
@@ -410,6 +423,23 @@ TEST(policy_close_fails_waiting_prompts_and_next_use_connects_again)
     fake_ipc_client_free(w);
 }
 
+TEST(an_upgrade_refused_with_401_is_not_retried)
+{
+    daemon_up();
+    ipc_client *w = fake_ipc_client_new(1);
+    gld_session *s = open_session("s", MODEL, w);
+    send_prompt(s, w, "one", false);
+    fake_ipc_clear(w);
+    srv_closes_http(&CONNS[0], 1006, "", "server answered HTTP 401 instead of switching to websocket", 401);
+    CHECK_STR(gld_session_state_name(s), "closed");
+    CHECK_CONTAINS(fake_ipc_next_line(w), "\"state\":\"closed\"");
+    CHECK_CONTAINS(fake_ipc_next_line(w), "\"code\":\"upstream\"");
+    uv_run(&LOOP, UV_RUN_NOWAIT);
+    CHECK_INT(NCONNS, 1); /* no retry loop against a refusing service */
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(w);
+}
+
 TEST(refused_handle_starts_a_fresh_conversation_and_says_so)
 {
     daemon_up();
@@ -521,7 +551,7 @@ TEST(no_key_closes_with_no_key_and_a_real_message)
     send_prompt(s, w, "two", false);
     unsetenv("GEMINI_API_KEY");
     CHECK_INT(NCONNS, 1);
-    CHECK_CONTAINS(CONNS[0].url, "?key=later");
+    CHECK_STR(CONNS[0].headers, "x-goog-api-key: later|");
     CHECK_INT(daemon_down(), 0);
     fake_ipc_client_free(w);
 }
@@ -864,4 +894,45 @@ TEST(code_execution_off_refuses_at_open)
     CHECK_CONTAINS(err.msg, "--code-exec off");
     json_decref(tools);
     CHECK_INT(daemon_down(), 0);
+}
+
+/* ---- the state dir ---- */
+
+TEST(a_failed_save_is_said_and_retried_until_it_lands)
+{
+    daemon_up();
+    char dir[] = "/tmp/gld-test-sess-XXXXXX", sess[64], rec[96];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(sess, sizeof sess, "%s/sessions", dir);
+    snprintf(rec, sizeof rec, "%s/s.json", sess);
+    snprintf(D.cfg.state_dir, sizeof D.cfg.state_dir, "%s", dir);
+    gl_err err;
+    CHECK_INT(gld_persist_check(dir, &err), 0);
+    CHECK_INT(rmdir(sess), 0);
+    int fd = open(sess, O_WRONLY | O_CREAT, 0600); /* the disk "fails": sessions/ is a file */
+    CHECK(fd >= 0);
+    close(fd);
+    ipc_client *w = fake_ipc_client_new(1);
+    gld_session *s = open_session("s", MODEL, w);
+    const char *line = NULL;
+    for (uint64_t t0 = uv_now(&LOOP); !(line = fake_ipc_next_line(w)) && uv_now(&LOOP) - t0 < 5000;)
+        uv_run(&LOOP, UV_RUN_ONCE);
+    CHECK_CONTAINS(line, "{\"event\":\"error\",\"session\":\"s\",\"code\":\"persist\",\"message\":");
+    json_t *info = gld_session_info(s);
+    CHECK_CONTAINS(json_string_value(json_object_get(info, "persist_error")), "sessions");
+    json_decref(info);
+    CHECK_INT(unlink(sess), 0); /* the disk is back */
+    struct stat st;
+    for (uint64_t t0 = uv_now(&LOOP); stat(rec, &st) != 0 && uv_now(&LOOP) - t0 < 5000;)
+        uv_run(&LOOP, UV_RUN_ONCE);
+    CHECK_INT(stat(rec, &st), 0);
+    info = gld_session_info(s);
+    CHECK(json_object_get(info, "persist_error") == NULL);
+    json_decref(info);
+    CHECK(fake_ipc_next_line(w) == NULL); /* said once, not once per retry */
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(w);
+    unlink(rec);
+    rmdir(sess);
+    rmdir(dir);
 }
