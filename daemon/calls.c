@@ -89,6 +89,14 @@ static pending_call *find_call(const gld_calls *c, const char *id)
 bool gld_calls_has(const gld_calls *c, const char *call_id) { return find_call(c, call_id) != NULL; }
 size_t gld_calls_pending(const gld_calls *c) { return c->n; }
 
+bool gld_calls_asked_by(const gld_calls *c, const ipc_client *cl)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (c->v[i].asker == cl)
+            return true;
+    return false;
+}
+
 static void emit(gld_calls *c, const char *event, const pending_call *pc, ipc_client *extra,
                  json_t *fields)
 {

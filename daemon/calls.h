@@ -86,6 +86,8 @@ void gld_calls_cancel_all(gld_calls *c, const char *reason);
 void gld_calls_client_gone(gld_calls *c, ipc_client *cl);
 
 bool gld_calls_has(const gld_calls *c, const char *call_id);
+/* Some pending call was made by cl's turn. */
+bool gld_calls_asked_by(const gld_calls *c, const ipc_client *cl);
 size_t gld_calls_pending(const gld_calls *c);
 
 #endif

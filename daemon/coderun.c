@@ -87,6 +87,14 @@ static run *find_run(const gld_coderun *r, const char *id)
 bool gld_coderun_has(const gld_coderun *r, const char *run_id) { return find_run(r, run_id) != NULL; }
 size_t gld_coderun_running(const gld_coderun *r) { return r->n; }
 
+bool gld_coderun_asked_by(const gld_coderun *r, const ipc_client *c)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (r->runs[i]->asker == c)
+            return true;
+    return false;
+}
+
 /* The model gets the run's result as run_python's response (or an error of the daemon's). */
 static void answer_model(gld_coderun *r, run *x, const char *outcome, const char *output, size_t len)
 {

@@ -59,6 +59,7 @@ void gld_coderun_cancelled_by_model(gld_coderun *r, const json_t *ids);
 void gld_coderun_cancel_all(gld_coderun *r, const char *why);
 void gld_coderun_client_gone(gld_coderun *r, ipc_client *c);
 bool gld_coderun_has(const gld_coderun *r, const char *run_id);
+bool gld_coderun_asked_by(const gld_coderun *r, const ipc_client *c);
 size_t gld_coderun_running(const gld_coderun *r);
 
 #endif

@@ -320,6 +320,14 @@ void gld_dispatch_line(gld_daemon *d, ipc_client *c, const char *line, size_t le
     }
 }
 
+bool gld_dispatch_busy(gld_daemon *d, ipc_client *c)
+{
+    for (gld_session *s = d->sessions; s; s = gld_session_next(s))
+        if (gld_session_client_busy(s, c))
+            return true;
+    return false;
+}
+
 void gld_dispatch_disconnect(gld_daemon *d, ipc_client *c)
 {
     gld_tools_client_gone(d, c); /* first: its pending calls then find no handler */

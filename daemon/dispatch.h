@@ -9,5 +9,8 @@
 
 void gld_dispatch_line(gld_daemon *d, ipc_client *c, const char *line, size_t len);
 void gld_dispatch_disconnect(gld_daemon *d, ipc_client *c);
+/* c has turns, queued prompts or calls still going on in some session (a half-closed client
+ * stays open for their events until this is false). */
+bool gld_dispatch_busy(gld_daemon *d, ipc_client *c);
 
 #endif

@@ -61,6 +61,7 @@ struct ipc_client {
     uid_t uid;
     pid_t pid;
     void *data;
+    bool eof;           /* shut its write side: no more requests; events still go out */
     unsigned long long bytes_in, bytes_out, lines_in, lines_out;
 };
 
@@ -279,12 +280,21 @@ int ipc_send(ipc_client *c, const char *line, size_t len)
 
 /* ---- closing with flush -------------------------------------------------------------------- */
 
+static void start_drain(ipc_client *c, uint64_t ms);
+
 static void on_linger(uv_timer_t *t)
 {
     ipc_server *s = t->data;
     uint64_t now = uv_now(s->loop);
     bool any = false;
     for (ipc_client *c = s->clients; c; c = c->next) {
+        if (c->state == C_OPEN && c->eof) { /* half-closed: close once its turns have ended */
+            if (s->h.busy && s->h.busy(c, s->ud))
+                any = true;
+            else
+                start_drain(c, IPC_DRAIN_MS);
+            continue;
+        }
         if (c->state != C_DRAINING)
             continue;
         if (now >= c->deadline) {
@@ -415,6 +425,15 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         size_t len;
         if (gl_line_eof(&c->reader, &line, &len) == 1)
             deliver(c, line, len);
+        if (c->state == C_OPEN && c->s->h.busy && c->s->h.busy(c, c->s->ud)) {
+            /* `socat` without waiting, `nc -N`, a script that writes then reads: it still
+             * wants the events of its turns, then the close */
+            c->eof = true;
+            log_debug("client %u (pid %d): half-closed; sending its turns' events until they end",
+                      c->id, (int)c->pid);
+            start_linger(c->s);
+            return;
+        }
         start_drain(c, IPC_DRAIN_MS); /* no-op if the handler closed it */
         return;
     }

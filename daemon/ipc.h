@@ -24,6 +24,10 @@ typedef struct ipc_handlers {
     void (*on_line)(ipc_client *c, const char *line, size_t len, void *ud);
     /* The client is gone (EOF, error, slow reader, or ipc_client_close); c is freed after this. */
     void (*on_disconnect)(ipc_client *c, void *ud);
+    /* May be NULL. The client shut its write side (EOF): while this says true (events of its
+     * turns are still to come) it stays open for output, asked again every linger tick; then
+     * it is closed after its output is flushed. */
+    bool (*busy)(ipc_client *c, void *ud);
 } ipc_handlers;
 
 typedef struct ipc_opts {

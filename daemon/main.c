@@ -28,6 +28,7 @@ static void on_line(ipc_client *c, const char *line, size_t len, void *ud)
 }
 
 static void on_disconnect(ipc_client *c, void *ud) { gld_dispatch_disconnect(ud, c); }
+static bool on_busy(ipc_client *c, void *ud) { return gld_dispatch_busy(ud, c); }
 
 static void shutdown_daemon(int signum)
 {
@@ -122,7 +123,7 @@ int main(int argc, char **argv)
     D.started_ms = uv_now(D.loop);
     ipc_opts io = {.path = D.cfg.socket_path, .max_line = D.cfg.max_line,
                    .max_output = D.cfg.max_output, .max_clients = D.cfg.max_clients};
-    static const ipc_handlers ih = {on_line, on_disconnect};
+    static const ipc_handlers ih = {on_line, on_disconnect, on_busy};
     if (!(D.ipc = ipc_start(D.loop, &io, &ih, &D, &err))) {
         fprintf(stderr, "gliveD: %s\n", err.msg);
         SSL_CTX_free(D.tls);

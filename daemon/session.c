@@ -1174,6 +1174,19 @@ bool gld_session_config_matches(const gld_session *s, const gld_session_config *
     return same;
 }
 
+bool gld_session_client_busy(const gld_session *s, const ipc_client *c)
+{
+    if (s->turn_running && s->cur.sender == c)
+        return true;
+    for (size_t i = 0; i < s->qlen; i++)
+        if (s->queue[i].sender == c)
+            return true;
+    for (size_t i = 0; i < s->nfollowups; i++)
+        if (s->followups[i].asker == c)
+            return true;
+    return gld_calls_asked_by(s->calls, c) || gld_coderun_asked_by(s->code, c);
+}
+
 void gld_session_client_gone(gld_session *s, ipc_client *c)
 {
     watcher *w = find_watcher(s, c);

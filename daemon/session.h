@@ -61,6 +61,9 @@ gld_session *gld_session_restore(gld_daemon *d, const json_t *rec, gl_err *err);
 void gld_session_flush_state(gld_session *s);
 void gld_session_watch(gld_session *s, ipc_client *c, bool subscribe);
 void gld_session_unsubscribe(gld_session *s, ipc_client *c);
+/* c sent the running turn or a queued prompt, waits for a call it asked or for the follow-up of
+ * one, or runs code here: events for it are still to come. */
+bool gld_session_client_busy(const gld_session *s, const ipc_client *c);
 /* The client is gone: forget it everywhere in this session. */
 void gld_session_client_gone(gld_session *s, ipc_client *c);
 /* The session is in use (open of a new session): connect if not connected. */

@@ -368,3 +368,44 @@ def test_the_key_travels_in_a_header_not_the_url(ctx):
     wait_for(lambda: c.ok("list")["sessions"][0]["state"] == "ready", 10, "ready")
     paths = [e["path"] for e in emu.log(kind="connect")]
     assert paths and all("key=" not in p for p in paths), paths
+
+
+def test_a_half_closed_client_gets_its_turns_then_the_close(ctx):
+    """socat without waiting, nc -N, a script that writes its requests then reads: after its EOF
+    the client still gets the events of its turns, then gliveD closes."""
+    emu = ctx.emulator(script={"rules": [{"match": "slow", "steps": [
+        {"say": "one"}, {"delay_ms": 30000}, {"say": "two"}]}], "default": [{"echo": True}]})
+    d = ctx.daemon(emu)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(d.socket)
+    s.sendall(b'{"id":1,"op":"open","session":"h"}\n{"id":2,"op":"send","session":"h","text":"slow"}\n')
+    s.shutdown(socket.SHUT_WR)
+    s.settimeout(10)
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    lines = [json.loads(x) for x in data.decode().splitlines()]
+    assert [x.get("id") for x in lines if "id" in x] == [1, 2], lines
+    texts = [x["text"].strip() for x in lines if x.get("event") == "text"]
+    assert texts == ["one", "two"], lines  # "two" came 0.3 s after the EOF
+    assert lines[-1]["event"] == "turn_complete", lines[-1]
+
+
+def test_a_half_closed_idle_client_is_closed_at_once(ctx):
+    d = ctx.daemon(ctx.emulator())
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(d.socket)
+    s.sendall(b'{"id":1,"op":"hello"}\n')
+    s.shutdown(socket.SHUT_WR)
+    s.settimeout(5)
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    assert json.loads(data)["ok"] is True

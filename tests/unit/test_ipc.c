@@ -152,7 +152,7 @@ static void t_on_disconnect(ipc_client *c, void *ud)
         T.bad++;
 }
 
-static const ipc_handlers handlers = {t_on_line, t_on_disconnect};
+static const ipc_handlers handlers = {t_on_line, t_on_disconnect, NULL};
 
 static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *f)
 {
@@ -770,7 +770,7 @@ static void rec_disc(ipc_client *c, void *ud)
 TEST(peer_credentials)
 {
     env_init();
-    ipc_handlers h = {rec_line, rec_disc};
+    ipc_handlers h = {rec_line, rec_disc, NULL};
     ipc_opts o = {.path = T.path};
     gl_err err;
     T.s = ipc_start(&T.loop, &o, &h, NULL, &err);
