@@ -33,6 +33,8 @@ typedef struct gld_config {
     enum gl_log_level log_level;
     size_t max_line;           /* request line bound (bytes) */
     size_t max_output;         /* per-client pending output bound (bytes) */
+    size_t max_output_total;   /* all clients' pending output together (bytes) */
+    unsigned max_sessions_per_uid; /* sessions one uid may have open */
     unsigned max_clients;      /* connected local clients at once */
     size_t max_message;        /* largest Live API message accepted (bytes) */
     unsigned max_queue;        /* queued prompts per session */

@@ -95,6 +95,12 @@ static int op_open(op_ctx *x, gl_err *err)
                            "(model %s, %s); close it first or use another name", name,
                            gld_session_model(s), live_modality_name(gld_session_modality(s)));
     } else {
+        uid_t uid = ipc_client_uid(x->c);
+        unsigned have = gld_sessions_of_uid(x->d, uid);
+        if (have >= x->d->cfg.max_sessions_per_uid) /* each holds a Live API connection */
+            return gl_fail(err, GL_E_REFUSED, "uid %u has %u sessions already (--max-sessions-per-uid); "
+                           "close one first", (unsigned)uid, have);
+        cfg.owner = uid;
         if (!(s = gld_session_new(x->d, name, &cfg, err)))
             return -1;
         created = true;
@@ -221,11 +227,14 @@ static int op_tool_register(op_ctx *x, gl_err *err)
             return gl_fail(err, GL_E_BAD_REQUEST, "field \"timeout_s\" must be a number of seconds in [0.1, 86400]");
         timeout_ms = (long long)(json_number_value(ts) * 1000);
     }
+    gld_session *s = strcmp(session, "*") ? gld_session_find(x->d, session) : NULL;
+    const char *dname = json_string_value(json_object_get(decl, "name"));
+    if (s && dname && gld_session_can_declare(s, dname, err) != 0)
+        return -1;
     gld_tool *t = gld_tools_register(x->d, x->c, session, decl, (unsigned)timeout_ms, err);
     if (!t)
         return -1;
     bool reestablish = false;
-    gld_session *s = strcmp(session, "*") ? gld_session_find(x->d, session) : NULL;
     if (s)
         reestablish = gld_session_add_declaration(s, t->decl);
     x->out = json_pack("{s:s, s:s, s:b, s:f}", "session", session, "name", t->name, "reestablish",

@@ -36,6 +36,7 @@
 #include "proto/line.h"
 
 #define IPC_MAX_OUTPUT_DEFAULT ((size_t)16 << 20)
+#define IPC_MAX_OUTPUT_TOTAL_DEFAULT ((size_t)256 << 20)
 #define IPC_MAX_CLIENTS_DEFAULT 1024u
 #define IPC_BACKLOG 128
 #define IPC_READ_BUF 65536
@@ -74,7 +75,7 @@ struct ipc_server {
     char *path;
     dev_t sock_dev; /* the socket file we created: ipc_stop only removes that one */
     ino_t sock_ino;
-    size_t max_line, max_output;
+    size_t max_line, max_output, max_output_total;
     unsigned max_clients;
     ipc_client *clients;
     unsigned nclients;  /* linked clients, until their on_disconnect */
@@ -216,6 +217,33 @@ static void on_write(uv_write_t *req, int status)
     }
 }
 
+/* All clients' pending output plus `more` for c must fit the total budget: while it does not,
+ * the client with the most pending (the slowest reader) is cut. True if that was c. */
+static bool over_total_budget(ipc_server *s, ipc_client *c, size_t more)
+{
+    for (;;) {
+        size_t total = more;
+        ipc_client *worst = NULL;
+        size_t worst_pending = 0;
+        for (ipc_client *x = s->clients; x; x = x->next) {
+            if (x->state == C_CLOSING)
+                continue;
+            size_t p = x->inflight + x->outq.len + (x == c ? more : 0);
+            total += x->inflight + x->outq.len;
+            if (p > worst_pending || !worst)
+                worst = x, worst_pending = p;
+        }
+        if (total <= s->max_output_total || !worst)
+            return false;
+        log_warn("clients hold %zu bytes of unread output (--max-output-total %zu): cutting client "
+                 "%u (pid %d), the slowest reader with %zu bytes pending", total, s->max_output_total,
+                 worst->id, (int)worst->pid, worst_pending);
+        close_now(worst);
+        if (worst == c)
+            return true;
+    }
+}
+
 int ipc_send(ipc_client *c, const char *line, size_t len)
 {
     if (!c || c->state != C_OPEN)
@@ -261,6 +289,8 @@ int ipc_send(ipc_client *c, const char *line, size_t len)
             close_now(c);
             return -1;
         }
+        if (over_total_budget(s, c, rest)) /* c was the slowest, and is cut */
+            return -1;
         int r = 0;
         if (c->nwrites == 0)
             r = submit(c, line + off, rest);
@@ -444,6 +474,17 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 
 /* ---- accept -------------------------------------------------------------------------------- */
 
+/* One error line to a refused peer, written at once on its fresh socket (best effort: a peer
+ * that cannot take 200 bytes now does not get them), then the close. */
+static void reject_with(ipc_client *c, uv_os_fd_t fd, const char *message)
+{
+    char *line = gl_reply_err(NULL, GL_E_REFUSED, message);
+    if (write(fd, line, strlen(line)) < 0) { /* nothing more to do for a peer that is gone */ }
+    free(line);
+    c->s->nrejected++;
+    close_now(c);
+}
+
 static void reject(ipc_client *c)
 {
     c->s->nrejected++;
@@ -488,16 +529,20 @@ static void on_connection(uv_stream_t *server, int status)
     c->uid = cred.uid;
     c->pid = cred.pid;
     if (cred.uid != geteuid() && cred.uid != 0) {
-        log_warn("rejected a connection from uid %u (pid %d): only uid %u%s may connect",
-                 (unsigned)cred.uid, (int)cred.pid, (unsigned)geteuid(),
-                 geteuid() == 0 ? "" : " and root");
-        reject(c);
+        char why[160];
+        snprintf(why, sizeof why, "gliveD serves only uid %u%s; you are uid %u",
+                 (unsigned)geteuid(), geteuid() == 0 ? "" : " and root", (unsigned)cred.uid);
+        log_warn("rejected a connection from uid %u (pid %d): %s", (unsigned)cred.uid, (int)cred.pid, why);
+        reject_with(c, fd, why);
         return;
     }
     if (s->nclients >= s->max_clients) {
         log_warn("too many clients (%u); closed a new connection from pid %d", s->nclients,
                  (int)cred.pid);
-        reject(c);
+        char why[128];
+        snprintf(why, sizeof why, "gliveD has %u clients already (--max-clients); try again later",
+                 s->nclients);
+        reject_with(c, fd, why);
         return;
     }
     if (++s->next_id == 0)
@@ -640,6 +685,7 @@ ipc_server *ipc_start(uv_loop_t *loop, const ipc_opts *o, const ipc_handlers *h,
     s->ud = ud;
     s->max_line = o->max_line ? o->max_line : GL_LINE_MAX_DEFAULT;
     s->max_output = o->max_output ? o->max_output : IPC_MAX_OUTPUT_DEFAULT;
+    s->max_output_total = o->max_output_total ? o->max_output_total : IPC_MAX_OUTPUT_TOTAL_DEFAULT;
     s->max_clients = o->max_clients ? o->max_clients : IPC_MAX_CLIENTS_DEFAULT;
 
     struct stat st;

@@ -4,6 +4,7 @@
  *
  * Security: the socket is created under umask 077 (mode 0600) in a directory created 0700 if
  * missing; on accept the peer's uid (SO_PEERCRED) must be ours or root, else it is dropped.
+ * A refused peer (uid, too many clients) gets one error line saying why, then the close.
  * Slow readers: output beyond max_output bytes pending disconnects that client (logged), so one
  * stuck client never grows the daemon's memory; nothing is silently dropped for a live client. */
 #ifndef GL_IPC_H
@@ -34,6 +35,9 @@ typedef struct ipc_opts {
     const char *path;       /* socket path */
     size_t max_line;        /* request line bound; 0 = 1 MiB. Longer: error reply, line skipped */
     size_t max_output;      /* pending output bound per client; 0 = 16 MiB */
+    size_t max_output_total; /* pending output bound of all clients together; 0 = 256 MiB. Past
+                                it the client with the most pending is cut: many slow readers
+                                together cannot grow memory without bound either */
     unsigned max_clients;   /* 0 = 1024; more are accepted and closed at once (logged) */
 } ipc_opts;
 

@@ -2,6 +2,7 @@
  * a Unix socket (proto/PROTOCOL.md). Runs in the foreground, logs to stderr. */
 #include <errno.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,30 @@ static void on_signal(uv_signal_t *h, int signum)
     shutdown_daemon(signum);
 }
 
+/* Every client and session holds a descriptor (sandbox runs a few more): the soft limit (often
+ * 1024) goes up to the hard one, and --max-clients comes down to a quarter of it, so that at the
+ * limit new clients get a clear refusal instead of sessions failing on EMFILE. */
+static void fit_open_files(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t was = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            rl.rlim_cur = was;
+    }
+    rlim_t quarter = rl.rlim_cur == RLIM_INFINITY ? 65536 : rl.rlim_cur / 4;
+    if (quarter < 1)
+        quarter = 1;
+    if (D.cfg.max_clients > quarter) {
+        log_warn("--max-clients %u lowered to %llu: a quarter of the open-file limit (%llu)",
+                 D.cfg.max_clients, (unsigned long long)quarter, (unsigned long long)rl.rlim_cur);
+        D.cfg.max_clients = (unsigned)quarter;
+    }
+}
+
 /* Where gliveD may run code itself (run_python), says at start whether it can, and how. */
 static void probe_sandbox(void)
 {
@@ -118,11 +143,13 @@ int main(int argc, char **argv)
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
+    fit_open_files();
     D.loop = uv_default_loop();
     D.net = &gld_upstream_ws;
     D.started_ms = uv_now(D.loop);
     ipc_opts io = {.path = D.cfg.socket_path, .max_line = D.cfg.max_line,
-                   .max_output = D.cfg.max_output, .max_clients = D.cfg.max_clients};
+                   .max_output = D.cfg.max_output, .max_output_total = D.cfg.max_output_total,
+                   .max_clients = D.cfg.max_clients};
     static const ipc_handlers ih = {on_line, on_disconnect, on_busy};
     if (!(D.ipc = ipc_start(D.loop, &io, &ih, &D, &err))) {
         fprintf(stderr, "gliveD: %s\n", err.msg);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -62,6 +63,7 @@ struct gld_session {
     live_modality modality;
     json_t *system_instruction, *tools, *generation_config; /* normalized, owned; may be NULL */
     json_t *extra_decls; /* declarations added by tool handlers (array, owned) */
+    uid_t owner;         /* the uid that opened it */
     bool compression;
     const gld_model_info *mi;
 
@@ -131,6 +133,14 @@ gld_session *gld_session_find(gld_daemon *d, const char *name)
         if (strcmp(s->name, name) == 0)
             return s;
     return NULL;
+}
+
+unsigned gld_sessions_of_uid(const gld_daemon *d, uid_t uid)
+{
+    unsigned n = 0;
+    for (const gld_session *s = d->sessions; s; s = s->next)
+        n += s->owner == uid;
+    return n;
 }
 
 gld_session *gld_session_with_call(gld_daemon *d, const char *call_id)
@@ -446,6 +456,14 @@ static bool nonblocking(const gld_session *s, const char *name)
 }
 
 static void persist_soon(gld_session *s);
+
+int gld_session_can_declare(const gld_session *s, const char *name, gl_err *err)
+{
+    if (declared(s, name) || json_array_size(s->extra_decls) < GLD_MAX_HANDLER_DECLARATIONS)
+        return 0;
+    return gl_fail(err, GL_E_BUSY, "session %s has %d functions from handlers already; close it to "
+                   "start over", s->name, GLD_MAX_HANDLER_DECLARATIONS);
+}
 
 bool gld_session_add_declaration(gld_session *s, const json_t *decl)
 {
@@ -911,9 +929,10 @@ void gld_session_connect(gld_session *s) { fire(s, SE_USE, (sess_why){0}); }
 
 static json_t *state_record(const gld_session *s)
 {
-    json_t *r = json_pack("{s:s, s:s, s:s, s:b, s:O, s:I}", "name", s->name, "model", s->model,
+    json_t *r = json_pack("{s:s, s:s, s:s, s:b, s:O, s:I, s:I}", "name", s->name, "model", s->model,
                           "modality", live_modality_name(s->modality), "compression", s->compression,
-                          "extra_declarations", s->extra_decls, "turns", (json_int_t)s->turns_done);
+                          "extra_declarations", s->extra_decls, "turns", (json_int_t)s->turns_done,
+                          "owner_uid", (json_int_t)s->owner);
     if (s->tools)
         json_object_set(r, "tools", s->tools);
     if (s->generation_config)
@@ -1001,6 +1020,7 @@ gld_session *gld_session_new(gld_daemon *d, const char *name, const gld_session_
     snprintf(s->model, sizeof s->model, "%s", model);
     s->mi = gld_model_lookup(s->model);
     s->modality = cfg->modality;
+    s->owner = cfg->owner;
     s->compression = cfg->compression_set ? cfg->compression : true;
     int rc = 0;
     if (cfg->generation_config)
@@ -1061,6 +1081,9 @@ gld_session *gld_session_restore(gld_daemon *d, const json_t *rec, gl_err *err)
         .system_instruction = json_object_get(rec, "system_instruction"),
         .compression = json_is_true(json_object_get(rec, "compression")),
         .compression_set = json_is_boolean(json_object_get(rec, "compression")),
+        .owner = json_is_integer(json_object_get(rec, "owner_uid"))
+                     ? (uid_t)json_integer_value(json_object_get(rec, "owner_uid"))
+                     : geteuid(),
     };
     if (modality && live_modality_parse(modality, &cfg.modality, "modality", err) != 0)
         return NULL;
@@ -1071,7 +1094,7 @@ gld_session *gld_session_restore(gld_daemon *d, const json_t *rec, gl_err *err)
     json_t *decl;
     json_array_foreach(json_object_get(rec, "extra_declarations"), i, decl) {
         const char *n = json_string_value(json_object_get(decl, "name"));
-        if (n && !declared(s, n))
+        if (n && !declared(s, n) && json_array_size(s->extra_decls) < GLD_MAX_HANDLER_DECLARATIONS)
             json_array_append(s->extra_decls, decl);
     }
     const char *h = json_string_value(json_object_get(rec, "handle"));

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "common/err.h"
 #include "daemon/calls.h"
@@ -24,6 +25,7 @@ typedef struct gld_session_config {
     const json_t *generation_config;
     bool compression;                /* context window compression (default on) */
     bool compression_set;
+    uid_t owner;                     /* the uid that opened it (restored: from its record) */
 } gld_session_config;
 
 /* Validates cfg: bad_request naming the field, as gld_session_new would. */
@@ -32,6 +34,14 @@ int gld_session_config_check(const gld_daemon *d, const gld_session_config *cfg,
 gld_session *gld_session_new(gld_daemon *d, const char *name, const gld_session_config *cfg,
                              gl_err *err);
 gld_session *gld_session_find(gld_daemon *d, const char *name);
+/* Sessions opened by uid (for --max-sessions-per-uid). */
+unsigned gld_sessions_of_uid(const gld_daemon *d, uid_t uid);
+/* Handlers may add at most this many functions to one session: each addition re-establishes
+ * the connection, and the declarations stay for the session's life. */
+#define GLD_MAX_HANDLER_DECLARATIONS 128
+/* 0 if a handler may declare function `name` in s (it is declared already, or there is room);
+ * -1 with err ("busy") if not. */
+int gld_session_can_declare(const gld_session *s, const char *name, gl_err *err);
 /* Iteration: for (s = d->sessions; s; s = gld_session_next(s)). */
 gld_session *gld_session_next(const gld_session *s);
 /* True if cfg asks for nothing different from what the session has (attach is then fine). */

@@ -51,6 +51,10 @@
  * `error` event without a turn; gliveD retries until it lands (list/status: persist_error) */
 #define GL_E_PERSIST "persist"
 
+/* a connection gliveD does not serve (its uid, too many clients, too many sessions of one uid):
+ * the one line it gets before the close, or the reply to `open` */
+#define GL_E_REFUSED "refused"
+
 /* ---- anywhere ------------------------------------------------------------------------------ */
 
 /* a bug (allocation failure aborts: common/xalloc.h) */

@@ -409,3 +409,27 @@ def test_a_half_closed_idle_client_is_closed_at_once(ctx):
             break
         data += chunk
     assert json.loads(data)["ok"] is True
+
+
+def test_non_reading_subscribers_are_cut_by_the_total_output_budget(ctx):
+    """Each subscriber that never reads stays under the per-client bound, but together they
+    would not: past --max-output-total the slowest reader is cut; the asker gets every chunk."""
+    chunk = "x" * 8000
+    emu = ctx.emulator(script={"rules": [{"match": "flood", "steps": [{"chunks": [chunk] * 300}]}],
+                               "default": [{"echo": True}]})
+    d = ctx.daemon(emu, args=["--max-output-total", "2097152"])
+    asker = d.client()
+    asker.ok("open", session="f")
+    deaf = []
+    for _ in range(4):
+        s = d.client()
+        s.ok("subscribe", session="f")
+        s.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        deaf.append(s)  # never read again
+    turn = asker.ok("send", session="f", text="flood")["turn"]
+    evs = asker.turn_events(turn, timeout=30)
+    assert sum(len(e["text"]) for e in evs if e["event"] == "text") == 8000 * 300
+    assert evs[-1]["event"] == "turn_complete"
+    log = d.proc.stderr()
+    assert "the slowest reader" in log and "--max-output-total" in log, log[-2000:]
+    assert asker.ok("status")["clients"] < 5  # some deaf subscriber was cut

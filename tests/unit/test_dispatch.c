@@ -216,3 +216,34 @@ TEST(list_shows_each_session)
                       "\"turns\":0,\"queued\":0,\"turn_running\":false,\"subscribers\":0,\"pending_tool_calls\":0");
     CHECK_INT(down(), 0);
 }
+
+TEST(handlers_may_add_only_so_many_functions_to_a_session)
+{
+    up();
+    req("{\"id\":1,\"op\":\"open\",\"session\":\"s\"}");
+    char line[256];
+    for (int i = 0; i < GLD_MAX_HANDLER_DECLARATIONS; i++) {
+        snprintf(line, sizeof line, "{\"id\":%d,\"op\":\"tool.register\",\"session\":\"s\",\"declaration\":"
+                                    "{\"name\":\"f%d\"}}", i + 2, i);
+        CHECK_CONTAINS(req(line), "\"ok\":true");
+    }
+    CHECK_CONTAINS(req("{\"id\":999,\"op\":\"tool.register\",\"session\":\"s\",\"declaration\":{\"name\":\"one_more\"}}"),
+                   "\"code\":\"busy\"");
+    /* one already declared may be registered again (a handler restarting) */
+    CHECK_CONTAINS(req("{\"id\":1000,\"op\":\"tool.register\",\"session\":\"s\",\"declaration\":{\"name\":\"f7\"}}"),
+                   "\"ok\":true");
+    CHECK_INT(down(), 0);
+}
+
+TEST(one_uid_may_open_only_so_many_sessions)
+{
+    up();
+    D.cfg.max_sessions_per_uid = 2;
+    CHECK_CONTAINS(req("{\"id\":1,\"op\":\"open\",\"session\":\"a\"}"), "\"ok\":true");
+    CHECK_CONTAINS(req("{\"id\":2,\"op\":\"open\",\"session\":\"b\"}"), "\"ok\":true");
+    CHECK_CONTAINS(req("{\"id\":3,\"op\":\"open\",\"session\":\"c\"}"), "\"code\":\"refused\"");
+    CHECK_CONTAINS(req("{\"id\":4,\"op\":\"open\",\"session\":\"a\"}"), "\"ok\":true"); /* attach is fine */
+    req("{\"id\":5,\"op\":\"close\",\"session\":\"b\"}");
+    CHECK_CONTAINS(req("{\"id\":6,\"op\":\"open\",\"session\":\"c\"}"), "\"ok\":true");
+    CHECK_INT(down(), 0);
+}
