@@ -57,6 +57,7 @@ static const struct opt OPTS[] = {
     {"backoff-min", NUM(O_SECONDS, backoff_min_ms, 10, 3600000), true, "S  first reconnect delay after a failure; doubles, with jitter"},
     {"backoff-max", NUM(O_SECONDS, backoff_max_ms, 10, 3600000), true, "S  longest reconnect delay (not below backoff-min)"},
     {"tool-timeout", NUM(O_SECONDS, tool_timeout_ms, 10, 86400000), true, "S  time a function call may take unless its handler says otherwise"},
+    {"idle-timeout", NUM(O_SECONDS, idle_timeout_ms, 1000, 604800000), true, "S  a session without turns, calls or subscribers closes its Live API connection after this (its conversation is kept: the next use resumes it)"},
     /* Code execution: today's Live models have none; gliveD then serves run_python itself. */
     {"code-exec", CHOICE(code_exec, "auto|local|server|off"), true, "MODE  code execution for sessions that ask for it: auto (local where the model has none; default), local, server, off"},
     {"code-sandbox", CHOICE(code_sandbox, "bwrap|none"), false, "MODE  how local code runs: bwrap (namespaces; default) or none (rlimits only: no isolation)"},
@@ -83,6 +84,7 @@ void gld_config_defaults(gld_config *c)
     c->backoff_min_ms = 250;
     c->backoff_max_ms = 30000;
     c->tool_timeout_ms = 30000;
+    c->idle_timeout_ms = 300000;
     c->code_exec = GLD_CODE_EXEC_AUTO;
     c->code_sandbox = GLD_CODE_SANDBOX_BWRAP;
     c->code_timeout_ms = 60000;

@@ -43,6 +43,7 @@ typedef struct gld_config {
     unsigned backoff_min_ms;   /* reconnect delay after the first failure (then doubled, jittered) */
     unsigned backoff_max_ms;   /* reconnect delay bound */
     unsigned tool_timeout_ms;  /* default time a tool call may take */
+    unsigned idle_timeout_ms;  /* an unused session closes its connection after this */
     unsigned code_exec;        /* enum gld_code_exec */
     unsigned code_sandbox;     /* enum gld_code_sandbox */
     unsigned code_timeout_ms;  /* wall-clock limit of one run_python */

@@ -72,7 +72,8 @@ static int op_open(op_ctx *x, gl_err *err)
         return gl_fail(err, GL_E_BAD_REQUEST, "field \"system_instruction\" must be a string or a Content object");
     gld_session_config cfg = {.model = model, .tools = tools, .generation_config = gen,
                               .system_instruction = sys};
-    if (gl_req_bool(x->req, "compression", false, &cfg.compression, err) != 0)
+    if (gl_req_bool(x->req, "compression", false, &cfg.compression, err) != 0 ||
+        gl_req_bool(x->req, "keep_connected", false, &cfg.keep_connected, err) != 0)
         return -1;
     cfg.compression_set = json_is_boolean(json_object_get(x->req->root, "compression"));
     if (modality) {

@@ -64,6 +64,7 @@ struct gld_session {
     json_t *system_instruction, *tools, *generation_config; /* normalized, owned; may be NULL */
     json_t *extra_decls; /* declarations added by tool handlers (array, owned) */
     uid_t owner;         /* the uid that opened it */
+    bool keep_connected; /* exempt from --idle-timeout */
     bool compression;
     const gld_model_info *mi;
 
@@ -74,7 +75,8 @@ struct gld_session {
     bool setup_stale;    /* ...and a function was declared since: re-establish once ready */
     char resume_why[80]; /* why the session is draining: said when it hangs up */
     unsigned attempt;    /* consecutive lost connections (backoff exponent) */
-    uv_timer_t retry_timer, persist_timer;
+    uv_timer_t retry_timer, persist_timer, idle_timer;
+    uint64_t last_activity; /* loop time of the last prompt or server message */
     gld_calls *calls;    /* owned */
     gld_coderun *code;   /* owned: run_python, when code runs here (code_local) */
     bool code_local;     /* the session asked for code execution and gliveD serves it */
@@ -104,7 +106,7 @@ struct gld_session {
     size_t nwatchers;
 
     const char *interrupt_why; /* what we know cut the running generation, if it is cut */
-    int handles_open;    /* the two timers, the calls and code tables: freed when all are closed */
+    int handles_open;    /* the three timers, the calls and code tables: freed when all are closed */
     gld_session *next;
 };
 
@@ -391,6 +393,7 @@ int gld_session_send(gld_session *s, ipc_client *sender, const char *text, bool 
     t->retry = retry;
     t->cause = "prompt";
     t->of_turn = 0;
+    s->last_activity = uv_now(s->d->loop);
     *turn_no = t->no;
     gld_session_watch(s, sender, false);
     return 0;
@@ -667,6 +670,7 @@ static void on_ws_message(ws_conn *ws, int opcode, const uint8_t *data, size_t l
         return;
     s->d->upstream.bytes_in += len;
     s->d->upstream.msgs_in++;
+    s->last_activity = uv_now(s->d->loop);
     log_debug("session %s: < %.*s", s->name, (int)(len < 300 ? len : 300), (const char *)data);
     gl_err err;
     if (live_parse_server((const char *)data, len, on_live_event, s, &err) != 0) {
@@ -741,7 +745,8 @@ static void on_ws_close(ws_conn *ws, const ws_close_info *info, void *ud)
         session_free(s);
         return;
     }
-    bool setup_done = s->state == SS_READY || s->state == SS_DRAINING || s->state == SS_HANGING_UP;
+    bool setup_done = s->state == SS_READY || s->state == SS_DRAINING || s->state == SS_HANGING_UP ||
+                      s->state == SS_PARKING;
     char why[sizeof s->last_close];
     if (info->error && info->code == 1006)
         snprintf(why, sizeof why, "connection to the Live API lost: %.150s", info->error);
@@ -751,8 +756,8 @@ static void on_ws_close(ws_conn *ws, const ws_close_info *info, void *ud)
     abort_running_turn(s, why, true);
     gld_calls_cancel_all(s->calls, why);
     gld_coderun_cancel_all(s->code, why); /* the model that asked is gone */
-    if (s->state == SS_HANGING_UP) { /* our own close: resume at once */
-        s->reconnects++;
+    if (s->state == SS_HANGING_UP || s->state == SS_PARKING) { /* our own close */
+        s->reconnects += s->state == SS_HANGING_UP;
         fire(s, SE_HUNG_UP, (sess_why){0});
         return;
     }
@@ -778,6 +783,47 @@ static void on_ws_close(ws_conn *ws, const ws_close_info *info, void *ud)
 }
 
 static void on_retry_timer(uv_timer_t *t) { fire(t->data, SE_RETRY_TIMER, (sess_why){0}); }
+
+/* Something is going on that needs the connection: a turn, prompts, calls, code, subscribers. */
+static bool in_use(const gld_session *s)
+{
+    if (s->turn_running || s->qlen || s->nfollowups || gld_calls_pending(s->calls) ||
+        gld_coderun_running(s->code) || s->keep_connected)
+        return true;
+    for (size_t i = 0; i < s->nwatchers; i++)
+        if (s->watchers[i].subscribed)
+            return true;
+    return false;
+}
+
+static void on_idle_timer(uv_timer_t *t);
+
+static void arm_idle(gld_session *s, uint64_t ms)
+{
+    uv_timer_start(&s->idle_timer, on_idle_timer, ms, 0);
+}
+
+/* --idle-timeout: the real service limits concurrent sessions per key, and an idle connection
+ * costs both sides; the handle keeps the conversation, so the next use resumes it. */
+static void on_idle_timer(uv_timer_t *t)
+{
+    gld_session *s = t->data;
+    uint64_t now = uv_now(s->d->loop), limit = s->d->cfg.idle_timeout_ms;
+    if (s->state != SS_READY)
+        return;
+    if (in_use(s)) {
+        arm_idle(s, limit);
+        return;
+    }
+    if (now - s->last_activity < limit) {
+        arm_idle(s, limit - (now - s->last_activity));
+        return;
+    }
+    char why[96];
+    snprintf(why, sizeof why, "unused for %u s: connection closed, the conversation is kept",
+             (unsigned)(limit / 1000));
+    fire(s, SE_IDLE_TIMEOUT, (sess_why){.reason = why});
+}
 
 /* min(max, min * 2^(attempt-1)), scaled by a random factor in [0.5, 1.0] so that many sessions
  * dropped together do not reconnect together. */
@@ -859,7 +905,8 @@ static sess_event enter(gld_session *s, sess_state from, sess_event ev, sess_why
         return open_connection(s, next, buf, bufsize);
     case SS_READY:
         s->attempt = 0;
-        s->connected_at = uv_now(s->d->loop);
+        s->connected_at = s->last_activity = uv_now(s->d->loop);
+        arm_idle(s, s->d->cfg.idle_timeout_ms);
         announce(s, from, why.reason);
         if (s->setup_stale) {
             *next = (sess_why){.reason = "tools changed"};
@@ -888,11 +935,18 @@ static sess_event enter(gld_session *s, sess_state from, sess_event ev, sess_why
         uv_timer_start(&s->retry_timer, on_retry_timer, delay, 0);
         return SE_NONE;
     }
+    case SS_PARKING:
+        uv_timer_stop(&s->idle_timer);
+        announce(s, from, why.reason);
+        s->d->net->close(s->ws, 1000, "");
+        return SE_NONE;
     case SS_CLOSED:
         announce(s, from, why.reason);
         fail_queue(s, why.code ? why.code : GL_E_UPSTREAM, why.reason ? why.reason : "closed");
         return SE_NONE;
     case SS_IDLE:
+        announce(s, from, why.reason);
+        return s->qlen ? SE_USE : SE_NONE; /* a prompt came while it was parking */
     case SS_GONE:
     case SS_COUNT:
         announce(s, from, why.reason);
@@ -917,6 +971,8 @@ static void fire(gld_session *s, sess_event ev, sess_why why)
         log_debug("session %s: %s --%s--> %s", s->name, sess_state_name(from), sess_event_name(ev),
                   sess_state_name(to));
         s->state = to;
+        if (to != SS_READY) /* the idle timer measures time spent ready only */
+            uv_timer_stop(&s->idle_timer);
         sess_why next = {0};
         ev = enter(s, from, ev, why, &next, bufs[hop], sizeof bufs[hop]);
         why = next;
@@ -933,6 +989,8 @@ static json_t *state_record(const gld_session *s)
                           "modality", live_modality_name(s->modality), "compression", s->compression,
                           "extra_declarations", s->extra_decls, "turns", (json_int_t)s->turns_done,
                           "owner_uid", (json_int_t)s->owner);
+    if (s->keep_connected)
+        json_object_set_new(r, "keep_connected", json_true());
     if (s->tools)
         json_object_set(r, "tools", s->tools);
     if (s->generation_config)
@@ -1021,6 +1079,7 @@ gld_session *gld_session_new(gld_daemon *d, const char *name, const gld_session_
     s->mi = gld_model_lookup(s->model);
     s->modality = cfg->modality;
     s->owner = cfg->owner;
+    s->keep_connected = cfg->keep_connected;
     s->compression = cfg->compression_set ? cfg->compression : true;
     int rc = 0;
     if (cfg->generation_config)
@@ -1053,7 +1112,9 @@ gld_session *gld_session_new(gld_daemon *d, const char *name, const gld_session_
     uv_timer_init(d->loop, &s->retry_timer);
     uv_timer_init(d->loop, &s->persist_timer);
     s->retry_timer.data = s->persist_timer.data = s;
-    s->handles_open = 4;
+    uv_timer_init(d->loop, &s->idle_timer);
+    s->idle_timer.data = s;
+    s->handles_open = 5;
     s->state = SS_IDLE;
     s->next = d->sessions;
     d->sessions = s;
@@ -1081,6 +1142,7 @@ gld_session *gld_session_restore(gld_daemon *d, const json_t *rec, gl_err *err)
         .system_instruction = json_object_get(rec, "system_instruction"),
         .compression = json_is_true(json_object_get(rec, "compression")),
         .compression_set = json_is_boolean(json_object_get(rec, "compression")),
+        .keep_connected = json_is_true(json_object_get(rec, "keep_connected")),
         .owner = json_is_integer(json_object_get(rec, "owner_uid"))
                      ? (uid_t)json_integer_value(json_object_get(rec, "owner_uid"))
                      : geteuid(),
@@ -1103,9 +1165,10 @@ gld_session *gld_session_restore(gld_daemon *d, const json_t *rec, gl_err *err)
         s->handle_time = (time_t)json_integer_value(json_object_get(rec, "handle_time"));
     }
     s->turns_done = (unsigned long)json_integer_value(json_object_get(rec, "turns"));
-    log_info("session %s: restored from the state dir (%s)", s->name,
-             s->handle ? "resuming with its handle" : "no handle: a fresh conversation");
-    gld_session_connect(s);
+    log_info("session %s: restored from the state dir (%s); it connects when used", s->name,
+             s->handle ? "it resumes with its handle" : "no handle: a fresh conversation");
+    if (s->keep_connected)
+        gld_session_connect(s);
     return s;
 }
 
@@ -1246,6 +1309,7 @@ static void session_free(gld_session *s)
     gld_coderun_free(s->code, on_handle_closed, s); /* after its programs have ended */
     uv_close((uv_handle_t *)&s->retry_timer, on_timer_closed);
     uv_close((uv_handle_t *)&s->persist_timer, on_timer_closed);
+    uv_close((uv_handle_t *)&s->idle_timer, on_timer_closed);
 }
 
 void gld_session_close(gld_session *s, const char *reason, bool forget)
@@ -1272,6 +1336,7 @@ void gld_session_close(gld_session *s, const char *reason, bool forget)
         }
     uv_timer_stop(&s->retry_timer);
     uv_timer_stop(&s->persist_timer);
+    uv_timer_stop(&s->idle_timer);
     if (s->ws)
         s->d->net->close(s->ws, 1000, ""); /* on_ws_close frees */
     else
@@ -1292,6 +1357,8 @@ json_t *gld_session_info(const gld_session *s)
                           "subscribers", (int)subs, "pending_tool_calls", (int)gld_calls_pending(s->calls),
                           "reconnects", (json_int_t)s->reconnects, "goaways", (json_int_t)s->goaways,
                           "compression", s->compression);
+    if (s->keep_connected)
+        json_object_set_new(o, "keep_connected", json_true());
     json_object_set_new(o, "connection_age_s", ready ? json_real((double)(now - s->connected_at) / 1000)
                                                      : json_null());
     json_object_set_new(o, "handle_age_s", s->handle ? json_integer((json_int_t)(time(NULL) - s->handle_time))

@@ -26,6 +26,8 @@ typedef struct gld_session_config {
     bool compression;                /* context window compression (default on) */
     bool compression_set;
     uid_t owner;                     /* the uid that opened it (restored: from its record) */
+    bool keep_connected;             /* never close the connection for being unused */
+    bool keep_connected_set;
 } gld_session_config;
 
 /* Validates cfg: bad_request naming the field, as gld_session_new would. */

@@ -10,6 +10,7 @@
  *   draining ──lost──▶ reconnecting            (the cut a goAway announced: no backoff)
  *   connecting, reconnecting ──resume_refused──▶ reconnecting   (fresh: the handle is dropped)
  *   connecting, ready, draining, reconnecting ──refused──▶ closed ──use──▶ connecting
+ *   ready ──idle_timeout──▶ parking ──hung_up──▶ idle   (unused: the handle is kept; next use resumes)
  *   any ──close──▶ gone */
 #ifndef GLD_SESSION_FSM_H
 #define GLD_SESSION_FSM_H
@@ -23,6 +24,7 @@ typedef enum sess_state {
     SS_BACKOFF,      /* the connection was lost: waiting (jittered exponential) to retry */
     SS_RECONNECTING, /* a new connection after one ended, resuming with the newest handle */
     SS_CLOSED,       /* retrying cannot help (bad key, policy close): prompts fail until next use */
+    SS_PARKING,      /* unused for --idle-timeout: closing its connection, keeping the handle */
     SS_GONE,         /* a client closed the session or the daemon stops: it is being freed */
     SS_COUNT
 } sess_state;
@@ -40,6 +42,7 @@ typedef enum sess_event {
     SE_REFUSED,        /* a close retrying cannot fix, or the connection cannot even start */
     SE_RETRY_TIMER,    /* the backoff delay passed */
     SE_CLOSE,          /* a client closed the session, or the daemon stops */
+    SE_IDLE_TIMEOUT,   /* nothing used the session for --idle-timeout */
     SE_COUNT
 } sess_event;
 
@@ -49,8 +52,9 @@ sess_state sess_fsm_next(sess_state from, sess_event ev);
 /* Internal names, for logs and tests ("hanging_up"). */
 const char *sess_state_name(sess_state st);
 const char *sess_event_name(sess_event ev);
-/* The name clients see in `state` events and replies (proto/PROTOCOL.md): idle, connecting,
- * ready, draining, reconnecting (hanging_up, backoff, reconnecting), closed (closed, gone). */
+/* The name clients see in `state` events and replies (proto/PROTOCOL.md): idle (idle, parking),
+ * connecting, ready, draining, reconnecting (hanging_up, backoff, reconnecting), closed (closed,
+ * gone). */
 const char *sess_state_public_name(sess_state st);
 
 #endif

@@ -433,3 +433,41 @@ def test_non_reading_subscribers_are_cut_by_the_total_output_budget(ctx):
     log = d.proc.stderr()
     assert "the slowest reader" in log and "--max-output-total" in log, log[-2000:]
     assert asker.ok("status")["clients"] < 5  # some deaf subscriber was cut
+
+
+def test_an_idle_session_parks_and_its_next_use_resumes_the_conversation(ctx):
+    emu = ctx.emulator()
+    d = ctx.daemon(emu, args=["--idle-timeout", "1"])
+    c = d.client()
+    c.ok("open", session="i")
+    t = c.ok("send", session="i", text="Hello?")["turn"]
+    c.turn_events(t)
+    wait_for(lambda: emu.log(kind="disconnect"), 5, "the parked connection to close")
+    assert [e["code"] for e in emu.log(kind="disconnect")] == [1000]
+    assert c.ok("list")["sessions"][0]["state"] == "idle"
+    t = c.ok("send", session="i", text="what did i say")["turn"]
+    said = "".join(e["text"] for e in c.turn_events(t) if e["event"] == "text")
+    assert "Hello?" in said, said  # the conversation was kept
+    sessions = emu.log(kind="session")
+    assert [s["resumed"] for s in sessions] == [False, True], sessions
+
+
+def test_restored_sessions_connect_only_when_used(ctx):
+    emu = ctx.emulator()
+    state = os.path.join(ctx.tmp, "state")
+    d = ctx.daemon(emu, args=["--state-dir", state])
+    c = d.client()
+    c.ok("open", session="r")
+    t = c.ok("send", session="r", text="Hello?")["turn"]
+    c.turn_events(t)
+    time.sleep(0.3)  # the record is written within 100 ms
+    d.proc.stop()
+    before = emu.stats()["connections_total"]
+    d2 = ctx.daemon(emu, args=["--state-dir", state], name="gliveD2")
+    c2 = d2.client()
+    assert c2.ok("list")["sessions"][0]["state"] == "idle"
+    time.sleep(0.3)
+    assert emu.stats()["connections_total"] == before  # restored, not connected
+    t = c2.ok("send", session="r", text="what did i say")["turn"]
+    said = "".join(e["text"] for e in c2.turn_events(t) if e["event"] == "text")
+    assert "Hello?" in said, said

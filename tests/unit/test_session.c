@@ -195,6 +195,8 @@ TEST(fsm_table_is_exactly_the_documented_one)
         {SS_RECONNECTING, SE_RESUME_REFUSED, SS_RECONNECTING},
         {SS_RECONNECTING, SE_REFUSED, SS_CLOSED},  {SS_RECONNECTING, SE_CLOSE, SS_GONE},
         {SS_CLOSED, SE_USE, SS_CONNECTING},        {SS_CLOSED, SE_CLOSE, SS_GONE},
+        {SS_READY, SE_IDLE_TIMEOUT, SS_PARKING},
+        {SS_PARKING, SE_HUNG_UP, SS_IDLE},         {SS_PARKING, SE_CLOSE, SS_GONE},
     };
     int listed = 0;
     for (int st = 0; st < SS_COUNT; st++)
@@ -223,6 +225,7 @@ TEST(fsm_public_names_are_the_protocols)
     CHECK_STR(sess_state_public_name(SS_BACKOFF), "reconnecting");
     CHECK_STR(sess_state_public_name(SS_RECONNECTING), "reconnecting");
     CHECK_STR(sess_state_public_name(SS_CLOSED), "closed");
+    CHECK_STR(sess_state_public_name(SS_PARKING), "idle");
     CHECK_STR(sess_state_public_name(SS_GONE), "closed");
 }
 
@@ -935,4 +938,67 @@ TEST(a_failed_save_is_said_and_retried_until_it_lands)
     unlink(rec);
     rmdir(sess);
     rmdir(dir);
+}
+
+/* ---- idle sessions ---- */
+
+static void run_for(unsigned ms)
+{
+    uint64_t t0 = uv_now(&LOOP);
+    while (uv_now(&LOOP) - t0 < ms)
+        uv_run(&LOOP, UV_RUN_NOWAIT), uv_sleep(1), uv_update_time(&LOOP);
+}
+
+TEST(an_unused_session_parks_its_connection_and_resumes_on_use)
+{
+    daemon_up();
+    D.cfg.idle_timeout_ms = 50;
+    ipc_client *w = fake_ipc_client_new(1);
+    gld_session *s = ready_session(w);
+    gld_session_unsubscribe(s, w); /* a subscriber keeps it in use */
+    srv_says(&CONNS[0], "{\"sessionResumptionUpdate\":{\"newHandle\":\"h1\",\"resumable\":true}}");
+    run_for(150);
+    CHECK_INT(CONNS[0].close_code, 1000);
+    CHECK_STR(fake_ipc_next_line(w), EV("state", ",\"state\":\"idle\",\"reason\":\"unused for 0 s: "
+                                                 "connection closed, the conversation is kept\""));
+    srv_closes(&CONNS[0], 1000, "", NULL);
+    CHECK_STR(gld_session_state_name(s), "idle");
+    CHECK(fake_ipc_next_line(w) == NULL);
+    CHECK_INT(NCONNS, 1);
+    send_prompt(s, w, "again", false); /* the next use resumes the conversation */
+    CHECK_INT(NCONNS, 2);
+    srv_open(&CONNS[1]);
+    CHECK_STR(sent(&CONNS[1]), SETUP_RESUME("h1"));
+    srv_says(&CONNS[1], "{\"setupComplete\":{}}");
+    CHECK_STR(sent(&CONNS[1]), PROMPT("again"));
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(w);
+}
+
+TEST(subscribers_turns_and_keep_connected_keep_a_session_connected)
+{
+    daemon_up();
+    D.cfg.idle_timeout_ms = 50;
+    ipc_client *w = fake_ipc_client_new(1);
+    gld_session *s = ready_session(w); /* w subscribed */
+    run_for(150);
+    CHECK_INT(CONNS[0].close_code, 0);
+    gld_session_unsubscribe(s, w);
+    send_prompt(s, w, "long", false); /* a turn running */
+    run_for(150);
+    CHECK_INT(CONNS[0].close_code, 0);
+    CHECK_INT(daemon_down(), 0);
+
+    daemon_up();
+    D.cfg.idle_timeout_ms = 50;
+    gl_err err;
+    gld_session_config cfg = {.model = MODEL, .keep_connected = true};
+    s = gld_session_new(&D, "k", &cfg, &err);
+    gld_session_connect(s);
+    srv_open(&CONNS[0]);
+    srv_says(&CONNS[0], "{\"setupComplete\":{}}");
+    run_for(150);
+    CHECK_INT(CONNS[0].close_code, 0);
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(w);
 }
