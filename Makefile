@@ -2,6 +2,7 @@
 #   make check       every test; ends with "N passed, N failed"
 #   make check-asan  the same suite built with ASan+UBSan (into build-asan/)
 #   make demo        emulator + daemon + the seven seed scenarios through glivectl
+#   make install     [DESTDIR=...] [PREFIX=/usr/local]; make uninstall removes what it put
 
 BUILD   ?= build
 CC      ?= cc
@@ -50,13 +51,30 @@ layers_of   = $(sort $(foreach i,$(shell sed -n 's|^#include "\([^"]*/[^"]*\)".*
 libs_for    = $(foreach l,$(LAYERS),$(if $(filter $(l),$(foreach x,$(call layers_of,$(1)),$(x) $(USES_$(x)))),$(call lib,$(l))))
 
 BINS := $(BUILD)/glive-emulator $(BUILD)/gliveD $(BUILD)/glivectl
+# libglive.a, the client library an application links: client/lib and every layer it uses,
+# one archive (installed with glive.pc).
+LIBGLIVE := $(BUILD)/lib/libglive.a
+LIBGLIVE_OBJS := $(call obj,$(foreach l,client/lib $(USES_client/lib),$(call layer_src,$(l))))
+# Man pages: man/NAME.SECTION.scd, built by scdoc. `make` builds them when scdoc is installed
+# (a build without it still works); `make install` needs them, so it needs scdoc
+# (scripts/install-deps.sh installs it).
+SCDOC := $(shell command -v scdoc 2>/dev/null)
+MANS := $(patsubst man/%.scd,$(BUILD)/man/%,$(wildcard man/*.scd))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-PREFIX  ?= /usr/local
+# Where `make install` puts things (README "Installing"); DESTDIR is prepended to every path.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR     ?= $(PREFIX)/share/man
+DOCDIR     ?= $(PREFIX)/share/doc/glive
+SYSTEMDDIR ?= $(PREFIX)/lib/systemd
+VERSION    := $(shell sed -n 's/^\#define GL_VERSION "\(.*\)"/\1/p' proto/version.h)
 
-.PHONY: all check check-asan check-layers check-docs demo deps test-deps install clean
-all: $(BINS) $(UNIT_BINS) $(BENCH_BINS)
+.PHONY: all check check-asan check-layers check-docs demo deps test-deps install uninstall clean
+all: $(BINS) $(UNIT_BINS) $(BENCH_BINS) $(LIBGLIVE) $(if $(SCDOC),$(MANS))
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -72,6 +90,18 @@ $(call lib,$(1)): $(call obj,$(call layer_src,$(1)))
 	$$(AR) rcs $$@ $$^
 endef
 $(foreach l,$(LAYERS),$(eval $(call layer_lib,$(l))))
+
+# `ar r` would replace a member by a later one of the same name: check that none was lost.
+$(LIBGLIVE): $(LIBGLIVE_OBJS)
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	$(AR) rcs $@ $^
+	@test "$$($(AR) t $@ | wc -l)" -eq $(words $^) || { echo "$@: two objects share a name" >&2; rm -f $@; exit 1; }
+
+$(BUILD)/man/%: man/%.scd
+	@mkdir -p $(dir $@)
+	@command -v scdoc >/dev/null || { echo "$@: needs scdoc: apt-get install scdoc (scripts/install-deps.sh)" >&2; exit 1; }
+	scdoc < $< > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/glive-emulator: $(call obj,emulator/main.c) $(foreach l,emulator $(USES_emulator),$(call lib,$(l)))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -126,12 +156,43 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/demo.sh $(BUILD)
 
-# Binaries to PREFIX/bin, units to PREFIX/lib/systemd/{system,user} (see systemd/*.service).
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/systemd/user
-	install -m 0755 $(BUILD)/gliveD $(BUILD)/glivectl $(BUILD)/glive-emulator $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 systemd/gliveD.service $(DESTDIR)$(PREFIX)/lib/systemd/system/gliveD.service
-	install -m 0644 systemd/gliveD-user.service $(DESTDIR)$(PREFIX)/lib/systemd/user/gliveD.service
+# install copies what is built and builds only what is missing or out of date (never the tests).
+# Templates (systemd units, glive.pc) get their @NAME@ placeholders replaced here, since PREFIX
+# is only known now. uninstall removes exactly the files install puts (INSTALLED), then the
+# directories that are gliveD's own if empty. tests/integration/test_install.py checks both.
+# The headers: glive.h and those it needs or names (gl_xalloc_init), under INCLUDEDIR/glive/ as
+# glive.h's own includes find them ("common/err.h" next to it); glive.pc adds -I.../glive.
+INST_HEADERS := client/lib/glive.h common/err.h common/xalloc.h
+inst_header   = $(INCLUDEDIR)/glive/$(patsubst client/lib/%,%,$(1))
+INST_DOCS    := README.md proto/PROTOCOL.md docs/gliveD.json.example
+inst_man      = $(MANDIR)/man$(subst .,,$(suffix $(1)))/$(notdir $(1))
+INSTALLED := $(addprefix $(BINDIR)/,$(notdir $(BINS))) \
+             $(SYSTEMDDIR)/system/gliveD.service $(SYSTEMDDIR)/user/gliveD.service \
+             $(foreach m,$(MANS),$(call inst_man,$(m))) \
+             $(addprefix $(DOCDIR)/,$(notdir $(INST_DOCS))) \
+             $(foreach h,$(INST_HEADERS),$(call inst_header,$(h))) \
+             $(LIBDIR)/libglive.a $(LIBDIR)/pkgconfig/glive.pc
+SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+            -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' -e 's|@VERSION@|$(VERSION)|g'
+# $(call install_subst,TEMPLATE,DEST): DEST (mode 0644) from TEMPLATE; fails if a placeholder is left.
+install_subst = $(SUBST) $(1) > $(DESTDIR)$(2) && chmod 0644 $(DESTDIR)$(2) && \
+                ! grep -n '@[A-Z]*@' $(DESTDIR)$(2)
+
+install: $(BINS) $(LIBGLIVE) $(MANS)
+	install -d $(addprefix $(DESTDIR),$(sort $(patsubst %/,%,$(dir $(INSTALLED)))))
+	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)/
+	$(call install_subst,systemd/gliveD.service,$(SYSTEMDDIR)/system/gliveD.service)
+	$(call install_subst,systemd/gliveD-user.service,$(SYSTEMDDIR)/user/gliveD.service)
+	$(foreach m,$(MANS),install -m 0644 $(m) $(DESTDIR)$(call inst_man,$(m)) &&) true
+	install -m 0644 $(INST_DOCS) $(DESTDIR)$(DOCDIR)/
+	$(foreach h,$(INST_HEADERS),install -m 0644 $(h) $(DESTDIR)$(call inst_header,$(h)) &&) true
+	install -m 0644 $(LIBGLIVE) $(DESTDIR)$(LIBDIR)/
+	$(call install_subst,client/lib/glive.pc.in,$(LIBDIR)/pkgconfig/glive.pc)
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	for d in $(DOCDIR) $(INCLUDEDIR)/glive/common $(INCLUDEDIR)/glive; do \
+	  [ ! -d "$(DESTDIR)$$d" ] || rmdir --ignore-fail-on-non-empty "$(DESTDIR)$$d"; done
 
 clean:
 	rm -rf build build-asan

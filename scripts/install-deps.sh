@@ -7,10 +7,16 @@ pkgs="build-essential pkg-config libuv1-dev libjansson-dev libssl-dev libwslay-d
 # Runtime: run_python runs the model's code with python3 inside a bubblewrap sandbox
 # (daemon/sandbox.c, bwrap 0.8 or later); without bwrap only `--code-sandbox none` can run code.
 pkgs="$pkgs bubblewrap python3"
+# scdoc: the man pages (man/*.scd) are written in its format; `make` builds them when it is
+# there, `make install` needs them.
+pkgs="$pkgs scdoc"
 if [ "${1:-}" = "--test" ]; then
   # python3-websockets: the seed notebook's own client; nodejs+npm: the official @google/genai SDK;
   # socat: README one-liners. (Leak checks use ASan/LSan: make check-asan.)
   pkgs="$pkgs python3-websockets socat"
+  # tests/integration/test_install.py: man-db renders the installed man pages (man -l);
+  # systemd ships systemd-analyze, which verifies the installed units (no running systemd needed).
+  pkgs="$pkgs man-db systemd"
   # Node.js may come from elsewhere than Debian (this project's machines ship their own):
   # only ask Debian for it when there is none.
   command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs"
