@@ -2,6 +2,8 @@
 #   make check       every test; ends with "N passed, N failed"
 #   make check-asan  the same suite built with ASan+UBSan (into build-asan/)
 #   make demo        emulator + daemon + the seven seed scenarios through glivectl
+#   make bench       CPU per message against the official SDK, latency, memory per session
+#                    (bench/run.py; BENCH_ARGS="--readme README.md" rewrites README's Performance)
 
 BUILD   ?= build
 CC      ?= cc
@@ -55,7 +57,7 @@ BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 PREFIX  ?= /usr/local
 
-.PHONY: all check check-asan check-layers check-docs demo deps test-deps install clean
+.PHONY: all check check-asan check-layers check-docs demo bench deps test-deps install clean
 all: $(BINS) $(UNIT_BINS) $(BENCH_BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -125,6 +127,11 @@ check-asan: test-deps
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/demo.sh $(BUILD)
+
+BENCH_ARGS ?=
+bench: test-deps
+	@$(MAKE) --no-print-directory all
+	@$(PYTHON) bench/run.py --build $(BUILD) $(BENCH_ARGS)
 
 # Binaries to PREFIX/bin, units to PREFIX/lib/systemd/{system,user} (see systemd/*.service).
 install: all
