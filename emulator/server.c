@@ -306,7 +306,9 @@ static bool stream_pump(emu_conn *c)
 
 static void stream_step(emu_conn *c)
 {
-    if (!c->stream.active || c->phase != PH_ACTIVE)
+    if (c->phase != PH_ACTIVE) /* closing: the rest of the stream is dropped */
+        stream_stop(c);
+    if (!c->stream.active)
         return;
     if (stream_pump(c)) {
         stream_stop(c);
