@@ -3,6 +3,8 @@
 #   make check-asan  the same suite built with ASan+UBSan (into build-asan/)
 #   make demo        emulator + daemon + the seven seed scenarios through glivectl
 #   make install     [DESTDIR=...] [PREFIX=/usr/local]; make uninstall removes what it put
+#   make bench       CPU per message against the official SDK, latency, memory per session
+#                    (bench/run.py; BENCH_ARGS="--readme README.md" rewrites README's Performance)
 
 BUILD   ?= build
 CC      ?= cc
@@ -73,7 +75,7 @@ DOCDIR     ?= $(PREFIX)/share/doc/glive
 SYSTEMDDIR ?= $(PREFIX)/lib/systemd
 VERSION    := $(shell sed -n 's/^\#define GL_VERSION "\(.*\)"/\1/p' proto/version.h)
 
-.PHONY: all check check-asan check-layers check-docs demo deps test-deps install uninstall clean
+.PHONY: all check check-asan check-layers check-docs demo bench deps test-deps install uninstall clean
 all: $(BINS) $(UNIT_BINS) $(BENCH_BINS) $(LIBGLIVE) $(if $(SCDOC),$(MANS))
 
 $(BUILD)/obj/%.o: %.c
@@ -155,6 +157,12 @@ check-asan: test-deps
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/demo.sh $(BUILD)
+
+BENCH_ARGS ?=
+bench: test-deps
+	@$(MAKE) --no-print-directory all
+	@$(PYTHON) bench/run.py --build $(BUILD) $(BENCH_ARGS)
+
 
 # install copies what is built and builds only what is missing or out of date (never the tests).
 # Templates (systemd units, glive.pc) get their @NAME@ placeholders replaced here, since PREFIX

@@ -984,6 +984,55 @@ static flow fault(emu_session *m, emu_actions *a, emu_action act)
     return FLOW_DEAD;
 }
 
+/* A "key=N" word in the prompt (at its start or after a space); false if absent or not a number
+ * within max. Lets one script rule serve every size of benchmark. */
+static bool prompt_setting(const char *prompt, const char *key, unsigned long long max,
+                           unsigned long long *out)
+{
+    size_t kl = strlen(key);
+    for (const char *p = prompt; p && (p = strstr(p, key)); p += kl) {
+        if ((p != prompt && p[-1] != ' ') || p[kl] != '=' || !isdigit((unsigned char)p[kl + 1]))
+            continue;
+        char *end;
+        unsigned long long v = strtoull(p + kl + 1, &end, 10);
+        if (v <= max && (*end == '\0' || *end == ' ')) {
+            *out = v;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The stream step: one action the server paces; the answer text records only its size (a
+ * million parts would otherwise be carried in every resumption handle). */
+static void step_stream(emu_session *m, emu_actions *a, const emu_step *st)
+{
+    const char *prompt = m->t.prompt ? m->t.prompt : "";
+    unsigned long long parts = st->n, ms = st->ms, rate = st->rate, stamp = st->stamp;
+    prompt_setting(prompt, "parts", EMU_STREAM_MAX_PARTS, &parts);
+    prompt_setting(prompt, "audio_ms", EMU_STREAM_MAX_MS, &ms);
+    prompt_setting(prompt, "rate", EMU_STREAM_MAX_RATE, &rate);
+    prompt_setting(prompt, "stamp", 1, &stamp);
+    emu_stream s = {.audio = m->audio, .stamp = stamp && !m->audio, .rate = (unsigned)rate};
+    char summary[96];
+    if (m->audio) {
+        s.count = (ms + EMU_STREAM_AUDIO_MS - 1) / EMU_STREAM_AUDIO_MS;
+        m->t.response_tokens += (unsigned)((s.count * EMU_STREAM_AUDIO_MS * 25 + 999) / 1000);
+        snprintf(summary, sizeof summary, "[stream: %llu ms of audio]",
+                 (unsigned long long)s.count * EMU_STREAM_AUDIO_MS);
+    } else {
+        s.count = parts;
+        m->t.response_tokens += (unsigned)(3 * parts); /* "0000001 bench text, ": 3 words */
+        snprintf(summary, sizeof summary, "[stream: %llu text parts]", parts);
+    }
+    if (s.count)
+        push(a, (emu_action){.kind = EMU_ACT_STREAM, .stream = s});
+    char *j = joined(&m->t, summary);
+    if (j)
+        sb_add(&m->t.said, j);
+    free(j);
+}
+
 static flow run_step(emu_session *m, emu_actions *a, const emu_step *st)
 {
     struct turn *t = &m->t;
@@ -1036,6 +1085,9 @@ static flow run_step(emu_session *m, emu_actions *a, const emu_step *st)
         break;
     case EMU_ST_WAITING:
         t->waiting_for_input = true;
+        break;
+    case EMU_ST_STREAM:
+        step_stream(m, a, st);
         break;
     case EMU_ST_CLOSE: {
         const char *reason = st->text;

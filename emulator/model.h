@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "common/err.h"
+#include "emulator/stream.h"
 
 typedef enum {
     EMU_ACT_SEND,       /* send msg (a server message object) as a JSON binary frame */
@@ -26,6 +27,8 @@ typedef enum {
     EMU_ACT_OVERSIZE,   /* send one binary frame of n bytes (valid-looking JSON padding) */
     EMU_ACT_STALL,      /* stop sending and reading on this connection for good */
     EMU_ACT_GOAWAY,     /* send goAway with timeLeft = ms, then close 1011 after ms (scaled) */
+    EMU_ACT_STREAM,     /* send the messages of stream (emulator/stream.h), paced by the server;
+                           the next action waits until the last one is queued */
 } emu_act_kind;
 
 typedef struct emu_action {
@@ -36,6 +39,7 @@ typedef struct emu_action {
     int code;           /* CLOSE */
     char *text;         /* CLOSE reason, RAW payload: owned, never NULL */
     size_t n;           /* OVERSIZE */
+    emu_stream stream;  /* STREAM */
 } emu_action;
 
 typedef struct emu_actions {

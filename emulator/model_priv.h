@@ -32,6 +32,7 @@ typedef enum {
     EMU_ST_INTERIM,    /* text: serverContent.interimInputTranscription */
     EMU_ST_VOICE,      /* text: voiceActivity.voiceActivityType */
     EMU_ST_WAITING,    /* the turn's turnComplete carries waitingForInput: true */
+    EMU_ST_STREAM,     /* n text parts or ms of audio, at rate (0: as fast as possible), stamp */
 } emu_step_kind;
 
 typedef struct emu_call_spec {
@@ -57,9 +58,11 @@ typedef struct emu_step {
     unsigned seconds_ms; /* CODE: "seconds" in ms (sleep), default 1000 */
     bool has_arg;    /* CODE: explicit "arg"; CALL: {arg} when the prompt has no number */
     uint64_t arg;
-    unsigned ms;     /* DELAY, GOAWAY */
+    unsigned ms;     /* DELAY, GOAWAY; STREAM: ms of audio */
     int code;        /* CLOSE */
-    size_t n;        /* OVERSIZE */
+    size_t n;        /* OVERSIZE; STREAM: text parts */
+    unsigned rate;   /* STREAM: messages per second, 0 = as fast as the socket takes them */
+    bool stamp;      /* STREAM: text parts carry their send time */
 } emu_step;
 
 struct emu_steps {

@@ -167,6 +167,7 @@ static const struct {
     {"interim_transcription", EMU_ST_INTERIM, {0}},
     {"voice_activity", EMU_ST_VOICE, {0}},
     {"waiting_for_input", EMU_ST_WAITING, {0}},
+    {"stream", EMU_ST_STREAM, {"parts", "audio_ms", "rate", "stamp"}},
 };
 #define NACTIONS (sizeof actions / sizeof actions[0])
 
@@ -402,6 +403,32 @@ static int parse_step(const pctx *c, const char *where, const json_t *obj, emu_s
             return u == 0 ? pfail(c, where, "\"oversize\" must be > 0") : -1;
         st->n = (size_t)u;
         return 0;
+    case EMU_ST_STREAM: {
+        if (want_true(c, where, ak, v) < 0)
+            return -1;
+        st->n = 1000;
+        st->ms = 1000;
+        json_t *p = json_object_get(obj, "parts");
+        if (p && get_uint(c, where, "parts", p, EMU_STREAM_MAX_PARTS, &u) < 0)
+            return -1;
+        if (p)
+            st->n = (size_t)u;
+        p = json_object_get(obj, "audio_ms");
+        if (p && get_uint(c, where, "audio_ms", p, EMU_STREAM_MAX_MS, &u) < 0)
+            return -1;
+        if (p)
+            st->ms = (unsigned)u;
+        p = json_object_get(obj, "rate");
+        if (p && get_uint(c, where, "rate", p, EMU_STREAM_MAX_RATE, &u) < 0)
+            return -1;
+        if (p)
+            st->rate = (unsigned)u;
+        p = json_object_get(obj, "stamp");
+        if (p && !json_is_boolean(p))
+            return pfail(c, where, "\"stamp\" must be true or false");
+        st->stamp = json_is_true(p);
+        return 0;
+    }
     case EMU_ST_SAY_SEARCH:
     case EMU_ST_DROP:
     case EMU_ST_STALL:

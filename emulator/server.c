@@ -18,6 +18,9 @@
 #define MAX_HANDLES 20000
 #define HANDLE_TTL_MS (2 * 3600 * 1000) /* the real service keeps handles 2 h */
 #define MAX_PENDING_TEXT (1u << 20)
+/* A stream refills the connection's queue up to this many bytes: above the transport's write
+ * high-water mark (256 KiB), so the socket never waits for us, yet bounded in memory. */
+#define STREAM_QUEUE_HIGH (1u << 20)
 
 typedef struct emu_handle {
     char id[48];
@@ -64,6 +67,13 @@ struct emu_conn {
     size_t next_act;
     uv_timer_t act_timer;  /* DELAY */
     uv_timer_t life_timer; /* goAway, then the lifetime cut */
+    uv_check_t stream_check; /* an unpaced stream refills the queue after each loop turn */
+    struct {
+        bool active;
+        emu_stream spec;
+        uint64_t sent;
+        uint64_t t0;         /* uv_hrtime() at the start: a paced stream's schedule */
+    } stream;
     bool goaway_sent;
     int timers_open;
     size_t audio_bytes;    /* realtime audio since the last turn */
@@ -75,6 +85,7 @@ struct emu_conn {
 };
 
 static void run_actions(emu_conn *c);
+static void stream_stop(emu_conn *c);
 
 static unsigned scaled(const emu_server *s, unsigned ms)
 {
@@ -176,6 +187,7 @@ static void interrupt_turn(emu_conn *c)
         return;
     c->srv->interrupts++;
     uv_timer_stop(&c->act_timer);
+    stream_stop(c);
     json_t *pending = emu_session_pending_calls(c->model);
     if (json_array_size(pending)) {
         json_t *m = json_pack("{s:{s:O}}", "toolCallCancellation", "ids", pending);
@@ -255,6 +267,81 @@ static void send_goaway(emu_conn *c, unsigned ms)
     log_event(c->srv, c, "server_goaway", json_pack("{s:s}", "timeLeft", left));
 }
 
+/* ---- streams (the "stream" step, emulator/stream.h) ---- */
+
+static void stream_stop(emu_conn *c)
+{
+    if (!c->stream.active)
+        return;
+    c->stream.active = false;
+    uv_check_stop(&c->stream_check);
+    uv_timer_stop(&c->act_timer);
+}
+
+/* Sends what is due: unpaced, until the queue is full; paced, every message whose time has
+ * come. Returns true when the last message is queued. */
+static bool stream_pump(emu_conn *c)
+{
+    const emu_stream *sp = &c->stream.spec;
+    uint64_t due = sp->count;
+    if (sp->rate) {
+        uint64_t elapsed = uv_hrtime() - c->stream.t0;
+        uint64_t n = elapsed / 1000 * sp->rate / 1000000 + 1;
+        due = n < due ? n : due;
+    }
+    char buf[EMU_STREAM_MSG_MAX];
+    while (c->stream.sent < due && c->phase == PH_ACTIVE &&
+           (sp->rate || ws_queued_bytes(c->ws) < STREAM_QUEUE_HIGH)) {
+        /* the stamp is taken as the message is made, right before it is queued */
+        size_t n = emu_stream_msg(sp, c->stream.sent, uv_hrtime(), buf);
+        gl_err err;
+        if (ws_send(c->ws, WS_BINARY, buf, n, &err) != 0) {
+            log_debug("conn %u: stream send failed: %s", c->id, err.msg);
+            stream_stop(c);
+            return false;
+        }
+        c->stream.sent++;
+    }
+    return c->stream.sent >= sp->count;
+}
+
+static void stream_step(emu_conn *c)
+{
+    if (c->phase != PH_ACTIVE) /* closing: the rest of the stream is dropped */
+        stream_stop(c);
+    if (!c->stream.active)
+        return;
+    if (stream_pump(c)) {
+        stream_stop(c);
+        run_actions(c);
+    }
+}
+
+static void on_stream_check(uv_check_t *h) { stream_step(h->data); }
+static void on_stream_timer(uv_timer_t *t) { stream_step(t->data); }
+
+/* Starts a stream; returns true if it is already all queued (a short one). */
+static bool stream_start(emu_conn *c, const emu_stream *sp)
+{
+    c->stream.active = true;
+    c->stream.spec = *sp;
+    c->stream.sent = 0;
+    c->stream.t0 = uv_hrtime();
+    if (stream_pump(c)) {
+        c->stream.active = false;
+        return true;
+    }
+    if (!c->stream.active)
+        return false;
+    if (sp->rate) {
+        uint64_t every = 1000 / sp->rate;
+        uv_timer_start(&c->act_timer, on_stream_timer, every ? every : 1, every ? every : 1);
+    } else {
+        uv_check_start(&c->stream_check, on_stream_check);
+    }
+    return false;
+}
+
 /* Runs actions until one has to wait (delay, tool responses) or the batch is done. */
 static void run_actions(emu_conn *c)
 {
@@ -305,6 +392,10 @@ static void run_actions(emu_conn *c)
             send_goaway(c, scaled(c->srv, a->ms)); /* what the client will see */
             uv_timer_stop(&c->life_timer);
             uv_timer_start(&c->life_timer, on_life_timer, scaled(c->srv, a->ms), 0);
+            break;
+        case EMU_ACT_STREAM:
+            if (!stream_start(c, &a->stream))
+                return; /* stream_step() resumes the actions after its last message */
             break;
         }
     }
@@ -669,8 +760,10 @@ static void on_close(ws_conn *ws, const ws_close_info *info, void *ud)
     if (c->next)
         c->next->prev = c->prev;
     c->ws = NULL;
+    c->stream.active = false;
     uv_close((uv_handle_t *)&c->act_timer, on_timer_closed);
     uv_close((uv_handle_t *)&c->life_timer, on_timer_closed);
+    uv_close((uv_handle_t *)&c->stream_check, on_timer_closed);
     if (s->stopping && !s->conns)
         server_free(s);
 }
@@ -733,8 +826,10 @@ static int on_upgrade(ws_conn *ws, const ws_request *req, ws_handlers *h, void *
     c->id = ++s->next_conn_id;
     uv_timer_init(s->loop, &c->act_timer);
     uv_timer_init(s->loop, &c->life_timer);
+    uv_check_init(s->loop, &c->stream_check);
     c->act_timer.data = c->life_timer.data = c;
-    c->timers_open = 2;
+    c->stream_check.data = c;
+    c->timers_open = 3; /* the two timers and the stream's check handle */
     c->next = s->conns;
     if (s->conns)
         s->conns->prev = c;

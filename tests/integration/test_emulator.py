@@ -802,3 +802,81 @@ def test_shape_setup_complete_session_id(ctx):
     assert a["setupComplete"]["sessionId"] and a["setupComplete"]["sessionId"] != b["setupComplete"]["sessionId"]
     emu = ctx.emulator(name="scripted", script={"session_id": True, "rules": []})
     assert run(first(emu))["setupComplete"]["sessionId"].startswith("emu-session-")
+
+
+# ---- The stream step (bench/run.py's server): one long turn in the service's shapes ----
+
+def stream_pcm(first_chunk, chunks):
+    """What emulator/stream.c sends as audio: sample k is ((k * 7919) ^ (k >> 9)) & 0xFFFF."""
+    out = bytearray()
+    for k in range(first_chunk * 480, (first_chunk + chunks) * 480):
+        out += (((k * 7919) ^ (k >> 9)) & 0xFFFF).to_bytes(2, "little")
+    return bytes(out)
+
+
+def test_stream_step_text_audio_paced_and_interrupted(ctx):
+    import time
+    emu = ctx.emulator()
+
+    async def go():
+        async with connect(emu) as ws:
+            await setup(ws)
+            await send(ws, prompt("emu:stream parts=3000"))
+            msgs = await turn(ws)
+            parts = [m["serverContent"]["modelTurn"]["parts"] for m in msgs[:-2]]
+            assert all(len(p) == 1 for p in parts)  # one part per message, as the service sends
+            assert [p[0]["text"] for p in parts] == [f"{i:07d} bench text, " for i in range(3000)]
+            assert msgs[-2] == {"serverContent": {"generationComplete": True}}
+            assert msgs[-1]["usageMetadata"]["responseTokenCount"] == 9000
+
+            # paced and stamped: 10 parts at 50/s, each with its send time (CLOCK_MONOTONIC ns)
+            await send(ws, prompt("emu:stream parts=10 rate=50 stamp=1"))
+            got = []  # (text, when it arrived)
+            while True:
+                m = await recv_json(ws)
+                got += [(t, time.monotonic_ns()) for t in texts([m])]
+                if m.get("serverContent", {}).get("turnComplete"):
+                    break
+            stamps = [int(t.split("@")[1]) for t, _ in got]
+            assert [t.split("@")[0] for t, _ in got] == [f"{i:07d}" for i in range(10)]
+            assert stamps == sorted(stamps) and all(s <= r for s, (_, r) in zip(stamps, got))
+            assert stamps[-1] - stamps[0] >= 0.8 * 9 / 50 * 1e9, stamps  # paced, not a burst
+
+            # a new prompt interrupts an endless stream; the queue the server keeps is bounded
+            await send(ws, prompt("emu:stream parts=100000000"))
+            first = await until(ws, lambda m: len(texts([m])) > 0)
+            await send(ws, prompt("Hello?"))
+            rest = await until(ws, lambda m: m.get("serverContent", {}).get("interrupted"))
+            assert len(rest) < 200000, len(rest)
+            assert (await recv_json(ws))["serverContent"]["turnComplete"] is True
+            assert "".join(texts(await turn(ws))) == "Hello! How can I help you today?"
+            assert first
+
+        async with connect(emu) as ws:
+            await setup(ws, modality="AUDIO")
+            await send(ws, prompt("emu:stream audio_ms=1000"))
+            msgs = await turn(ws)
+            data = [p["inlineData"] for m in msgs for p in m.get("serverContent", {}).get("modelTurn", {}).get("parts", [])]
+            assert len(data) == 50 and {d["mimeType"] for d in data} == {"audio/pcm;rate=24000"}
+            pcm = [base64.b64decode(d["data"]) for d in data]
+            assert {len(c) for c in pcm} == {960}  # 20 ms of 24 kHz s16le each
+            assert b"".join(pcm) == stream_pcm(0, 50)
+            assert msgs[-1]["usageMetadata"]["responseTokensDetails"] == [{"modality": "AUDIO", "tokenCount": 25}]
+    run(go())
+    stats = emu.stats()
+    assert stats["interrupts"] == 1, stats
+
+
+def test_stream_step_script_settings_checked(ctx):
+    import subprocess
+    import harness
+    for bad, why in [({"stream": True, "parts": -1}, '"parts" must be an integer'),
+                     ({"stream": True, "stamp": 1}, '"stamp" must be true or false'),
+                     ({"stream": 1}, '"stream" must be true'),
+                     ({"stream": True, "reason": "x"}, 'does not apply to "stream"')]:
+        path = os.path.join(ctx.tmp, "bad.json")
+        with open(path, "w") as f:
+            json.dump({"rules": [{"match": "x", "steps": [bad]}]}, f)
+        p = subprocess.run([os.path.join(harness.BUILD, "glive-emulator"), "--script", path, "--no-tls"],
+                           capture_output=True, text=True, timeout=10)
+        assert p.returncode != 0 and "rules[0].steps[0]" in p.stderr and why in p.stderr, (bad, p.stderr)

@@ -16,6 +16,7 @@
 #include "emulator/corpus.h"
 #include "emulator/model.h"
 #include "emulator/model_priv.h"
+#include "emulator/stream.h"
 #include "tests/unit/testlib.h"
 
 #define SEED7_PROMPT                                                                       \
@@ -1770,4 +1771,54 @@ TEST(script_load_errors_for_new_keys)
     emu_actions_free(&a);
     emu_session_free(m);
     emu_script_free(s);
+}
+
+/* The stream step: one action with the count in messages; the prompt's key=N words override the
+ * step's settings; the answer text records only the size. */
+TEST(stream_step)
+{
+    emu_script *s = load_str("{\"rules\":[{\"match\":\"go\",\"steps\":[{\"stream\":true,"
+                             "\"parts\":7,\"audio_ms\":50,\"rate\":3}]}]}");
+    CHECK(s != NULL);
+    emu_session *m = mk_session(s, "TEXT", 0);
+    emu_actions a = {0};
+    emu_session_prompt(m, "go", &a);
+    CHECK_INT(a.v[0].kind, EMU_ACT_STREAM);
+    CHECK_INT(a.v[0].stream.count, 7);
+    CHECK_INT(a.v[0].stream.rate, 3);
+    CHECK(!a.v[0].stream.audio && !a.v[0].stream.stamp);
+    CHECK(is_turn_complete(&a.v[a.len - 1]));
+    emu_actions_free(&a);
+    emu_session_prompt(m, "go parts=12 rate=0 stamp=1 xparts=99", &a);
+    CHECK_INT(a.v[0].stream.count, 12);
+    CHECK_INT(a.v[0].stream.rate, 0);
+    CHECK(a.v[0].stream.stamp);
+    emu_actions_free(&a);
+    json_t *h = emu_session_history(m);
+    CHECK_STR(json_string_value(json_object_get(json_array_get(h, 1), "model")),
+              "[stream: 12 text parts]");
+    json_decref(h);
+    emu_session_free(m);
+    m = mk_session(s, "AUDIO", 0);
+    emu_session_prompt(m, "go", &a); /* 50 ms: three 20 ms chunks, the last one whole */
+    CHECK_INT(a.v[0].stream.count, 3);
+    CHECK(a.v[0].stream.audio);
+    emu_actions_free(&a);
+    emu_session_free(m);
+    emu_script_free(s);
+
+    char buf[EMU_STREAM_MSG_MAX];
+    emu_stream text = {.count = 1};
+    size_t n = emu_stream_msg(&text, 42, 0, buf);
+    CHECK_INT(n, strlen("{\"serverContent\":{\"modelTurn\":{\"parts\":[{\"text\":\"0000042 bench text, \"}]}}}"));
+    CHECK(memcmp(buf, "{\"serverContent\":{\"modelTurn\":{\"parts\":[{\"text\":\"0000042 bench text, \"}]}}}", n) == 0);
+    text.stamp = true;
+    n = emu_stream_msg(&text, 3, 123456789, buf);
+    CHECK(n > 0 && memmem(buf, n, "\"0000003@123456789 \"", 20) != NULL);
+    unsigned char pcm[EMU_STREAM_AUDIO_CHUNK];
+    emu_stream_pcm(1, pcm); /* sample 480: (480 * 7919) ^ (480 >> 9) = 3801120, low 16 bits */
+    CHECK_INT(pcm[0] | pcm[1] << 8, 3801120 & 0xFFFF);
+    emu_stream audio = {.audio = true, .count = 1};
+    n = emu_stream_msg(&audio, 0, 0, buf);
+    CHECK(n > 1280 && memmem(buf, n, "\"audio/pcm;rate=24000\",\"data\":\"", 31));
 }
