@@ -9,8 +9,9 @@ pkgs="build-essential pkg-config libuv1-dev libjansson-dev libssl-dev libwslay-d
 pkgs="$pkgs bubblewrap python3"
 if [ "${1:-}" = "--test" ]; then
   # python3-websockets: the seed notebook's own client; nodejs+npm: the official @google/genai SDK;
-  # socat: README one-liners. (Leak checks use ASan/LSan: make check-asan.)
-  pkgs="$pkgs python3-websockets socat"
+  # socat: README one-liners; python3-pip + python3-setuptools: clients/python installs offline
+  # (pip install --no-deps --no-build-isolation). (Leak checks use ASan/LSan: make check-asan.)
+  pkgs="$pkgs python3-websockets socat python3-pip python3-setuptools"
   # Node.js may come from elsewhere than Debian (this project's machines ship their own):
   # only ask Debian for it when there is none.
   command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs"
