@@ -317,3 +317,31 @@ test('client: a request times out with TimeoutError', async () => {
     await fake.close();
   }
 });
+
+test('client: a subscription sees its session only and unsubscribes on close', async () => {
+  const fake = await fakeDaemon(function* (req) {
+    if (req.op === 'subscribe') {
+      yield { id: req.id, ok: true, state: 'ready' };
+      yield { event: 'text', session: 'other', turn: 1, text: 'not this session' };
+      for (const t of ['one', 'two']) yield { event: 'text', session: 'w', turn: 7, text: t };
+    } else {
+      yield { id: req.id, ok: true };
+    }
+  });
+  const client = await connect(fake.path);
+  try {
+    const sub = await client.subscribe('w');
+    assert.equal(sub.state, 'ready');
+    const got = [];
+    for await (const e of sub) {
+      got.push(e.text);
+      if (got.length === 2) break; // calls return(): unsubscribes
+    }
+    assert.deepEqual(got, ['one', 'two']);
+    await client.status();
+    assert.deepEqual(fake.requests.map((r) => r.op), ['subscribe', 'unsubscribe', 'status']);
+  } finally {
+    client.close();
+    await fake.close();
+  }
+});

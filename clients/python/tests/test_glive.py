@@ -395,6 +395,44 @@ class SyncClient(unittest.TestCase):
         self.assertEqual([e.turn for e in evs if e.kind == "turn_complete"], [1, 2])
 
 
+def watch_script(req):
+    rid = req.get("id")
+    if req["op"] == "subscribe":
+        yield {"id": rid, "ok": True, "state": "ready"}
+        yield {"event": "text", "session": "other", "turn": 1, "text": "not this session"}
+        for t in ("one", "two"):
+            yield {"event": "text", "session": "w", "turn": 7, "text": t}
+    else:
+        yield {"id": rid, "ok": True}
+
+
+class Subscriptions(unittest.TestCase):
+    def test_sync_subscription_sees_its_session_and_unsubscribes(self):
+        fake = FakeDaemon(watch_script)
+        try:
+            with glive.Client(fake.path) as c:
+                with c.subscribe("w") as sub:
+                    self.assertEqual(sub.state, "ready")
+                    self.assertEqual([next(sub).text, sub.next(timeout=5).text], ["one", "two"])
+                self.assertEqual(c.next_event(timeout=5).session, "other")  # kept for other readers
+            self.assertEqual([r["op"] for r in fake.requests], ["subscribe", "unsubscribe"])
+        finally:
+            fake.close()
+
+    def test_async_subscription(self):
+        fake = FakeDaemon(watch_script)
+
+        async def main():
+            async with glive.AsyncClient(fake.path) as c:
+                async with await c.subscribe("w") as sub:
+                    return [(await sub.next(timeout=5)).text, (await sub.__anext__()).text]
+        try:
+            self.assertEqual(asyncio.run(main()), ["one", "two"])
+            self.assertEqual([r["op"] for r in fake.requests], ["subscribe", "unsubscribe"])
+        finally:
+            fake.close()
+
+
 class AsyncClient(unittest.TestCase):
     def test_async_tool_and_follow_up_turn(self):
         fake = FakeDaemon(lights_script("NON_BLOCKING"))
