@@ -12,8 +12,9 @@ pkgs="$pkgs bubblewrap python3"
 pkgs="$pkgs scdoc"
 if [ "${1:-}" = "--test" ]; then
   # python3-websockets: the seed notebook's own client; nodejs+npm: the official @google/genai SDK;
-  # socat: README one-liners. (Leak checks use ASan/LSan: make check-asan.)
-  pkgs="$pkgs python3-websockets socat"
+  # socat: README one-liners; python3-pip + python3-setuptools: clients/python installs offline
+  # (pip install --no-deps --no-build-isolation). (Leak checks use ASan/LSan: make check-asan.)
+  pkgs="$pkgs python3-websockets socat python3-pip python3-setuptools"
   # tests/integration/test_install.py: man-db renders the installed man pages (man -l);
   # systemd ships systemd-analyze, which verifies the installed units (no running systemd needed).
   pkgs="$pkgs man-db systemd"
