@@ -881,16 +881,26 @@ static sess_event open_connection(gld_session *s, sess_why *next, char *buf, siz
 
 /* Tells clients (a `state` event) and the log when the state they see changes, or when there is
  * a reason to give. */
-static void announce(gld_session *s, sess_state from, const char *reason)
+static void announce_more(gld_session *s, sess_state from, const char *reason, json_t *more)
 {
     const char *name = sess_state_public_name(s->state);
-    if (!reason && strcmp(name, sess_state_public_name(from)) == 0)
+    if (!reason && strcmp(name, sess_state_public_name(from)) == 0) {
+        json_decref(more);
         return;
+    }
     log_info("session %s: %s%s%s", s->name, name, reason ? ": " : "", reason ? reason : "");
     json_t *f = json_pack("{s:s}", "state", name);
     if (reason)
         json_object_set_new(f, "reason", gl_json_text(reason));
+    if (more)
+        json_object_update(f, more);
+    json_decref(more);
     emit_all(s, "state", f);
+}
+
+static void announce(gld_session *s, sess_state from, const char *reason)
+{
+    announce_more(s, from, reason, NULL);
 }
 
 /* The entry action of the state just entered (s->state) on event ev. Returns the event that
@@ -931,7 +941,10 @@ static sess_event enter(gld_session *s, sess_state from, sess_event ev, sess_why
         unsigned delay = backoff_ms(s);
         snprintf(buf, bufsize, "%s; reconnecting in %u ms", why.reason ? why.reason : "connection lost",
                  delay);
-        announce(s, from, buf);
+        /* machine-readable too: a client waiting for its first answer can give up at once */
+        announce_more(s, from, buf, json_pack("{s:I, s:I, s:b}", "retry_in_ms", (json_int_t)delay,
+                                             "attempt", (json_int_t)s->attempt, "ever_ready",
+                                             s->handle != NULL || s->turns_done > 0));
         uv_timer_start(&s->retry_timer, on_retry_timer, delay, 0);
         return SE_NONE;
     }
@@ -1278,9 +1291,19 @@ void gld_session_client_gone(gld_session *s, ipc_client *c)
     watcher *w = find_watcher(s, c);
     if (w)
         *w = s->watchers[--s->nwatchers];
-    for (size_t i = 0; i < s->qlen; i++)
-        if (s->queue[i].sender == c)
-            s->queue[i].sender = NULL;
+    /* A prompt whose client went away before it was sent is dropped, not sent later (the
+     * client gave up on it: ask timed out, the user pressed ^C, the service was unreachable). */
+    size_t kept = 0;
+    for (size_t i = 0; i < s->qlen; i++) {
+        if (s->queue[i].sender == c) {
+            log_info("session %s: dropping prompt %ld: its client left before it was sent", s->name,
+                     s->queue[i].no);
+            turn_free(&s->queue[i]);
+        } else {
+            s->queue[kept++] = s->queue[i];
+        }
+    }
+    s->qlen = kept;
     if (s->turn_running && s->cur.sender == c)
         s->cur.sender = NULL;
     for (size_t i = 0; i < s->nfollowups; i++)

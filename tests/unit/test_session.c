@@ -1002,3 +1002,38 @@ TEST(subscribers_turns_and_keep_connected_keep_a_session_connected)
     CHECK_INT(daemon_down(), 0);
     fake_ipc_client_free(w);
 }
+
+TEST(a_prompt_whose_client_left_before_it_was_sent_is_dropped)
+{
+    daemon_up();
+    ipc_client *w = fake_ipc_client_new(1), *gone = fake_ipc_client_new(2);
+    gld_session *s = open_session("s", MODEL, w);
+    send_prompt(s, gone, "never", false); /* connecting: it waits */
+    send_prompt(s, w, "kept", false);
+    gld_session_client_gone(s, gone);
+    srv_open(&CONNS[0]);
+    (void)sent(&CONNS[0]);
+    srv_says(&CONNS[0], "{\"setupComplete\":{}}");
+    CHECK_STR(sent(&CONNS[0]), PROMPT("kept"));
+    CHECK_STR(sent(&CONNS[0]), "");
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(w);
+    fake_ipc_client_free(gone);
+}
+
+TEST(a_failed_connection_says_when_it_retries)
+{
+    daemon_up();
+    ipc_client *w = fake_ipc_client_new(1);
+    gld_session *s = open_session("s", MODEL, w);
+    send_prompt(s, w, "hi", false);
+    fake_ipc_clear(w);
+    srv_closes(&CONNS[0], 1006, "", "cannot resolve live.test");
+    const char *st = fake_ipc_next_line(w);
+    CHECK_CONTAINS(st, "\"state\":\"reconnecting\",\"reason\":\"connection to the Live API lost: cannot "
+                       "resolve live.test; reconnecting in ");
+    CHECK_CONTAINS(st, "\"attempt\":1,\"ever_ready\":false}");
+    CHECK_CONTAINS(st, "\"retry_in_ms\":");
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(w);
+}
