@@ -218,20 +218,23 @@ static void on_write(uv_write_t *req, int status)
 }
 
 /* All clients' pending output plus `more` for c must fit the total budget: while it does not,
- * the client with the most pending (the slowest reader) is cut. True if that was c. */
+ * the client with the most pending (the slowest reader) is cut, a mere watcher before a client
+ * whose own turns are running (h.busy): the asker keeps its answer. True if c was cut. */
 static bool over_total_budget(ipc_server *s, ipc_client *c, size_t more)
 {
     for (;;) {
         size_t total = more;
         ipc_client *worst = NULL;
         size_t worst_pending = 0;
+        bool worst_busy = true;
         for (ipc_client *x = s->clients; x; x = x->next) {
             if (x->state == C_CLOSING)
                 continue;
             size_t p = x->inflight + x->outq.len + (x == c ? more : 0);
             total += x->inflight + x->outq.len;
-            if (p > worst_pending || !worst)
-                worst = x, worst_pending = p;
+            bool busy = s->h.busy && s->h.busy(x, s->ud);
+            if (!worst || (worst_busy && !busy) || (busy == worst_busy && p > worst_pending))
+                worst = x, worst_pending = p, worst_busy = busy;
         }
         if (total <= s->max_output_total || !worst)
             return false;
