@@ -9,7 +9,7 @@
 BUILD   ?= build
 CC      ?= cc
 PYTHON  ?= /usr/bin/python3
-PKGS    := libuv jansson openssl
+PKGS    := libuv jansson openssl soxr
 # Debian's libwslay-dev ships no .pc file: fall back to -lwslay.
 WSLAY_LIBS := $(shell pkg-config --libs wslay 2>/dev/null || echo -lwslay)
 

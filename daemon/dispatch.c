@@ -1,4 +1,5 @@
 #include "daemon/dispatch.h"
+#include "daemon/media.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,9 +73,21 @@ static int op_open(op_ctx *x, gl_err *err)
         return gl_fail(err, GL_E_BAD_REQUEST, "field \"system_instruction\" must be a string or a Content object");
     gld_session_config cfg = {.model = model, .tools = tools, .generation_config = gen,
                               .system_instruction = sys};
+    bool in_tx = false, out_tx = false;
     if (gl_req_bool(x->req, "compression", false, &cfg.compression, err) != 0 ||
-        gl_req_bool(x->req, "keep_connected", false, &cfg.keep_connected, err) != 0)
+        gl_req_bool(x->req, "keep_connected", false, &cfg.keep_connected, err) != 0 ||
+        gl_req_bool(x->req, "input_transcription", false, &in_tx, err) != 0 ||
+        gl_req_bool(x->req, "output_transcription", false, &out_tx, err) != 0 ||
+        gl_req_str(x->req, "voice", false, &cfg.voice, err) != 0 ||
+        gl_req_str(x->req, "language", false, &cfg.language, err) != 0 ||
+        gl_req_str(x->req, "media_resolution", false, &cfg.media_resolution, err) != 0)
         return -1;
+    cfg.input_transcription = in_tx;
+    if (json_is_boolean(json_object_get(x->req->root, "output_transcription")))
+        cfg.output_transcription = out_tx ? 1 : -1;
+    cfg.vad = json_object_get(x->req->root, "vad");
+    if (json_is_null(cfg.vad))
+        cfg.vad = NULL;
     cfg.compression_set = json_is_boolean(json_object_get(x->req->root, "compression"));
     if (modality) {
         if (live_modality_parse(modality, &cfg.modality, "modality", err) != 0)
@@ -137,20 +150,95 @@ static int op_list(op_ctx *x, gl_err *err)
 static int op_send(op_ctx *x, gl_err *err)
 {
     gld_session *s;
-    const char *name, *text;
+    const char *name, *text = NULL;
+    json_t *parts = NULL;
     bool queued, retry = false;
-    if (gl_req_session(x->req, &name, err) != 0 || gl_req_str(x->req, "text", true, &text, err) != 0 ||
+    if (gl_req_session(x->req, &name, err) != 0 || gl_req_str(x->req, "text", false, &text, err) != 0 ||
+        gl_req_arr(x->req, "parts", false, &parts, err) != 0 ||
         gl_req_bool(x->req, "retry", false, &retry, err) != 0)
         return -1;
-    if (!*text)
+    if (!text == !parts)
+        return gl_fail(err, GL_E_BAD_REQUEST, "give exactly one of \"text\" (a string) or \"parts\" "
+                       "(Gemini Parts: text and inline_data images)");
+    if (text && !*text)
         return gl_fail(err, GL_E_BAD_REQUEST, "field \"text\" must not be empty");
+    if (parts && !json_array_size(parts))
+        return gl_fail(err, GL_E_BAD_REQUEST, "field \"parts\" must not be empty");
     long turn;
-    if (find_session(x, name, &s, err) != 0 ||
-        gld_session_send(s, x->c, text, retry, &turn, &queued, err) != 0)
+    if (find_session(x, name, &s, err) != 0)
+        return -1;
+    if ((parts ? gld_session_send_parts(s, x->c, parts, retry, &turn, &queued, err)
+               : gld_session_send(s, x->c, text, retry, &turn, &queued, err)) != 0)
         return -1;
     x->out = json_pack("{s:I, s:b}", "turn", (json_int_t)turn, "queued", queued);
     x->after_pump = s;
     return 0;
+}
+
+/* ---- voice and vision in ---- */
+
+#define IMAGE_MAX_BYTES (7u << 20) /* inline data the API takes in one message, with margin */
+
+static int op_audio(op_ctx *x, gl_err *err)
+{
+    gld_session *s;
+    const char *name, *data;
+    long long rate = GLD_AUDIO_RATE;
+    if (gl_req_session(x->req, &name, err) != 0 || gl_req_str(x->req, "data", true, &data, err) != 0 ||
+        gl_req_int(x->req, "rate", false, &rate, err) != 0)
+        return -1;
+    if (rate < GLD_AUDIO_RATE_MIN || rate > GLD_AUDIO_RATE_MAX)
+        return gl_fail(err, GL_E_BAD_REQUEST, "field \"rate\" must be %u..%u Hz", GLD_AUDIO_RATE_MIN,
+                       GLD_AUDIO_RATE_MAX);
+    gl_buf pcm;
+    gl_buf_init(&pcm, 0);
+    int rc = gld_b64_decode(data, strlen(data), &pcm, "data", err);
+    if (rc == 0 && pcm.len % 2)
+        rc = gl_fail(err, GL_E_BAD_REQUEST, "field \"data\" holds %zu bytes: s16le PCM has an even "
+                     "number of bytes", pcm.len);
+    if (rc == 0)
+        rc = find_session(x, name, &s, err);
+    if (rc == 0)
+        rc = gld_session_audio(s, x->c, gl_buf_head(&pcm), pcm.len, (unsigned)rate, err);
+    gl_buf_free(&pcm);
+    return rc;
+}
+
+static int op_audio_end(op_ctx *x, gl_err *err)
+{
+    gld_session *s;
+    return need_session(x, &s, err) != 0 ? -1 : gld_session_audio_end(s, x->c, err);
+}
+
+static int activity(op_ctx *x, bool start, gl_err *err)
+{
+    gld_session *s;
+    return need_session(x, &s, err) != 0 ? -1 : gld_session_activity(s, x->c, start, err);
+}
+static int op_activity_start(op_ctx *x, gl_err *err) { return activity(x, true, err); }
+static int op_activity_end(op_ctx *x, gl_err *err) { return activity(x, false, err); }
+
+static int op_image(op_ctx *x, gl_err *err)
+{
+    gld_session *s;
+    const char *name, *data, *mime;
+    if (gl_req_session(x->req, &name, err) != 0 || gl_req_str(x->req, "data", true, &data, err) != 0 ||
+        gl_req_str(x->req, "mime", true, &mime, err) != 0)
+        return -1;
+    if (strcmp(mime, "image/jpeg") != 0 && strcmp(mime, "image/png") != 0)
+        return gl_fail(err, GL_E_BAD_REQUEST, "field \"mime\" must be \"image/jpeg\" or \"image/png\"");
+    gl_buf img;
+    gl_buf_init(&img, 0);
+    int rc = gld_b64_decode(data, strlen(data), &img, "data", err);
+    if (rc == 0 && img.len > IMAGE_MAX_BYTES)
+        rc = gl_fail(err, GL_E_BAD_REQUEST, "the picture has %zu bytes; the Live API takes at most %u",
+                     img.len, IMAGE_MAX_BYTES);
+    if (rc == 0 && img.len == 0)
+        rc = gl_fail(err, GL_E_BAD_REQUEST, "field \"data\" is empty");
+    gl_buf_free(&img);
+    if (rc == 0)
+        rc = find_session(x, name, &s, err);
+    return rc == 0 ? gld_session_image(s, x->c, data, mime, err) : -1;
 }
 
 static int op_subscribe(op_ctx *x, gl_err *err)
@@ -285,6 +373,9 @@ static const struct {
     {"unsubscribe", op_unsubscribe}, {"tool.result", op_tool_result},
     {"status", op_status},         {"tool.register", op_tool_register},
     {"tool.unregister", op_tool_unregister},
+    {"audio", op_audio},           {"audio.end", op_audio_end},
+    {"activity.start", op_activity_start}, {"activity.end", op_activity_end},
+    {"image", op_image},
 };
 
 void gld_dispatch_line(gld_daemon *d, ipc_client *c, const char *line, size_t len)

@@ -22,6 +22,7 @@
 #include "common/xalloc.h"
 #include "daemon/calls.h"
 #include "daemon/coderun.h"
+#include "daemon/media.h"
 #include "daemon/models.h"
 #include "daemon/persist.h"
 #include "daemon/session_fsm.h"
@@ -33,14 +34,18 @@
 #define PERSIST_DELAY_MS 100 /* coalesce handle updates; well within the promised second */
 #define PERSIST_RETRY_MAX_MS 30000 /* a failed save is retried, doubling from PERSIST_DELAY_MS */
 #define MAX_WATCHERS 256
+/* Microphone audio that waits while the session is not connected: 10 s at 16 kHz. A live
+ * stream must not pile up without bound; past it the client is told (busy). */
+#define AUDIO_BACKLOG_MAX (10 * GLD_AUDIO_RATE * 2)
 
 typedef struct turn {
     long no;
     char *text;         /* the prompt; NULL for a turn the model started on its own */
+    json_t *parts;      /* or a prompt of Gemini Parts (owned), for text with images */
     ipc_client *sender; /* the prompting client (or the asker of the call that caused the turn);
                            NULL once it disconnected: events go to subscribers only */
     bool retry;         /* the client asked: re-send if the connection is lost mid-turn */
-    const char *cause;  /* "prompt", "function_response" or "model" */
+    const char *cause;  /* "prompt", "function_response", "model" or "audio" */
     long of_turn;       /* function_response: the turn whose call caused this one */
 } turn;
 
@@ -65,6 +70,14 @@ struct gld_session {
     json_t *extra_decls; /* declarations added by tool handlers (array, owned) */
     uid_t owner;         /* the uid that opened it */
     bool keep_connected; /* exempt from --idle-timeout */
+    bool input_tx;       /* inputAudioTranscription */
+    int output_tx;       /* 0: as the model needs; 1: on; -1: off (the client said) */
+    bool vad_off;        /* the client marks activity itself (activity.start/end) */
+    json_t *vad;         /* automaticActivityDetection settings (owned), or NULL */
+    gld_resampler *rs;   /* the microphone's rate to 16 kHz (owned), when not 16 kHz */
+    ipc_client *audio_client;  /* the client streaming audio: spoken turns are its */
+    bool audio_since_turn;     /* audio went out since the last turn began */
+    gl_buf audio_backlog;      /* 16 kHz PCM waiting for a connection (AUDIO_BACKLOG_MAX) */
     bool compression;
     const gld_model_info *mi;
 
@@ -303,6 +316,8 @@ static void turn_free(turn *t)
 {
     free(t->text);
     t->text = NULL;
+    json_decref(t->parts);
+    t->parts = NULL;
 }
 
 static void queue_reserve(gld_session *s)
@@ -354,9 +369,13 @@ static void start_turn(gld_session *s)
     s->qlen--;
     s->turn_running = true;
     s->interrupt_why = NULL;
-    char *msg = s->mi->text_via_realtime ? live_build_realtime_text(s->cur.text)
+    gl_err err;
+    char *msg = s->cur.parts             ? live_build_client_parts(s->cur.parts, &err)
+                : s->mi->text_via_realtime ? live_build_realtime_text(s->cur.text)
                                          : live_build_client_text(s->cur.text, true);
-    if (upstream_send(s, msg) != 0)
+    if (!msg) /* checked at send: a bug if it happens */
+        log_error("session %s: cannot build turn %ld: %s", s->name, s->cur.no, err.msg);
+    if (!msg || upstream_send(s, msg) != 0)
         abort_running_turn(s, "the prompt could not be sent to the Live API", true);
 }
 
@@ -388,7 +407,8 @@ int gld_session_send(gld_session *s, ipc_client *sender, const char *text, bool 
     *queued = s->turn_running || s->qlen > 0 || s->state != SS_READY;
     turn *t = &s->queue[s->qlen++];
     t->no = ++s->next_turn;
-    t->text = gl_xstrdup(text);
+    t->text = text ? gl_xstrdup(text) : NULL;
+    t->parts = NULL;
     t->sender = sender;
     t->retry = retry;
     t->cause = "prompt";
@@ -397,6 +417,159 @@ int gld_session_send(gld_session *s, ipc_client *sender, const char *text, bool 
     *turn_no = t->no;
     gld_session_watch(s, sender, false);
     return 0;
+}
+
+int gld_session_send_parts(gld_session *s, ipc_client *sender, const json_t *parts, bool retry,
+                           long *turn_no, bool *queued, gl_err *err)
+{
+    if (s->mi->text_via_realtime)
+        return gl_fail(err, GL_E_BAD_REQUEST, "model %s takes typed prompts only as text; send the "
+                       "picture with the image op, then the question as text", s->model);
+    char *probe = live_build_client_parts(parts, err); /* the parts are checked now, not at sending */
+    if (!probe)
+        return -1;
+    free(probe);
+    if (gld_session_send(s, sender, NULL, retry, turn_no, queued, err) != 0)
+        return -1;
+    s->queue[s->qlen - 1].parts = json_incref((json_t *)parts);
+    return 0;
+}
+
+/* ---- voice and vision in ---- */
+
+/* Sends (or keeps, while not connected) 16 kHz PCM as realtimeInput.audio. */
+static int audio_out(gld_session *s, const char *pcm, size_t n, gl_err *err)
+{
+    if (!n)
+        return 0;
+    if (s->state != SS_READY) {
+        if (s->audio_backlog.len + n > AUDIO_BACKLOG_MAX)
+            return gl_fail(err, GL_E_BUSY, "session %s is not connected and 10 s of audio wait already",
+                           s->name);
+        gl_buf_append(&s->audio_backlog, pcm, n);
+        fire(s, SE_USE, (sess_why){0}); /* connects an idle or closed session */
+        return 0;
+    }
+    gl_buf b64;
+    gl_buf_init(&b64, 0);
+    gld_b64_encode(pcm, n, &b64);
+    int rc = upstream_send(s, live_build_realtime_audio(gl_buf_head(&b64), GLD_AUDIO_RATE));
+    gl_buf_free(&b64);
+    if (rc != 0)
+        return gl_fail(err, GL_E_UPSTREAM, "the audio could not be sent to the Live API");
+    s->audio_since_turn = true;
+    s->last_activity = uv_now(s->d->loop);
+    return 0;
+}
+
+/* Entering ready: the audio that waited goes first, in order. */
+static void audio_backlog_flush(gld_session *s)
+{
+    if (!s->audio_backlog.len)
+        return;
+    gl_err err;
+    size_t n = s->audio_backlog.len;
+    char *pcm = gl_xmalloc(n);
+    memcpy(pcm, gl_buf_head(&s->audio_backlog), n);
+    gl_buf_reset(&s->audio_backlog);
+    if (audio_out(s, pcm, n, &err) != 0)
+        log_warn("session %s: %s", s->name, err.msg);
+    free(pcm);
+}
+
+int gld_session_audio(gld_session *s, ipc_client *c, const void *pcm, size_t n, unsigned rate,
+                      gl_err *err)
+{
+    if (s->state == SS_GONE)
+        return gl_fail(err, GL_E_NO_SESSION, "session %s is closing", s->name);
+    if (n % 2)
+        return gl_fail(err, GL_E_BAD_REQUEST, "field \"data\" holds %zu bytes: s16le PCM has an even "
+                       "number of bytes", n);
+    if (rate < GLD_AUDIO_RATE_MIN || rate > GLD_AUDIO_RATE_MAX)
+        return gl_fail(err, GL_E_BAD_REQUEST, "field \"rate\" must be %u..%u Hz, not %u", GLD_AUDIO_RATE_MIN,
+                       GLD_AUDIO_RATE_MAX, rate);
+    s->audio_client = c;
+    gld_session_watch(s, c, false);
+    if (rate == GLD_AUDIO_RATE)
+        return audio_out(s, pcm, n, err);
+    if (s->rs && gld_resampler_rate(s->rs) != rate) { /* a new stream at another rate */
+        gl_buf tail;
+        gl_buf_init(&tail, 0);
+        gld_resampler_flush(s->rs, &tail, err);
+        audio_out(s, gl_buf_head(&tail), tail.len, err);
+        gl_buf_free(&tail);
+        gld_resampler_free(s->rs);
+        s->rs = NULL;
+    }
+    if (!s->rs && !(s->rs = gld_resampler_new(rate, err)))
+        return -1;
+    gl_buf out;
+    gl_buf_init(&out, 0);
+    /* pcm's alignment is the caller's buffer's: copy to int16_t when it is odd */
+    int rc;
+    if (((uintptr_t)pcm & 1) == 0) {
+        rc = gld_resampler_feed(s->rs, pcm, n / 2, &out, err);
+    } else {
+        int16_t *tmp = gl_xmalloc(n);
+        memcpy(tmp, pcm, n);
+        rc = gld_resampler_feed(s->rs, tmp, n / 2, &out, err);
+        free(tmp);
+    }
+    if (rc == 0)
+        rc = audio_out(s, gl_buf_head(&out), out.len, err);
+    gl_buf_free(&out);
+    return rc;
+}
+
+int gld_session_audio_end(gld_session *s, ipc_client *c, gl_err *err)
+{
+    (void)c;
+    if (s->vad_off)
+        return gl_fail(err, GL_E_BAD_REQUEST, "session %s marks activity itself (vad false): end a "
+                       "turn with activity.end", s->name);
+    if (s->rs) {
+        gl_buf tail;
+        gl_buf_init(&tail, 0);
+        int rc = gld_resampler_flush(s->rs, &tail, err);
+        if (rc == 0)
+            rc = audio_out(s, gl_buf_head(&tail), tail.len, err);
+        gl_buf_free(&tail);
+        if (rc != 0)
+            return -1;
+    }
+    if (s->state != SS_READY)
+        return 0; /* nothing was streamed on this connection */
+    return upstream_send(s, live_build_audio_stream_end()) == 0
+               ? 0 : gl_fail(err, GL_E_UPSTREAM, "audioStreamEnd could not be sent to the Live API");
+}
+
+int gld_session_activity(gld_session *s, ipc_client *c, bool start, gl_err *err)
+{
+    if (!s->vad_off)
+        return gl_fail(err, GL_E_BAD_REQUEST, "activity.start/end need a session opened with "
+                       "\"vad\": false (the service detects speech itself otherwise)");
+    if (s->state != SS_READY)
+        return gl_fail(err, GL_E_BUSY, "session %s is not connected yet (state %s)", s->name,
+                       sess_state_public_name(s->state));
+    s->audio_client = c;
+    gld_session_watch(s, c, false);
+    if (start)
+        s->audio_since_turn = true;
+    return upstream_send(s, start ? live_build_activity_start() : live_build_activity_end()) == 0
+               ? 0 : gl_fail(err, GL_E_UPSTREAM, "the activity mark could not be sent to the Live API");
+}
+
+int gld_session_image(gld_session *s, ipc_client *c, const char *b64, const char *mime, gl_err *err)
+{
+    if (s->state != SS_READY) {
+        fire(s, SE_USE, (sess_why){0});
+        return gl_fail(err, GL_E_BUSY, "session %s is not connected yet (state %s); send the picture "
+                       "when it is ready", s->name, sess_state_public_name(s->state));
+    }
+    gld_session_watch(s, c, false);
+    s->last_activity = uv_now(s->d->loop);
+    return upstream_send(s, live_build_realtime_video(b64, mime)) == 0
+               ? 0 : gl_fail(err, GL_E_UPSTREAM, "the picture could not be sent to the Live API");
 }
 
 /* ---- function calls and declarations ---- */
@@ -500,7 +673,11 @@ static json_t *textn(const char *p, size_t n) { return gl_json_textn(p, n); }
 static void begin_model_turn(gld_session *s)
 {
     turn t = {.no = ++s->next_turn, .cause = "model"};
-    if (s->nfollowups) {
+    if (s->audio_since_turn) { /* the server heard the user: a spoken turn, for who spoke */
+        s->audio_since_turn = false;
+        t.cause = "audio";
+        t.sender = s->audio_client;
+    } else if (s->nfollowups) {
         followup f = s->followups[0];
         memmove(&s->followups[0], &s->followups[1], (s->nfollowups - 1) * sizeof s->followups[0]);
         s->nfollowups--;
@@ -538,7 +715,8 @@ static bool is_turn_output(const live_event *ev)
 static int on_live_event(const live_event *ev, void *ud)
 {
     gld_session *s = ud;
-    if (!s->turn_running && is_turn_output(ev))
+    if (!s->turn_running &&
+        (is_turn_output(ev) || (ev->kind == LIVE_EV_INPUT_TRANSCRIPTION && s->audio_since_turn)))
         begin_model_turn(s);
     ipc_client *snd = s->turn_running ? s->cur.sender : NULL;
     long tn = s->turn_running ? s->cur.no : 0;
@@ -717,7 +895,11 @@ static void on_ws_open(ws_conn *ws, void *ud)
         .generation_config = s->generation_config,
         .system_instruction = s->system_instruction,
         .tools = tools,
-        .output_transcription = s->mi->audio_only || s->modality == LIVE_AUDIO,
+        .output_transcription = s->output_tx ? s->output_tx > 0
+                                             : s->mi->audio_only || s->modality == LIVE_AUDIO,
+        .input_transcription = s->input_tx,
+        .manual_activity = s->vad_off,
+        .activity_detection = s->vad,
         .resumption = true,
         .resume_handle = s->conn_resuming ? s->handle : NULL,
         .compression = s->compression,
@@ -918,6 +1100,7 @@ static sess_event enter(gld_session *s, sess_state from, sess_event ev, sess_why
         s->connected_at = s->last_activity = uv_now(s->d->loop);
         arm_idle(s, s->d->cfg.idle_timeout_ms);
         announce(s, from, why.reason);
+        audio_backlog_flush(s);
         if (s->setup_stale) {
             *next = (sess_why){.reason = "tools changed"};
             return SE_REESTABLISH;
@@ -1004,6 +1187,14 @@ static json_t *state_record(const gld_session *s)
                           "owner_uid", (json_int_t)s->owner);
     if (s->keep_connected)
         json_object_set_new(r, "keep_connected", json_true());
+    if (s->input_tx)
+        json_object_set_new(r, "input_transcription", json_true());
+    if (s->output_tx)
+        json_object_set_new(r, "output_transcription", json_boolean(s->output_tx > 0));
+    if (s->vad)
+        json_object_set(r, "vad", s->vad);
+    else if (s->vad_off)
+        json_object_set_new(r, "vad", json_false());
     if (s->tools)
         json_object_set(r, "tools", s->tools);
     if (s->generation_config)
@@ -1066,8 +1257,44 @@ static void persist_soon(gld_session *s)
 
 /* ---- lifecycle ---- */
 
+/* generation_config with open's voice, language and media_resolution folded in (new ref). */
+static json_t *merged_generation_config(const gld_session_config *cfg)
+{
+    if (!cfg->voice && !cfg->language && !cfg->media_resolution)
+        return cfg->generation_config ? json_incref((json_t *)cfg->generation_config) : NULL;
+    json_t *g = cfg->generation_config ? json_deep_copy(cfg->generation_config) : json_object();
+    if (!json_is_object(g)) /* the normalizer says what is wrong with it */
+        return g;
+    json_t *speech = json_object_get(g, "speechConfig");
+    if (!speech)
+        speech = json_object_get(g, "speech_config");
+    if (!json_is_object(speech) && (cfg->voice || cfg->language))
+        json_object_set_new(g, "speechConfig", speech = json_object());
+    if (cfg->voice)
+        json_object_set_new(speech, "voiceConfig",
+                            json_pack("{s:{s:s}}", "prebuiltVoiceConfig", "voiceName", cfg->voice));
+    if (cfg->language)
+        json_object_set_new(speech, "languageCode", json_string(cfg->language));
+    if (cfg->media_resolution)
+        json_object_set_new(g, "mediaResolution", json_string(cfg->media_resolution));
+    return g;
+}
+
+/* open's vad: true (default), false (the client marks activity), or the settings. */
+static int check_vad(const json_t *vad, json_t **settings, gl_err *err)
+{
+    *settings = NULL;
+    if (!vad || json_is_boolean(vad))
+        return 0;
+    if (!json_is_object(vad))
+        return gl_fail(err, GL_E_BAD_REQUEST, "field \"vad\" must be a boolean or an object of "
+                       "activity-detection settings");
+    return live_normalize_activity_detection(vad, "vad", settings, err);
+}
+
 static void free_config(gld_session *s)
 {
+    json_decref(s->vad);
     json_decref(s->generation_config);
     json_decref(s->tools);
     json_decref(s->system_instruction);
@@ -1094,10 +1321,15 @@ gld_session *gld_session_new(gld_daemon *d, const char *name, const gld_session_
     s->owner = cfg->owner;
     s->keep_connected = cfg->keep_connected;
     s->compression = cfg->compression_set ? cfg->compression : true;
-    int rc = 0;
-    if (cfg->generation_config)
-        rc = live_normalize_generation_config(cfg->generation_config, "generation_config",
-                                              &s->generation_config, err);
+    s->input_tx = cfg->input_transcription;
+    s->output_tx = cfg->output_transcription;
+    s->vad_off = json_is_false(cfg->vad) || json_is_true(json_object_get(cfg->vad, "disabled"));
+    gl_buf_init(&s->audio_backlog, AUDIO_BACKLOG_MAX);
+    json_t *gen = merged_generation_config(cfg);
+    int rc = check_vad(cfg->vad, &s->vad, err);
+    if (rc == 0 && gen)
+        rc = live_normalize_generation_config(gen, "generation_config", &s->generation_config, err);
+    json_decref(gen);
     if (rc == 0 && cfg->tools)
         rc = live_normalize_tools(cfg->tools, "tools", &s->tools, err);
     if (rc == 0 && cfg->system_instruction)
@@ -1156,6 +1388,10 @@ gld_session *gld_session_restore(gld_daemon *d, const json_t *rec, gl_err *err)
         .compression = json_is_true(json_object_get(rec, "compression")),
         .compression_set = json_is_boolean(json_object_get(rec, "compression")),
         .keep_connected = json_is_true(json_object_get(rec, "keep_connected")),
+        .input_transcription = json_is_true(json_object_get(rec, "input_transcription")),
+        .output_transcription = !json_is_boolean(json_object_get(rec, "output_transcription")) ? 0
+                                : json_is_true(json_object_get(rec, "output_transcription")) ? 1 : -1,
+        .vad = json_object_get(rec, "vad"),
         .owner = json_is_integer(json_object_get(rec, "owner_uid"))
                      ? (uid_t)json_integer_value(json_object_get(rec, "owner_uid"))
                      : geteuid(),
@@ -1220,10 +1456,13 @@ int gld_session_config_check(const gld_daemon *d, const gld_session_config *cfg,
         model += 7;
     if (!*model || strlen(model) >= sizeof ((gld_session *)0)->model || strchr(model, '/'))
         return gl_fail(err, GL_E_BAD_REQUEST, "model name \"%s\" is not a model name", model);
-    json_t *t = NULL;
-    int rc = 0;
-    if (cfg->generation_config)
-        rc = live_normalize_generation_config(cfg->generation_config, "generation_config", &t, err);
+    json_t *t = NULL, *gen = merged_generation_config(cfg);
+    int rc = check_vad(cfg->vad, &t, err);
+    json_decref(t);
+    t = NULL;
+    if (rc == 0 && gen)
+        rc = live_normalize_generation_config(gen, "generation_config", &t, err);
+    json_decref(gen);
     json_decref(t);
     t = NULL;
     if (rc == 0 && cfg->tools)
@@ -1306,6 +1545,8 @@ void gld_session_client_gone(gld_session *s, ipc_client *c)
     s->qlen = kept;
     if (s->turn_running && s->cur.sender == c)
         s->cur.sender = NULL;
+    if (s->audio_client == c)
+        s->audio_client = NULL;
     for (size_t i = 0; i < s->nfollowups; i++)
         if (s->followups[i].asker == c)
             s->followups[i].asker = NULL;
@@ -1326,8 +1567,12 @@ static void on_timer_closed(uv_handle_t *h) { on_handle_closed(h->data); }
 static void session_free(gld_session *s)
 {
     free_config(s);
+    for (size_t i = 0; i < s->qlen; i++)
+        turn_free(&s->queue[i]);
     free(s->queue);
     free(s->handle);
+    gld_resampler_free(s->rs);
+    gl_buf_free(&s->audio_backlog);
     gld_calls_free(s->calls, on_handle_closed, s);
     gld_coderun_free(s->code, on_handle_closed, s); /* after its programs have ended */
     uv_close((uv_handle_t *)&s->retry_timer, on_timer_closed);

@@ -28,6 +28,13 @@ typedef struct gld_session_config {
     uid_t owner;                     /* the uid that opened it (restored: from its record) */
     bool keep_connected;             /* never close the connection for being unused */
     bool keep_connected_set;
+    /* Voice and vision (issue 9): */
+    bool input_transcription;        /* inputAudioTranscription: what the user said, as text */
+    int output_transcription;        /* 0: as the model needs (audio answers); 1: on; -1: off */
+    const json_t *vad;               /* NULL, false (the client sends activity.start/end), true,
+                                        or automaticActivityDetection settings (an object) */
+    const char *voice, *language;    /* speechConfig: a prebuilt voice name, a language code */
+    const char *media_resolution;    /* generationConfig.mediaResolution */
 } gld_session_config;
 
 /* Validates cfg: bad_request naming the field, as gld_session_new would. */
@@ -63,6 +70,21 @@ gld_session *gld_session_with_call(gld_daemon *d, const char *call_id);
  * yet, re-establishing the connection after the running turn (conversation kept by resumption).
  * Returns true if a re-establishment is needed. */
 bool gld_session_add_declaration(gld_session *s, const json_t *decl);
+/* Microphone audio from c: s16le mono PCM (decoded, n bytes, even) at rate Hz (8000..192000),
+ * resampled to 16 kHz and sent as realtimeInput.audio as it comes; while the session is not
+ * connected it waits (bounded: then "busy"). The turn the server makes of it goes to c. */
+int gld_session_audio(gld_session *s, ipc_client *c, const void *pcm, size_t n, unsigned rate,
+                      gl_err *err);
+/* The microphone paused (audioStreamEnd): the resampler's tail goes first. */
+int gld_session_audio_end(gld_session *s, ipc_client *c, gl_err *err);
+/* activityStart / activityEnd: only for sessions opened with vad false. */
+int gld_session_activity(gld_session *s, ipc_client *c, bool start, gl_err *err);
+/* One still frame (base64 as received, checked by the caller) as realtimeInput.video. */
+int gld_session_image(gld_session *s, ipc_client *c, const char *b64, const char *mime, gl_err *err);
+/* A typed turn with Gemini Parts (text, inlineData images) instead of text. */
+int gld_session_send_parts(gld_session *s, ipc_client *sender, const json_t *parts, bool retry,
+                           long *turn, bool *queued, gl_err *err);
+
 /* Asks the session to re-establish its connection with a new setup (why: for logs and clients).
  * A ready session finishes its running turn first (new prompts wait), then resumes the
  * conversation on a new connection; one still connecting does so once ready. */

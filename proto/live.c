@@ -205,6 +205,14 @@ static const fdef f_speech[] = {
     {"languageCode", T_STR, NULL},
     {NULL, 0, NULL},
 };
+static const fdef f_activity_detection[] = {
+    {"disabled", T_BOOL, NULL},
+    {"startOfSpeechSensitivity", T_ENUM, NULL},
+    {"endOfSpeechSensitivity", T_ENUM, NULL},
+    {"prefixPaddingMs", T_INT, NULL},
+    {"silenceDurationMs", T_INT, NULL},
+    {NULL, 0, NULL},
+};
 static const fdef f_thinking[] = {
     {"thinkingBudget", T_INT, NULL},
     {"includeThoughts", T_BOOL, NULL},
@@ -580,6 +588,13 @@ int live_normalize_generation_config(const json_t *in, const char *where, json_t
     return norm_object(in, f_generation_config, &p, out, err);
 }
 
+int live_normalize_activity_detection(const json_t *in, const char *where, json_t **out, gl_err *err)
+{
+    path p;
+    path_init(&p, where);
+    return norm_object(in, f_activity_detection, &p, out, err);
+}
+
 int live_normalize_function_decl(const json_t *in, const char *where, json_t **out, gl_err *err)
 {
     path p;
@@ -713,9 +728,17 @@ char *live_build_setup(const live_setup *cfg, gl_err *err)
             json_decref(x);
         x = NULL;
     }
-    if (cfg->manual_activity)
+    if (cfg->activity_detection) {
+        if (live_normalize_activity_detection(cfg->activity_detection, "vad", &x, err) < 0)
+            goto fail;
+        if (cfg->manual_activity)
+            json_object_set_new(x, "disabled", json_true());
+        json_object_set_new(setup, "realtimeInputConfig", json_pack("{s:o}", "automaticActivityDetection", x));
+        x = NULL;
+    } else if (cfg->manual_activity) {
         json_object_set_new(setup, "realtimeInputConfig",
                             json_pack("{s:{s:b}}", "automaticActivityDetection", "disabled", 1));
+    }
     if (cfg->resumption) {
         json_t *r = cfg->resume_handle && *cfg->resume_handle
                         ? json_pack("{s:s}", "handle", cfg->resume_handle)
@@ -781,6 +804,22 @@ char *live_build_activity_start(void)
 char *live_build_activity_end(void)
 {
     return wrap_dump("realtimeInput", json_pack("{s:{}}", "activityEnd"));
+}
+
+char *live_build_realtime_video(const char *b64, const char *mime)
+{
+    return wrap_dump("realtimeInput", json_pack("{s:{s:s, s:s}}", "video", "data", b64, "mimeType", mime));
+}
+
+char *live_build_client_parts(const json_t *parts, gl_err *err)
+{
+    json_t *content = json_pack("{s:O}", "parts", parts), *norm;
+    int rc = live_normalize_content(content, "parts", &norm, err);
+    json_decref(content);
+    if (rc < 0)
+        return NULL;
+    json_object_set_new(norm, "role", json_string("user"));
+    return wrap_dump("clientContent", json_pack("{s:[o], s:b}", "turns", norm, "turnComplete", 1));
 }
 
 char *live_build_audio_stream_end(void)

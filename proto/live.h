@@ -67,6 +67,8 @@ typedef struct live_setup {
     const json_t *tools;               /* NULL or array of Tool objects, snake or camel */
     bool manual_activity;              /* realtimeInputConfig.automaticActivityDetection.disabled
                                           = true (client sends activityStart/End itself) */
+    const json_t *activity_detection;  /* NULL, or automaticActivityDetection's settings (snake or
+                                          camel: live_normalize_activity_detection) */
     bool resumption;                   /* "sessionResumption":{} (ask for handles) */
     const char *resume_handle;         /* with resumption: {"handle":..} to resume; NULL = new */
     bool compression;                  /* "contextWindowCompression":{"slidingWindow":{}} */
@@ -93,6 +95,9 @@ char *live_build_setup(const live_setup *cfg, gl_err *err);
 int live_normalize_generation_config(const json_t *in, const char *where, json_t **out, gl_err *err);
 int live_normalize_tools(const json_t *in, const char *where, json_t **out, gl_err *err);
 int live_normalize_function_decl(const json_t *in, const char *where, json_t **out, gl_err *err);
+/* automaticActivityDetection settings: disabled, start/endOfSpeechSensitivity, prefixPaddingMs,
+ * silenceDurationMs. */
+int live_normalize_activity_detection(const json_t *in, const char *where, json_t **out, gl_err *err);
 /* String -> {"parts":[{"text":S}]}; Content object -> normalized copy. */
 int live_normalize_content(const json_t *in, const char *where, json_t **out, gl_err *err);
 
@@ -113,6 +118,11 @@ char *live_build_realtime_audio(const char *b64, int rate);
 char *live_build_activity_start(void); /* {"realtimeInput":{"activityStart":{}}} */
 char *live_build_activity_end(void);   /* {"realtimeInput":{"activityEnd":{}}} */
 char *live_build_audio_stream_end(void); /* {"realtimeInput":{"audioStreamEnd":true}} */
+/* {"realtimeInput":{"video":{"data":B64,"mimeType":M}}}: one still frame (b64 passed through). */
+char *live_build_realtime_video(const char *b64, const char *mime);
+/* {"clientContent":{"turns":[{"role":"user","parts":PARTS}],"turnComplete":true}}: a typed turn
+ * with parts (text, inlineData images), normalized like a Content; NULL with bad_request. */
+char *live_build_client_parts(const json_t *parts, gl_err *err);
 /* responses: BORROWED array of {id, name, response} (snake or camel keys; optional
  * will_continue/scheduling are passed on, nothing else allowed; response must be an object).
  * -> {"toolResponse":{"functionResponses":[{"id":..,"name":..,"response":{..}},..]}} */

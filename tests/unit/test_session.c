@@ -1037,3 +1037,108 @@ TEST(a_failed_connection_says_when_it_retries)
     CHECK_INT(daemon_down(), 0);
     fake_ipc_client_free(w);
 }
+
+/* ---- voice and vision in ---- */
+
+TEST(audio_at_16k_goes_out_as_it_comes_and_other_rates_are_resampled)
+{
+    daemon_up();
+    ipc_client *w = fake_ipc_client_new(1);
+    gld_session *s = ready_session(w);
+    gl_err err;
+    static const int16_t pcm[4] = {0, 1, 2, 3};
+    CHECK_INT(gld_session_audio(s, w, pcm, sizeof pcm, 16000, &err), 0);
+    CHECK_STR(sent(&CONNS[0]), "{\"realtimeInput\":{\"audio\":{\"data\":\"AAABAAIAAwA=\","
+                               "\"mimeType\":\"audio/pcm;rate=16000\"}}}");
+    int16_t loud[4800]; /* 100 ms at 48 kHz -> 1600 samples at 16 kHz (after the flush) */
+    for (size_t i = 0; i < 4800; i++)
+        loud[i] = (int16_t)(i % 200 * 100);
+    CHECK_INT(gld_session_audio(s, w, loud, sizeof loud, 48000, &err), 0);
+    size_t bytes = 0;
+    for (const char *m; *(m = sent(&CONNS[0]));) {
+        CHECK_CONTAINS(m, "\"mimeType\":\"audio/pcm;rate=16000\"");
+        bytes += (strlen(strstr(m, "\"data\":\"") + 8) - strlen(strstr(m, "\",\"mimeType\""))) / 4 * 3;
+    }
+    CHECK_INT(gld_session_audio_end(s, w, &err), 0);
+    for (const char *m; *(m = sent(&CONNS[0]));) {
+        if (strstr(m, "audioStreamEnd")) {
+            CHECK_STR(m, "{\"realtimeInput\":{\"audioStreamEnd\":true}}");
+            break;
+        }
+        bytes += (strlen(strstr(m, "\"data\":\"") + 8) - strlen(strstr(m, "\",\"mimeType\""))) / 4 * 3;
+    }
+    CHECK(bytes >= 1600 * 2 - 8 && bytes <= 1600 * 2 + 8);
+    CHECK_INT(gld_session_audio(s, w, pcm, 3, 16000, &err), -1); /* odd bytes */
+    CHECK_INT(gld_session_audio(s, w, pcm, 4, 7000, &err), -1);
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(w);
+}
+
+TEST(audio_waits_for_the_connection_and_the_spoken_turn_is_the_speakers)
+{
+    daemon_up();
+    ipc_client *w = fake_ipc_client_new(1), *mic = fake_ipc_client_new(2);
+    gld_session *s = open_session("s", MODEL, w);
+    gl_err err;
+    static const int16_t pcm[2] = {7, 8};
+    CHECK_INT(gld_session_audio(s, mic, pcm, sizeof pcm, 16000, &err), 0); /* connects */
+    CHECK_INT(NCONNS, 1);
+    srv_open(&CONNS[0]);
+    (void)sent(&CONNS[0]);
+    srv_says(&CONNS[0], "{\"setupComplete\":{}}");
+    CHECK_STR(sent(&CONNS[0]), "{\"realtimeInput\":{\"audio\":{\"data\":\"BwAIAA==\","
+                               "\"mimeType\":\"audio/pcm;rate=16000\"}}}");
+    fake_ipc_clear(mic);
+    srv_says(&CONNS[0], "{\"serverContent\":{\"inputTranscription\":{\"text\":\"hello\",\"finished\":true}}}");
+    srv_says(&CONNS[0], "{\"serverContent\":{\"modelTurn\":{\"parts\":[{\"text\":\"Hi!\"}]}}}");
+    srv_says(&CONNS[0], "{\"serverContent\":{\"turnComplete\":true}}");
+    CHECK_STR(fake_ipc_next_line(mic), EV("turn_started", ",\"cause\":\"audio\",\"turn\":1"));
+    CHECK_STR(fake_ipc_next_line(mic), EV("transcript", ",\"source\":\"input\",\"text\":\"hello\","
+                                          "\"finished\":true,\"turn\":1"));
+    CHECK_STR(fake_ipc_next_line(mic), EV("text", ",\"text\":\"Hi!\",\"turn\":1"));
+    CHECK_STR(fake_ipc_next_line(mic), EV("turn_complete", ",\"cause\":\"audio\",\"turn\":1"));
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(w);
+    fake_ipc_client_free(mic);
+}
+
+TEST(activity_marks_need_vad_off_and_images_go_as_video)
+{
+    daemon_up();
+    ipc_client *w = fake_ipc_client_new(1);
+    gld_session *s = ready_session(w);
+    gl_err err;
+    CHECK_INT(gld_session_activity(s, w, true, &err), -1);
+    CHECK_CONTAINS(err.msg, "\"vad\": false");
+    CHECK_INT(gld_session_image(s, w, "iVBORw0KGgo=", "image/png", &err), 0);
+    CHECK_STR(sent(&CONNS[0]), "{\"realtimeInput\":{\"video\":{\"data\":\"iVBORw0KGgo=\",\"mimeType\":\"image/png\"}}}");
+    json_t *parts = json_loads("[{\"text\":\"what is this?\"},{\"inline_data\":{\"mime_type\":\"image/png\","
+                               "\"data\":\"iVBORw0KGgo=\"}}]", 0, NULL);
+    long turn;
+    bool queued;
+    CHECK_INT(gld_session_send_parts(s, w, parts, false, &turn, &queued, &err), 0);
+    json_decref(parts);
+    gld_session_pump(s);
+    CHECK_STR(sent(&CONNS[0]), "{\"clientContent\":{\"turns\":[{\"parts\":[{\"text\":\"what is this?\"},"
+                               "{\"inlineData\":{\"mimeType\":\"image/png\",\"data\":\"iVBORw0KGgo=\"}}],"
+                               "\"role\":\"user\"}],\"turnComplete\":true}}");
+    CHECK_INT(daemon_down(), 0);
+
+    daemon_up();
+    json_t *vad = json_false();
+    gld_session_config cfg = {.model = MODEL, .vad = vad, .input_transcription = true};
+    s = gld_session_new(&D, "v", &cfg, &err);
+    json_decref(vad);
+    gld_session_connect(s);
+    srv_open(&CONNS[0]);
+    CHECK_STR(sent(&CONNS[0]), "{\"setup\":{\"model\":\"models/" MODEL "\",\"generationConfig\":"
+                               "{\"responseModalities\":[\"TEXT\"]},\"realtimeInputConfig\":"
+                               "{\"automaticActivityDetection\":{\"disabled\":true}},\"sessionResumption\":{},"
+                               "\"contextWindowCompression\":{\"slidingWindow\":{}},\"inputAudioTranscription\":{}}}");
+    srv_says(&CONNS[0], "{\"setupComplete\":{}}");
+    CHECK_INT(gld_session_activity(s, w, true, &err), 0);
+    CHECK_STR(sent(&CONNS[0]), "{\"realtimeInput\":{\"activityStart\":{}}}");
+    CHECK_INT(gld_session_audio_end(s, w, &err), -1); /* with vad off, activity.end ends turns */
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(w);
+}
