@@ -90,6 +90,7 @@ struct gld_session {
     unsigned attempt;    /* consecutive lost connections (backoff exponent) */
     uv_timer_t retry_timer, persist_timer, idle_timer;
     uint64_t last_activity; /* loop time of the last prompt or server message */
+    unsigned long long tokens; /* usageMetadata.totalTokenCount, summed over turns */
     gld_calls *calls;    /* owned */
     gld_coderun *code;   /* owned: run_python, when code runs here (code_local) */
     bool code_local;     /* the session asked for code execution and gliveD serves it */
@@ -791,6 +792,9 @@ static int on_live_event(const live_event *ev, void *ud)
                             "retrying", 0, "final", 0)); /* turnComplete follows */
         break;
     case LIVE_EV_TURN_COMPLETE: {
+        json_t *total = json_object_get(ev->json, "totalTokenCount");
+        if (json_is_integer(total) && json_integer_value(total) > 0)
+            s->tokens += (unsigned long long)json_integer_value(total);
         json_t *f = json_object();
         if (ev->json)
             json_object_set(f, "usage", ev->json);
@@ -1627,6 +1631,9 @@ json_t *gld_session_info(const gld_session *s)
                           "compression", s->compression);
     if (s->keep_connected)
         json_object_set_new(o, "keep_connected", json_true());
+    json_object_set_new(o, "tokens", json_integer((json_int_t)s->tokens));
+    json_object_set_new(o, "idle_s", s->last_activity ? json_integer((json_int_t)((now - s->last_activity) / 1000))
+                                                      : json_null());
     json_object_set_new(o, "connection_age_s", ready ? json_real((double)(now - s->connected_at) / 1000)
                                                      : json_null());
     json_object_set_new(o, "handle_age_s", s->handle ? json_integer((json_int_t)(time(NULL) - s->handle_time))
