@@ -363,6 +363,48 @@ TEST(realtime_audio_and_activity)
     json_decref(b);
 }
 
+TEST(video_frames_and_typed_parts)
+{
+    static const char *mimes[] = {"image/jpeg", "image/png"};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *b = emu_read(live_build_realtime_video("iVBORw0KGgo=", mimes[i]), EMU_MSG_REALTIME_INPUT);
+        CHECK_OK(b);
+        CHECK_STR(jstr(b, "video.data"), "iVBORw0KGgo=");
+        CHECK_STR(jstr(b, "video.mimeType"), mimes[i]);
+        json_decref(b);
+    }
+    json_t *parts = json_loads("[{\"text\":\"what is this?\"},{\"inline_data\":{\"mime_type\":\"image/png\","
+                               "\"data\":\"iVBORw0KGgo=\"}}]", 0, NULL);
+    gl_err e;
+    json_t *b = emu_read(live_build_client_parts(parts, &e), EMU_MSG_CLIENT_CONTENT);
+    json_decref(parts);
+    CHECK_OK(b);
+    CHECK_STR(jstr(b, "turns.0.role"), "user");
+    CHECK_STR(jstr(b, "turns.0.parts.0.text"), "what is this?");
+    CHECK_STR(jstr(b, "turns.0.parts.1.inlineData.mimeType"), "image/png");
+    CHECK(json_is_true(jget(b, "turnComplete")));
+    json_decref(b);
+}
+
+TEST(activity_detection_settings_in_the_setup)
+{
+    json_t *vad = json_loads("{\"start_of_speech_sensitivity\":\"START_SENSITIVITY_HIGH\","
+                             "\"silence_duration_ms\":300,\"prefixPaddingMs\":20}", 0, NULL);
+    live_setup st = {.model = "gemini-test-live", .activity_detection = vad};
+    gl_err e;
+    json_t *b = emu_read(live_build_setup(&st, &e), EMU_MSG_SETUP);
+    CHECK_OK(b);
+    CHECK_STR(jstr(b, "realtimeInputConfig.automaticActivityDetection.startOfSpeechSensitivity"),
+              "START_SENSITIVITY_HIGH");
+    CHECK_INT(json_integer_value(jget(b, "realtimeInputConfig.automaticActivityDetection.silenceDurationMs")), 300);
+    json_decref(b);
+    st.manual_activity = true;
+    CHECK_OK(b = emu_read(live_build_setup(&st, &e), EMU_MSG_SETUP));
+    CHECK(json_is_true(jget(b, "realtimeInputConfig.automaticActivityDetection.disabled")));
+    json_decref(b);
+    json_decref(vad);
+}
+
 TEST(tool_response_results_errors_and_options)
 {
     json_t *rs = J("[{\"id\":\"function-call-5831923424298605773\",\"name\":\"turn_on_the_lights\","
