@@ -85,7 +85,9 @@ int cmd_watch(const globals *g, int argc, char **argv);
 int cmd_sessions(const globals *g, int argc, char **argv);
 int cmd_status(const globals *g, int argc, char **argv);
 int cmd_tool(const globals *g, int argc, char **argv);
+int cmd_talk(const globals *g, int argc, char **argv);
 
+extern const char cmd_talk_usage[];
 extern const char cmd_ask_usage[], cmd_watch_usage[], cmd_sessions_usage[], cmd_status_usage[],
     cmd_tool_usage[];
 

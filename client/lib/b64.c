@@ -51,3 +51,10 @@ size_t gl_b64_decoded_len(const char *in, size_t len)
         len--;
     return len / 4 * 3 + (len % 4 ? len % 4 - 1 : 0);
 }
+
+char *gl_b64_encode(const void *data, size_t len)
+{
+    char *out = gl_xmalloc(4 * ((len + 2) / 3) + 1);
+    EVP_EncodeBlock((unsigned char *)out, data, (int)len);
+    return out;
+}

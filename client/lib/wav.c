@@ -136,3 +136,56 @@ int gl_wav_close(gl_wav *w, gl_err *err)
     memset(w, 0, sizeof *w);
     return rc;
 }
+
+static uint32_t le32(const uint8_t *p) { return p[0] | p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+
+int gl_wav_load(FILE *f, size_t max_bytes, int16_t **pcm, size_t *n, uint32_t *rate, gl_err *err)
+{
+    uint8_t h[12];
+    if (fread(h, 1, 12, f) != 12 || memcmp(h, "RIFF", 4) != 0 || memcmp(h + 8, "WAVE", 4) != 0)
+        return gl_fail(err, "bad_wav", "not a WAV file (no RIFF/WAVE header)");
+    uint16_t fmt = 0, channels = 0, bits = 0;
+    *rate = 0;
+    for (;;) { /* chunks: "fmt " before "data"; others (LIST, fact) skipped */
+        uint8_t ch[8];
+        if (fread(ch, 1, 8, f) != 8)
+            return gl_fail(err, "bad_wav", "no \"data\" chunk");
+        uint32_t size = le32(ch + 4);
+        if (memcmp(ch, "fmt ", 4) == 0) {
+            uint8_t b[40];
+            if (size < 16 || size > sizeof b || fread(b, 1, size, f) != size)
+                return gl_fail(err, "bad_wav", "a bad \"fmt \" chunk");
+            fmt = le16(b), channels = le16(b + 2), *rate = le32(b + 4), bits = le16(b + 14);
+            if (fmt == 0xfffe && size >= 26) /* WAVE_FORMAT_EXTENSIBLE: the subformat says */
+                fmt = le16(b + 24);
+            if (size & 1)
+                fgetc(f);
+            continue;
+        }
+        if (memcmp(ch, "data", 4) != 0) {
+            if (fseek(f, (long)size + (size & 1), SEEK_CUR) != 0)
+                return gl_fail(err, "bad_wav", "a truncated chunk");
+            continue;
+        }
+        if (fmt != 1 || bits != 16 || (channels != 1 && channels != 2) || !*rate)
+            return gl_fail(err, "bad_wav", "only 16-bit integer PCM, mono or stereo, is read (this "
+                           "file: format %u, %u bits, %u channels)", fmt, bits, channels);
+        if (size > max_bytes)
+            return gl_fail(err, "bad_wav", "%u bytes of samples: more than the %zu read at once",
+                           size, max_bytes);
+        uint8_t *raw = gl_xmalloc(size ? size : 1);
+        size_t got = fread(raw, 1, size, f); /* a file cut short keeps what it has */
+        size_t frames = got / (2u * channels);
+        int16_t *out = gl_xmalloc((frames ? frames : 1) * sizeof *out);
+        for (size_t i = 0; i < frames; i++) {
+            int a = (int16_t)le16(raw + i * 2 * channels);
+            int b = channels == 2 ? (int16_t)le16(raw + i * 4 + 2) : a;
+            out[i] = (int16_t)((a + b) / 2); /* stereo: the mean of the two channels */
+        }
+        free(raw);
+        *pcm = out;
+        *n = frames;
+        return 0;
+    }
+}

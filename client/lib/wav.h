@@ -42,4 +42,9 @@ int gl_wav_write(gl_wav *w, const void *pcm, size_t len, gl_err *err);
  * Always releases everything; returns -1 if a write failed. Safe on a closed/zeroed gl_wav. */
 int gl_wav_close(gl_wav *w, gl_err *err);
 
+/* Reads a whole WAV file (RIFF/WAVE, integer PCM, 16 bits, 1 or 2 channels: stereo is
+ * downmixed) of at most max_bytes of samples. *pcm (malloc'd) gets s16 mono samples, *n their
+ * count, *rate the file's rate. Error code "bad_wav" naming what is wrong, or "io". */
+int gl_wav_load(FILE *f, size_t max_bytes, int16_t **pcm, size_t *n, uint32_t *rate, gl_err *err);
+
 #endif
