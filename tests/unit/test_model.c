@@ -38,7 +38,7 @@
 
 /* ---------- helpers ---------- */
 
-enum { T_FNS = 1, T_CODE = 2, T_SEARCH = 4, T_TRANSCRIBE = 8, T_NOMOD = 16 };
+enum { T_FNS = 1, T_CODE = 2, T_SEARCH = 4, T_TRANSCRIBE = 8, T_NOMOD = 16, T_INPUT_TR = 32 };
 
 static json_t *mk_setup(const char *modality, int flags)
 {
@@ -58,6 +58,8 @@ static json_t *mk_setup(const char *modality, int flags)
     json_object_set_new(setup, "tools", tools);
     if (flags & T_TRANSCRIBE)
         json_object_set_new(setup, "outputAudioTranscription", json_object());
+    if (flags & T_INPUT_TR)
+        json_object_set_new(setup, "inputAudioTranscription", json_object());
     return setup;
 }
 
@@ -1042,26 +1044,141 @@ TEST(say_search_and_search_skipped)
     emu_script_free(s);
 }
 
-TEST(audio_turn_reports_seconds)
+/* ---------- spoken input: the model's side ---------- */
+
+static bool has_audio_prompt_tokens(const emu_action *last)
+{
+    const json_t *pd = json_object_get(usage(last), "promptTokensDetails");
+    for (size_t i = 0; i < json_array_size(pd); i++)
+        if (!strcmp(json_string_value(json_object_get(json_array_get(pd, i), "modality")),
+                    "AUDIO"))
+            return true;
+    return false;
+}
+
+TEST(voice_turn_unrecognised_speech)
+{
+    emu_script *s = emu_script_load(NULL, NULL);
+    emu_session *m = mk_session(s, "TEXT", T_INPUT_TR);
+    emu_actions a = {0};
+    emu_session_voice_turn(m, NULL, 2500, &a);
+    CHECK_STR(all_text(&a), EMU_NOT_UNDERSTOOD);
+    CHECK(is_turn_complete(&a.v[a.len - 1]));
+    CHECK(has_audio_prompt_tokens(&a.v[a.len - 1]));
+    for (size_t i = 0; i < a.len; i++) /* nothing was made out: nothing to transcribe */
+        CHECK(!json_object_get(sc(&a.v[i]), "inputTranscription"));
+    CHECK_INT(emu_session_turns(m), 1);
+    json_t *h = emu_session_history(m);
+    CHECK_STR(json_string_value(json_object_get(json_array_get(h, 0), "user")), "[audio 2.5 s]");
+    json_decref(h);
+    emu_actions_free(&a);
+    emu_session_free(m);
+    emu_script_free(s);
+}
+
+/* The input transcription of a, joined; *finished: the last piece (only) said finished. */
+static char in_buf[512];
+static const char *input_transcript(const emu_actions *a, bool *finished)
+{
+    in_buf[0] = '\0';
+    *finished = false;
+    size_t n = 0;
+    for (size_t i = 0; i < a->len; i++) {
+        const json_t *t = json_object_get(sc(&a->v[i]), "inputTranscription");
+        if (!t)
+            continue;
+        if (*finished) /* a piece after the finished one */
+            *finished = false;
+        strncat(in_buf, json_string_value(json_object_get(t, "text")),
+                sizeof in_buf - strlen(in_buf) - 1);
+        *finished = json_is_true(json_object_get(t, "finished"));
+        n++;
+    }
+    return n ? in_buf : NULL;
+}
+
+TEST(voice_turn_answers_like_the_typed_phrase)
+{
+    emu_script *s = emu_script_load(NULL, NULL);
+    /* with the function declared: the call, as for the typed prompt (seed 2) */
+    emu_session *m = mk_session(s, "AUDIO", T_FNS | T_INPUT_TR | T_TRANSCRIBE);
+    emu_actions a = {0};
+    emu_session_voice_turn(m, "Turn on the lights", 1200, &a);
+    bool fin;
+    CHECK_STR(input_transcript(&a, &fin), "Turn on the lights");
+    CHECK(fin);
+    CHECK(find_action(&a, is_tool_call) > 0); /* after the transcription */
+    const char *id = call_id(&a.v[find_action(&a, is_tool_call)]);
+    json_t *ok = ok_response();
+    CHECK(emu_session_tool_response(m, id, "turn_on_the_lights", ok));
+    json_decref(ok);
+    emu_actions b = {0};
+    emu_session_continue(m, &b);
+    size_t n;
+    CHECK_STR(all_transcript(&b, &n), "OK, I've turned on the lights.");
+    CHECK(has_audio_prompt_tokens(&b.v[b.len - 1]));
+    json_t *h = emu_session_history(m); /* the phrase, as if typed: recall quotes it */
+    CHECK_STR(json_string_value(json_object_get(json_array_get(h, 0), "user")),
+              "Turn on the lights");
+    json_decref(h);
+    emu_actions_free(&a);
+    emu_actions_free(&b);
+    emu_session_free(m);
+
+    /* without inputAudioTranscription: no transcription, same answer ("Hello?", seed 1) */
+    m = mk_session(s, "TEXT", 0);
+    emu_session_voice_turn(m, "Hello?", 700, &a);
+    CHECK(input_transcript(&a, &fin) == NULL);
+    CHECK_STR(all_text(&a), "Hello! How can I help you today?");
+    emu_actions_free(&a);
+    emu_session_free(m);
+    emu_script_free(s);
+}
+
+TEST(audio_answer_chunks_carry_their_playback_time)
+{
+    emu_script *s = emu_script_load(NULL, NULL);
+    emu_session *m = mk_session(s, "AUDIO", 0);
+    emu_actions a = {0};
+    emu_session_prompt(m, "Hello?", &a);
+    unsigned total = 0;
+    for (size_t i = 0; i < a.len; i++) {
+        if (is_audio(&a.v[i])) {
+            size_t n = b64_decoded_len(json_string_value(
+                json_object_get(json_object_get(part(&a.v[i]), "inlineData"), "data")));
+            CHECK_INT(a.v[i].ms, n / 48); /* 24 kHz s16le: 48 bytes a millisecond */
+            total += a.v[i].ms;
+        } else {
+            CHECK_INT(a.v[i].ms, 0);
+        }
+    }
+    CHECK_INT(total, emu_audio_chars("Hello! How can I help you today?") * EMU_AUDIO_MS_PER_CHAR);
+    emu_actions_free(&a);
+    emu_session_free(m);
+    emu_script_free(s);
+}
+
+TEST(describe_image_names_the_last_picture)
 {
     emu_script *s = emu_script_load(NULL, NULL);
     emu_session *m = mk_session(s, "TEXT", 0);
     emu_actions a = {0};
-    emu_session_audio_turn(m, 80000, &a);
-    CHECK_STR(all_text(&a), "I heard 2.5 seconds of audio.");
-    const emu_action *last = &a.v[a.len - 1];
-    CHECK(is_turn_complete(last));
-    const json_t *pd = json_object_get(usage(last), "promptTokensDetails");
-    bool audio = false;
-    for (size_t i = 0; i < json_array_size(pd); i++)
-        if (!strcmp(json_string_value(json_object_get(json_array_get(pd, i), "modality")),
-                    "AUDIO"))
-            audio = true;
-    CHECK(audio);
-    CHECK_INT(emu_session_turns(m), 1);
+    emu_session_prompt(m, "What is on this picture?", &a);
+    CHECK_STR(all_text(&a), "I don't see any picture.");
+    emu_actions_free(&a);
+    emu_session_set_image(m, "image/png", 1234,
+                          "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+    emu_session_prompt(m, "what is on this picture?", &a);
+    CHECK_STR(all_text(&a),
+              "I see a PNG picture of 1234 bytes whose SHA-256 begins with 0123456789ab.");
     emu_actions_free(&a);
     emu_session_free(m);
     emu_script_free(s);
+    s = load_str("{\"rules\":[],\"default\":[{\"describe_image\":true}]}");
+    CHECK(s != NULL);
+    emu_script_free(s);
+    gl_err e = {0};
+    CHECK(emu_script_load_string("{\"rules\":[],\"default\":[{\"describe_image\":1}]}", &e) == NULL);
 }
 
 /* ---------- spoken input: signal analysis ---------- */
