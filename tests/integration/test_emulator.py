@@ -1182,7 +1182,9 @@ def test_voice_manual_activity_delimits_turns(ctx):
 
 
 def test_voice_barge_in_interrupts_the_answer(ctx):
-    emu = ctx.emulator(time_scale=1)  # answers take the time of their speech: 1.9 s for Hello
+    # answers take the time of their speech (x --time-scale): 3.8 s for Hello here, ample time
+    # to barge in even on a loaded machine
+    emu = ctx.emulator(time_scale=2)
     hello, _ = voice("hello")
     stop, _ = voice("stop")
 
