@@ -84,6 +84,8 @@ $(BUILD)/obj/%.o: %.c
 
 # The built-in model script is embedded with .incbin, which -MMD does not see.
 $(BUILD)/obj/emulator/default_script.o: emulator/default-script.json
+# The same for the recordings the emulator recognises (emulator/voices_data.c).
+$(BUILD)/obj/emulator/voices_data.o: $(wildcard tests/data/voice-*.wav)
 
 define layer_lib
 $(call lib,$(1)): $(call obj,$(call layer_src,$(1)))

@@ -142,6 +142,13 @@ struct emu_session {
     char *model;
     emu_model_rules rules;
     bool audio, transcribe, code_exec, search;
+    bool transcribe_input; /* inputAudioTranscription: spoken turns get inputTranscription */
+    struct {               /* the last picture received (realtimeInput video, inlineData) */
+        bool set;
+        char mime[16];
+        size_t bytes;
+        char sha256[65];
+    } image;
     double time_scale;
     struct fn *fns;
     size_t nfns;
@@ -207,6 +214,7 @@ emu_session *emu_session_new(emu_script *s, const json_t *setup)
     if (mod0 && strcasecmp(mod0, "TEXT") == 0)
         m->audio = false;
     m->transcribe = json_object_get(setup, "outputAudioTranscription") != NULL;
+    m->transcribe_input = json_object_get(setup, "inputAudioTranscription") != NULL;
 
     json_t *tools = json_object_get(setup, "tools");
     size_t i;
@@ -481,10 +489,13 @@ static void say_audio(emu_session *m, emu_actions *a, const char *text)
     for (size_t off = 0; off < pcm_len; off += EMU_AUDIO_CHUNK) {
         size_t n = pcm_len - off < EMU_AUDIO_CHUNK ? pcm_len - off : EMU_AUDIO_CHUNK;
         char *b64 = emu_base64(pcm + off, n);
+        size_t before = a->len;
         if (b64)
             push_part(a, json_pack("{s:{s:s, s:s}}", "inlineData", "mimeType", EMU_AUDIO_MIME,
                                    "data", b64));
         free(b64);
+        if (a->len > before) /* its playback time: the server paces the speech by it */
+            a->v[a->len - 1].ms = (unsigned)(n / (2 * EMU_AUDIO_RATE / 1000));
         /* Transcript pieces whose audio has started by the end of this chunk. */
         while (m->transcribe && tpos < len) {
             size_t chars_before = 0;
@@ -1033,6 +1044,30 @@ static void step_stream(emu_session *m, emu_actions *a, const emu_step *st)
     free(j);
 }
 
+/* What the model "sees": the facts of the last picture, so a test can tell which bytes
+ * arrived (the model cannot look at pixels). */
+static void describe_image(emu_session *m, emu_actions *a)
+{
+    if (!m->image.set) {
+        say(m, a, "I don't see any picture.");
+        return;
+    }
+    char text[200];
+    snprintf(text, sizeof text,
+             "I see a %s picture of %zu bytes whose SHA-256 begins with %.12s.",
+             strcasecmp(m->image.mime, "image/png") == 0 ? "PNG" : "JPEG", m->image.bytes,
+             m->image.sha256);
+    say(m, a, text);
+}
+
+void emu_session_set_image(emu_session *m, const char *mime, size_t bytes, const char *sha256)
+{
+    m->image.set = true;
+    snprintf(m->image.mime, sizeof m->image.mime, "%s", mime);
+    m->image.bytes = bytes;
+    snprintf(m->image.sha256, sizeof m->image.sha256, "%s", sha256);
+}
+
 static flow run_step(emu_session *m, emu_actions *a, const emu_step *st)
 {
     struct turn *t = &m->t;
@@ -1088,6 +1123,9 @@ static flow run_step(emu_session *m, emu_actions *a, const emu_step *st)
         break;
     case EMU_ST_STREAM:
         step_stream(m, a, st);
+        break;
+    case EMU_ST_IMAGE:
+        describe_image(m, a);
         break;
     case EMU_ST_CLOSE: {
         const char *reason = st->text;
@@ -1156,17 +1194,23 @@ static void start_turn(emu_session *m, const char *user_text)
 
 static const emu_steps *named_call_steps(emu_session *m, const char *prompt);
 
-void emu_session_prompt(emu_session *m, const char *text, emu_actions *out)
+/* The steps for the turn's prompt: the script's, else a call of the functions it names. */
+static void select_steps(emu_session *m)
 {
-    start_turn(m, text);
-    unsigned words = count_words(m->t.prompt);
-    m->t.prompt_tokens += words ? words : 1;
     m->t.steps = emu_script_select(m->s, m->t.prompt, has_tool, m);
     if (m->t.steps == &m->s->def) { /* no rule: maybe the prompt names a declared function */
         const emu_steps *named = named_call_steps(m, m->t.prompt);
         if (named)
             m->t.steps = named;
     }
+}
+
+void emu_session_prompt(emu_session *m, const char *text, emu_actions *out)
+{
+    start_turn(m, text);
+    unsigned words = count_words(m->t.prompt);
+    m->t.prompt_tokens += words ? words : 1;
+    select_steps(m);
     run_steps(m, out);
 }
 
@@ -1227,20 +1271,43 @@ void emu_session_continue(emu_session *m, emu_actions *out)
     run_steps(m, out);
 }
 
-void emu_session_audio_turn(emu_session *m, size_t pcm_bytes, emu_actions *out)
+/* inputTranscription of a spoken turn: the phrase in the pieces a text answer would stream
+ * in, the last one marked finished. */
+static void transcribe_input(emu_actions *a, const char *text)
 {
-    char label[64], answer[96];
-    /* one decimal, rounded half up, from integer arithmetic */
-    unsigned long long tenths = ((unsigned long long)pcm_bytes + 1600) / 3200;
-    snprintf(label, sizeof label, "[audio %llu.%llu s]", tenths / 10, tenths % 10);
-    snprintf(answer, sizeof answer, "I heard %llu.%llu seconds of audio.", tenths / 10,
-             tenths % 10);
-    start_turn(m, label);
-    /* 16 kHz s16le: 32000 bytes a second; 25 tokens a second. */
-    unsigned tok = (unsigned)(((unsigned long long)pcm_bytes * 25 + 31999) / 32000);
+    size_t len = strlen(text), pos = 0;
+    bool first = true;
+    while (pos < len) {
+        size_t e = chunk_end(text, pos, len, first);
+        json_t *t = json_pack("{s:s%}", "text", text + pos, e - pos);
+        if (t && e == len)
+            json_object_set_new(t, "finished", json_true());
+        if (t)
+            push_content(a, json_pack("{s:o}", "inputTranscription", t));
+        first = false;
+        pos = e;
+    }
+}
+
+void emu_session_voice_turn(emu_session *m, const char *transcript, unsigned audio_ms,
+                            emu_actions *out)
+{
+    char label[64];
+    unsigned tenths = (audio_ms + 50) / 100; /* one decimal, rounded half up */
+    snprintf(label, sizeof label, "[audio %u.%u s]", tenths / 10, tenths % 10);
+    start_turn(m, transcript ? transcript : label);
+    /* what the service counts for audio input: 25 tokens a second, as AUDIO */
+    unsigned tok = (unsigned)(((unsigned long long)audio_ms * 25 + 999) / 1000);
     m->t.prompt_audio_tokens = tok ? tok : 1;
-    say(m, out, answer);
-    finish_turn(m, out);
+    if (!transcript) {
+        say(m, out, EMU_NOT_UNDERSTOOD);
+        finish_turn(m, out);
+        return;
+    }
+    if (m->transcribe_input)
+        transcribe_input(out, transcript);
+    select_steps(m); /* the same answer as to the phrase typed */
+    run_steps(m, out);
 }
 
 /* ---------- follow-ups: the answers to NON_BLOCKING calls ---------- */

@@ -35,7 +35,10 @@ typedef struct emu_action {
     emu_act_kind kind;
     json_t *msg;        /* SEND: owned */
     json_t *ids;        /* AWAIT_TOOL: array of call id strings, owned */
-    unsigned ms;        /* DELAY, GOAWAY */
+    unsigned ms;        /* DELAY, GOAWAY; SEND: playback time of the audio it carries (0: none):
+                           the server waits that long (scaled) before the next action, so an
+                           answer takes as long as its speech, as with the service, and speech
+                           from the user can cut it (barge-in) */
     int code;           /* CLOSE */
     char *text;         /* CLOSE reason, RAW payload: owned, never NULL */
     size_t n;           /* OVERSIZE */
@@ -89,13 +92,23 @@ void emu_session_prompt(emu_session *m, const char *text, emu_actions *out);
 void emu_session_continue(emu_session *m, emu_actions *out);
 /* Ends the running turn (or follow-up), if any, as interrupted: what it said so far goes to the
  * history (marked "interrupted", not counted by emu_session_turns) and the calls an interruption
- * cancels are forgotten (NON_BLOCKING calls go on). emu_session_prompt, emu_session_audio_turn
+ * cancels are forgotten (NON_BLOCKING calls go on). emu_session_prompt, emu_session_voice_turn
  * and emu_session_followup do this themselves, so take emu_session_pending_calls() for the
  * toolCallCancellation before calling them. */
 void emu_session_interrupt(emu_session *m);
 
-/* Audio input that ended (activityEnd / audioStreamEnd): bytes of 16 kHz s16le received. */
-void emu_session_audio_turn(emu_session *m, size_t pcm_bytes, emu_actions *out);
+/* A spoken user turn that ended (emulator/hear.h): transcript is the phrase recognised in it,
+ * or NULL if the speech matched no known recording; audio_ms is its length (the prompt's AUDIO
+ * tokens). A phrase is answered exactly like the same text typed (script rules, function calls),
+ * after its inputTranscription if the setup asked for inputAudioTranscription; unrecognised
+ * speech gets EMU_NOT_UNDERSTOOD. The history records the phrase, or "[audio N.N s]". */
+#define EMU_NOT_UNDERSTOOD "I heard you, but I could not make out the words."
+void emu_session_voice_turn(emu_session *m, const char *transcript, unsigned audio_ms,
+                            emu_actions *out);
+
+/* The last picture the client sent (realtimeInput video, or an inlineData part): the
+ * describe_image step names it. mime is "image/jpeg" or "image/png"; sha256 in hex. */
+void emu_session_set_image(emu_session *m, const char *mime, size_t bytes, const char *sha256);
 
 /* FunctionResponse.scheduling; it applies to NON_BLOCKING calls only. */
 typedef enum {

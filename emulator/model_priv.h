@@ -33,6 +33,7 @@ typedef enum {
     EMU_ST_VOICE,      /* text: voiceActivity.voiceActivityType */
     EMU_ST_WAITING,    /* the turn's turnComplete carries waitingForInput: true */
     EMU_ST_STREAM,     /* n text parts or ms of audio, at rate (0: as fast as possible), stamp */
+    EMU_ST_IMAGE,      /* says what it knows of the last picture received */
 } emu_step_kind;
 
 typedef struct emu_call_spec {

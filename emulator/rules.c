@@ -18,29 +18,32 @@ static const struct rule {
     bool code_execution;
     emu_fn_mode functions;
     unsigned rejects;
+    bool no_media_chunks; /* realtimeInput.mediaChunks (deprecated) is closed with 1007 */
 } RULES[] = {
     /* Native audio (e.g. gemini-2.5-flash-native-audio-preview-12-2025, -latest): AUDIO only
      * (live guide; notes §4); no code execution, sync and async calls, blocking unless declared
      * NON_BLOCKING (notes §4b table). */
-    {"*native-audio*", true, false, false, EMU_FN_OPT_IN_ASYNC, 0},
+    {"*native-audio*", true, false, false, EMU_FN_OPT_IN_ASYNC, 0, false},
     /* 3.8 Live, the default stable Live model since 2026-09: "the supported response modality
      * is audio; for text, enable output audio transcription"; NON_BLOCKING by default, a
      * declaration may say BLOCKING; no code execution; no thinkingLevel, proactive audio always
      * on (false is an error), affective dialog removed (the field is an error) (notes §4b: the
      * Live tools table and the 3.8 model page's migration notes). */
     {"gemini-3.8-live*", true, false, false, EMU_FN_ASYNC,
-     EMU_REJECT_THINKING_LEVEL | EMU_REJECT_PROACTIVE_AUDIO_OFF | EMU_REJECT_AFFECTIVE_DIALOG},
+     EMU_REJECT_THINKING_LEVEL | EMU_REJECT_PROACTIVE_AUDIO_OFF | EMU_REJECT_AFFECTIVE_DIALOG, false},
     /* 3.1 Live: an "audio-to-audio model" (its model page, March 2026); clientContent only as
      * initial history, later 1007 (notes §2 "clientContent", §6.11 livekit/agents PR #5251);
-     * sync function calls only, no code execution (notes §4b table). */
-    {"gemini-3.1-flash-live*", true, true, false, EMU_FN_BLOCKING, 0},
+     * sync function calls only, no code execution (notes §4b table); it closes the deprecated
+     * realtimeInput.mediaChunks with 1007 (aicc2025/sip-to-ai PR #5, June 2026: "newer Live API
+     * models (e.g. gemini-3.1-flash-live-preview) reject [it] with WebSocket close 1007"). */
+    {"gemini-3.1-flash-live*", true, true, false, EMU_FN_BLOCKING, 0, true},
     /* The retired half-cascade models: TEXT or AUDIO, code execution, function calls (notes §4b
      * table). Blocking as the emulator always was; NON_BLOCKING is honoured when declared, as
      * the 2025 Live tools page documented it for these models. */
-    {"gemini-2.0-flash-live*", false, false, true, EMU_FN_OPT_IN_ASYNC, 0},
-    {"gemini-live-2.5-flash*", false, false, true, EMU_FN_OPT_IN_ASYNC, 0},
+    {"gemini-2.0-flash-live*", false, false, true, EMU_FN_OPT_IN_ASYNC, 0, false},
+    {"gemini-live-2.5-flash*", false, false, true, EMU_FN_OPT_IN_ASYNC, 0, false},
     /* Any other name (the emulator accepts any name, notes §4): the permissive half-cascade set. */
-    {"*", false, false, true, EMU_FN_OPT_IN_ASYNC, 0},
+    {"*", false, false, true, EMU_FN_OPT_IN_ASYNC, 0, false},
 };
 
 /* The fields behind EMU_REJECT_*: a dotted path in the normalized setup, and the 1007 reason.
@@ -99,6 +102,7 @@ void emu_model_rules_for(const char *model, emu_model_rules *out)
         .code_execution = r->code_execution,
         .functions = r->functions,
         .rejects = r->rejects,
+        .no_media_chunks = r->no_media_chunks,
         .known = !model || !denied(name),
     };
 }

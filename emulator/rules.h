@@ -27,6 +27,7 @@ typedef struct emu_model_rules {
     bool code_execution;          /* the model can run code on the server (tools[].codeExecution) */
     emu_fn_mode functions;
     unsigned rejects;             /* EMU_REJECT_* */
+    bool no_media_chunks;         /* realtimeInput.mediaChunks is refused (1007) */
     bool known;                   /* false if the name is on the deny-list (1008 "not found") */
 } emu_model_rules;
 

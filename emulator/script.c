@@ -168,6 +168,7 @@ static const struct {
     {"voice_activity", EMU_ST_VOICE, {0}},
     {"waiting_for_input", EMU_ST_WAITING, {0}},
     {"stream", EMU_ST_STREAM, {"parts", "audio_ms", "rate", "stamp"}},
+    {"describe_image", EMU_ST_IMAGE, {0}},
 };
 #define NACTIONS (sizeof actions / sizeof actions[0])
 
@@ -436,6 +437,7 @@ static int parse_step(const pctx *c, const char *where, const json_t *obj, emu_s
     case EMU_ST_RECALL:
     case EMU_ST_ECHO:
     case EMU_ST_WAITING:
+    case EMU_ST_IMAGE:
         return want_true(c, where, ak, v);
     }
     return pfail(c, where, "internal: unhandled action \"%s\"", ak);

@@ -5,12 +5,16 @@
 
 #include <math.h>
 #include <openssl/rand.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "emulator/hear.h"
+#include "emulator/media.h"
 #include "emulator/rules.h"
 #include "emulator/strict.h"
 #include "transport/ws.h"
@@ -21,6 +25,15 @@
 /* A stream refills the connection's queue up to this many bytes: above the transport's write
  * high-water mark (256 KiB), so the socket never waits for us, yet bounded in memory. */
 #define STREAM_QUEUE_HIGH (1u << 20)
+/* Spoken turns that end while the model answers under NO_INTERRUPTION wait for it, in order;
+ * beyond this many the oldest is dropped (logged), so a client talking over the model for ever
+ * cannot grow memory. */
+#define MAX_PENDING_VOICE 8
+/* Activity detection when the setup does not say (realtimeInputConfig, docs/emulator-script.md
+ * "Spoken input"): the emulator's own choices, the service does not document its defaults. */
+#define VAD_SPEECH_DB (-45.0)      /* START_SENSITIVITY_HIGH: -55, LOW: -35 */
+#define VAD_SILENCE_MS 500         /* END_SENSITIVITY_HIGH: 300, LOW: 800 */
+#define VAD_PREFIX_MS 40
 
 typedef struct emu_handle {
     char id[48];
@@ -76,7 +89,14 @@ struct emu_conn {
     } stream;
     bool goaway_sent;
     int timers_open;
-    size_t audio_bytes;    /* realtime audio since the last turn */
+    emu_hear_cfg vad;      /* from realtimeInputConfig.automaticActivityDetection */
+    bool barge_in;         /* activityHandling START_OF_ACTIVITY_INTERRUPTS (the default) */
+    emu_hear *hear;        /* created with the first audio or activityStart */
+    struct pending_voice {
+        char *phrase;      /* NULL: not recognised */
+        unsigned ms;
+    } voice_queue[MAX_PENDING_VOICE]; /* spoken turns waiting for the model (NO_INTERRUPTION) */
+    size_t nvoice;
     char *pending_text;    /* clientContent turns with turnComplete:false */
     char model_name[128];
     const char *auth_error; /* static text: the close that follows the upgrade */
@@ -167,6 +187,7 @@ static void issue_handle(emu_conn *c)
 /* ---- turns ---- */
 
 static void start_followup(emu_conn *c);
+static bool start_queued_voice(emu_conn *c);
 
 static void end_of_batch(emu_conn *c)
 {
@@ -177,7 +198,10 @@ static void end_of_batch(emu_conn *c)
     c->turn_running = false;
     if (c->resumption && c->phase == PH_ACTIVE)
         issue_handle(c);
-    start_followup(c); /* answers to NON_BLOCKING calls wait for the model to be idle */
+    /* what the user said meanwhile (NO_INTERRUPTION) comes before the answers to NON_BLOCKING
+     * calls, which wait for the model to be idle */
+    if (!start_queued_voice(c))
+        start_followup(c);
 }
 
 /* Drops the rest of a running turn because new input interrupts it. */
@@ -234,15 +258,27 @@ static void start_followup(emu_conn *c)
     run_actions(c);
 }
 
-static void start_audio_turn(emu_conn *c)
+static void start_voice_turn(emu_conn *c, const char *phrase, unsigned ms)
 {
     interrupt_turn(c);
     c->srv->turns++;
     c->turn_running = true;
-    emu_session_audio_turn(c->model, c->audio_bytes, &c->acts);
-    c->audio_bytes = 0;
+    emu_actions_free(&c->acts);
+    emu_session_voice_turn(c->model, phrase, ms, &c->acts);
     c->next_act = 0;
     run_actions(c);
+}
+
+/* The oldest spoken turn that waited for the model, if any and if the model is idle. */
+static bool start_queued_voice(emu_conn *c)
+{
+    if (c->turn_running || c->phase != PH_ACTIVE || c->stalled || c->nvoice == 0)
+        return false;
+    struct pending_voice v = c->voice_queue[0];
+    memmove(c->voice_queue, c->voice_queue + 1, --c->nvoice * sizeof *c->voice_queue);
+    start_voice_turn(c, v.phrase, v.ms);
+    free(v.phrase);
+    return true;
 }
 
 static void on_act_timer(uv_timer_t *t)
@@ -348,9 +384,17 @@ static void run_actions(emu_conn *c)
     while (c->phase == PH_ACTIVE && !c->stalled && c->next_act < c->acts.len) {
         emu_action *a = &c->acts.v[c->next_act++];
         switch (a->kind) {
-        case EMU_ACT_SEND:
+        case EMU_ACT_SEND: {
             send_json(c, a->msg);
+            /* speech takes its own time to say: the next message waits for the playback of this
+             * one's audio, which is the window in which the user can barge in */
+            unsigned ms = a->ms ? scaled(c->srv, a->ms) : 0;
+            if (ms) {
+                uv_timer_start(&c->act_timer, on_act_timer, ms, 0);
+                return;
+            }
             break;
+        }
         case EMU_ACT_DELAY: {
             unsigned ms = scaled(c->srv, a->ms);
             if (ms) {
@@ -432,6 +476,33 @@ static void on_life_timer(uv_timer_t *t)
 
 static const char *model_bare(const char *m) { return strncmp(m, "models/", 7) == 0 ? m + 7 : m; }
 
+static bool str_is(const json_t *v, const char *s)
+{
+    return json_is_string(v) && strcmp(json_string_value(v), s) == 0;
+}
+
+/* realtimeInputConfig: how spoken turns are cut (emulator/hear.h) and whether speech cuts the
+ * model's answer. Enums arrive in their canonical spelling (strict.c normalizes them). */
+static void realtime_config(emu_conn *c, const json_t *setup)
+{
+    const json_t *rc = json_object_get(setup, "realtimeInputConfig");
+    const json_t *aad = json_object_get(rc, "automaticActivityDetection");
+    const json_t *start = json_object_get(aad, "startOfSpeechSensitivity");
+    const json_t *end = json_object_get(aad, "endOfSpeechSensitivity");
+    json_int_t silence = json_integer_value(json_object_get(aad, "silenceDurationMs"));
+    json_int_t prefix = json_integer_value(json_object_get(aad, "prefixPaddingMs"));
+    c->vad.manual = json_is_true(json_object_get(aad, "disabled"));
+    c->vad.speech_db = str_is(start, "START_SENSITIVITY_HIGH") ? VAD_SPEECH_DB - 10
+                       : str_is(start, "START_SENSITIVITY_LOW") ? VAD_SPEECH_DB + 10
+                                                                : VAD_SPEECH_DB;
+    c->vad.silence_ms = silence > 0 ? (unsigned)silence
+                        : str_is(end, "END_SENSITIVITY_HIGH") ? 300
+                        : str_is(end, "END_SENSITIVITY_LOW")  ? 800
+                                                              : VAD_SILENCE_MS;
+    c->vad.prefix_ms = prefix > 0 ? (unsigned)prefix : VAD_PREFIX_MS;
+    c->barge_in = !str_is(json_object_get(rc, "activityHandling"), "NO_INTERRUPTION");
+}
+
 static void handle_setup(emu_conn *c, json_t *body)
 {
     emu_server *s = c->srv;
@@ -452,6 +523,7 @@ static void handle_setup(emu_conn *c, json_t *body)
         return;
     }
     snprintf(c->model_name, sizeof c->model_name, "%s", model_bare(model));
+    realtime_config(c, body);
     json_t *sr = json_object_get(body, "sessionResumption");
     emu_handle *h = NULL;
     const char *hid = json_string_value(json_object_get(sr, "handle"));
@@ -477,12 +549,20 @@ static void handle_setup(emu_conn *c, json_t *body)
         if (json_object_get(tool, "googleSearch"))
             json_array_append_new(names, json_string("google_search"));
     }
-    log_event(s, c, "session",
-              json_pack("{s:s, s:b, s:b, s:b, s:o, s:O?}", "model", c->model_name, "resumption", sr != NULL,
-                        "resumed", h != NULL, "compression",
-                        json_object_get(body, "contextWindowCompression") != NULL, "functions", names,
-                        "modalities", json_object_get(json_object_get(body, "generationConfig"),
-                                                      "responseModalities")));
+    json_t *detail =
+        json_pack("{s:s, s:b, s:b, s:b, s:o, s:O?}", "model", c->model_name, "resumption", sr != NULL,
+                  "resumed", h != NULL, "compression",
+                  json_object_get(body, "contextWindowCompression") != NULL, "functions", names,
+                  "modalities", json_object_get(json_object_get(body, "generationConfig"),
+                                                "responseModalities"));
+    /* how spoken turns will be cut, for tests of realtimeInputConfig */
+    json_object_set_new(detail, "activity_detection",
+                        c->vad.manual ? json_string("manual")
+                                      : json_pack("{s:f, s:i, s:i}", "speech_db", c->vad.speech_db,
+                                                  "silence_ms", (int)c->vad.silence_ms,
+                                                  "prefix_ms", (int)c->vad.prefix_ms));
+    json_object_set_new(detail, "barge_in", json_boolean(c->barge_in));
+    log_event(s, c, "session", detail);
     c->model = emu_session_new(s->cfg.script, body);
     emu_session_set_time_scale(c->model, s->cfg.time_scale);
     if (h) {
@@ -537,11 +617,25 @@ static char *turns_text(json_t *turns)
     return out;
 }
 
+static bool on_image(emu_conn *c, const json_t *blob, const char *field, const char *via);
+
 static void handle_client_content(emu_conn *c, json_t *body)
 {
     if (c->rules.client_content_only_initial && emu_session_turns(c->model) > 0) {
         close_invalid(c, "Request contains an invalid argument.");
         return;
+    }
+    /* pictures in the content come before its text, so "what is on this picture?" sees them */
+    size_t i, j;
+    json_t *t, *p;
+    json_array_foreach(json_object_get(body, "turns"), i, t) {
+        json_array_foreach(json_object_get(t, "parts"), j, p) {
+            json_t *blob = json_object_get(p, "inlineData");
+            const char *mime = json_string_value(json_object_get(blob, "mimeType"));
+            if (emu_media_image_type(mime) && /* other types are not looked at */
+                !on_image(c, blob, "client_content.turns.parts.inline_data", "clientContent"))
+                return;
+        }
     }
     char *text = turns_text(json_object_get(body, "turns"));
     log_event(c->srv, c, "prompt", json_pack("{s:s, s:s}", "via", "clientContent", "text", text));
@@ -571,6 +665,140 @@ static void handle_client_content(emu_conn *c, json_t *body)
     }
 }
 
+/* ---- realtime media: audio, pictures ---- */
+
+/* Closes with 1007 for a reason given as a format (cut to the frame limit by close_conn). */
+__attribute__((format(printf, 2, 3))) static void close_invalidf(emu_conn *c, const char *fmt, ...)
+{
+    char reason[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    log_event(c->srv, c, "invalid", json_pack("{s:s}", "reason", reason));
+    close_invalid(c, reason);
+}
+
+/* A blob's bytes; the strict parser already checked that data is base64, so only memory could
+ * fail here. NULL with *len 0 when there is no data. */
+static unsigned char *blob_bytes(const json_t *blob, size_t *len)
+{
+    const json_t *d = json_object_get(blob, "data");
+    *len = 0;
+    if (!json_is_string(d))
+        return NULL;
+    return emu_base64_decode(json_string_value(d), json_string_length(d), len);
+}
+
+/* Speech began (the detector's start, or activityStart): the model's answer stops there unless
+ * the setup asked for NO_INTERRUPTION. */
+static void speech_started(emu_conn *c, const char *via)
+{
+    bool barge = c->turn_running && c->barge_in;
+    log_event(c->srv, c, "speech_start", json_pack("{s:s, s:b}", "via", via, "barge_in", barge));
+    if (barge)
+        interrupt_turn(c);
+}
+
+static double rounded(double v, double unit) { return round(v / unit) * unit; }
+
+/* A spoken turn ended: log what was heard, then answer it (or queue it behind the running
+ * answer under NO_INTERRUPTION). */
+static void speech_ended(emu_conn *c, const emu_heard *h, const char *via)
+{
+    int v = h->match.voice, best = h->match.best;
+    const char *phrase = v >= 0 ? emu_voice_phrase((size_t)v) : NULL;
+    json_t *e = json_pack("{s:s, s:i, s:I, s:i, s:i, s:o, s:s?, s:s?, s:s?, s:f, s:f, s:b}",
+                          "via", via, "rate", (int)h->rate, "bytes", (json_int_t)h->bytes,
+                          "duration_ms", (int)h->duration_ms, "speech_ms", (int)h->speech_ms,
+                          "dominant_hz",
+                          h->dominant_hz > 0 ? json_real(rounded(h->dominant_hz, 0.01)) : json_null(),
+                          "transcript", phrase, "voice", v >= 0 ? emu_voice_name((size_t)v) : NULL,
+                          "closest", best >= 0 ? emu_voice_name((size_t)best) : NULL,
+                          "score", rounded(h->match.score, 0.001),
+                          "second", rounded(h->match.second, 0.001), "truncated", h->truncated);
+    log_event(c->srv, c, "audio_turn", e);
+    if (h->bytes == 0)
+        return; /* an empty activity: nothing was said */
+    if (phrase)
+        log_event(c->srv, c, "prompt", json_pack("{s:s, s:s}", "via", "audio", "text", phrase));
+    if (c->turn_running && !c->barge_in) {
+        if (c->nvoice == MAX_PENDING_VOICE) {
+            log_event(c->srv, c, "voice_dropped", json_pack("{s:s?}", "transcript",
+                                                            c->voice_queue[0].phrase));
+            free(c->voice_queue[0].phrase);
+            memmove(c->voice_queue, c->voice_queue + 1, --c->nvoice * sizeof *c->voice_queue);
+        }
+        c->voice_queue[c->nvoice++] =
+            (struct pending_voice){phrase ? gl_xstrdup(phrase) : NULL, h->duration_ms};
+        return;
+    }
+    start_voice_turn(c, phrase, h->duration_ms);
+}
+
+static emu_hear *ears(emu_conn *c)
+{
+    if (!c->hear)
+        c->hear = emu_hear_new(&c->vad);
+    return c->hear;
+}
+
+/* realtimeInput audio (or a mediaChunks audio blob): PCM at the rate its type names, heard
+ * sample by sample; every turn start and end within it acts at once, in order. */
+static void on_audio(emu_conn *c, const json_t *blob, const char *field)
+{
+    const char *mime = json_string_value(json_object_get(blob, "mimeType"));
+    unsigned rate = emu_media_audio_rate(mime);
+    if (!rate) {
+        close_invalidf(c, "Request contains an invalid argument: %s.mime_type \"%.60s\" is not "
+                          "supported; use audio/pcm;rate=N (N %d to %d).", field, mime ? mime : "",
+                       EMU_RATE_MIN, EMU_RATE_MAX);
+        return;
+    }
+    size_t len, off = 0;
+    unsigned char *pcm = blob_bytes(blob, &len);
+    while (off < len && c->phase == PH_ACTIVE && !c->stalled) {
+        emu_hear_event ev;
+        emu_heard h;
+        off += emu_hear_feed(ears(c), pcm + off, len - off, rate, &ev, &h);
+        if (ev == EMU_HEAR_START)
+            speech_started(c, "speech");
+        else if (ev == EMU_HEAR_END)
+            speech_ended(c, &h, "silence");
+    }
+    free(pcm);
+}
+
+/* realtimeInput video (or a mediaChunks image, or an inlineData part of clientContent): a
+ * picture the model will "see". Only its facts are kept. */
+static bool on_image(emu_conn *c, const json_t *blob, const char *field, const char *via)
+{
+    const char *mime = json_string_value(json_object_get(blob, "mimeType"));
+    if (!emu_media_image_type(mime)) {
+        close_invalidf(c, "Request contains an invalid argument: %s.mime_type \"%.60s\" is not "
+                          "supported; use image/jpeg or image/png.", field, mime ? mime : "");
+        return false;
+    }
+    size_t len;
+    unsigned char *img = blob_bytes(blob, &len);
+    if (!emu_media_image_ok(mime, img, len)) {
+        free(img);
+        /* the wording of generateContent's refusal of an undecodable image */
+        close_invalidf(c, "Unable to process input image. Please retry or report in "
+                          "https://developers.generativeai.google/guide/troubleshooting");
+        return false;
+    }
+    char sha[65];
+    emu_sha256_hex(img, len, sha);
+    free(img);
+    char lower[16];
+    snprintf(lower, sizeof lower, "%s", strcasecmp(mime, "image/png") == 0 ? "image/png" : "image/jpeg");
+    log_event(c->srv, c, "image", json_pack("{s:s, s:s, s:I, s:s}", "via", via, "mime", lower,
+                                            "bytes", (json_int_t)len, "sha256", sha));
+    emu_session_set_image(c->model, lower, len, sha);
+    return true;
+}
+
 static void handle_realtime(emu_conn *c, json_t *body)
 {
     const char *text = json_string_value(json_object_get(body, "text"));
@@ -579,24 +807,61 @@ static void handle_realtime(emu_conn *c, json_t *body)
         start_prompt(c, text);
         return;
     }
-    json_t *audio = json_object_get(body, "audio");
+    json_t *blob;
+    if ((blob = json_object_get(body, "audio"))) {
+        on_audio(c, blob, "realtime_input.audio");
+        return;
+    }
+    if ((blob = json_object_get(body, "video"))) {
+        on_image(c, blob, "realtime_input.video", "video");
+        return;
+    }
     json_t *chunks = json_object_get(body, "mediaChunks");
-    if (!audio && json_array_size(chunks))
-        audio = json_array_get(chunks, 0);
-    if (audio) {
-        const char *data = json_string_value(json_object_get(audio, "data"));
-        if (data)
-            c->audio_bytes += strlen(data) / 4 * 3;
+    if (chunks) {
+        if (c->rules.no_media_chunks) {
+            close_invalidf(c, "Request contains an invalid argument: realtime_input.media_chunks "
+                              "is not supported by this model; use audio or video.");
+            return;
+        }
+        /* deprecated; the service uses only the first element */
+        blob = json_array_get(chunks, 0);
+        if (!blob)
+            return;
+        const char *mime = json_string_value(json_object_get(blob, "mimeType"));
+        if (mime && strncasecmp(mime, "image/", 6) == 0)
+            on_image(c, blob, "realtime_input.media_chunks[0]", "mediaChunks");
+        else
+            on_audio(c, blob, "realtime_input.media_chunks[0]");
         return;
     }
+    emu_heard h;
     if (json_object_get(body, "activityStart")) {
-        interrupt_turn(c);
-        return;
-    }
-    if (json_object_get(body, "activityEnd") || json_is_true(json_object_get(body, "audioStreamEnd"))) {
-        log_event(c->srv, c, "audio_turn", json_pack("{s:I}", "bytes", (json_int_t)c->audio_bytes));
-        if (c->audio_bytes)
-            start_audio_turn(c);
+        if (!c->vad.manual) {
+            close_invalidf(c, "Request contains an invalid argument: activity_start is only "
+                              "allowed when automatic activity detection is disabled.");
+            return;
+        }
+        if (!emu_hear_in_turn(ears(c)))
+            speech_started(c, "activity_start");
+        emu_hear_activity_start(ears(c));
+    } else if (json_object_get(body, "activityEnd")) {
+        if (!c->vad.manual) {
+            close_invalidf(c, "Request contains an invalid argument: activity_end is only "
+                              "allowed when automatic activity detection is disabled.");
+            return;
+        }
+        if (emu_hear_activity_end(ears(c), &h))
+            speech_ended(c, &h, "activity_end");
+        else
+            log_event(c->srv, c, "activity_end_ignored", NULL); /* no activityStart before it */
+    } else if (json_is_true(json_object_get(body, "audioStreamEnd"))) {
+        if (c->vad.manual) {
+            close_invalidf(c, "Request contains an invalid argument: audio_stream_end is only "
+                              "allowed when automatic activity detection is enabled.");
+            return;
+        }
+        if (emu_hear_stream_end(ears(c), &h))
+            speech_ended(c, &h, "audio_stream_end");
     }
 }
 
@@ -721,6 +986,9 @@ static void conn_free_if_done(emu_conn *c)
     emu_actions_free(&c->acts);
     json_decref(c->await_ids);
     emu_session_free(c->model);
+    emu_hear_free(c->hear);
+    for (size_t i = 0; i < c->nvoice; i++)
+        free(c->voice_queue[i].phrase);
     free(c->pending_text);
     free(c);
 }

@@ -1,11 +1,17 @@
 """The emulator over real sockets: protocol, strictness as the real service, auth, transport
-behaviour, faults, lifetime and resumption."""
+behaviour, faults, lifetime and resumption, spoken input and pictures."""
+import array
 import asyncio
 import base64
+import hashlib
+import math
+import operator
 import os
 import json
 import socket
 import ssl
+import sys
+import wave
 
 import websockets
 
@@ -354,28 +360,6 @@ def test_ten_thousand_sessions_at_once(ctx):
     assert st["setups"] == n and st["turns"] == n and st["messages"]["invalid"] == 0, st
     wait_for(lambda: emu.stats()["connections_open"] == 0, 30, "all connections closed")
     assert emu.proc.alive()
-
-
-def test_realtime_audio_turn(ctx):
-    emu = ctx.emulator()
-
-    async def go():
-        async with connect(emu) as ws:
-            await setup(ws, model="models/gemini-2.5-flash-native-audio-preview-09-2025", modality="AUDIO",
-                        outputAudioTranscription={})
-            pcm = base64.b64encode(b"\x00\x01" * 16000).decode()  # one second of 16 kHz s16le
-            for _ in range(2):
-                await send(ws, {"realtimeInput": {"audio": {"data": pcm, "mimeType": "audio/pcm;rate=16000"}}})
-            await send(ws, {"realtime_input": {"audio_stream_end": True}})
-            msgs = await turn(ws)
-            said = "".join(m["serverContent"]["outputTranscription"]["text"] for m in msgs
-                           if "outputTranscription" in m.get("serverContent", {}))
-            audio = [p for m in msgs for p in m.get("serverContent", {}).get("modelTurn", {}).get("parts", [])
-                     if "inlineData" in p]
-            return said, audio
-    said, audio = run(go())
-    assert "2.0 seconds" in said, said
-    assert audio and audio[0]["inlineData"]["mimeType"] == "audio/pcm;rate=24000"
 
 
 # ---- Today's models (notes §4b): the rule table, NON_BLOCKING calls, run_python, real shapes ----
@@ -880,3 +864,422 @@ def test_stream_step_script_settings_checked(ctx):
         p = subprocess.run([os.path.join(harness.BUILD, "glive-emulator"), "--script", path, "--no-tls"],
                            capture_output=True, text=True, timeout=10)
         assert p.returncode != 0 and "rules[0].steps[0]" in p.stderr and why in p.stderr, (bad, p.stderr)
+
+
+# ---- Spoken input and pictures (docs/emulator-script.md "Spoken input", "Pictures") ----------
+
+DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
+NATIVE = "models/gemini-2.5-flash-native-audio-preview-12-2025"
+PHRASES = {"hello": "Hello?", "lights": "Turn on the lights",
+           "palindrome": "What is the largest prime palindrome under 100000", "stop": "Stop, wait a moment"}
+NOT_UNDERSTOOD = "I heard you, but I could not make out the words."
+
+
+def voice(name):
+    """The samples of tests/data/voice-NAME.wav (16 kHz s16le mono) and their rate."""
+    with wave.open(os.path.join(DATA, f"voice-{name}.wav")) as w:
+        assert w.getnchannels() == 1 and w.getsampwidth() == 2
+        pcm = array.array("h", w.readframes(w.getnframes()))
+        if sys.byteorder == "big":
+            pcm.byteswap()
+        return pcm, w.getframerate()
+
+
+def resample(x, rin, rout, zeros=16):
+    """Band-limited resampling by a rational factor: windowed sinc (Blackman), `zeros` zero
+    crossings of the narrower band each side, cutoff at 90% of the lower Nyquist frequency. The
+    kernel of each fractional phase is computed once; each output is one dot product."""
+    g = math.gcd(rin, rout)
+    up, down = rout // g, rin // g  # output j sits at input time j * down / up
+    c = min(1.0, rout / rin) * 0.9
+    half = int(math.ceil(zeros / c))
+    kernels = []
+    for p in range(up):
+        k = []
+        for m in range(-half + 1, half + 1):
+            d = m - p / up  # distance from the output's time to input sample floor(t) + m
+            s = 1.0 if d == 0 else math.sin(math.pi * c * d) / (math.pi * c * d)
+            w = 0.42 + 0.5 * math.cos(math.pi * d / half) + 0.08 * math.cos(2 * math.pi * d / half)
+            k.append(c * s * w if abs(d) < half else 0.0)
+        kernels.append(k)
+    xp = [0.0] * half + list(x) + [0.0] * (half + 1)
+    out = array.array("h")
+    for j in range(len(x) * up // down):
+        i0, p = divmod(j * down, up)
+        v = sum(map(operator.mul, xp[i0 + 1:i0 + 2 * half + 1], kernels[p]))
+        out.append(max(-32768, min(32767, int(round(v)))))
+    return out
+
+
+def silence(ms, rate=16000):
+    return array.array("h", bytes(2 * (ms * rate // 1000)))
+
+
+def tone_pcm(hz, ms, rate, amp=0.3):
+    return array.array("h", (int(round(amp * 32767 * math.sin(2 * math.pi * hz * i / rate)))
+                             for i in range(ms * rate // 1000)))
+
+
+def pcm_bytes(*parts, gain=1.0):
+    out = array.array("h")
+    for p in parts:
+        out.extend(p if gain == 1.0 else (max(-32768, min(32767, int(v * gain))) for v in p))
+    if sys.byteorder == "big":
+        out.byteswap()
+    return out.tobytes()
+
+
+def audio_msg(data, rate=16000, mime=None):
+    return {"realtimeInput": {"audio": {"data": base64.b64encode(data).decode(),
+                                        "mimeType": mime or f"audio/pcm;rate={rate}"}}}
+
+
+async def speak(ws, data, rate=16000, chunk=3333):
+    """Streams PCM in chunks of `chunk` bytes (odd by default: samples straddle messages)."""
+    n = 0
+    for off in range(0, len(data), chunk):
+        await send(ws, audio_msg(data[off:off + chunk], rate))
+        n += 1
+    return n
+
+
+def server_content(msgs, key):
+    return [m["serverContent"][key] for m in msgs if key in m.get("serverContent", {})]
+
+
+def heard(msgs):
+    """The input transcription, joined, and whether its last piece said finished."""
+    pieces = server_content(msgs, "inputTranscription")
+    return "".join(p["text"] for p in pieces), bool(pieces) and pieces[-1].get("finished") is True
+
+
+def said(msgs):
+    return "".join(p["text"] for p in server_content(msgs, "outputTranscription"))
+
+
+def audio_parts(msgs):
+    return [p for m in msgs for p in m.get("serverContent", {}).get("modelTurn", {}).get("parts", [])
+            if "inlineData" in p]
+
+
+def voice_setup(**extra):
+    body = dict(model=NATIVE, modality="AUDIO", inputAudioTranscription={}, outputAudioTranscription={})
+    body.update(extra)
+    return body
+
+
+def test_voice_input_strictness(ctx):
+    emu = ctx.emulator()
+    pcm = pcm_bytes(silence(20))
+    vad_off = dict(BASIC, realtimeInputConfig={"automaticActivityDetection": {"disabled": True}})
+    jpeg = b"\xff\xd8\xff\xe0" + bytes(60)
+    png = b"\x89PNG\r\n\x1a\n" + bytes(60)
+    refused = [
+        ([audio_msg(pcm, mime="audio/wav")], BASIC, "audio/wav"),
+        ([audio_msg(pcm, mime="audio/pcm;rate=4000")], BASIC, "rate=4000"),
+        ([audio_msg(pcm, mime="audio/pcm;rate=16000;channels=1")], BASIC, "mime_type"),
+        ([{"realtimeInput": {"audio": {"data": "AAAA", "mimeType": "audio/pcm", "rate": 16000}}}], BASIC,
+         "Unknown name \"rate\" at 'realtime_input.audio'"),
+        ([{"realtimeInput": {"video": {"data": base64.b64encode(jpeg).decode(), "mimeType": "image/gif"}}}],
+         BASIC, "image/gif"),
+        ([{"realtimeInput": {"video": {"data": base64.b64encode(png).decode(), "mimeType": "image/jpeg"}}}],
+         BASIC, "Unable to process input image"),
+        ([{"realtimeInput": {"activityStart": {}}}], BASIC, "activity_start"),
+        ([{"realtimeInput": {"activityEnd": {}}}], BASIC, "activity_end"),
+        ([{"realtimeInput": {"audioStreamEnd": True}}], vad_off, "audio_stream_end"),
+        ([{"realtimeInput": {"mediaChunks": [{"data": "AAAA", "mimeType": "audio/pcm;rate=16000"}]}}],
+         {"model": "models/gemini-3.1-flash-live-preview"}, "media_chunks"),
+    ]
+    for msgs, body, needle in refused:
+        code, reason = close_of(emu, msgs, body)
+        assert code == 1007 and needle in reason, (needle, code, reason)
+        assert len(reason.encode()) <= 123, reason
+
+    async def accepted():  # the spellings the service takes, then a prompt still answered
+        async with connect(emu) as ws:
+            await setup(ws)
+            for m in ("audio/pcm", "audio/pcm; rate=24000", "AUDIO/PCM;RATE=8000", "audio/pcm;rate=44100"):
+                await send(ws, audio_msg(pcm, mime=m))
+            await send(ws, {"realtime_input": {"audio": {"data": "", "mime_type": "audio/pcm;rate=16000"}}})
+            await send(ws, {"realtimeInput": {"mediaChunks": [{"data": "AAAA", "mimeType": "audio/pcm;rate=16000"}]}})
+            await send(ws, {"realtimeInput": {"audioStreamEnd": False}})
+            await send(ws, prompt("Hello?"))
+            return texts(await turn(ws))
+    assert "".join(run(accepted())) == "Hello! How can I help you today?"
+
+
+def test_voice_tone_logged_with_rate_length_and_dominant_frequency(ctx):
+    emu = ctx.emulator()
+    rate, hz = 24000, 523.25  # not 16 kHz, and not on an FFT bin
+
+    async def go():
+        async with connect(emu) as ws:
+            await setup(ws, **voice_setup())
+            data = pcm_bytes(silence(300, rate), tone_pcm(hz, 1000, rate), silence(600, rate))
+            await speak(ws, data, rate=rate, chunk=4801)
+            msgs = await turn(ws)
+            return msgs
+    msgs = run(go())
+    assert said(msgs) == NOT_UNDERSTOOD and heard(msgs) == ("", False), msgs
+    (t,) = emu.log(kind="audio_turn")
+    # the turn: 300 ms before the tone, the tone, and the 500 ms of silence that ended it
+    assert (t["via"], t["rate"], t["duration_ms"], t["speech_ms"]) == ("silence", rate, 1800, 1000), t
+    assert t["bytes"] == 1800 * rate // 1000 * 2, t
+    assert abs(t["dominant_hz"] - hz) < hz * 0.01, t
+    assert t["transcript"] is None and t["voice"] is None and not t["truncated"], t
+    starts = emu.log(kind="speech_start")
+    assert [(s["via"], s["barge_in"]) for s in starts] == [("speech", False)], starts
+
+
+def check_recognised(msgs, name):
+    got, finished = heard(msgs)
+    assert got == PHRASES[name] and finished, (name, got, finished)
+
+
+async def spoken_turns(ws, name, data, rate):
+    """Speaks data, returns the answer's messages (up to turnComplete)."""
+    await speak(ws, data, rate=rate)
+    return await turn(ws)
+
+
+def test_voice_recordings_recognised_as_sent_resampled_and_at_48k(ctx):
+    emu = ctx.emulator()
+    answers = {"hello": "Hello! How can I help you today?", "lights": "I can't control the lights.",
+               "palindrome": "I can't run code in this session, so I can't compute that reliably.",
+               "stop": "OK, I'm listening."}  # what the typed phrases get without tools
+    clips = {n: voice(n)[0] for n in PHRASES}
+    # the test's own band-limited resampler: to 48 kHz and back
+    up = {n: resample(c, 16000, 48000) for n, c in clips.items()}
+    back = {n: resample(u, 48000, 16000) for n, u in up.items()}
+
+    async def go():
+        out = []
+        async with connect(emu) as ws:
+            await setup(ws, **voice_setup())
+            for n in PHRASES:  # as shipped, a little louder, silence around it
+                out.append((n, await spoken_turns(ws, n, pcm_bytes(silence(230), clips[n], silence(700),
+                                                                    gain=1.2), 16000)))
+            for n in PHRASES:  # 16 kHz -> 48 kHz -> 16 kHz, softer
+                out.append((n, await spoken_turns(ws, n, pcm_bytes(back[n], silence(700), gain=0.7), 16000)))
+            for n in ("hello", "lights"):  # heard at 48 kHz as such
+                out.append((n, await spoken_turns(ws, n, pcm_bytes(silence(100, 48000), up[n],
+                                                                   silence(700, 48000)), 48000)))
+        return out
+    for name, msgs in run(go(), timeout=120):
+        check_recognised(msgs, name)
+        assert said(msgs) == answers[name], (name, said(msgs))
+        assert audio_parts(msgs) and msgs[-1]["serverContent"]["turnComplete"]
+    turns = emu.log(kind="audio_turn")
+    assert [t["voice"] for t in turns] == list(PHRASES) * 2 + ["hello", "lights"], turns
+    assert all(t["score"] >= 0.75 and t["score"] - t["second"] >= 0.15 for t in turns), turns
+    assert [t["rate"] for t in turns[-2:]] == [48000, 48000]
+    assert [p["text"] for p in emu.log(kind="prompt")] == [PHRASES[t["voice"]] for t in turns]
+
+
+def test_voice_unknown_phrase_is_not_made_out(ctx):
+    emu = ctx.emulator()
+    pcm, _ = voice("unknown")
+
+    async def go():
+        async with connect(emu) as ws:
+            await setup(ws, **voice_setup())
+            return await spoken_turns(ws, "unknown", pcm_bytes(pcm, silence(600)), 16000)
+    msgs = run(go())
+    assert said(msgs) == NOT_UNDERSTOOD and heard(msgs) == ("", False), msgs
+    (t,) = emu.log(kind="audio_turn")
+    assert t["transcript"] is None and t["score"] < 0.5, t
+    assert emu.log(kind="prompt") == []
+
+
+def test_voice_lights_call_on_38_is_non_blocking(ctx):
+    emu = ctx.emulator()
+    pcm, _ = voice("lights")
+
+    async def go():
+        async with connect(emu) as ws:
+            await setup(ws, **voice_setup(model=M38, tools=FNS))
+            await speak(ws, pcm_bytes(pcm, silence(600)))
+            first = await turn(ws)
+            call = next(m["toolCall"]["functionCalls"][0] for m in first if "toolCall" in m)
+            await send(ws, {"toolResponse": {"functionResponses": [
+                {"id": call["id"], "name": call["name"], "response": {"ok": True}}]}})
+            return first, call, await turn(ws)
+    first, call, second = run(go())
+    check_recognised(first, "lights")
+    assert call["name"] == "turn_on_the_lights"
+    assert said(first) == "Sure, turning on the lights.", first
+    assert said(second) == "OK, I've turned on the lights.", second
+
+
+def test_voice_audio_stream_end_ends_the_turn_and_silence_alone_is_no_turn(ctx):
+    emu = ctx.emulator()
+    pcm, _ = voice("hello")
+
+    async def go():
+        async with connect(emu) as ws:
+            await setup(ws, **voice_setup())
+            n = await speak(ws, pcm_bytes(silence(1000)))  # the microphone hears nothing
+            await send(ws, {"realtimeInput": {"audioStreamEnd": True}})
+            wait_for(lambda: len(emu.log(kind="realtimeInput")) == n + 1, 10, "the silence processed")
+            assert emu.log(kind="audio_turn") == []
+            await speak(ws, pcm_bytes(pcm))  # no trailing silence: the turn stays open...
+            await asyncio.sleep(0.3)
+            assert emu.log(kind="audio_turn") == []
+            await send(ws, {"realtimeInput": {"audioStreamEnd": True}})  # ...until the mic pauses
+            return await turn(ws)
+    msgs = run(go())
+    check_recognised(msgs, "hello")
+    assert said(msgs) == "Hello! How can I help you today?"
+    (t,) = emu.log(kind="audio_turn")
+    assert t["via"] == "audio_stream_end" and t["voice"] == "hello", t
+
+
+def test_voice_silence_duration_ms_is_honoured(ctx):
+    emu = ctx.emulator()
+    pcm, _ = voice("hello")
+    cfg = {"automaticActivityDetection": {"silenceDurationMs": 2000}}
+
+    async def go():
+        async with connect(emu) as ws:
+            await setup(ws, **voice_setup(realtimeInputConfig=cfg))
+            n = await speak(ws, pcm_bytes(pcm, silence(1200)))
+            wait_for(lambda: len(emu.log(kind="realtimeInput")) == n, 10, "the audio processed")
+            assert emu.log(kind="audio_turn") == []  # 1.5 s of silence at most: not enough
+            await speak(ws, pcm_bytes(silence(1000)))
+            return await turn(ws)
+    msgs = run(go())
+    check_recognised(msgs, "hello")
+    (s,) = emu.log(kind="session")
+    assert s["activity_detection"]["silence_ms"] == 2000, s
+    (t,) = emu.log(kind="audio_turn")
+    assert t["voice"] == "hello" and t["duration_ms"] >= t["speech_ms"] + 2000, t
+
+
+def test_voice_manual_activity_delimits_turns(ctx):
+    emu = ctx.emulator()
+    pcm, _ = voice("lights")
+    cfg = {"automaticActivityDetection": {"disabled": True}}
+
+    async def go():
+        async with connect(emu) as ws:
+            await setup(ws, **voice_setup(realtimeInputConfig=cfg))
+            await speak(ws, pcm_bytes(tone_pcm(440, 500, 16000)))  # outside an activity: not heard
+            await send(ws, {"realtimeInput": {"activityEnd": {}}})  # no activity open: ignored
+            await send(ws, {"realtimeInput": {"activityStart": {}}})
+            inside = pcm_bytes(pcm, silence(1500))  # a long pause does not end it
+            await speak(ws, inside)
+            await asyncio.sleep(0.2)
+            assert emu.log(kind="audio_turn") == []
+            await send(ws, {"realtimeInput": {"activityEnd": {}}})
+            return inside, await turn(ws)
+    inside, msgs = run(go())
+    check_recognised(msgs, "lights")
+    assert said(msgs) == "I can't control the lights."
+    (t,) = emu.log(kind="audio_turn")
+    assert t["via"] == "activity_end" and t["bytes"] == len(inside), t
+    assert len(emu.log(kind="activity_end_ignored")) == 1
+    assert [s["via"] for s in emu.log(kind="speech_start")] == ["activity_start"]
+
+
+def test_voice_barge_in_interrupts_the_answer(ctx):
+    # answers take the time of their speech (x --time-scale): 3.8 s for Hello here, ample time
+    # to barge in even on a loaded machine
+    emu = ctx.emulator(time_scale=2)
+    hello, _ = voice("hello")
+    stop, _ = voice("stop")
+
+    async def go():
+        async with connect(emu) as ws:
+            await setup(ws, **voice_setup())
+            await speak(ws, pcm_bytes(hello, silence(600)))
+            before = await until(ws, lambda m: audio_parts([m]))  # the answer has begun
+            await speak(ws, pcm_bytes(stop, silence(600)))
+            cut = await until(ws, lambda m: m.get("serverContent", {}).get("interrupted"))
+            rest = await turn(ws)  # the interrupted turn's turnComplete
+            return before, cut, rest, await turn(ws)
+    before, cut, rest, answer = run(go())
+    check_recognised(before, "hello")
+    first = audio_parts(before + cut)
+    assert 1 <= len(first) < 10, len(first)  # the whole answer would be 10 chunks
+    assert not server_content(before + cut, "generationComplete")
+    assert rest == [{"serverContent": {"turnComplete": True}}], rest  # no more audio of it
+    check_recognised(answer, "stop")
+    assert said(answer) == "OK, I'm listening."
+    starts = emu.log(kind="speech_start")
+    assert [s["barge_in"] for s in starts] == [False, True], starts
+    assert emu.stats()["interrupts"] == 1
+
+
+def test_voice_no_interruption_lets_the_answer_finish(ctx):
+    emu = ctx.emulator(time_scale=1)
+    hello, _ = voice("hello")
+    stop, _ = voice("stop")
+
+    async def go():
+        async with connect(emu) as ws:
+            await setup(ws, **voice_setup(realtimeInputConfig={"activityHandling": "NO_INTERRUPTION"}))
+            await speak(ws, pcm_bytes(hello, silence(600)))
+            before = await until(ws, lambda m: audio_parts([m]))
+            await speak(ws, pcm_bytes(stop, silence(600)))
+            return before + await turn(ws), await turn(ws)
+    first, second = run(go())
+    check_recognised(first, "hello")
+    assert said(first) == "Hello! How can I help you today?" and len(audio_parts(first)) == 10
+    assert not server_content(first, "interrupted") and server_content(first, "generationComplete")
+    check_recognised(second, "stop")  # heard meanwhile, answered after
+    assert said(second) == "OK, I'm listening."
+    assert [s["barge_in"] for s in emu.log(kind="speech_start")] == [False, False]
+
+
+def test_voice_endless_speech_keeps_memory_bounded(ctx):
+    emu = ctx.emulator()
+
+    async def go():
+        async with connect(emu) as ws:
+            await setup(ws, **voice_setup())
+            second = pcm_bytes(tone_pcm(300, 1000, 16000))
+            for _ in range(45):  # 45 s without a pause: more than recognition keeps
+                await send(ws, audio_msg(second))
+            await send(ws, {"realtimeInput": {"audioStreamEnd": True}})
+            return await turn(ws)
+    msgs = run(go())
+    assert said(msgs) == NOT_UNDERSTOOD
+    (t,) = emu.log(kind="audio_turn")
+    assert t["truncated"] and t["duration_ms"] == 45000 and abs(t["dominant_hz"] - 300) < 3, t
+
+
+def test_pictures_are_logged_by_sha256_and_described(ctx):
+    emu = ctx.emulator()
+    jpeg = b"\xff\xd8\xff\xe0" + hashlib.sha256(b"frame").digest() * 40
+    png = b"\x89PNG\r\n\x1a\n" + hashlib.sha256(b"still").digest() * 7
+
+    def b64(b):
+        return base64.b64encode(b).decode()
+
+    def sentence(kind, img):
+        return f"I see a {kind} picture of {len(img)} bytes whose SHA-256 begins with " \
+               f"{hashlib.sha256(img).hexdigest()[:12]}."
+
+    async def go():
+        async with connect(emu) as ws:
+            await setup(ws)
+            await send(ws, {"realtimeInput": {"text": "What is on this picture?"}})
+            none = "".join(texts(await turn(ws)))
+            await send(ws, {"realtimeInput": {"video": {"data": b64(jpeg), "mimeType": "image/jpeg"}}})
+            await send(ws, {"realtimeInput": {"text": "What is on this picture?"}})
+            video = "".join(texts(await turn(ws)))
+            await send(ws, {"clientContent": {"turns": [{"role": "user", "parts": [
+                {"inlineData": {"mimeType": "image/png", "data": b64(png)}},
+                {"text": "what is in this image?"}]}], "turnComplete": True}})
+            inline = "".join(texts(await turn(ws)))
+            await send(ws, {"realtimeInput": {"mediaChunks": [{"mimeType": "image/jpeg", "data": b64(jpeg)}]}})
+            return none, video, inline
+    none, video, inline = run(go())
+    assert none == "I don't see any picture."
+    assert video == sentence("JPEG", jpeg), video
+    assert inline == sentence("PNG", png), inline
+    wait_for(lambda: len(emu.log(kind="image")) == 3, 5, "three pictures logged")
+    assert [(i["via"], i["mime"], i["bytes"], i["sha256"]) for i in emu.log(kind="image")] == [
+        ("video", "image/jpeg", len(jpeg), hashlib.sha256(jpeg).hexdigest()),
+        ("clientContent", "image/png", len(png), hashlib.sha256(png).hexdigest()),
+        ("mediaChunks", "image/jpeg", len(jpeg), hashlib.sha256(jpeg).hexdigest())]

@@ -3,6 +3,7 @@
  * errors, determinism, and the pieces (compute, corpus, audio). */
 #include <ctype.h>
 #include <jansson.h>
+#include <math.h>
 #include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -14,9 +15,13 @@
 #include "emulator/audio.h"
 #include "emulator/compute.h"
 #include "emulator/corpus.h"
+#include "emulator/dsp.h"
+#include "emulator/hear.h"
+#include "emulator/media.h"
 #include "emulator/model.h"
 #include "emulator/model_priv.h"
 #include "emulator/stream.h"
+#include "emulator/voice.h"
 #include "tests/unit/testlib.h"
 
 #define SEED7_PROMPT                                                                       \
@@ -33,7 +38,7 @@
 
 /* ---------- helpers ---------- */
 
-enum { T_FNS = 1, T_CODE = 2, T_SEARCH = 4, T_TRANSCRIBE = 8, T_NOMOD = 16 };
+enum { T_FNS = 1, T_CODE = 2, T_SEARCH = 4, T_TRANSCRIBE = 8, T_NOMOD = 16, T_INPUT_TR = 32 };
 
 static json_t *mk_setup(const char *modality, int flags)
 {
@@ -53,6 +58,8 @@ static json_t *mk_setup(const char *modality, int flags)
     json_object_set_new(setup, "tools", tools);
     if (flags & T_TRANSCRIBE)
         json_object_set_new(setup, "outputAudioTranscription", json_object());
+    if (flags & T_INPUT_TR)
+        json_object_set_new(setup, "inputAudioTranscription", json_object());
     return setup;
 }
 
@@ -1037,26 +1044,570 @@ TEST(say_search_and_search_skipped)
     emu_script_free(s);
 }
 
-TEST(audio_turn_reports_seconds)
+/* ---------- spoken input: the model's side ---------- */
+
+static bool has_audio_prompt_tokens(const emu_action *last)
+{
+    const json_t *pd = json_object_get(usage(last), "promptTokensDetails");
+    for (size_t i = 0; i < json_array_size(pd); i++)
+        if (!strcmp(json_string_value(json_object_get(json_array_get(pd, i), "modality")),
+                    "AUDIO"))
+            return true;
+    return false;
+}
+
+TEST(voice_turn_unrecognised_speech)
+{
+    emu_script *s = emu_script_load(NULL, NULL);
+    emu_session *m = mk_session(s, "TEXT", T_INPUT_TR);
+    emu_actions a = {0};
+    emu_session_voice_turn(m, NULL, 2500, &a);
+    CHECK_STR(all_text(&a), EMU_NOT_UNDERSTOOD);
+    CHECK(is_turn_complete(&a.v[a.len - 1]));
+    CHECK(has_audio_prompt_tokens(&a.v[a.len - 1]));
+    for (size_t i = 0; i < a.len; i++) /* nothing was made out: nothing to transcribe */
+        CHECK(!json_object_get(sc(&a.v[i]), "inputTranscription"));
+    CHECK_INT(emu_session_turns(m), 1);
+    json_t *h = emu_session_history(m);
+    CHECK_STR(json_string_value(json_object_get(json_array_get(h, 0), "user")), "[audio 2.5 s]");
+    json_decref(h);
+    emu_actions_free(&a);
+    emu_session_free(m);
+    emu_script_free(s);
+}
+
+/* The input transcription of a, joined; *finished: the last piece (only) said finished. */
+static char in_buf[512];
+static const char *input_transcript(const emu_actions *a, bool *finished)
+{
+    in_buf[0] = '\0';
+    *finished = false;
+    size_t n = 0;
+    for (size_t i = 0; i < a->len; i++) {
+        const json_t *t = json_object_get(sc(&a->v[i]), "inputTranscription");
+        if (!t)
+            continue;
+        if (*finished) /* a piece after the finished one */
+            *finished = false;
+        strncat(in_buf, json_string_value(json_object_get(t, "text")),
+                sizeof in_buf - strlen(in_buf) - 1);
+        *finished = json_is_true(json_object_get(t, "finished"));
+        n++;
+    }
+    return n ? in_buf : NULL;
+}
+
+TEST(voice_turn_answers_like_the_typed_phrase)
+{
+    emu_script *s = emu_script_load(NULL, NULL);
+    /* with the function declared: the call, as for the typed prompt (seed 2) */
+    emu_session *m = mk_session(s, "AUDIO", T_FNS | T_INPUT_TR | T_TRANSCRIBE);
+    emu_actions a = {0};
+    emu_session_voice_turn(m, "Turn on the lights", 1200, &a);
+    bool fin;
+    CHECK_STR(input_transcript(&a, &fin), "Turn on the lights");
+    CHECK(fin);
+    CHECK(find_action(&a, is_tool_call) > 0); /* after the transcription */
+    const char *id = call_id(&a.v[find_action(&a, is_tool_call)]);
+    json_t *ok = ok_response();
+    CHECK(emu_session_tool_response(m, id, "turn_on_the_lights", ok));
+    json_decref(ok);
+    emu_actions b = {0};
+    emu_session_continue(m, &b);
+    size_t n;
+    CHECK_STR(all_transcript(&b, &n), "OK, I've turned on the lights.");
+    CHECK(has_audio_prompt_tokens(&b.v[b.len - 1]));
+    json_t *h = emu_session_history(m); /* the phrase, as if typed: recall quotes it */
+    CHECK_STR(json_string_value(json_object_get(json_array_get(h, 0), "user")),
+              "Turn on the lights");
+    json_decref(h);
+    emu_actions_free(&a);
+    emu_actions_free(&b);
+    emu_session_free(m);
+
+    /* without inputAudioTranscription: no transcription, same answer ("Hello?", seed 1) */
+    m = mk_session(s, "TEXT", 0);
+    emu_session_voice_turn(m, "Hello?", 700, &a);
+    CHECK(input_transcript(&a, &fin) == NULL);
+    CHECK_STR(all_text(&a), "Hello! How can I help you today?");
+    emu_actions_free(&a);
+    emu_session_free(m);
+    emu_script_free(s);
+}
+
+TEST(audio_answer_chunks_carry_their_playback_time)
+{
+    emu_script *s = emu_script_load(NULL, NULL);
+    emu_session *m = mk_session(s, "AUDIO", 0);
+    emu_actions a = {0};
+    emu_session_prompt(m, "Hello?", &a);
+    unsigned total = 0;
+    for (size_t i = 0; i < a.len; i++) {
+        if (is_audio(&a.v[i])) {
+            size_t n = b64_decoded_len(json_string_value(
+                json_object_get(json_object_get(part(&a.v[i]), "inlineData"), "data")));
+            CHECK_INT(a.v[i].ms, n / 48); /* 24 kHz s16le: 48 bytes a millisecond */
+            total += a.v[i].ms;
+        } else {
+            CHECK_INT(a.v[i].ms, 0);
+        }
+    }
+    CHECK_INT(total, emu_audio_chars("Hello! How can I help you today?") * EMU_AUDIO_MS_PER_CHAR);
+    emu_actions_free(&a);
+    emu_session_free(m);
+    emu_script_free(s);
+}
+
+TEST(describe_image_names_the_last_picture)
 {
     emu_script *s = emu_script_load(NULL, NULL);
     emu_session *m = mk_session(s, "TEXT", 0);
     emu_actions a = {0};
-    emu_session_audio_turn(m, 80000, &a);
-    CHECK_STR(all_text(&a), "I heard 2.5 seconds of audio.");
-    const emu_action *last = &a.v[a.len - 1];
-    CHECK(is_turn_complete(last));
-    const json_t *pd = json_object_get(usage(last), "promptTokensDetails");
-    bool audio = false;
-    for (size_t i = 0; i < json_array_size(pd); i++)
-        if (!strcmp(json_string_value(json_object_get(json_array_get(pd, i), "modality")),
-                    "AUDIO"))
-            audio = true;
-    CHECK(audio);
-    CHECK_INT(emu_session_turns(m), 1);
+    emu_session_prompt(m, "What is on this picture?", &a);
+    CHECK_STR(all_text(&a), "I don't see any picture.");
+    emu_actions_free(&a);
+    emu_session_set_image(m, "image/png", 1234,
+                          "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+    emu_session_prompt(m, "what is on this picture?", &a);
+    CHECK_STR(all_text(&a),
+              "I see a PNG picture of 1234 bytes whose SHA-256 begins with 0123456789ab.");
     emu_actions_free(&a);
     emu_session_free(m);
     emu_script_free(s);
+    s = load_str("{\"rules\":[],\"default\":[{\"describe_image\":true}]}");
+    CHECK(s != NULL);
+    emu_script_free(s);
+    gl_err e = {0};
+    CHECK(emu_script_load_string("{\"rules\":[],\"default\":[{\"describe_image\":1}]}", &e) == NULL);
+}
+
+/* ---------- spoken input: signal analysis ---------- */
+
+/* A deterministic pseudo-random generator (LCG), uniform in [-1, 1). */
+static double lcg_next(uint32_t *st)
+{
+    *st = *st * 1664525u + 1013904223u;
+    return (double)(*st >> 8) / (double)(1u << 23) - 1.0;
+}
+
+static int16_t *tone(size_t n, unsigned rate, double hz, double amp)
+{
+    int16_t *p = gl_xmalloc((n ? n : 1) * sizeof *p);
+    for (size_t i = 0; i < n; i++)
+        p[i] = (int16_t)lrint(amp * 32767.0 * sin(2 * M_PI * hz * (double)i / rate));
+    return p;
+}
+
+TEST(fft_matches_the_definition)
+{
+    enum { N = 64 };
+    double re[N], im[N], x[N], y[N];
+    uint32_t st = 7;
+    for (int i = 0; i < N; i++) {
+        re[i] = x[i] = lcg_next(&st);
+        im[i] = y[i] = lcg_next(&st);
+    }
+    emu_fft(re, im, N);
+    double worst = 0;
+    for (int k = 0; k < N; k++) {
+        double sr = 0, si = 0;
+        for (int j = 0; j < N; j++) {
+            double a = -2 * M_PI * j * k / N;
+            sr += x[j] * cos(a) - y[j] * sin(a);
+            si += x[j] * sin(a) + y[j] * cos(a);
+        }
+        worst = fmax(worst, fmax(fabs(sr - re[k]), fabs(si - im[k])));
+    }
+    CHECK(worst < 1e-9);
+}
+
+TEST(goertzel_measures_one_frequency)
+{
+    int16_t *p = tone(16000, 16000, 1000, 0.5);
+    /* half full scale: (0.5 / 2)^2 at the tone; almost nothing 50 Hz away (whole periods) */
+    CHECK(fabs(emu_goertzel(p, 16000, 16000, 1000) - 0.0625) < 0.0005);
+    CHECK(emu_goertzel(p, 16000, 16000, 1050) < 1e-6);
+    free(p);
+}
+
+TEST(dominant_frequency_of_tones_within_a_tenth_of_a_percent)
+{
+    static const unsigned rates[] = {8000, 11025, 16000, 22050, 44100, 48000};
+    static const double hz[] = {97.0, 440.0, 1000.0, 1234.5, 3150.7};
+    for (size_t r = 0; r < sizeof rates / sizeof *rates; r++) {
+        for (size_t f = 0; f < sizeof hz / sizeof *hz; f++) {
+            size_t n = rates[r] * 3 / 4; /* 750 ms: not a whole number of blocks */
+            int16_t *p = tone(n, rates[r], hz[f], 0.3);
+            uint32_t st = 99;
+            for (size_t i = 0; i < n; i++) /* a DC offset and a little noise (-50 dBFS) */
+                p[i] = (int16_t)(p[i] + 300 + lrint(lcg_next(&st) * 100));
+            double got = emu_dominant_hz(p, n, rates[r]);
+            if (fabs(got - hz[f]) > hz[f] * 0.001)
+                printf("# %u Hz rate, %.1f Hz tone: %.3f\n", rates[r], hz[f], got);
+            CHECK(fabs(got - hz[f]) <= hz[f] * 0.001);
+            /* fed in odd-sized pieces: the same */
+            emu_spectrum sp = {0};
+            emu_spectrum_init(&sp, rates[r]);
+            for (size_t off = 0; off < n; off += 333)
+                emu_spectrum_add(&sp, p + off, n - off < 333 ? n - off : 333);
+            CHECK(fabs(emu_spectrum_peak_hz(&sp) - got) < 1e-9);
+            emu_spectrum_free(&sp);
+            free(p);
+        }
+    }
+    int16_t zero[4000] = {0};
+    CHECK(emu_dominant_hz(zero, 4000, 16000) == 0); /* silence has none */
+    CHECK(emu_dominant_hz(zero, 0, 16000) == 0);
+}
+
+TEST(frame_levels_overall_and_in_bands)
+{
+    int16_t *p = tone(320, 16000, 500, 1.0);
+    emu_frame f = emu_frame_of(p, 320, 16000);
+    CHECK(fabs(f.db - -3.01) < 0.05); /* a full-scale sine */
+    /* 500 Hz is in the second band (300..700): nearly all of the power, within 0.5 dB */
+    CHECK(fabs(f.band[1] - f.db) < 0.5 && fabs(f.voice_db - f.db) < 0.5);
+    CHECK(f.band[0] < f.db - 20 && f.band[3] < f.db - 30);
+    for (int i = 0; i < 320; i++)
+        p[i] = (int16_t)(p[i] / 8);
+    emu_frame g = emu_frame_of(p, 320, 16000);
+    CHECK(fabs(g.db - (f.db - 18.06)) < 0.1); /* 1/8: -18 dB, in every band alike */
+    CHECK(fabs(g.band[1] - (f.band[1] - 18.06)) < 0.1);
+    free(p);
+    /* the same tone at 48 kHz: the same levels (the bands do not depend on the rate) */
+    p = tone(960, 48000, 1700, 0.5);
+    emu_frame h = emu_frame_of(p, 960, 48000);
+    free(p);
+    p = tone(320, 16000, 1700, 0.5);
+    emu_frame k = emu_frame_of(p, 320, 16000);
+    free(p);
+    CHECK(fabs(h.band[3] - k.band[3]) < 0.3 && fabs(h.voice_db - k.voice_db) < 0.3);
+    /* 5 kHz is outside the voice bands: heard as sound, not as voice */
+    p = tone(320, 16000, 5000, 0.5);
+    emu_frame v = emu_frame_of(p, 320, 16000);
+    CHECK(v.db > -10 && v.voice_db < -40);
+    memset(p, 0, 320 * sizeof *p);
+    CHECK(emu_frame_of(p, 320, 16000).db == -100);
+    free(p);
+}
+
+/* ---------- spoken input: recognition ---------- */
+
+/* A band-limited resampler (windowed sinc, Blackman window, 16 zero crossings each side of the
+ * narrower band, cutoff at 90% of the lower Nyquist): the kind of filter a client or the daemon
+ * puts between a microphone and the Live API. */
+static int16_t *resample(const int16_t *x, size_t n, unsigned in, unsigned out, size_t *m)
+{
+    double ratio = (double)out / in, c = (ratio < 1 ? ratio : 1) * 0.9, half = 16 / c;
+    *m = (size_t)((double)n * ratio);
+    int16_t *y = gl_xmalloc((*m ? *m : 1) * sizeof *y);
+    for (size_t j = 0; j < *m; j++) {
+        double t = (double)j / ratio, acc = 0;
+        long lo = (long)ceil(t - half), hi = (long)floor(t + half);
+        for (long k = lo < 0 ? 0 : lo; k <= hi && k < (long)n; k++) {
+            double d = t - (double)k, s = d == 0 ? 1 : sin(M_PI * c * d) / (M_PI * c * d);
+            double w = 0.42 + 0.5 * cos(M_PI * d / half) + 0.08 * cos(2 * M_PI * d / half);
+            acc += x[k] * c * s * w;
+        }
+        y[j] = (int16_t)lrint(fmax(-32768, fmin(32767, acc)));
+    }
+    return y;
+}
+
+/* pcm with `before` and `after` ms of silence around it, times gain. */
+static int16_t *padded(const int16_t *pcm, size_t n, unsigned rate, unsigned before,
+                       unsigned after, double gain, size_t *m)
+{
+    size_t b = (size_t)before * rate / 1000, a = (size_t)after * rate / 1000;
+    *m = b + n + a;
+    int16_t *p = gl_xcalloc(*m, sizeof *p);
+    for (size_t i = 0; i < n; i++)
+        p[b + i] = (int16_t)lrint(fmax(-32768, fmin(32767, pcm[i] * gain)));
+    return p;
+}
+
+static emu_voice_match match_pcm(const int16_t *pcm, size_t n, unsigned rate)
+{
+    size_t nf;
+    emu_frame *f = emu_voice_frames(pcm, n, rate, 0, &nf);
+    emu_voice_match vm;
+    emu_voice_match_frames(f, nf, &vm);
+    free(f);
+    return vm;
+}
+
+TEST(recordings_are_embedded_and_recognise_themselves)
+{
+    CHECK_INT(emu_voice_count(), 4);
+    CHECK_STR(emu_voice_phrase(1), "Turn on the lights");
+    for (size_t i = 0; i < emu_voice_count(); i++) {
+        size_t n;
+        unsigned rate;
+        const int16_t *pcm = emu_voice_pcm(i, &n, &rate);
+        CHECK(pcm && rate == 16000 && n > 8000);
+        emu_voice_match vm = match_pcm(pcm, n, rate);
+        CHECK_INT(vm.voice, (long long)i);
+        CHECK(vm.score > 0.99 && vm.second < 0.3);
+    }
+}
+
+TEST(recognition_survives_resampling_gain_silence_and_noise)
+{
+    for (size_t i = 0; i < emu_voice_count(); i++) {
+        size_t n, m, k;
+        unsigned rate;
+        const int16_t *pcm = emu_voice_pcm(i, &n, &rate);
+        /* to 48 kHz and back, as a client at 48 kHz and a resampler to 16 kHz would */
+        int16_t *up = resample(pcm, n, 16000, 48000, &m);
+        int16_t *back = resample(up, m, 48000, 16000, &k);
+        emu_voice_match vm = match_pcm(back, k, 16000);
+        CHECK_INT(vm.voice, (long long)i);
+        CHECK(vm.score > 0.95);
+        /* heard at 48 kHz itself, a little softer, 313 ms of silence before it */
+        size_t pn;
+        int16_t *p = padded(up, m, 48000, 313, 700, 0.7, &pn);
+        vm = match_pcm(p, pn, 48000);
+        CHECK_INT(vm.voice, (long long)i);
+        CHECK(vm.score > 0.95);
+        free(p);
+        /* through a telephone band (8 kHz) and louder, with noise at -55 dBFS */
+        int16_t *tel = resample(pcm, n, 16000, 8000, &m);
+        int16_t *wide = resample(tel, m, 8000, 16000, &k);
+        p = padded(wide, k, 16000, 100, 100, 1.3, &pn);
+        uint32_t st = (uint32_t)i;
+        for (size_t j = 0; j < pn; j++)
+            p[j] = (int16_t)(p[j] + lrint(lcg_next(&st) * 100));
+        vm = match_pcm(p, pn, 16000);
+        if (vm.voice != (int)i)
+            printf("# %s by telephone: best %d %.3f, second %.3f\n", emu_voice_name(i),
+                   vm.best, vm.score, vm.second);
+        CHECK_INT(vm.voice, (long long)i);
+        free(p);
+        free(tel);
+        free(wide);
+        free(up);
+        free(back);
+    }
+}
+
+TEST(recognition_rejects_other_sounds)
+{
+    /* the recordings backwards: speech-like, same length, same sounds, wrong order */
+    for (size_t i = 0; i < emu_voice_count(); i++) {
+        size_t n;
+        unsigned rate;
+        const int16_t *pcm = emu_voice_pcm(i, &n, &rate);
+        int16_t *rev = gl_xmalloc(n * sizeof *rev);
+        for (size_t j = 0; j < n; j++)
+            rev[j] = pcm[n - 1 - j];
+        emu_voice_match vm = match_pcm(rev, n, rate);
+        if (vm.voice != -1)
+            printf("# %s backwards: best %s %.3f\n", emu_voice_name(i),
+                   vm.best >= 0 ? emu_voice_name((size_t)vm.best) : "-", vm.score);
+        CHECK_INT(vm.voice, -1);
+        CHECK(vm.score < 0.6); /* margins measured: at most 0.52 */
+        free(rev);
+    }
+    /* a steady tone, and noise, of a second */
+    int16_t *p = tone(16000, 16000, 440, 0.3);
+    CHECK_INT(match_pcm(p, 16000, 16000).voice, -1);
+    uint32_t st = 5;
+    for (size_t j = 0; j < 16000; j++)
+        p[j] = (int16_t)lrint(lcg_next(&st) * 8000);
+    CHECK_INT(match_pcm(p, 16000, 16000).voice, -1);
+    free(p);
+    /* silence has no fingerprint at all */
+    int16_t zero[8000] = {0};
+    emu_voice_match vm = match_pcm(zero, 8000, 16000);
+    CHECK(vm.voice == -1 && vm.best == -1);
+}
+
+/* ---------- spoken input: turns ---------- */
+
+/* Feeds pcm to h in pieces of `piece` bytes; records the events (S, E) in evs and the last
+ * turn in *last. */
+static void feed_all(emu_hear *h, const int16_t *pcm, size_t n, unsigned rate, size_t piece,
+                     char *evs, size_t evcap, emu_heard *last)
+{
+    const uint8_t *b = (const uint8_t *)pcm; /* little-endian host, like the wire */
+    size_t len = n * 2, e = strlen(evs);
+    for (size_t off = 0; off < len;) {
+        size_t take = len - off < piece ? len - off : piece, done = 0;
+        while (done < take) {
+            emu_hear_event ev;
+            emu_heard hd;
+            done += emu_hear_feed(h, b + off + done, take - done, rate, &ev, &hd);
+            if (ev != EMU_HEAR_NOTHING && e + 1 < evcap) {
+                evs[e++] = ev == EMU_HEAR_START ? 'S' : 'E';
+                evs[e] = '\0';
+            }
+            if (ev == EMU_HEAR_END)
+                *last = hd;
+        }
+        off += take;
+    }
+}
+
+TEST(turns_end_after_silence_by_audio_time)
+{
+    emu_hear_cfg cfg = {.speech_db = -45, .prefix_ms = 40, .silence_ms = 500};
+    emu_hear *h = emu_hear_new(&cfg);
+    size_t n;
+    int16_t *t = tone(16000, 16000, 440, 0.3); /* 1 s */
+    int16_t *p = padded(t, 16000, 16000, 300, 600, 1.0, &n);
+    char evs[16] = "";
+    emu_heard hd = {0};
+    feed_all(h, p, n, 16000, 777, evs, sizeof evs, &hd); /* odd-sized pieces */
+    CHECK_STR(evs, "SE");
+    CHECK_INT(hd.rate, 16000);
+    CHECK_INT(hd.duration_ms, 1800); /* 300 before, 1000 of tone, the 500 that ended it */
+    CHECK_INT(hd.bytes, 1800 * 32);
+    CHECK_INT(hd.speech_ms, 1000);
+    CHECK(fabs(hd.dominant_hz - 440) < 0.44);
+    CHECK(!emu_hear_in_turn(h));
+    CHECK(!emu_hear_stream_end(h, &hd)); /* the last 100 ms were silence */
+    /* audioStreamEnd ends a turn whose silence has not run out */
+    evs[0] = '\0';
+    feed_all(h, t, 16000, 16000, 1000, evs, sizeof evs, &hd);
+    CHECK_STR(evs, "S");
+    CHECK(emu_hear_in_turn(h));
+    CHECK(emu_hear_stream_end(h, &hd));
+    CHECK_INT(hd.duration_ms, 1000);
+    emu_hear_free(h);
+    /* silenceDurationMs honoured: a 300 ms pause ends a turn at 200, not at 500 */
+    int16_t *two = gl_xcalloc(16000 * 2, sizeof *two);
+    memcpy(two, t, 8000 * sizeof *two);              /* 0.5 s tone */
+    memcpy(two + 8000 + 4800, t, 8000 * sizeof *two); /* 0.3 s pause, 0.5 s tone, silence */
+    for (unsigned ms = 200; ms <= 500; ms += 300) {
+        cfg.silence_ms = ms;
+        h = emu_hear_new(&cfg);
+        evs[0] = '\0';
+        feed_all(h, two, 32000, 16000, 32000 * 2, evs, sizeof evs, &hd);
+        CHECK_STR(evs, ms == 200 ? "SESE" : "SE");
+        emu_hear_free(h);
+    }
+    free(two);
+    free(p);
+    free(t);
+}
+
+TEST(speech_needs_prefix_padding_to_start)
+{
+    emu_hear_cfg cfg = {.speech_db = -45, .prefix_ms = 100, .silence_ms = 500};
+    emu_hear *h = emu_hear_new(&cfg);
+    int16_t *t = tone(16000, 16000, 440, 0.3);
+    size_t n;
+    int16_t *click = padded(t, 1280, 16000, 0, 600, 1.0, &n); /* 80 ms: too short */
+    char evs[8] = "";
+    emu_heard hd;
+    feed_all(h, click, n, 16000, 4096, evs, sizeof evs, &hd);
+    CHECK_STR(evs, "");
+    feed_all(h, t, 1600, 16000, 4096, evs, sizeof evs, &hd); /* 100 ms: starts */
+    CHECK_STR(evs, "S");
+    emu_hear_free(h);
+    free(click);
+    free(t);
+}
+
+TEST(manual_turns_follow_activity_and_ignore_audio_outside)
+{
+    emu_hear_cfg cfg = {.manual = true, .speech_db = -45, .prefix_ms = 40, .silence_ms = 500};
+    emu_hear *h = emu_hear_new(&cfg);
+    int16_t *t = tone(8000, 16000, 440, 0.3);
+    char evs[8] = "";
+    emu_heard hd;
+    CHECK(!emu_hear_activity_end(h, &hd)); /* no activity yet */
+    feed_all(h, t, 8000, 16000, 1000, evs, sizeof evs, &hd); /* outside: not heard */
+    emu_hear_activity_start(h);
+    CHECK(emu_hear_in_turn(h));
+    int16_t zero[16000] = {0};
+    feed_all(h, zero, 16000, 16000, 999, evs, sizeof evs, &hd); /* a second of silence */
+    feed_all(h, t, 8000, 16000, 999, evs, sizeof evs, &hd);
+    CHECK_STR(evs, ""); /* no detector: silence does not end it */
+    CHECK(!emu_hear_stream_end(h, &hd));
+    CHECK(emu_hear_activity_end(h, &hd));
+    CHECK_INT(hd.bytes, 24000 * 2);
+    CHECK_INT(hd.duration_ms, 1500);
+    CHECK_INT(hd.speech_ms, 500);
+    CHECK(!emu_hear_in_turn(h));
+    emu_hear_free(h);
+    free(t);
+}
+
+TEST(recognition_through_the_ears_at_any_chunking_and_rate)
+{
+    emu_hear_cfg cfg = {.speech_db = -45, .prefix_ms = 40, .silence_ms = 500};
+    for (size_t i = 0; i < emu_voice_count(); i++) {
+        size_t n, m, pn;
+        unsigned rate;
+        const int16_t *pcm = emu_voice_pcm(i, &n, &rate);
+        int16_t *up = resample(pcm, n, 16000, 44100, &m);
+        int16_t *p = padded(up, m, 44100, 250, 800, 0.8, &pn);
+        emu_hear *h = emu_hear_new(&cfg);
+        char evs[8] = "";
+        emu_heard hd = {0};
+        feed_all(h, p, pn, 44100, 1 + 2 * 317 * i, evs, sizeof evs, &hd); /* odd sizes */
+        CHECK_STR(evs, "SE");
+        CHECK_INT(hd.match.voice, (long long)i);
+        CHECK_INT(hd.rate, 44100);
+        emu_hear_free(h);
+        free(p);
+        free(up);
+    }
+}
+
+TEST(ears_keep_bounded_memory_for_endless_speech)
+{
+    emu_hear_cfg cfg = {.speech_db = -45, .prefix_ms = 40, .silence_ms = 500};
+    emu_hear *h = emu_hear_new(&cfg);
+    int16_t *t = tone(16000, 16000, 300, 0.3);
+    char evs[8] = "";
+    emu_heard hd;
+    for (int s = 0; s < 40; s++) /* 40 s without a pause: longer than what is kept */
+        feed_all(h, t, 16000, 16000, 32000, evs, sizeof evs, &hd);
+    CHECK_STR(evs, "S");
+    CHECK(emu_hear_stream_end(h, &hd));
+    CHECK(hd.truncated);
+    CHECK_INT(hd.duration_ms, 40000);
+    CHECK_INT(hd.speech_ms, 40000);
+    CHECK(fabs(hd.dominant_hz - 300) < 0.3);
+    CHECK_INT(hd.match.voice, -1);
+    emu_hear_free(h);
+    free(t);
+}
+
+TEST(media_types_base64_and_sha256)
+{
+    CHECK_INT(emu_media_audio_rate("audio/pcm;rate=16000"), 16000);
+    CHECK_INT(emu_media_audio_rate("audio/pcm; rate = 48000"), 48000);
+    CHECK_INT(emu_media_audio_rate("AUDIO/PCM;RATE=8000"), 8000);
+    CHECK_INT(emu_media_audio_rate("audio/pcm"), 16000);
+    CHECK_INT(emu_media_audio_rate("audio/pcm;rate=7999"), 0);
+    CHECK_INT(emu_media_audio_rate("audio/pcm;rate=96000"), 0);
+    CHECK_INT(emu_media_audio_rate("audio/pcm;rate="), 0);
+    CHECK_INT(emu_media_audio_rate("audio/pcm;rate=16000x"), 0);
+    CHECK_INT(emu_media_audio_rate("audio/pcm;channels=1"), 0);
+    CHECK_INT(emu_media_audio_rate("audio/wav"), 0);
+    CHECK_INT(emu_media_audio_rate("audio/pcmx"), 0);
+    CHECK_INT(emu_media_audio_rate(NULL), 0);
+    CHECK(emu_media_image_type("image/jpeg") && emu_media_image_type("IMAGE/PNG"));
+    CHECK(!emu_media_image_type("image/gif") && !emu_media_image_type("image/jpg"));
+    static const unsigned char jpg[] = {0xFF, 0xD8, 0xFF, 0xE0}, png[] = {0x89, 'P', 'N', 'G',
+                                                                          '\r', '\n', 0x1A, '\n'};
+    CHECK(emu_media_image_ok("image/jpeg", jpg, 4) && !emu_media_image_ok("image/png", jpg, 4));
+    CHECK(emu_media_image_ok("image/png", png, 8) && !emu_media_image_ok("image/png", png, 7));
+    size_t n;
+    unsigned char *d = emu_base64_decode("aGVsbG8_-w", 10, &n); /* URL-safe, unpadded */
+    CHECK(d && n == 7 && !memcmp(d, "hello?\xfb", 7));
+    free(d);
+    d = emu_base64_decode("aGk=", 4, &n);
+    CHECK(d && n == 2 && !memcmp(d, "hi", 2));
+    free(d);
+    CHECK(emu_base64_decode("a", 1, &n) == NULL);
+    CHECK(emu_base64_decode("a*==", 4, &n) == NULL);
+    char hex[65];
+    emu_sha256_hex((const unsigned char *)"abc", 3, hex);
+    CHECK_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 TEST(text_chunks_bounded_and_complete)
