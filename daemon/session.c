@@ -113,6 +113,7 @@ struct gld_session {
     size_t nfollowups;
     turn cur;
     bool turn_running;
+    bool cut;            /* the running generation was interrupted: its late audio is dropped */
     long next_turn;
     unsigned long turns_done;
 
@@ -369,6 +370,7 @@ static void start_turn(gld_session *s)
     memmove(&s->queue[0], &s->queue[1], (s->qlen - 1) * sizeof s->queue[0]);
     s->qlen--;
     s->turn_running = true;
+    s->cut = false;
     s->interrupt_why = NULL;
     gl_err err;
     char *msg = s->cur.parts             ? live_build_client_parts(s->cur.parts, &err)
@@ -688,6 +690,7 @@ static void begin_model_turn(gld_session *s)
     }
     s->cur = t;
     s->turn_running = true;
+    s->cut = false;
     s->interrupt_why = NULL;
     json_t *f = json_pack("{s:s}", "cause", t.cause);
     if (t.of_turn)
@@ -735,7 +738,9 @@ static int on_live_event(const live_event *ev, void *ud)
             emit_turn(s, "text", snd, tn, json_pack("{s:o}", "text", textn(ev->text, ev->text_len)));
         break;
     case LIVE_EV_AUDIO:
-        if (!text_session_on_audio_model)
+        /* barge-in: the model's audio stops at once for every client, even chunks the service
+         * had already sent */
+        if (!text_session_on_audio_model && !s->cut)
             emit_turn(s, "audio", snd, tn, json_pack("{s:s, s:o}", "mime", ev->mime ? ev->mime : "",
                                                      "data", textn(ev->data, ev->data_len)));
         break;
@@ -786,6 +791,7 @@ static int on_live_event(const live_event *ev, void *ud)
         gld_coderun_cancelled_by_model(s->code, ev->json);
         break;
     case LIVE_EV_INTERRUPTED: /* the API: a client message or user activity cut the generation */
+        s->cut = s->turn_running;
         emit_turn(s, "interrupted", snd, tn,
                   json_pack("{s:s, s:b, s:b}", "reason", s->interrupt_why ? s->interrupt_why
                                                     : "a client message or user activity interrupted the generation",

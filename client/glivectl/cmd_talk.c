@@ -57,6 +57,8 @@ typedef struct talk {
     bool done[MAX_TRACKED];
     size_t nturns;
     int pending_calls;
+    int nonblocking_calls;   /* of those, the ones the model answers in a turn of its own */
+    unsigned owed_followups; /* answered non-blocking calls whose follow-up has not started */
     bool input_ended;
 } talk;
 
@@ -77,7 +79,7 @@ static long tracked(const talk *t, long long turn)
 
 static bool finished(const talk *t)
 {
-    if (!t->input_ended || !t->nturns || t->pending_calls > 0)
+    if (!t->input_ended || !t->nturns || t->pending_calls > 0 || t->owed_followups)
         return false;
     for (size_t i = 0; i < t->nturns; i++)
         if (!t->done[i])
@@ -149,8 +151,11 @@ static int on_event(talk *t, const json_t *ev)
     if (strcmp(name, "turn_started") == 0) {
         const char *cause = str_or(ev, "cause", "");
         long long of = json_integer_value(json_object_get(ev, "of_turn"));
-        if ((strcmp(cause, "audio") == 0 || (of && tracked(t, of) >= 0)) && t->nturns < MAX_TRACKED)
+        if ((strcmp(cause, "audio") == 0 || (of && tracked(t, of) >= 0)) && t->nturns < MAX_TRACKED) {
             t->turns[t->nturns++] = turn;
+            if (of)
+                t->owed_followups = 0; /* the model answers its calls */
+        }
     }
     if (t->json)
         print_json_line(ev);
@@ -177,9 +182,16 @@ static int on_event(talk *t, const json_t *ev)
         errline("[interrupted: %s]", str_or(ev, "reason", ""));
     } else if (strcmp(name, "tool_call") == 0) {
         t->pending_calls++;
+        if (strcmp(str_or(ev, "behavior", ""), "NON_BLOCKING") == 0)
+            t->nonblocking_calls++;
         return answer_call(t, ev);
     } else if (strcmp(name, "tool_result") == 0 || strcmp(name, "tool_cancel") == 0) {
         t->pending_calls--;
+        if (t->nonblocking_calls > 0) {
+            t->nonblocking_calls--;
+            if (strcmp(name, "tool_result") == 0 && strcmp(str_or(ev, "scheduling", ""), "SILENT") != 0)
+                t->owed_followups++;
+        }
     } else if (strcmp(name, "turn_complete") == 0) {
         long i = tracked(t, turn);
         if (i >= 0)
