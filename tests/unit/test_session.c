@@ -1144,3 +1144,32 @@ TEST(activity_marks_need_vad_off_and_images_go_as_video)
     CHECK_INT(daemon_down(), 0);
     fake_ipc_client_free(w);
 }
+
+TEST(a_key_file_that_appears_later_is_read_and_the_refusal_names_it)
+{
+    daemon_up();
+    D.cfg.api_key[0] = '\0';
+    char dir[] = "/tmp/gld-test-key-XXXXXX", path[64];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/gemini-api-key", dir);
+    snprintf(D.cfg.api_key_file, sizeof D.cfg.api_key_file, "%s", path);
+    ipc_client *w = fake_ipc_client_new(1);
+    gld_session *s = open_session("s", MODEL, w);
+    send_prompt(s, w, "one", false);
+    CHECK_INT(NCONNS, 0);
+    (void)fake_ipc_next_line(w); /* connecting */
+    char want[160];
+    snprintf(want, sizeof want, "\"state\":\"closed\",\"reason\":\"cannot read API key file %s: No such file", path);
+    CHECK_CONTAINS(fake_ipc_next_line(w), want); /* a real message, not uninitialised bytes */
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    fputs("from-the-file\n", f);
+    fclose(f);
+    send_prompt(s, w, "two", false);
+    CHECK_INT(NCONNS, 1);
+    CHECK_STR(CONNS[0].headers, "x-goog-api-key: from-the-file|");
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(w);
+    unlink(path);
+    rmdir(dir);
+}
