@@ -163,7 +163,10 @@ int cmd_ask(const globals *g, int argc, char **argv)
     }
     if (f.wav && gl_wav_close(f.wav, &e) < 0 && (rc == EXIT_OK))
         rc = report(&e);
-    glive_close(f.c);
+    if (rc == EXIT_OK)
+        glive_close(f.c);
+    else /* given up (unreachable, timeout, signal): gliveD must not send the prompt later */
+        glive_abandon(f.c);
     follow_free(&f);
     json_decref(tool_reply);
     free(stdin_prompt);

@@ -105,7 +105,7 @@ static int chat_connect(chat *ch, bool banner)
  * and answers its pending function calls with an error, which is how a prompt is given up. */
 static int chat_reconnect(chat *ch)
 {
-    glive_close(ch->f.c);
+    glive_abandon(ch->f.c);
     ch->f.c = NULL;
     return chat_connect(ch, false);
 }
@@ -233,6 +233,11 @@ static long read_plain(char *buf)
 
 static long read_edited(chat *ch, char *buf)
 {
+    /* A Ctrl-C that came after the answer ended, before this prompt, stopped nothing: it must
+     * not stop the next answer either. */
+    int pending = take_signal();
+    if (pending && pending != SIGINT)
+        return LINE_SIGNAL;
     for (;;) {
         int count = 0;
         const char *line = el_gets(ch->el, &count);
@@ -444,7 +449,10 @@ int cmd_chat(const globals *g, int argc, char **argv)
         editor_end(&ch);
     }
     audio_stop(&ch);
-    glive_close(ch.f.c);
+    if (rc == EXIT_SIGNAL) /* a prompt may still wait: it must not be sent after we left */
+        glive_abandon(ch.f.c);
+    else
+        glive_close(ch.f.c);
     follow_free(&ch.f);
     json_decref(ch.open_req);
     json_decref(tool_reply);
