@@ -26,8 +26,8 @@ const char cmd_open_usage[] =
     "  --keep-connected    stay connected even when unused (no idle timeout)\n"
     "  --json              print the reply as it is\n"
     "\n"
-    "Later prompts attach with the same options or none (glivectl ask --session NAME \"...\"; an\n"
-    "AUDIO session needs --audio or --wav there too).\n";
+    "Later prompts attach with the same options or none (glivectl ask --session NAME \"...\"); a\n"
+    "session opened with --audio needs it (or a WAV file) with ask too.\n";
 
 const char cmd_close_usage[] =
     "Usage: glivectl close [--session NAME] [--json]\n"
