@@ -182,7 +182,9 @@ static void editor_start(chat *ch, const char *argv0)
     el_set(ch->el, EL_PROMPT, prompt_fn);
     el_set(ch->el, EL_EDITOR, "emacs");
     el_set(ch->el, EL_HIST, history, ch->hist);
-    el_set(ch->el, EL_SIGNAL, 0); /* SIGINT is ours (catch_signals): it ends the read with EINTR */
+    /* SIGINT is ours (catch_signals): it ends the read with EINTR. libedit's own handlers would
+     * re-send each signal to the whole process group, a test runner included. */
+    el_set(ch->el, EL_SIGNAL, 0);
     el_set(ch->el, EL_BIND, "^R", "em-inc-search-prev", NULL);
     el_source(ch->el, NULL); /* the user's ~/.editrc, as every libedit program */
     history_setup(ch);
@@ -192,8 +194,11 @@ static void editor_end(chat *ch)
 {
     if (ch->hist) {
         HistEvent ev;
-        if (ch->hist_path[0])
+        if (ch->hist_path[0]) {
+            mode_t old = umask(077); /* prompts are nobody else's business */
             history(ch->hist, &ev, H_SAVE, ch->hist_path);
+            umask(old);
+        }
         history_end(ch->hist);
     }
     if (ch->el)
@@ -240,6 +245,9 @@ static long read_edited(chat *ch, char *buf)
         return LINE_SIGNAL;
     for (;;) {
         int count = 0;
+        /* No EL_SIGNAL (its handler re-sends signals to the whole process group), so libedit
+         * does not follow SIGWINCH: the terminal's width is read again before each line. */
+        el_resize(ch->el);
         const char *line = el_gets(ch->el, &count);
         if (!line) {
             if (count < 0 && errno == EINTR) {

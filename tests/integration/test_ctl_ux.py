@@ -334,7 +334,9 @@ def test_chat_on_a_terminal_edits_lines_and_keeps_history(ctx):
     t.read_until("tty> ")
     t.type(b"\x04")  # Ctrl-D leaves
     assert t.wait() == 0, t.seen + t.out
-    with open(os.path.join(state, "glive", "chat_history")) as f:
+    hist_path = os.path.join(state, "glive", "chat_history")
+    assert os.stat(hist_path).st_mode & 0o077 == 0, oct(os.stat(hist_path).st_mode)  # the user's only
+    with open(hist_path) as f:
         hist = f.read()
     assert "Hello?" in hist and "draft" not in hist, hist
     assert not any(m in (t.seen + t.out).decode(errors="replace") for m in harness.SANITIZER_MARKS), t.out
