@@ -12,6 +12,9 @@ PYTHON  ?= /usr/bin/python3
 PKGS    := libuv jansson openssl soxr
 # Debian's libwslay-dev ships no .pc file: fall back to -lwslay.
 WSLAY_LIBS := $(shell pkg-config --libs wslay 2>/dev/null || echo -lwslay)
+# libedit (libedit-dev): line editing and history for `glivectl chat`, linked into glivectl
+# only (the daemon, the library and the tests have no terminal to edit on).
+EDIT_LIBS  := $(shell pkg-config --libs libedit 2>/dev/null || echo -ledit)
 
 OPT     ?= -O2 -g
 SAN     ?=
@@ -112,7 +115,7 @@ $(BUILD)/glive-emulator: $(call obj,emulator/main.c) $(foreach l,emulator $(USES
 $(BUILD)/gliveD: $(call obj,daemon/main.c) $(foreach l,daemon $(USES_daemon),$(call lib,$(l)))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/glivectl: $(call obj,client/glivectl/main.c) $(foreach l,client/glivectl $(USES_client/glivectl),$(call lib,$(l)))
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(EDIT_LIBS)
 
 # Test doubles (tests/unit/fake_*.c) are linked before the libraries, so they replace the real
 # implementation of an interface (fake_ipc.c stands for daemon/ipc.c). TEST_EXTRA_test_x lists them.

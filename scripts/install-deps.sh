@@ -6,6 +6,9 @@ set -eu
 pkgs="build-essential pkg-config libuv1-dev libjansson-dev libssl-dev libwslay-dev libhttp-parser-dev"
 # libsoxr: the band-limiting resampler for microphone audio at rates other than 16 kHz
 pkgs="$pkgs libsoxr-dev"
+# libedit-dev: line editing and history for `glivectl chat` on a terminal (BSD licence, Debian's
+# own; linked into glivectl only).
+pkgs="$pkgs libedit-dev"
 # Runtime: run_python runs the model's code with python3 inside a bubblewrap sandbox
 # (daemon/sandbox.c, bwrap 0.8 or later); without bwrap only `--code-sandbox none` can run code.
 pkgs="$pkgs bubblewrap python3"

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client/glivectl/suggest.h"
 #include "common/xalloc.h"
 #include "proto/line.h"
 
@@ -16,25 +17,50 @@ void gl_ask_opts_free(gl_ask_opts *o)
     o->nfunctions = 0;
 }
 
-/* Options taking a value, and where it goes. */
+/* The session options of ask, chat, open and close, and which commands take each. */
 enum opt_kind { O_SESSION, O_MODEL, O_WAV, O_FUNCTION, O_TOOLS, O_SYSTEM, O_TOOL_REPLY,
-                O_AUDIO, O_CODE, O_SEARCH, O_JSON, O_HELP };
+                O_AUDIO, O_CODE, O_SEARCH, O_JSON, O_KEEP, O_QUIET, O_HELP };
+
+#define ASK (1u << GL_CMD_ASK)
+#define CHAT (1u << GL_CMD_CHAT)
+#define OPEN (1u << GL_CMD_OPEN)
+#define CLOSE (1u << GL_CMD_CLOSE)
+#define CONFIG (ASK | CHAT | OPEN) /* what a session is opened with */
 
 static const struct {
     const char *name;
     enum opt_kind kind;
     bool value;
+    unsigned cmds;
 } ASK_OPTS[] = {
-    {"--session", O_SESSION, true},     {"--model", O_MODEL, true},
-    {"--wav", O_WAV, true},             {"--function", O_FUNCTION, true},
-    {"--tools", O_TOOLS, true},         {"--system", O_SYSTEM, true},
-    {"--tool-reply", O_TOOL_REPLY, true},
-    {"--audio", O_AUDIO, false},        {"--code-execution", O_CODE, false},
-    {"--google-search", O_SEARCH, false}, {"--json", O_JSON, false},
-    {"--help", O_HELP, false},          {"-h", O_HELP, false},
+    {"--session", O_SESSION, true, CONFIG | CLOSE}, {"--model", O_MODEL, true, CONFIG},
+    {"--wav", O_WAV, true, ASK},                    {"--function", O_FUNCTION, true, CONFIG},
+    {"--tools", O_TOOLS, true, CONFIG},             {"--system", O_SYSTEM, true, CONFIG},
+    {"--tool-reply", O_TOOL_REPLY, true, ASK | CHAT},
+    {"--audio", O_AUDIO, false, CONFIG},            {"--code-execution", O_CODE, false, CONFIG},
+    {"--google-search", O_SEARCH, false, CONFIG},   {"--json", O_JSON, false, ASK | OPEN | CLOSE},
+    {"--keep-connected", O_KEEP, false, CONFIG},
+    {"--quiet", O_QUIET, false, ASK | CHAT},        {"-q", O_QUIET, false, ASK | CHAT},
+    {"--help", O_HELP, false, CONFIG | CLOSE},      {"-h", O_HELP, false, CONFIG | CLOSE},
 };
+#define NOPTS (sizeof ASK_OPTS / sizeof ASK_OPTS[0])
 
-int gl_ask_parse(int argc, char **argv, gl_ask_opts *o, gl_err *err)
+static const char *const CMD_NAMES[] = {"ask", "chat", "open", "close"};
+
+static int unknown_option(gl_cmd cmd, const char *a, size_t nlen, gl_err *err)
+{
+    const char *names[NOPTS];
+    for (size_t j = 0; j < NOPTS; j++)
+        names[j] = ASK_OPTS[j].cmds & (1u << cmd) ? ASK_OPTS[j].name : NULL;
+    const char *hint = gl_suggest(a, nlen, names, NOPTS);
+    int shown = (int)(nlen > 60 ? 60 : nlen);
+    if (hint)
+        return gl_fail(err, "usage", "unknown option \"%.*s\" for %s (did you mean \"%s\"?)", shown,
+                       a, CMD_NAMES[cmd], hint);
+    return gl_fail(err, "usage", "unknown option \"%.*s\" for %s", shown, a, CMD_NAMES[cmd]);
+}
+
+int gl_session_parse(gl_cmd cmd, int argc, char **argv, gl_ask_opts *o, gl_err *err)
 {
     memset(o, 0, sizeof *o);
     o->session = GL_ASK_DEFAULT_SESSION;
@@ -42,10 +68,15 @@ int gl_ask_parse(int argc, char **argv, gl_ask_opts *o, gl_err *err)
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (opts_done || a[0] != '-' || strcmp(a, "-") == 0) {
+            if (cmd != GL_CMD_ASK)
+                return gl_fail(err, "usage", "unexpected argument \"%.40s\"%s", a,
+                               cmd == GL_CMD_CHAT ? " (chat reads its prompts from stdin)" : "");
             if (o->prompt)
                 return gl_fail(err, "usage", "more than one PROMPT (\"%.40s\", \"%.40s\"): quote the prompt",
                                o->prompt, a);
             o->prompt = a;
+            /* "-" is stdin, as for most tools; `ask -- -` still sends a lone dash */
+            o->prompt_stdin = !opts_done && strcmp(a, "-") == 0;
             continue;
         }
         if (strcmp(a, "--") == 0) {
@@ -55,11 +86,12 @@ int gl_ask_parse(int argc, char **argv, gl_ask_opts *o, gl_err *err)
         const char *eq = strchr(a, '=');
         size_t nlen = eq && a[1] == '-' ? (size_t)(eq - a) : strlen(a);
         int k = -1;
-        for (size_t j = 0; j < sizeof ASK_OPTS / sizeof ASK_OPTS[0]; j++)
-            if (strlen(ASK_OPTS[j].name) == nlen && strncmp(ASK_OPTS[j].name, a, nlen) == 0)
+        for (size_t j = 0; j < NOPTS; j++)
+            if ((ASK_OPTS[j].cmds & (1u << cmd)) && strlen(ASK_OPTS[j].name) == nlen &&
+                strncmp(ASK_OPTS[j].name, a, nlen) == 0)
                 k = (int)j;
         if (k < 0)
-            return gl_fail(err, "usage", "unknown option \"%.*s\" for ask", (int)(nlen > 60 ? 60 : nlen), a);
+            return unknown_option(cmd, a, nlen, err);
         const char *val = NULL;
         if (ASK_OPTS[k].value) {
             if (eq && a[1] == '-')
@@ -82,6 +114,8 @@ int gl_ask_parse(int argc, char **argv, gl_ask_opts *o, gl_err *err)
         case O_CODE: o->code_execution = true; break;
         case O_SEARCH: o->google_search = true; break;
         case O_JSON: o->json = true; break;
+        case O_KEEP: o->keep_connected = true; break;
+        case O_QUIET: o->quiet = true; break;
         case O_HELP: o->help = true; break;
         case O_FUNCTION: {
             if (!*val)
@@ -98,14 +132,19 @@ int gl_ask_parse(int argc, char **argv, gl_ask_opts *o, gl_err *err)
         return gl_fail(err, "usage", "option \"--wav\" needs a FILE");
     if (o->model && !*o->model)
         return gl_fail(err, "usage", "option \"--model\" needs a NAME");
-    if (!o->prompt)
+    if (cmd == GL_CMD_ASK && !o->prompt)
         return gl_fail(err, "usage", "missing PROMPT");
-    if (!*o->prompt)
+    if (cmd == GL_CMD_ASK && !*o->prompt)
         return gl_fail(err, "usage", "PROMPT is empty");
     gl_err e;
     if (!gl_session_name_ok(o->session, &e))
         return gl_fail(err, "usage", "%s", e.msg);
     return 0;
+}
+
+int gl_ask_parse(int argc, char **argv, gl_ask_opts *o, gl_err *err)
+{
+    return gl_session_parse(GL_CMD_ASK, argc, argv, o, err);
 }
 
 const char *gl_ask_modality(const gl_ask_opts *o)
@@ -181,6 +220,8 @@ json_t *gl_ask_open_request(const gl_ask_opts *o, gl_err *err)
         json_object_set_new(req, "model", gl_json_text(o->model));
     if (o->system)
         json_object_set_new(req, "system_instruction", gl_json_text(o->system));
+    if (o->keep_connected)
+        json_object_set_new(req, "keep_connected", json_true());
     if (json_array_size(tools))
         json_object_set(req, "tools", tools);
     json_decref(tools);

@@ -27,9 +27,17 @@ typedef struct gl_ask_opts {
     const char *system;         /* --system TEXT */
     const char *tool_reply;     /* --tool-reply JSON (text) */
     bool json;                  /* --json */
+    bool keep_connected;        /* --keep-connected: the daemon never parks the session */
+    bool quiet;                 /* --quiet: no status lines (queued, connecting...) on stderr */
     bool help;                  /* --help / -h was given: nothing else is checked */
     const char *prompt;
+    bool prompt_stdin;          /* PROMPT was "-" (before any "--"): read it from stdin */
 } gl_ask_opts;
+
+/* The commands sharing these options: ask, and chat/open/close, which take the session
+ * options of ask that fit them (chat: not --wav/--json; open: not --wav/--tool-reply; close:
+ * --session and --json only) and no PROMPT. */
+typedef enum gl_cmd { GL_CMD_ASK, GL_CMD_CHAT, GL_CMD_OPEN, GL_CMD_CLOSE } gl_cmd;
 
 /* Parses the arguments after "ask" (argv[0] is the first of them). Options and the one PROMPT may
  * come in any order; "--opt VALUE" and "--opt=VALUE" both work; "--" ends the options (a prompt
@@ -37,6 +45,9 @@ typedef struct gl_ask_opts {
  * `unknown option "--foo"`, `option "--session" needs a value`, `missing PROMPT`,
  * `more than one PROMPT ("a", "b"): quote the prompt`. Always call gl_ask_opts_free. */
 int gl_ask_parse(int argc, char **argv, gl_ask_opts *o, gl_err *err);
+/* The same for any of the commands of gl_cmd. An unknown option's message names the closest
+ * one the command takes: `unknown option "--sesion" for ask (did you mean "--session"?)`. */
+int gl_session_parse(gl_cmd cmd, int argc, char **argv, gl_ask_opts *o, gl_err *err);
 void gl_ask_opts_free(gl_ask_opts *o);
 
 /* "AUDIO" if --audio or --wav, else "TEXT". */
@@ -51,7 +62,8 @@ json_t *gl_ask_tools(const gl_ask_opts *o, const json_t *extra);
 /* Reads the --tools file: a JSON array of objects. Error code "usage" naming the file. */
 json_t *gl_ask_load_tools(const char *path, gl_err *err);
 
-/* The whole `open` request: {op, session, modality, model?, system_instruction?, tools?}, with
+/* The whole `open` request: {op, session, modality, model?, system_instruction?,
+ * keep_connected?, tools?}, with
  * `tools` only when non-empty. Loads o->tools_file. Error code "usage" (bad session name, bad
  * tools file). */
 json_t *gl_ask_open_request(const gl_ask_opts *o, gl_err *err);

@@ -33,7 +33,7 @@ static void print_kv(const char *prefix, const json_t *obj)
             size_t i;
             json_t *item;
             json_array_foreach(v, i, item) {
-                char *s = dump(item);
+                char *s = dump_human(item);
                 o_printf(&OUT, "  - %s\n", s);
                 free(s);
             }

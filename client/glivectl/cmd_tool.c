@@ -652,19 +652,18 @@ int cmd_tool(const globals *g, int argc, char **argv)
 {
     gl_tool_opts o;
     gl_err e;
-    if (gl_tool_parse(argc, argv, &o, &e) < 0) {
-        errline("glivectl tool: %s", e.msg);
-        fputs(cmd_tool_usage, stderr);
-        return EXIT_USAGE;
-    }
+    if (gl_tool_parse(argc, argv, &o, &e) < 0)
+        return usage_fail("tool", "%s", e.msg);
     if (o.help) {
         fputs(cmd_tool_usage, stdout);
         return EXIT_OK;
     }
     json_t *req = gl_tool_register_request(&o, &e);
+    if (!req && strcmp(e.code, "usage") == 0)
+        return usage_fail("tool", "%s", e.msg);
     if (!req) {
         errline("glivectl tool: %s", e.msg);
-        return strcmp(e.code, "usage") == 0 ? EXIT_USAGE : EXIT_ERR;
+        return EXIT_ERR;
     }
     return serve(g->socket, g->timeout_ms, &o, req);
 }

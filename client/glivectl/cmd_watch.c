@@ -89,10 +89,8 @@ int cmd_watch(const globals *g, int argc, char **argv)
     if (r)
         return r > 0 ? EXIT_OK : EXIT_USAGE;
     gl_err e;
-    if (!gl_session_name_ok(session, &e)) {
-        errline("glivectl watch: %s", e.msg);
-        return EXIT_USAGE;
-    }
+    if (!gl_session_name_ok(session, &e))
+        return usage_fail("watch", "%s", e.msg);
     glive_client *c = connect_daemon(g);
     if (!c)
         return EXIT_CONNECT;

@@ -27,6 +27,13 @@ void catch_signals(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
+int take_signal(void)
+{
+    int sig = got_signal;
+    got_signal = 0;
+    return sig;
+}
+
 static int64_t now_ms(void)
 {
     struct timespec ts;

@@ -46,9 +46,12 @@ int report(const gl_err *e);
 /* Compact JSON of v (malloc'd; "?" if it cannot be encoded). */
 char *dump(const json_t *v);
 void print_json_line(const json_t *v);
-/* A JSON value for humans (malloc'd, never NULL): strings as they are, null as "-", containers
- * as compact JSON. */
+/* A JSON value for humans (malloc'd, never NULL): strings as they are, null as "-", reals
+ * rounded (12.7, 0.12, 1235), containers as compact JSON with their reals rounded. */
 char *human(const json_t *v);
+/* Compact JSON of v with its reals rounded as human() does (malloc'd; "?" if it cannot be
+ * encoded). */
+char *dump_human(const json_t *v);
 const char *str_or(const json_t *o, const char *key, const char *dflt);
 /* The readable form of a "code" / "code_result" event (shared by ask and watch). */
 void print_code(ostream *o, const json_t *ev);
@@ -58,6 +61,8 @@ void print_code_result(ostream *o, const json_t *ev);
 
 /* SIGINT/SIGTERM set a flag that wait_event notices (no SA_RESTART). */
 void catch_signals(void);
+/* The signal caught since the last call (0 if none), and forget it: chat goes on after Ctrl-C. */
+int take_signal(void);
 /* Waits for the next event, at most timeout_ms (-1 forever) but in slices so that a signal is
  * seen. NULL with err (code "timeout" when timeout_ms passed, "signal" on SIGINT/SIGTERM). */
 json_t *wait_event(glive_client *c, int timeout_ms, gl_err *err);
@@ -74,6 +79,9 @@ json_t *request_ok(glive_client *c, const globals *g, json_t *req, int *rc);
  * (printed), 1 for --help (printed), 0 to go on. */
 int simple_args(int argc, char **argv, const char *usage, bool *json, const char **pos, int npos,
                 const char *cmd);
+/* A usage error of `glivectl CMD` (cmd NULL: of glivectl itself): the message on one line, then
+ * "Try 'glivectl CMD --help'." on stderr. Returns EXIT_USAGE. */
+int usage_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- the commands (cmd_*.c) ---------------------------------------------------------------- */
 
@@ -81,6 +89,9 @@ int simple_args(int argc, char **argv, const char *usage, bool *json, const char
 typedef int (*cmd_fn)(const globals *g, int argc, char **argv);
 
 int cmd_ask(const globals *g, int argc, char **argv);
+int cmd_chat(const globals *g, int argc, char **argv);
+int cmd_open(const globals *g, int argc, char **argv);
+int cmd_close(const globals *g, int argc, char **argv);
 int cmd_watch(const globals *g, int argc, char **argv);
 int cmd_sessions(const globals *g, int argc, char **argv);
 int cmd_status(const globals *g, int argc, char **argv);
@@ -88,7 +99,7 @@ int cmd_tool(const globals *g, int argc, char **argv);
 int cmd_talk(const globals *g, int argc, char **argv);
 
 extern const char cmd_talk_usage[];
-extern const char cmd_ask_usage[], cmd_watch_usage[], cmd_sessions_usage[], cmd_status_usage[],
-    cmd_tool_usage[];
+extern const char cmd_ask_usage[], cmd_chat_usage[], cmd_open_usage[], cmd_close_usage[],
+    cmd_watch_usage[], cmd_sessions_usage[], cmd_status_usage[], cmd_tool_usage[];
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "client/glivectl/ask_args.h"
 #include "client/glivectl/glivectl.h"
+#include "client/glivectl/suggest.h"
 #include "common/xalloc.h"
 #include "proto/version.h"
 
@@ -42,6 +43,9 @@ static const struct command {
     const char *summary;
 } COMMANDS[] = {
     {"ask", cmd_ask, cmd_ask_usage, "send a prompt and stream the answer"},
+    {"chat", cmd_chat, cmd_chat_usage, "a conversation: one prompt per line, answers streamed"},
+    {"open", cmd_open, cmd_open_usage, "open (or attach to) a session without a prompt"},
+    {"close", cmd_close, cmd_close_usage, "close a session: gliveD forgets its conversation"},
     {"watch", cmd_watch, cmd_watch_usage, "print every event of a session as it arrives"},
     {"sessions", cmd_sessions, cmd_sessions_usage, "list gliveD's sessions"},
     {"status", cmd_status, cmd_status_usage, "show gliveD's status"},
@@ -72,11 +76,17 @@ static void print_usage(FILE *f)
     fprintf(f, USAGE, list);
 }
 
-static int usage_error(const char *fmt, const char *arg)
+/* An unknown command, with the closest one when it looks like a typo. */
+static int unknown_command(const char *name)
 {
-    errline(fmt, arg);
-    print_usage(stderr);
-    return EXIT_USAGE;
+    const char *names[NCOMMANDS + 1];
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        names[i] = COMMANDS[i].name;
+    names[NCOMMANDS] = "help";
+    const char *hint = gl_suggest(name, strlen(name), names, NCOMMANDS + 1);
+    if (hint)
+        return usage_fail(NULL, "unknown command \"%.60s\" (did you mean \"%s\"?)", name, hint);
+    return usage_fail(NULL, "unknown command \"%.60s\"", name);
 }
 
 int main(int argc, char **argv)
@@ -101,29 +111,44 @@ int main(int argc, char **argv)
             return EXIT_OK;
         } else if (strcmp(a, "--socket") == 0 || strcmp(a, "--timeout") == 0) {
             if (i + 1 >= argc)
-                return usage_error("glivectl: option \"%s\" needs a value", a);
+                return usage_fail(NULL, "option \"%s\" needs a value", a);
             val = argv[++i];
         } else if (strncmp(a, "--socket=", 9) == 0 || strncmp(a, "--timeout=", 10) == 0) {
             val = strchr(a, '=') + 1;
         } else {
-            return usage_error("glivectl: unknown option \"%s\" (global options come before the "
-                               "command)", a);
+            static const char *const globals_[] = {"--socket", "--timeout", "--help", "--version"};
+            size_t nlen = strcspn(a, "=");
+            const char *hint = gl_suggest(a, nlen, globals_, 4);
+            if (hint)
+                return usage_fail(NULL, "unknown option \"%.*s\" (did you mean \"%s\"?)",
+                                  (int)(nlen > 60 ? 60 : nlen), a, hint);
+            return usage_fail(NULL, "unknown option \"%.*s\" (global options come before the "
+                              "command)", (int)(nlen > 60 ? 60 : nlen), a);
         }
         if (strncmp(a, "--socket", 8) == 0) {
             if (!*val)
-                return usage_error("glivectl: %s needs a PATH", "--socket");
+                return usage_fail(NULL, "%s needs a PATH", "--socket");
             g.socket = val;
         } else if (gl_parse_timeout(val, &g.timeout_ms, &e) < 0) {
-            return usage_error("glivectl: %s", e.msg);
+            return usage_fail(NULL, "%s", e.msg);
         }
     }
-    if (i >= argc)
-        return usage_error("glivectl: %s", "missing COMMAND");
+    if (i >= argc) {
+        char list[256] = "";
+        size_t len = 0;
+        for (size_t k = 0; k < NCOMMANDS && len < sizeof list; k++) {
+            int n = snprintf(list + len, sizeof list - len, "%s%s", k ? ", " : "", COMMANDS[k].name);
+            if (n < 0)
+                break;
+            len += (size_t)n;
+        }
+        return usage_fail(NULL, "missing COMMAND (one of: %s)", list);
+    }
     const char *name = argv[i];
     if (strcmp(name, "help") == 0) {
         const struct command *cmd = i + 1 < argc ? find_command(argv[i + 1]) : NULL;
         if (i + 1 < argc && !cmd)
-            return usage_error("glivectl: unknown command \"%s\"", argv[i + 1]);
+            return unknown_command(argv[i + 1]);
         if (cmd)
             fputs(cmd->usage, stdout);
         else
@@ -132,7 +157,7 @@ int main(int argc, char **argv)
     }
     const struct command *cmd = find_command(name);
     if (!cmd)
-        return usage_error("glivectl: unknown command \"%s\"", name);
+        return unknown_command(name);
     int rc = cmd->fn(&g, argc - i - 1, argv + i + 1);
     if (fflush(stdout) != 0 && rc == EXIT_OK) {
         fprintf(stderr, "glivectl: io: cannot write to stdout: %s\n", strerror(errno));

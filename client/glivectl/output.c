@@ -1,6 +1,7 @@
 /* glivectl's output: stdout and stderr written as the text streams in, one-line diagnostics, and
  * JSON shown to humans. */
 #include <jansson.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,9 +87,70 @@ void print_json_line(const json_t *v)
     free(s);
 }
 
+/* A real for people: three significant figures at most below 100, whole numbers above
+ * (12.718999999999999 -> "12.7", 0.123456 -> "0.12", 1234.6 -> "1235"), no trailing zeros. */
+static void fmt_real(char *buf, size_t size, double v)
+{
+    double a = fabs(v);
+    snprintf(buf, size, "%.*f", a >= 100 ? 0 : a >= 10 ? 1 : 2, v);
+    if (strchr(buf, '.')) {
+        size_t n = strlen(buf);
+        while (n && buf[n - 1] == '0')
+            buf[--n] = '\0';
+        if (n && buf[n - 1] == '.')
+            buf[--n] = '\0';
+    }
+    if (strcmp(buf, "-0") == 0)
+        snprintf(buf, size, "0");
+}
+
+/* A copy of v with every real rounded as fmt_real does. */
+static json_t *rounded(const json_t *v)
+{
+    if (json_is_real(v)) {
+        char buf[64];
+        fmt_real(buf, sizeof buf, json_real_value(v));
+        return json_real(strtod(buf, NULL));
+    }
+    json_t *out;
+    if (json_is_object(v)) {
+        out = json_object();
+        const char *k;
+        json_t *x;
+        json_object_foreach((json_t *)v, k, x)
+            json_object_set_new(out, k, rounded(x));
+        return out;
+    }
+    if (json_is_array(v)) {
+        out = json_array();
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x)
+            json_array_append_new(out, rounded(x));
+        return out;
+    }
+    return json_deep_copy(v);
+}
+
+char *dump_human(const json_t *v)
+{
+    json_t *r = v ? rounded(v) : NULL;
+    /* after rounding, 12 digits print the short form (12.7), never 12.699999999999999 */
+    char *s = r ? json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY |
+                                    JSON_REAL_PRECISION(12))
+                : NULL;
+    json_decref(r);
+    return s ? s : gl_xstrdup("?");
+}
+
 char *human(const json_t *v)
 {
     char *s = NULL;
+    if (json_is_real(v)) {
+        char buf[64];
+        fmt_real(buf, sizeof buf, json_real_value(v));
+        return gl_xstrdup(buf);
+    }
     if (json_is_string(v))
         return gl_xstrdup(json_string_value(v));
     if (!v || json_is_null(v))
@@ -98,7 +160,7 @@ char *human(const json_t *v)
             return gl_xstrdup("?");
         return s;
     }
-    return dump(v);
+    return dump_human(v);
 }
 
 const char *str_or(const json_t *o, const char *key, const char *dflt)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client/glivectl/suggest.h"
 #include "common/buf.h"
 #include "common/xalloc.h"
 #include "proto/line.h"
@@ -77,9 +78,17 @@ int gl_tool_parse(int argc, char **argv, gl_tool_opts *o, gl_err *err)
         for (size_t j = 0; j < sizeof TOOL_OPTS / sizeof TOOL_OPTS[0]; j++)
             if (strlen(TOOL_OPTS[j].name) == nlen && strncmp(TOOL_OPTS[j].name, a, nlen) == 0)
                 k = (int)j;
-        if (k < 0)
+        if (k < 0) {
+            const char *names[sizeof TOOL_OPTS / sizeof TOOL_OPTS[0]];
+            for (size_t j = 0; j < sizeof TOOL_OPTS / sizeof TOOL_OPTS[0]; j++)
+                names[j] = TOOL_OPTS[j].name;
+            const char *hint = gl_suggest(a, nlen, names, sizeof names / sizeof names[0]);
+            if (hint)
+                return gl_fail(err, "usage", "unknown option \"%.*s\" for tool (did you mean \"%s\"?)",
+                               (int)(nlen > 60 ? 60 : nlen), a, hint);
             return gl_fail(err, "usage", "unknown option \"%.*s\" for tool (COMMAND goes after --)",
                            (int)(nlen > 60 ? 60 : nlen), a);
+        }
         const char *val = NULL;
         if (TOOL_OPTS[k].value) {
             if (eq && a[1] == '-')

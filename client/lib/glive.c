@@ -359,6 +359,23 @@ void glive_close(glive_client *c)
     free(c);
 }
 
+void glive_abandon(glive_client *c)
+{
+    if (!c)
+        return;
+    /* After our end of file, gliveD cannot tell a client that closed from one that only shut
+     * its write side and still waits for the answers of its prompts (socat, nc -N): it keeps
+     * those prompts until a write to us fails. So make one fail now: with our read side shut,
+     * its writes get EPIPE, and the reply to this last request is such a write. The line is
+     * short: one send() of it cannot block. */
+    static const char bye[] = "{\"op\":\"hello\",\"client\":\"gone\"}\n";
+    if (!c->dead && shutdown(c->fd, SHUT_RD) == 0) {
+        ssize_t w = send(c->fd, bye, sizeof bye - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)w; /* nothing to do if it fails: then the connection is gone already */
+    }
+    glive_close(c);
+}
+
 int glive_fd(const glive_client *c) { return c->fd; }
 size_t glive_queued(const glive_client *c) { return c->qlen; }
 const char *glive_path(const glive_client *c) { return c->path; }

@@ -58,6 +58,11 @@ glive_client *glive_connect(const char *path, gl_err *err);
 /* Closes the socket and frees everything, queued events included. NULL is fine. */
 void glive_close(glive_client *c);
 
+/* glive_close for a client giving up on its prompts: gliveD learns at once that the client is
+ * gone (not merely done writing), so its prompts not sent yet are dropped, never sent later, and
+ * its pending function calls are answered with an error. NULL is fine. */
+void glive_abandon(glive_client *c);
+
 /* The socket, for callers that poll() several things: POLLIN means glive_next_event(c, 0, ...)
  * has something to read. Events already queued do not show on the fd: check glive_queued() too.
  * Do not read from or write to it directly. */

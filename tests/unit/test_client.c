@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "client/glivectl/ask_args.h"
+#include "client/glivectl/glivectl.h"
+#include "client/glivectl/suggest.h"
 #include "client/lib/b64.h"
 #include "client/lib/glive.h"
 #include "client/lib/wav.h"
@@ -455,6 +457,128 @@ TEST(parse_timeout)
     CHECK_INT(gl_parse_timeout("abc", &ms, &err), -1);
     CHECK_INT(gl_parse_timeout("", &ms, &err), -1);
     CHECK_INT(gl_parse_timeout("1e99", &ms, &err), -1);
+}
+
+TEST(session_parse_chat_open_close)
+{
+    gl_ask_opts o;
+    gl_err err;
+    char *chat_ok[] = {"--session", "c", "--audio", "--keep-connected", "-q", "--function", "f", NULL};
+    CHECK_INT(gl_session_parse(GL_CMD_CHAT, 7, chat_ok, &o, &err), 0);
+    CHECK(o.audio && o.keep_connected && o.quiet && !o.prompt && o.nfunctions == 1);
+    json_t *r = gl_ask_open_request(&o, &err);
+    char *s = json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    CHECK_STR(s, "{\"op\":\"open\",\"session\":\"c\",\"modality\":\"AUDIO\",\"keep_connected\":true,"
+                 "\"tools\":[{\"function_declarations\":[{\"name\":\"f\"}]}]}");
+    free(s);
+    json_decref(r);
+    gl_ask_opts_free(&o);
+
+    char *chat_prompt[] = {"Hello?", NULL};
+    CHECK_INT(gl_session_parse(GL_CMD_CHAT, 1, chat_prompt, &o, &err), -1);
+    CHECK_STR(err.msg, "unexpected argument \"Hello?\" (chat reads its prompts from stdin)");
+    gl_ask_opts_free(&o);
+    char *chat_wav[] = {"--wav", "x.wav", NULL};
+    CHECK_INT(gl_session_parse(GL_CMD_CHAT, 2, chat_wav, &o, &err), -1);
+    CHECK_STR(err.msg, "unknown option \"--wav\" for chat");
+    gl_ask_opts_free(&o);
+
+    char *open_ok[] = {"--session=k", "--system", "Be brief", "--json", NULL};
+    CHECK_INT(gl_session_parse(GL_CMD_OPEN, 4, open_ok, &o, &err), 0);
+    CHECK_STR(o.session, "k");
+    CHECK(o.json && !o.keep_connected);
+    gl_ask_opts_free(&o);
+    char *open_reply[] = {"--tool-reply", "{}", NULL};
+    CHECK_INT(gl_session_parse(GL_CMD_OPEN, 2, open_reply, &o, &err), -1);
+    CHECK_STR(err.msg, "unknown option \"--tool-reply\" for open");
+    gl_ask_opts_free(&o);
+
+    char *close_ok[] = {"--session", "k", NULL};
+    CHECK_INT(gl_session_parse(GL_CMD_CLOSE, 2, close_ok, &o, &err), 0);
+    CHECK_STR(o.session, "k");
+    gl_ask_opts_free(&o);
+    char *close_model[] = {"--model", "m", NULL};
+    CHECK_INT(gl_session_parse(GL_CMD_CLOSE, 2, close_model, &o, &err), -1);
+    CHECK_STR(err.msg, "unknown option \"--model\" for close");
+    gl_ask_opts_free(&o);
+    char *close_typo[] = {"--sesion", "k", NULL};
+    CHECK_INT(gl_session_parse(GL_CMD_CLOSE, 2, close_typo, &o, &err), -1);
+    CHECK_STR(err.msg, "unknown option \"--sesion\" for close (did you mean \"--session\"?)");
+    gl_ask_opts_free(&o);
+}
+
+TEST(ask_parse_stdin_prompt_and_hints)
+{
+    gl_ask_opts o;
+    gl_err err;
+    char *dash[] = {"--session", "s", "-", NULL};
+    CHECK_INT(gl_ask_parse(3, dash, &o, &err), 0);
+    CHECK(o.prompt_stdin);
+    CHECK_STR(o.prompt, "-");
+    gl_ask_opts_free(&o);
+    char *literal[] = {"--", "-", NULL};
+    CHECK_INT(gl_ask_parse(2, literal, &o, &err), 0);
+    CHECK(!o.prompt_stdin);
+    CHECK_STR(o.prompt, "-");
+    gl_ask_opts_free(&o);
+    char *typo[] = {"--google-serch", "x", NULL};
+    CHECK_INT(gl_ask_parse(2, typo, &o, &err), -1);
+    CHECK_STR(err.msg, "unknown option \"--google-serch\" for ask (did you mean \"--google-search\"?)");
+    gl_ask_opts_free(&o);
+    char *prefix[] = {"--code=1", "x", NULL};
+    CHECK_INT(gl_ask_parse(2, prefix, &o, &err), -1);
+    CHECK_STR(err.msg, "unknown option \"--code\" for ask (did you mean \"--code-execution\"?)");
+    gl_ask_opts_free(&o);
+}
+
+TEST(suggest_names)
+{
+    static const char *const cmds[] = {"ask", "chat", "open", "close", "watch", "sessions", "status",
+                                       "tool", "help"};
+    size_t n = sizeof cmds / sizeof cmds[0];
+#define SUGGEST(w) gl_suggest(w, strlen(w), cmds, n)
+    CHECK_STR(SUGGEST("ak"), "ask");
+    CHECK_STR(SUGGEST("stauts"), "status");   /* a swap is one edit */
+    CHECK_STR(SUGGEST("sesions"), "sessions");
+    CHECK_STR(SUGGEST("Chat"), "chat");        /* case does not count... */
+    CHECK(SUGGEST("chat") == NULL);            /* ...and a right name is no typo */
+    CHECK_STR(SUGGEST("wat"), "watch");        /* the one name it begins */
+    CHECK(SUGGEST("s") == NULL);               /* sessions and status: not unique */
+    CHECK(SUGGEST("frobnicate") == NULL);
+    CHECK(SUGGEST("xyz") == NULL);
+#undef SUGGEST
+    static const char *const opts[] = {"--json", "--help", NULL, "--session"};
+    CHECK_STR(gl_suggest("--jsno", 6, opts, 4), "--json");
+    CHECK(gl_suggest("--", 2, opts, 4) == NULL); /* the dashes alone say nothing */
+    CHECK_STR(gl_suggest("--sessionx=1", 11, opts, 4), "--session");
+    CHECK_INT(gl_edit_distance("kitten", 6, "sitting"), 3);
+    CHECK_INT(gl_edit_distance("", 0, "abc"), 3);
+    CHECK_INT(gl_edit_distance("ab", 2, "ba"), 1);
+}
+
+TEST(human_numbers_are_rounded)
+{
+    json_t *v = json_real(12.718999999999999);
+    char *s = human(v);
+    CHECK_STR(s, "12.7");
+    free(s);
+    json_decref(v);
+    static const struct { double v; const char *want; } cases[] = {
+        {0.123456, "0.12"}, {1234.6, "1235"}, {3.0, "3"}, {0.001, "0"}, {-2.25, "-2.25"}, {99.96, "100"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        v = json_real(cases[i].v);
+        s = human(v);
+        CHECK_STR(s, cases[i].want);
+        free(s);
+        json_decref(v);
+    }
+    v = json_pack("{s:f, s:[f, i], s:s}", "age_s", 0.30000000000000004, "xs", 12.718999999999999, 7,
+                  "name", "k");
+    s = dump_human(v);
+    CHECK_STR(s, "{\"age_s\":0.3,\"xs\":[12.7,7],\"name\":\"k\"}");
+    free(s);
+    json_decref(v);
 }
 
 /* ---- a fake gliveD ------------------------------------------------------------------------- */
@@ -1144,8 +1268,7 @@ TEST(glivectl_exit_codes)
                         "(is gliveD running?)");
     const char *usage[] = {"ask", NULL};
     CHECK_INT(run_glivectl(usage, out, err, sizeof out), 2);
-    CHECK_CONTAINS(err, "missing PROMPT");
-    CHECK_CONTAINS(err, "Usage: glivectl ask");
+    CHECK_STR(err, "glivectl ask: missing PROMPT\nTry 'glivectl ask --help'.\n"); /* not the whole help */
     const char *version[] = {"--version", NULL};
     CHECK_INT(run_glivectl(version, out, err, sizeof out), 0);
     CHECK_CONTAINS(out, "glivectl ");
