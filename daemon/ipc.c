@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -429,6 +430,17 @@ static void reply_line_error(ipc_client *c, const gl_err *err)
     free(reply);
 }
 
+/* EOF means the peer shut its write side, or closed the socket: only a half-closed peer can
+ * still read its events. A closed one shows POLLHUP (both directions gone). */
+static bool peer_gone(ipc_client *c)
+{
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)&c->pipe, &fd) < 0)
+        return true;
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR));
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     ipc_client *c = stream->data;
@@ -458,7 +470,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         size_t len;
         if (gl_line_eof(&c->reader, &line, &len) == 1)
             deliver(c, line, len);
-        if (c->state == C_OPEN && c->s->h.busy && c->s->h.busy(c, c->s->ud)) {
+        if (c->state == C_OPEN && !peer_gone(c) && c->s->h.busy && c->s->h.busy(c, c->s->ud)) {
             /* `socat` without waiting, `nc -N`, a script that writes then reads: it still
              * wants the events of its turns, then the close */
             c->eof = true;

@@ -1638,8 +1638,8 @@ json_t *gld_session_info(const gld_session *s)
     if (s->keep_connected)
         json_object_set_new(o, "keep_connected", json_true());
     json_object_set_new(o, "tokens", json_integer((json_int_t)s->tokens));
-    json_object_set_new(o, "idle_s", s->last_activity ? json_integer((json_int_t)((now - s->last_activity) / 1000))
-                                                      : json_null());
+    json_object_set_new(o, "last_activity_s",
+                        s->last_activity ? json_integer((json_int_t)((now - s->last_activity) / 1000)) : json_null());
     json_object_set_new(o, "connection_age_s", ready ? json_real((double)(now - s->connected_at) / 1000)
                                                      : json_null());
     json_object_set_new(o, "handle_age_s", s->handle ? json_integer((json_int_t)(time(NULL) - s->handle_time))

@@ -295,7 +295,7 @@ TEST(prompt_waits_for_ready_then_streams_one_turn)
     json_t *info = gld_session_info(s);
     CHECK_INT(json_integer_value(json_object_get(info, "turns")), 1);
     CHECK_INT(json_integer_value(json_object_get(info, "tokens")), 0); /* this turn had no usage */
-    CHECK(json_is_integer(json_object_get(info, "idle_s")));
+    CHECK(json_is_integer(json_object_get(info, "last_activity_s")));
     json_decref(info);
     CHECK_INT(daemon_down(), 0);
     fake_ipc_client_free(w);

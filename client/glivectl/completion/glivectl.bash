@@ -19,7 +19,7 @@ _glivectl_reply()
 _glivectl()
 {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
-    local cmds="ask chat open close watch sessions status tool help"
+    local cmds="ask chat open close watch sessions status tool talk help"
     local i=1 cmd="" cmd_at=0 sock=""
     # The command is the first word that is neither a global option nor its value (bash splits
     # --socket=PATH into three words: "--socket", "=", "PATH").
@@ -59,6 +59,7 @@ _glivectl()
         close) opts="--session --json --help" ;;
         watch | sessions | status) opts="--json --help" ;;
         tool) opts="--session --name --description --parameters --timeout --scheduling --json --help" ;;
+        talk) opts="--session --model --in --out --rate --fast --function --json --help" ;;
         help)
             [ "$COMP_CWORD" -eq $((cmd_at + 1)) ] && _glivectl_reply -W "$cmds" -- "$cur"
             return ;;
