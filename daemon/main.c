@@ -1,6 +1,7 @@
 /* gliveD: keeps named Gemini Live sessions open on one libuv loop and serves local clients over
  * a Unix socket (proto/PROTOCOL.md). Runs in the foreground, logs to stderr. */
 #include <errno.h>
+#include <grp.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 static gld_daemon D;
 static uv_signal_t sig_term, sig_int, sig_hup;
 
+/* ---- the loop's handlers -------------------------------------------------------------------- */
 static void on_line(ipc_client *c, const char *line, size_t len, void *ud)
 {
     gld_dispatch_line(ud, c, line, len);
@@ -92,6 +94,42 @@ static void fit_open_files(void)
     }
 }
 
+/* Who may connect (daemon/access.h): the lists of the config, and the socket group when it
+ * exists (a name, or a gid as is). A missing group is not fatal: the socket then stays 0600,
+ * which refuses more, never less, and the operator is told what to do. */
+static void build_policy(void)
+{
+    gld_peer_policy *p = &D.policy;
+    memset(p, 0, sizeof *p);
+    p->self = geteuid();
+    p->nuids = D.cfg.allow_uids.n;
+    memcpy(p->uids, D.cfg.allow_uids.id, sizeof p->uids);
+    p->ngids = D.cfg.allow_gids.n;
+    memcpy(p->gids, D.cfg.allow_gids.id, sizeof p->gids);
+    const char *g = D.cfg.socket_group;
+    if (!*g)
+        return;
+    snprintf(p->group_name, sizeof p->group_name, "%s", g);
+    if (strspn(g, "0123456789") == strlen(g) && strlen(g) < 11 && strtoull(g, NULL, 10) < 0xffffffffull) {
+        p->group = (gid_t)strtoul(g, NULL, 10);
+        p->has_group = true;
+        return;
+    }
+    struct group gr, *res = NULL;
+    char buf[16384];
+    int rc = getgrnam_r(g, &gr, buf, sizeof buf, &res);
+    if (res) {
+        p->group = gr.gr_gid;
+        p->has_group = true;
+        return;
+    }
+    log_warn("socket group \"%s\" does not exist%s%s: the socket is mode 0600, only uid %u%s%s "
+             "may connect. Create the group (systemd-sysusers with gliveD's sysusers.d file, or "
+             "groupadd --system %s), or set --socket-group (\"\" for none)", g, rc ? ": " : "",
+             rc ? strerror(rc) : "", (unsigned)p->self, p->self ? " and root" : "",
+             p->nuids || p->ngids ? " and those of --allow-uid/--allow-group" : "", g);
+}
+
 /* Where gliveD may run code itself (run_python), says at start whether it can, and how. */
 static void probe_sandbox(void)
 {
@@ -144,12 +182,13 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     fit_open_files();
+    build_policy();
     D.loop = uv_default_loop();
     D.net = &gld_upstream_ws;
     D.started_ms = uv_now(D.loop);
     ipc_opts io = {.path = D.cfg.socket_path, .max_line = D.cfg.max_line,
                    .max_output = D.cfg.max_output, .max_output_total = D.cfg.max_output_total,
-                   .max_clients = D.cfg.max_clients};
+                   .max_clients = D.cfg.max_clients, .policy = &D.policy};
     static const ipc_handlers ih = {on_line, on_disconnect, on_busy};
     if (!(D.ipc = ipc_start(D.loop, &io, &ih, &D, &err))) {
         fprintf(stderr, "gliveD: %s\n", err.msg);
@@ -162,7 +201,7 @@ int main(int argc, char **argv)
     uv_signal_start(&sig_term, on_signal, SIGTERM);
     uv_signal_start(&sig_int, on_signal, SIGINT);
     uv_signal_start(&sig_hup, on_signal, SIGHUP);
-    log_info("listening on %s; Live API at %s (model %s)", D.cfg.socket_path, D.cfg.endpoint,
+    log_info("listening on %s; Live API at %s (model %s)", ipc_path(D.ipc), D.cfg.endpoint,
              D.cfg.model);
     probe_sandbox();
     if (D.cfg.state_dir[0]) {
