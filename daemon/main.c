@@ -1,5 +1,6 @@
 /* gliveD: keeps named Gemini Live sessions open on one libuv loop and serves local clients over
- * a Unix socket (proto/PROTOCOL.md). Runs in the foreground, logs to stderr. */
+ * a Unix socket (proto/PROTOCOL.md). Runs in the foreground, logs to stderr; under systemd it
+ * takes its socket from socket activation and reports its state (daemon/systemd.h). */
 #include <errno.h>
 #include <grp.h>
 #include <signal.h>
@@ -18,13 +19,86 @@
 #include "daemon/sandbox.h"
 #include "daemon/upstream.h"
 #include "daemon/session.h"
+#include "daemon/systemd.h"
 #include "daemon/tools.h"
 #include "transport/tls.h"
 
 static gld_daemon D;
 static uv_signal_t sig_term, sig_int, sig_hup;
+static gld_sd_notify notify;
+static uv_timer_t watchdog_timer, status_timer; /* only while notify.fd is open */
+static char status_sent[128];
+
+/* ---- systemd: the state it shows (STATUS=), the watchdog ---------------------------------- */
+
+static void status_text(char *out, size_t n)
+{
+    unsigned sessions = 0;
+    for (gld_session *s = D.sessions; s; s = gld_session_next(s))
+        sessions++;
+    ipc_stats st = {0};
+    if (D.ipc)
+        ipc_get_stats(D.ipc, &st);
+    snprintf(out, n, "%u session%s, %u client%s", sessions, sessions == 1 ? "" : "s", st.clients,
+             st.clients == 1 ? "" : "s");
+}
+
+/* READY=1 (first, and after a reload) or a changed STATUS=. */
+static void notify_status(bool ready)
+{
+    char text[96], msg[160];
+    status_text(text, sizeof text);
+    if (!ready && strcmp(text, status_sent) == 0)
+        return;
+    snprintf(status_sent, sizeof status_sent, "%s", text);
+    snprintf(msg, sizeof msg, "%sSTATUS=%s", ready ? "READY=1\n" : "", text);
+    gld_sd_notify_send(&notify, msg);
+}
+
+static void on_status_timer(uv_timer_t *t)
+{
+    (void)t;
+    notify_status(false);
+}
+
+static void on_watchdog(uv_timer_t *t)
+{
+    (void)t;
+    gld_sd_notify_send(&notify, "WATCHDOG=1");
+}
+
+/* After the socket listens and saved sessions are back: READY=1, then a STATUS= check every 2 s
+ * (sent only when it changed) and the watchdog pings. Both timers are unreferenced: they never
+ * keep the loop alive at shutdown. */
+static void notify_ready(void)
+{
+    if (notify.fd < 0)
+        return;
+    notify_status(true);
+    uv_timer_init(D.loop, &status_timer);
+    uv_timer_start(&status_timer, on_status_timer, 2000, 2000);
+    uv_unref((uv_handle_t *)&status_timer);
+    if (notify.watchdog_usec) {
+        uint64_t ms = notify.watchdog_usec / 2000; /* half of it, as sd_watchdog_enabled(3) says */
+        uv_timer_init(D.loop, &watchdog_timer);
+        uv_timer_start(&watchdog_timer, on_watchdog, 0, ms ? ms : 1);
+        uv_unref((uv_handle_t *)&watchdog_timer);
+        log_info("systemd watchdog: a ping every %llu ms", (unsigned long long)(ms ? ms : 1));
+    }
+}
+
+static void notify_stopping(void)
+{
+    if (notify.fd < 0)
+        return;
+    gld_sd_notify_send(&notify, "STOPPING=1\nSTATUS=stopping: closing sessions");
+    uv_close((uv_handle_t *)&status_timer, NULL);
+    if (notify.watchdog_usec) /* pings would only say the loop turns while sessions close */
+        uv_close((uv_handle_t *)&watchdog_timer, NULL);
+}
 
 /* ---- the loop's handlers -------------------------------------------------------------------- */
+
 static void on_line(ipc_client *c, const char *line, size_t len, void *ud)
 {
     gld_dispatch_line(ud, c, line, len);
@@ -39,6 +113,7 @@ static void shutdown_daemon(int signum)
         return;
     D.stopping = true;
     log_info("signal %d: stopping (closing sessions, then the socket)", signum);
+    notify_stopping();
     while (D.sessions) /* each close tells the session's clients, saves and unlinks it */
         gld_session_close(D.sessions, "gliveD is shutting down", false);
     ipc_stop(D.ipc);
@@ -61,7 +136,16 @@ static void on_signal(uv_signal_t *h, int signum)
     (void)h;
     if (signum == SIGHUP) {
         gl_err err;
-        if (gld_config_reload(&D.cfg, &err) != 0)
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        char msg[96]; /* systemd (253+) wants the time the reload began with RELOADING=1 */
+        snprintf(msg, sizeof msg, "RELOADING=1\nMONOTONIC_USEC=%llu",
+                 (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000);
+        gld_sd_notify_send(&notify, msg);
+        int rc = gld_config_reload(&D.cfg, &err);
+        if (notify.fd >= 0)
+            notify_status(true);
+        if (rc != 0)
             log_error("SIGHUP: config not reloaded: %s", err.msg);
         else
             log_info("SIGHUP: config reloaded%s", D.cfg.config_file[0] ? "" : " (no --config file)");
@@ -182,13 +266,23 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     fit_open_files();
+    int listen_fd;
+    int activated = gld_sd_listen_fd(&listen_fd, &err);
+    if (activated < 0) {
+        fprintf(stderr, "gliveD: %s\n", err.msg);
+        SSL_CTX_free(D.tls);
+        return 1;
+    }
+    if (gld_sd_notify_open(&notify, &err) != 0)
+        log_warn("%s", err.msg);
     build_policy();
     D.loop = uv_default_loop();
     D.net = &gld_upstream_ws;
     D.started_ms = uv_now(D.loop);
     ipc_opts io = {.path = D.cfg.socket_path, .max_line = D.cfg.max_line,
                    .max_output = D.cfg.max_output, .max_output_total = D.cfg.max_output_total,
-                   .max_clients = D.cfg.max_clients, .policy = &D.policy};
+                   .max_clients = D.cfg.max_clients, .policy = &D.policy,
+                   .inherited = activated == 1, .fd = listen_fd};
     static const ipc_handlers ih = {on_line, on_disconnect, on_busy};
     if (!(D.ipc = ipc_start(D.loop, &io, &ih, &D, &err))) {
         fprintf(stderr, "gliveD: %s\n", err.msg);
@@ -211,7 +305,9 @@ int main(int argc, char **argv)
         else if (n > 0)
             log_info("state: %d session(s) restored from %s", n, D.cfg.state_dir);
     }
+    notify_ready();
     uv_run(D.loop, UV_RUN_DEFAULT);
+    gld_sd_notify_close(&notify);
     gld_tools_free_all(&D);
     if (uv_loop_close(D.loop) != 0)
         log_warn("event loop closed with handles still open");
