@@ -229,9 +229,16 @@ static void probe_sandbox(void)
                  "isolation, --code-exec server|off avoids local code", err.msg);
     else if (o.mode == GLD_SANDBOX_NONE)
         log_warn("run_python runs code WITHOUT isolation (--code-sandbox none): limits only");
-    else
-        log_info("run_python: code runs in a bubblewrap sandbox (no network, private /tmp, %u s limit)",
-                 D.cfg.code_timeout_ms / 1000);
+    else {
+        const char *why;
+        bool full = gld_sandbox_profile(&why) == GLD_BWRAP_FULL;
+        log_info("run_python: code runs in a bubblewrap sandbox (no network, private /tmp, %u s "
+                 "limit%s)", D.cfg.code_timeout_ms / 1000,
+                 full ? "" : "; no /proc, the service's IPC and UTS namespaces, no user namespaces "
+                             "by a seccomp filter: the profile for gliveD.service's hardening");
+        if (!full)
+            log_info("run_python: the full profile cannot run here: %s", why);
+    }
 }
 
 int main(int argc, char **argv)
