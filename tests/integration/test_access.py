@@ -178,6 +178,13 @@ def test_sessions_of_one_uid_are_invisible_and_untouchable_to_another_unless_sha
     other.ok("close", session="common")
     assert [s["session"] for s in owner.ok("list")["sessions"]] == ["private"]
 
+    # root (the owner here) sees and may use every uid's sessions; the other uid still not root's
+    other.ok("open", session="theirs")
+    seen = {s["session"]: s["owner_uid"] for s in owner.ok("list")["sessions"]}
+    assert seen == {"private": 0, "theirs": NOBODY}, seen
+    owner.ok("subscribe", session="theirs")
+    assert [s["session"] for s in other.ok("list")["sessions"]] == ["theirs"]
+
 
 def test_the_shared_flag_survives_a_restart(ctx):
     need_root()

@@ -194,7 +194,8 @@ def test_installed_units_pass_systemd_analyze_verify(ctx):
 
 
 def test_installed_units_exposure_is_within_the_limits(ctx):
-    need("systemd-analyze")
+    if not shutil.which("systemd-analyze"):
+        raise harness.Skip("systemd-analyze is not installed: exposure not measured")
     dest = install(ctx)
     for scope, (vdir, env) in units_for_analysis(ctx, dest).items():
         p = analyze(scope, env, "security", "--offline=yes", os.path.join(vdir, "gliveD.service"))
