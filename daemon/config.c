@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/paths.h"
+#include "common/xalloc.h"
 #include "proto/errors.h"
 #include "proto/version.h"
 #include "daemon/models.h"
@@ -171,6 +172,32 @@ static bool plain_number(const char *v, bool fraction)
     return digits > 0 && *p == '\0';
 }
 
+int gld_lookup_id(const char *name, bool group, unsigned *id)
+{
+    size_t size = 16384; /* plenty for most; a group listing thousands of members needs more */
+    for (;;) {
+        char *buf = gl_xmalloc(size);
+        int rc;
+        if (group) {
+            struct group gr, *res = NULL;
+            rc = getgrnam_r(name, &gr, buf, size, &res);
+            if (res)
+                *id = gr.gr_gid;
+            rc = res ? 0 : rc ? rc : ENOENT;
+        } else {
+            struct passwd pw, *res = NULL;
+            rc = getpwnam_r(name, &pw, buf, size, &res);
+            if (res)
+                *id = pw.pw_uid;
+            rc = res ? 0 : rc ? rc : ENOENT;
+        }
+        free(buf);
+        if (rc != ERANGE || size >= ((size_t)16 << 20)) /* bounded: 16 MiB */
+            return rc;
+        size *= 4;
+    }
+}
+
 /* One user or group (a name, or a number: a uid or gid) appended to the list at field. Names are
  * looked up now (NSS), so a typo is an error at start, not a peer refused later. */
 static int add_id(char *field, enum opt_kind kind, const char *tok, size_t len, const char *who,
@@ -192,23 +219,12 @@ static int add_id(char *field, enum opt_kind kind, const char *tok, size_t len, 
         if (id >= (unsigned long long)(unsigned)-1) /* (uid_t)-1 means "no id" to the kernel */
             return gl_fail(err, "bad_config", "%s: %s is not a %s", who, name, group ? "gid" : "uid");
     } else {
-        char buf[16384]; /* plenty for one entry; a larger one (huge group) is an error below */
-        int rc;
-        if (group) {
-            struct group gr, *res = NULL;
-            rc = getgrnam_r(name, &gr, buf, sizeof buf, &res);
-            id = res ? gr.gr_gid : 0;
-            if (!res)
-                return gl_fail(err, "bad_config", "%s: no group \"%s\"%s%s", who, name,
-                               rc ? ": " : "", rc ? strerror(rc) : "");
-        } else {
-            struct passwd pw, *res = NULL;
-            rc = getpwnam_r(name, &pw, buf, sizeof buf, &res);
-            id = res ? pw.pw_uid : 0;
-            if (!res)
-                return gl_fail(err, "bad_config", "%s: no user \"%s\"%s%s", who, name,
-                               rc ? ": " : "", rc ? strerror(rc) : "");
-        }
+        unsigned found;
+        int rc = gld_lookup_id(name, group, &found);
+        if (rc != 0)
+            return gl_fail(err, "bad_config", "%s: no %s \"%s\"%s%s", who, group ? "group" : "user",
+                           name, rc != ENOENT ? ": " : "", rc != ENOENT ? strerror(rc) : "");
+        id = found;
     }
     l->id[l->n++] = (unsigned)id;
     return 0;

@@ -71,6 +71,9 @@ int gld_config_load(gld_config *c, int argc, char **argv, gl_err *err);
 int gld_config_reload(gld_config *c, gl_err *err);
 /* The --help text: every option with its range and default. */
 void gld_config_usage(FILE *f);
+/* Looks up a user's uid or a group's gid by name (NSS): 0, or ENOENT if there is none, or the
+ * error of the lookup. */
+int gld_lookup_id(const char *name, bool group, unsigned *id);
 /* Finds the API key: --api-key-file, $CREDENTIALS_DIRECTORY/gemini-api-key, $GEMINI_API_KEY,
  * $GOOGLE_API_KEY. Returns 0 if found, -1 if none (err says where it looked). */
 int gld_config_find_key(gld_config *c, gl_err *err);

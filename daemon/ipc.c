@@ -675,9 +675,9 @@ static int ensure_parent_dir(const char *path, const gld_peer_policy *p, gl_err 
         return gl_fail(err, "io", "cannot create socket directory %s: %s", dir, strerror(errno));
     }
     if (m.chgrp && chown(dir, (uid_t)-1, p->group) < 0) {
-        log_warn("cannot give socket directory %s to group %s (%s): it stays mode 0700", dir,
-                 p->group_name, strerror(errno));
-        m.dir = 0700;
+        log_warn("cannot give socket directory %s to group %s (%s): its group gets no access",
+                 dir, p->group_name, strerror(errno));
+        m.dir &= 0705; /* not to the daemon's own primary group instead */
     }
     if (chmod(dir, m.dir) < 0) /* mkdir's mode went through the umask */
         return gl_fail(err, "io", "cannot chmod socket directory %s: %s", dir, strerror(errno));

@@ -2,7 +2,6 @@
  * a Unix socket (proto/PROTOCOL.md). Runs in the foreground, logs to stderr; under systemd it
  * takes its socket from socket activation and reports its state (daemon/systemd.h). */
 #include <errno.h>
-#include <grp.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <stdio.h>
@@ -194,23 +193,23 @@ static void build_policy(void)
     if (!*g)
         return;
     snprintf(p->group_name, sizeof p->group_name, "%s", g);
-    if (strspn(g, "0123456789") == strlen(g) && strlen(g) < 11 && strtoull(g, NULL, 10) < 0xffffffffull) {
+    bool number = strspn(g, "0123456789") == strlen(g) && strlen(g) < 11;
+    if (number && strtoull(g, NULL, 10) < 0xffffffffull) { /* (gid_t)-1 is "no group" */
         p->group = (gid_t)strtoul(g, NULL, 10);
         p->has_group = true;
         return;
     }
-    struct group gr, *res = NULL;
-    char buf[16384];
-    int rc = getgrnam_r(g, &gr, buf, sizeof buf, &res);
-    if (res) {
-        p->group = gr.gr_gid;
+    unsigned gid;
+    int rc = gld_lookup_id(g, true, &gid);
+    if (rc == 0) {
+        p->group = (gid_t)gid;
         p->has_group = true;
         return;
     }
     log_warn("socket group \"%s\" does not exist%s%s: the socket is mode 0600, only uid %u%s%s "
              "may connect. Create the group (systemd-sysusers with gliveD's sysusers.d file, or "
-             "groupadd --system %s), or set --socket-group (\"\" for none)", g, rc ? ": " : "",
-             rc ? strerror(rc) : "", (unsigned)p->self, p->self ? " and root" : "",
+             "groupadd --system %s), or set --socket-group (\"\" for none)", g,
+             rc != ENOENT ? ": " : "", rc != ENOENT ? strerror(rc) : "", (unsigned)p->self, p->self ? " and root" : "",
              p->nuids || p->ngids ? " and those of --allow-uid/--allow-group" : "", g);
 }
 
