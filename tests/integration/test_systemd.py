@@ -28,7 +28,8 @@ def test_socket_activation_serves_the_passed_socket_and_leaves_it_in_place(ctx):
     p = ctx.start("activate", ["systemd-socket-activate", "-l", sock, "-E", "GEMINI_API_KEY"] +
                   gliveD_argv(emu, "--socket", os.path.join(ctx.tmp, "unused.sock")),
                   env={"GEMINI_API_KEY": "test-key"})
-    wait_for(lambda: os.path.exists(sock) or not p.alive(), 10, "the socket")
+    # it binds, then listens, then says so: only then is a connection not refused
+    wait_for(lambda: f"Listening on {sock}" in p.stderr() or not p.alive(), 10, "the socket")
     c = LineClient(sock)  # this connection starts gliveD (systemd-socket-activate execs it)
     assert c.ok("hello")["daemon"] == "gliveD"
     c.ok("open", session="a")
