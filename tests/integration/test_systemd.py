@@ -108,11 +108,13 @@ def test_notify_ready_status_reload_stopping_on_an_abstract_address(ctx):
 def test_watchdog_pings_every_half_of_watchdog_usec(ctx):
     n, d = notified_daemon(ctx, abstract=True, env={"WATCHDOG_USEC": "200000"})  # 0.2 s
     n.wait(lambda m: "READY=1" in m, what="READY=1")
+    n.read()
+    n.msgs.clear()
     t0 = time.monotonic()
-    time.sleep(1.0)
+    time.sleep(1.5)
     pings = [m for m in n.read() if m == "WATCHDOG=1"]
-    # every 0.1 s: about 10 in that second (a loaded machine may delay a few, never add)
-    assert 6 <= len(pings) <= 13, (len(pings), time.monotonic() - t0)
+    # every 0.1 s: about 15 in that time (a loaded machine may delay some, never add any)
+    assert 5 <= len(pings) <= 18, (len(pings), time.monotonic() - t0)
     assert "systemd watchdog: a ping every 100 ms" in d.proc.stderr()
 
 
