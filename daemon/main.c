@@ -177,10 +177,26 @@ static void fit_open_files(void)
     }
 }
 
+/* gliveD's own process holds group g (it may then give a file that group). */
+static bool in_group(gid_t g)
+{
+    if (getegid() == g)
+        return true;
+    gid_t v[256]; /* a daemon in more groups than this is told below, not harmed */
+    int n = getgroups(sizeof v / sizeof *v, v);
+    for (int i = 0; i < n; i++)
+        if (v[i] == g)
+            return true;
+    return false;
+}
+
 /* Who may connect (daemon/access.h): the lists of the config, and the socket group when it
  * exists (a name, or a gid as is). A missing group is not fatal: the socket then stays 0600,
- * which refuses more, never less, and the operator is told what to do. */
-static void build_policy(void)
+ * which refuses more, never less, and the operator is told what to do. A socket gliveD makes
+ * itself can only get a group gliveD is in (or any, as root): a user running gliveD by hand,
+ * outside the group, keeps a 0600 socket and is told so once, quietly (the default group is
+ * the system service's). */
+static void build_policy(bool inherited)
 {
     gld_peer_policy *p = &D.policy;
     memset(p, 0, sizeof *p);
@@ -194,23 +210,30 @@ static void build_policy(void)
         return;
     snprintf(p->group_name, sizeof p->group_name, "%s", g);
     bool number = strspn(g, "0123456789") == strlen(g) && strlen(g) < 11;
-    if (number && strtoull(g, NULL, 10) < 0xffffffffull) { /* (gid_t)-1 is "no group" */
-        p->group = (gid_t)strtoul(g, NULL, 10);
-        p->has_group = true;
+    unsigned gid = 0;
+    int rc = 0;
+    if (number && strtoull(g, NULL, 10) < 0xffffffffull) /* (gid_t)-1 is "no group" */
+        gid = (unsigned)strtoul(g, NULL, 10);
+    else
+        rc = gld_lookup_id(g, true, &gid);
+    const char *others = p->nuids || p->ngids ? " and those of --allow-uid/--allow-group" : "";
+    if (rc != 0) {
+        log_warn("socket group \"%s\" does not exist%s%s: the socket is mode 0600, only uid %u%s%s "
+                 "may connect. Create the group (systemd-sysusers with gliveD's sysusers.d file, "
+                 "or groupadd --system %s), or set --socket-group (\"\" for none)", g,
+                 rc != ENOENT ? ": " : "", rc != ENOENT ? strerror(rc) : "", (unsigned)p->self,
+                 p->self ? " and root" : "", others, g);
         return;
     }
-    unsigned gid;
-    int rc = gld_lookup_id(g, true, &gid);
-    if (rc == 0) {
-        p->group = (gid_t)gid;
-        p->has_group = true;
+    if (!inherited && p->self != 0 && !in_group((gid_t)gid)) {
+        log_info("socket group %s: gliveD (uid %u) is not in it, so it cannot give the socket that "
+                 "group: the socket is mode 0600, only uid %u and root%s may connect "
+                 "(--socket-group \"\" says so without this line)", g, (unsigned)p->self,
+                 (unsigned)p->self, others);
         return;
     }
-    log_warn("socket group \"%s\" does not exist%s%s: the socket is mode 0600, only uid %u%s%s "
-             "may connect. Create the group (systemd-sysusers with gliveD's sysusers.d file, or "
-             "groupadd --system %s), or set --socket-group (\"\" for none)", g,
-             rc != ENOENT ? ": " : "", rc != ENOENT ? strerror(rc) : "", (unsigned)p->self, p->self ? " and root" : "",
-             p->nuids || p->ngids ? " and those of --allow-uid/--allow-group" : "", g);
+    p->group = (gid_t)gid;
+    p->has_group = true;
 }
 
 /* Where gliveD may run code itself (run_python), says at start whether it can, and how. */
@@ -281,7 +304,7 @@ int main(int argc, char **argv)
     }
     if (gld_sd_notify_open(&notify, &err) != 0)
         log_warn("%s", err.msg);
-    build_policy();
+    build_policy(activated == 1);
     D.loop = uv_default_loop();
     D.net = &gld_upstream_ws;
     D.started_ms = uv_now(D.loop);

@@ -10,6 +10,7 @@ import socket
 import stat
 import subprocess
 
+import harness
 from harness import LineClient, Skip, wait_for
 
 NOBODY = 65534
@@ -204,3 +205,20 @@ def test_the_shared_flag_survives_a_restart(ctx):
     d = ctx.daemon(emu, args=args, name="b")
     other = connect_as(d.socket)
     assert [s["session"] for s in other.ok("list")["sessions"]] == ["common"]
+
+
+def test_a_daemon_outside_its_socket_group_keeps_a_private_socket_and_says_so(ctx):
+    need_root()
+    reachable(ctx)
+    os.chmod(ctx.tmp, 0o777)  # nobody's daemon makes its socket here
+    sock = os.path.join(ctx.tmp, "nobody.sock")
+    d = ctx.start("gliveD", ["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY),
+                             "--clear-groups", os.path.join(harness.BUILD, "gliveD"), "--socket", sock,
+                             "--socket-group", "root", "--code-exec", "off"],
+                  env={"GEMINI_API_KEY": "k"})
+    wait_for(lambda: os.path.exists(sock) or not d.alive(), 10, "the socket")
+    st = os.stat(sock)
+    assert stat.S_IMODE(st.st_mode) == 0o600 and st.st_uid == NOBODY, st
+    wait_for(lambda: "is not in it, so it cannot give the socket that group" in d.stderr(), 5, "why")
+    assert "warn" not in d.stderr(), d.stderr()
+    assert connect_as(sock).ok("hello")  # its own uid
