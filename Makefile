@@ -76,6 +76,7 @@ INCLUDEDIR ?= $(PREFIX)/include
 MANDIR     ?= $(PREFIX)/share/man
 DOCDIR     ?= $(PREFIX)/share/doc/glive
 SYSTEMDDIR ?= $(PREFIX)/lib/systemd
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 VERSION    := $(shell sed -n 's/^\#define GL_VERSION "\(.*\)"/\1/p' proto/version.h)
 
 .PHONY: all check check-asan check-layers check-docs demo bench deps test-deps install uninstall clean
@@ -181,6 +182,8 @@ INST_DOCS    := README.md proto/PROTOCOL.md docs/gliveD.json.example
 inst_man      = $(MANDIR)/man$(subst .,,$(suffix $(1)))/$(notdir $(1))
 INSTALLED := $(addprefix $(BINDIR)/,$(notdir $(BINS))) \
              $(SYSTEMDDIR)/system/gliveD.service $(SYSTEMDDIR)/user/gliveD.service \
+             $(SYSTEMDDIR)/system/gliveD.socket $(SYSTEMDDIR)/user/gliveD.socket \
+             $(SYSUSERSDIR)/glive.conf \
              $(foreach m,$(MANS),$(call inst_man,$(m))) \
              $(addprefix $(DOCDIR)/,$(notdir $(INST_DOCS))) \
              $(foreach h,$(INST_HEADERS),$(call inst_header,$(h))) \
@@ -196,6 +199,9 @@ install: $(BINS) $(LIBGLIVE) $(MANS)
 	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)/
 	$(call install_subst,systemd/gliveD.service,$(SYSTEMDDIR)/system/gliveD.service)
 	$(call install_subst,systemd/gliveD-user.service,$(SYSTEMDDIR)/user/gliveD.service)
+	$(call install_subst,systemd/gliveD.socket,$(SYSTEMDDIR)/system/gliveD.socket)
+	$(call install_subst,systemd/gliveD-user.socket,$(SYSTEMDDIR)/user/gliveD.socket)
+	install -m 0644 systemd/glive.sysusers $(DESTDIR)$(SYSUSERSDIR)/glive.conf
 	$(foreach m,$(MANS),install -m 0644 $(m) $(DESTDIR)$(call inst_man,$(m)) &&) true
 	install -m 0644 $(INST_DOCS) $(DESTDIR)$(DOCDIR)/
 	$(foreach h,$(INST_HEADERS),install -m 0644 $(h) $(DESTDIR)$(call inst_header,$(h)) &&) true

@@ -28,6 +28,7 @@ typedef struct pending_call {
 struct gld_calls {
     gld_daemon *d;
     const char *session;
+    gld_access access;   /* whose handlers may serve the calls (daemon/tools.h) */
     gld_calls_host host;
     uv_timer_t timer; /* the nearest deadline */
     pending_call v[GLD_MAX_PENDING_CALLS];
@@ -38,11 +39,13 @@ struct gld_calls {
     void *done_ud;
 };
 
-gld_calls *gld_calls_new(gld_daemon *d, const char *session, const gld_calls_host *host)
+gld_calls *gld_calls_new(gld_daemon *d, const char *session, const gld_access *acc,
+                         const gld_calls_host *host)
 {
     gld_calls *c = gl_xcalloc(1, sizeof *c);
     c->d = d;
     c->session = session;
+    c->access = *acc;
     c->host = *host;
     uv_timer_init(d->loop, &c->timer);
     c->timer.data = c;
@@ -279,7 +282,7 @@ void gld_calls_route(gld_calls *c, const live_event *ev, ipc_client *asker, long
     char made[48];
     if (!ev->call_id)
         snprintf(made, sizeof made, "gld-%s-%lu", c->session, ++c->made_ids);
-    gld_tool *t = gld_tools_find(c->d, c->session, ev->name);
+    gld_tool *t = gld_tools_find(c->d, c->session, &c->access, ev->name);
     pending_call *pc = &c->v[c->n++];
     *pc = (pending_call){
         .id = gl_xstrdup(ev->call_id ? ev->call_id : made),
@@ -325,7 +328,7 @@ void gld_calls_route_local(gld_calls *c, const char *parent_call_id, unsigned ca
     }
     char made[48];
     snprintf(made, sizeof made, "gld-%s-%lu", c->session, ++c->made_ids);
-    gld_tool *t = gld_tools_find(c->d, c->session, name);
+    gld_tool *t = gld_tools_find(c->d, c->session, &c->access, name);
     pending_call *pc = &c->v[c->n++];
     *pc = (pending_call){
         .id = gl_xstrdup(made),

@@ -21,6 +21,7 @@
 #include <stddef.h>
 
 #include "common/err.h"
+#include "daemon/access.h"
 #include "daemon/daemon.h"
 #include "daemon/ipc.h"
 #include "proto/live.h"
@@ -46,8 +47,10 @@ typedef struct gld_calls_host {
     void *ud;
 } gld_calls_host;
 
-/* session: the owner's name (BORROWED, lives as long as the table). */
-gld_calls *gld_calls_new(gld_daemon *d, const char *session, const gld_calls_host *host);
+/* session: the owner's name (BORROWED, lives as long as the table); acc: who may serve its
+ * calls (copied: a session's owner and shared flag never change). */
+gld_calls *gld_calls_new(gld_daemon *d, const char *session, const gld_access *acc,
+                         const gld_calls_host *host);
 /* Frees the table once its timer is closed, then calls done(ud). Pending calls are dropped
  * silently: cancel them first if someone should know. */
 void gld_calls_free(gld_calls *c, void (*done)(void *ud), void *ud);

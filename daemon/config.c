@@ -1,13 +1,16 @@
 #include "daemon/config.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <jansson.h>
 #include <math.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/paths.h"
+#include "common/xalloc.h"
 #include "proto/errors.h"
 #include "proto/version.h"
 #include "daemon/models.h"
@@ -15,8 +18,10 @@
 
 /* Every setting, by its long option name: one table for argv, the config file and --help.
  * min..max is the allowed range in the option's unit: bytes, a count, milliseconds (O_SECONDS
- * values are given in seconds), or for strings the length (min 1: must not be empty). */
-enum opt_kind { O_STR, O_BYTES, O_COUNT, O_SECONDS, O_LEVEL, O_CHOICE };
+ * values are given in seconds), for strings the length (min 1: must not be empty), for lists of
+ * users or groups (O_UIDS, O_GIDS: names or numbers, comma-separated, or a JSON array in the
+ * file) the number of entries. */
+enum opt_kind { O_STR, O_BYTES, O_COUNT, O_SECONDS, O_LEVEL, O_CHOICE, O_UIDS, O_GIDS };
 struct opt {
     const char *name;
     enum opt_kind kind;
@@ -31,6 +36,7 @@ struct opt {
 #define STR(f, min) O_STR, FIELD(f), min, sizeof(((gld_config *)0)->f) - 1, NULL
 #define NUM(k, f, min, max) k, FIELD(f), min, max, NULL
 #define CHOICE(f, list) O_CHOICE, FIELD(f), 0, 0, list
+#define IDS(k, f) k, FIELD(f), 0, GLD_MAX_ALLOW, NULL
 #define KIB 1024ull
 #define MIB (1024ull * 1024)
 static const struct opt OPTS[] = {
@@ -40,6 +46,11 @@ static const struct opt OPTS[] = {
     {"state-dir", STR(state_dir, 0), false, "DIR  where sessions are kept across restarts"},
     {"model", STR(model, 1), true, "NAME  default model (default " GLD_DEFAULT_MODEL ")"},
     {"api-key-file", STR(api_key_file, 0), false, "FILE  read the API key from FILE"},
+    /* Who may connect (daemon/access.h); read at start only: a restart applies a change, and
+     * it also ends the connections of whoever lost access. */
+    {"socket-group", STR(socket_group, 0), false, "GROUP  the socket's group (name or gid): the socket is mode 0660 and the group's members may connect; \"\" for none (mode 0600) (default glive)"},
+    {"allow-uid", IDS(O_UIDS, allow_uids), false, "LIST  also serve these users: names or uids, comma-separated (at most 64; the socket becomes mode 0666, gliveD checks each peer) (default none)"},
+    {"allow-group", IDS(O_GIDS, allow_gids), false, "LIST  also serve the members of these groups: names or gids, comma-separated (at most 64; as --allow-uid) (default none)"},
     {"api-version", STR(api_version, 1), false, "VER  v1beta (default), v1alpha or v1"},
     {"log-level", O_LEVEL, FIELD(log_level), 0, 0, NULL, true, "LEVEL  error|warn|info|debug (default info)"},
     /* A line buffer of max-line bytes per client, an output bound per client: the products with
@@ -71,6 +82,7 @@ void gld_config_defaults(gld_config *c)
     snprintf(c->endpoint, sizeof c->endpoint, "%s", GLD_DEFAULT_ENDPOINT);
     snprintf(c->model, sizeof c->model, "%s", GLD_DEFAULT_MODEL);
     snprintf(c->api_version, sizeof c->api_version, "v1beta");
+    snprintf(c->socket_group, sizeof c->socket_group, "glive");
     c->log_level = GL_LOG_INFO;
     c->max_line = 1u << 20;
     c->max_output = 16u << 20;
@@ -160,6 +172,87 @@ static bool plain_number(const char *v, bool fraction)
     return digits > 0 && *p == '\0';
 }
 
+int gld_lookup_id(const char *name, bool group, unsigned *id)
+{
+    size_t size = 16384; /* plenty for most; a group listing thousands of members needs more */
+    for (;;) {
+        char *buf = gl_xmalloc(size);
+        int rc;
+        if (group) {
+            struct group gr, *res = NULL;
+            rc = getgrnam_r(name, &gr, buf, size, &res);
+            if (res)
+                *id = gr.gr_gid;
+            rc = res ? 0 : rc ? rc : ENOENT;
+        } else {
+            struct passwd pw, *res = NULL;
+            rc = getpwnam_r(name, &pw, buf, size, &res);
+            if (res)
+                *id = pw.pw_uid;
+            rc = res ? 0 : rc ? rc : ENOENT;
+        }
+        free(buf);
+        if (rc != ERANGE || size >= ((size_t)16 << 20)) /* bounded: 16 MiB */
+            return rc;
+        size *= 4;
+    }
+}
+
+/* One user or group (a name, or a number: a uid or gid) appended to the list at field. Names are
+ * looked up now (NSS), so a typo is an error at start, not a peer refused later. */
+static int add_id(char *field, enum opt_kind kind, const char *tok, size_t len, const char *who,
+                  gl_err *err)
+{
+    gld_id_list *l = (gld_id_list *)field;
+    bool group = kind == O_GIDS;
+    char name[64];
+    if (len == 0 || len >= sizeof name)
+        return gl_fail(err, "bad_config", "%s wants %s names or numbers of 1..%zu characters", who,
+                       group ? "group" : "user", sizeof name - 1);
+    memcpy(name, tok, len);
+    name[len] = '\0';
+    if (l->n >= GLD_MAX_ALLOW)
+        return gl_fail(err, "bad_config", "%s takes at most %d entries", who, GLD_MAX_ALLOW);
+    unsigned long long id;
+    if (plain_number(name, false)) {
+        id = strtoull(name, NULL, 10);
+        if (id >= (unsigned long long)(unsigned)-1) /* (uid_t)-1 means "no id" to the kernel */
+            return gl_fail(err, "bad_config", "%s: %s is not a %s", who, name, group ? "gid" : "uid");
+    } else {
+        unsigned found;
+        int rc = gld_lookup_id(name, group, &found);
+        if (rc != 0)
+            return gl_fail(err, "bad_config", "%s: no %s \"%s\"%s%s", who, group ? "group" : "user",
+                           name, rc != ENOENT ? ": " : "", rc != ENOENT ? strerror(rc) : "");
+        id = found;
+    }
+    l->id[l->n++] = (unsigned)id;
+    return 0;
+}
+
+/* A comma-separated list ("alice, 1001"; "" or blanks: the empty list) replaces the list at
+ * field; an empty entry ("a,,b") is an error. */
+static int set_ids(char *field, enum opt_kind kind, const char *v, const char *who, gl_err *err)
+{
+    gld_id_list l = {0};
+    const char *p = v + strspn(v, " \t");
+    while (*p) {
+        size_t n = strcspn(p, ","), t = n;
+        while (t > 0 && (p[t - 1] == ' ' || p[t - 1] == '\t'))
+            t--;
+        if (add_id((char *)&l, kind, p, t, who, err) != 0)
+            return -1;
+        if (!p[n])
+            break;
+        p += n + 1;
+        p += strspn(p, " \t");
+        if (!*p) /* a trailing comma */
+            return gl_fail(err, "bad_config", "%s: an empty entry after the last comma", who);
+    }
+    memcpy(field, &l, sizeof l);
+    return 0;
+}
+
 /* Sets o from text (argv, or a string in the config file). who names it in errors. */
 static int set_opt(gld_config *c, const struct opt *o, const char *v, const char *who, gl_err *err)
 {
@@ -202,6 +295,9 @@ static int set_opt(gld_config *c, const struct opt *o, const char *v, const char
         }
         return gl_fail(err, "bad_config", "%s wants %s, not \"%.40s\"", who, o->choices, v);
     }
+    case O_UIDS:
+    case O_GIDS:
+        return set_ids(field, o->kind, v, who, err);
     }
     return 0;
 }
@@ -212,9 +308,31 @@ static int set_json(gld_config *c, const struct opt *o, const json_t *v, const c
 {
     if (json_is_string(v))
         return set_opt(c, o, json_string_value(v), who, err);
-    bool text = o->kind == O_STR || o->kind == O_LEVEL || o->kind == O_CHOICE;
+    if ((o->kind == O_UIDS || o->kind == O_GIDS) && json_is_array(v)) { /* ["alice", 1001] */
+        gld_id_list l = {0};
+        size_t i;
+        json_t *e;
+        json_array_foreach(v, i, e) {
+            char num[24];
+            const char *tok = json_string_value(e);
+            if (json_is_integer(e) && json_integer_value(e) >= 0) {
+                snprintf(num, sizeof num, "%lld", (long long)json_integer_value(e));
+                tok = num;
+            }
+            if (!tok)
+                return gl_fail(err, "bad_config", "%s: entry %zu must be a name or a number", who, i);
+            if (add_id((char *)&l, o->kind, tok, strlen(tok), who, err) != 0)
+                return -1;
+        }
+        memcpy((char *)c + o->off, &l, sizeof l);
+        return 0;
+    }
+    bool text = o->kind == O_STR || o->kind == O_LEVEL || o->kind == O_CHOICE || o->kind == O_UIDS ||
+                o->kind == O_GIDS;
     if (text || !json_is_number(v))
-        return gl_fail(err, "bad_config", "%s must be a %s", who, text ? "string" : "number");
+        return gl_fail(err, "bad_config", "%s must be a %s", who,
+                       !text ? "number" : o->kind == O_UIDS || o->kind == O_GIDS
+                                              ? "string or an array of names and numbers" : "string");
     char shown[48];
     double d = json_number_value(v);
     if (json_is_integer(v))
@@ -279,7 +397,8 @@ void gld_config_usage(FILE *f)
                "  --config FILE  JSON object of the settings below (keys are the option names)\n");
     for (size_t i = 0; i < NOPTS; i++) {
         const struct opt *o = &OPTS[i];
-        if (o->kind == O_STR || o->kind == O_LEVEL || o->kind == O_CHOICE) {
+        if (o->kind == O_STR || o->kind == O_LEVEL || o->kind == O_CHOICE || o->kind == O_UIDS ||
+            o->kind == O_GIDS) {
             fprintf(f, "  --%s %s\n", o->name, o->help);
             continue;
         }

@@ -13,8 +13,15 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "daemon/access.h"
 
 #define GLD_DEFAULT_ENDPOINT "wss://generativelanguage.googleapis.com"
+
+/* --allow-uid, --allow-group: uids or gids, resolved from names when the settings are read. */
+typedef struct gld_id_list {
+    unsigned n;
+    unsigned id[GLD_MAX_ALLOW];
+} gld_id_list;
 
 /* --code-exec: where code runs for sessions that ask for code execution. */
 enum gld_code_exec { GLD_CODE_EXEC_AUTO, GLD_CODE_EXEC_LOCAL, GLD_CODE_EXEC_SERVER, GLD_CODE_EXEC_OFF };
@@ -28,6 +35,9 @@ typedef struct gld_config {
     char ca_file[PATH_MAX];
     char state_dir[PATH_MAX];
     char api_key_file[PATH_MAX];
+    char socket_group[64];     /* a group name or gid; "" = none (socket mode 0600) */
+    gld_id_list allow_uids;    /* also admitted: these uids... */
+    gld_id_list allow_gids;    /* ...and the members of these groups (daemon/access.h) */
     char model[128];
     char api_version[16];      /* v1beta (the docs' and the seed's) */
     enum gl_log_level log_level;
@@ -61,6 +71,9 @@ int gld_config_load(gld_config *c, int argc, char **argv, gl_err *err);
 int gld_config_reload(gld_config *c, gl_err *err);
 /* The --help text: every option with its range and default. */
 void gld_config_usage(FILE *f);
+/* Looks up a user's uid or a group's gid by name (NSS): 0, or ENOENT if there is none, or the
+ * error of the lookup. */
+int gld_lookup_id(const char *name, bool group, unsigned *id);
 /* Finds the API key: --api-key-file, $CREDENTIALS_DIRECTORY/gemini-api-key, $GEMINI_API_KEY,
  * $GOOGLE_API_KEY. Returns 0 if found, -1 if none (err says where it looked). */
 int gld_config_find_key(gld_config *c, gl_err *err);

@@ -21,6 +21,7 @@ typedef struct gld_daemon {
     SSL_CTX *tls;              /* client context for wss endpoints */
     const struct gld_upstream_ops *net; /* how sessions reach the Live API (daemon/upstream.h) */
     ipc_server *ipc;
+    gld_peer_policy policy;    /* who may connect (daemon/access.h), from the config at start */
     gld_session *sessions;     /* linked through gld_session.next */
     gld_tool *tools;           /* the tool handler registry (daemon/tools.c) */
     uint64_t started_ms;

@@ -30,10 +30,19 @@ typedef struct op_ctx {
 
 typedef int (*op_fn)(op_ctx *x, gl_err *err);
 
+/* The client's uid may use s (daemon/access.h). */
+static bool may_use(const op_ctx *x, const gld_session *s)
+{
+    gld_access a = gld_session_access(s);
+    return gld_access_allows(&a, ipc_client_uid(x->c));
+}
+
+/* A session of another uid, not shared, is answered exactly as one that does not exist: the
+ * same code and message, so its name does not leak. */
 static int find_session(op_ctx *x, const char *name, gld_session **s, gl_err *err)
 {
     *s = gld_session_find(x->d, name);
-    if (!*s)
+    if (!*s || !may_use(x, *s))
         return gl_fail(err, GL_E_NO_SESSION, "no session \"%s\" (open it first)", name);
     return 0;
 }
@@ -80,7 +89,8 @@ static int op_open(op_ctx *x, gl_err *err)
         gl_req_bool(x->req, "output_transcription", false, &out_tx, err) != 0 ||
         gl_req_str(x->req, "voice", false, &cfg.voice, err) != 0 ||
         gl_req_str(x->req, "language", false, &cfg.language, err) != 0 ||
-        gl_req_str(x->req, "media_resolution", false, &cfg.media_resolution, err) != 0)
+        gl_req_str(x->req, "media_resolution", false, &cfg.media_resolution, err) != 0 ||
+        gl_req_bool(x->req, "shared", false, &cfg.shared, err) != 0)
         return -1;
     cfg.input_transcription = in_tx;
     if (json_is_boolean(json_object_get(x->req->root, "output_transcription")))
@@ -89,6 +99,7 @@ static int op_open(op_ctx *x, gl_err *err)
     if (json_is_null(cfg.vad))
         cfg.vad = NULL;
     cfg.compression_set = json_is_boolean(json_object_get(x->req->root, "compression"));
+    cfg.shared_set = json_is_boolean(json_object_get(x->req->root, "shared"));
     if (modality) {
         if (live_modality_parse(modality, &cfg.modality, "modality", err) != 0)
             return -1;
@@ -103,6 +114,9 @@ static int op_open(op_ctx *x, gl_err *err)
         return -1; /* an invalid config is reported as such, even for an existing session */
     gld_session *s = gld_session_find(x->d, name);
     bool created = false;
+    if (s && !may_use(x, s)) /* names are one namespace: this is all open can say */
+        return gl_fail(err, GL_E_CONFLICT, "the name \"%s\" is taken by a session you cannot use; "
+                       "choose another name", name);
     if (s) {
         if (!gld_session_config_matches(s, &cfg))
             return gl_fail(err, GL_E_CONFLICT, "session \"%s\" exists with another configuration "
@@ -137,13 +151,26 @@ static int op_close(op_ctx *x, gl_err *err)
     return 0;
 }
 
+/* The sessions the client may use, as list and status show them (with who owns each). */
+static json_t *visible_sessions(const op_ctx *x)
+{
+    json_t *arr = json_array();
+    for (gld_session *s = x->d->sessions; s; s = gld_session_next(s)) {
+        if (!may_use(x, s))
+            continue;
+        gld_access a = gld_session_access(s);
+        json_t *info = gld_session_info(s);
+        json_object_set_new(info, "owner_uid", json_integer((json_int_t)a.owner));
+        json_object_set_new(info, "shared", json_boolean(a.shared));
+        json_array_append_new(arr, info);
+    }
+    return arr;
+}
+
 static int op_list(op_ctx *x, gl_err *err)
 {
     (void)err;
-    json_t *arr = json_array();
-    for (gld_session *s = x->d->sessions; s; s = gld_session_next(s))
-        json_array_append_new(arr, gld_session_info(s));
-    x->out = json_pack("{s:o}", "sessions", arr);
+    x->out = json_pack("{s:o}", "sessions", visible_sessions(x));
     return 0;
 }
 
@@ -282,7 +309,7 @@ static int op_tool_result(op_ctx *x, gl_err *err)
     if (session) {
         if (find_session(x, session, &s, err) != 0)
             return -1;
-    } else if (!(s = gld_session_with_call(x->d, call_id))) {
+    } else if (!(s = gld_session_with_call(x->d, call_id)) || !may_use(x, s)) {
         log_info("dropping a result for call %s from client %u: not pending (answered, cancelled "
                  "or timed out)", call_id, ipc_client_id(x->c));
         return gl_fail(err, GL_E_UNKNOWN_CALL, "no pending tool call \"%s\" (answered, cancelled, "
@@ -317,6 +344,8 @@ static int op_tool_register(op_ctx *x, gl_err *err)
         timeout_ms = (long long)(json_number_value(ts) * 1000);
     }
     gld_session *s = strcmp(session, "*") ? gld_session_find(x->d, session) : NULL;
+    if (s && !may_use(x, s)) /* as if it did not exist: the registration declares nothing in it */
+        s = NULL;
     const char *dname = json_string_value(json_object_get(decl, "name"));
     if (s && dname && gld_session_can_declare(s, dname, err) != 0)
         return -1;
@@ -345,9 +374,7 @@ static int op_status(op_ctx *x, gl_err *err)
     gld_daemon *d = x->d;
     ipc_stats st;
     ipc_get_stats(d->ipc, &st);
-    json_t *sessions = json_array();
-    for (gld_session *s = d->sessions; s; s = gld_session_next(s))
-        json_array_append_new(sessions, gld_session_info(s));
+    json_t *sessions = visible_sessions(x);
     x->out = json_pack("{s:I, s:i, s:i, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}, s:s, s:s, s:o}",
                        "uptime_s", (json_int_t)((uv_now(d->loop) - d->started_ms) / 1000),
                        "sessions", (int)json_array_size(sessions), "clients", (int)st.clients,
@@ -359,7 +386,7 @@ static int op_status(op_ctx *x, gl_err *err)
                        "messages_out", (json_int_t)d->upstream.msgs_out,
                        "connects", (json_int_t)d->upstream.connects,
                        "version", GL_VERSION, "endpoint", d->cfg.endpoint, "session_list", sessions);
-    json_object_set_new(x->out, "tools", gld_tools_info(d));
+    json_object_set_new(x->out, "tools", gld_tools_info(d, ipc_client_uid(x->c)));
     return 0;
 }
 

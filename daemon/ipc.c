@@ -19,6 +19,8 @@
 #include "daemon/ipc.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -76,6 +78,10 @@ struct ipc_server {
     char *path;
     dev_t sock_dev; /* the socket file we created: ipc_stop only removes that one */
     ino_t sock_ino;
+    bool inherited; /* systemd's socket: never unlinked */
+    const gld_peer_policy *policy; /* NULL: own uid and root */
+    gld_peer_policy own_only;
+    bool groups_warned; /* said once that SO_PEERGROUPS is missing */
     size_t max_line, max_output, max_output_total;
     unsigned max_clients;
     ipc_client *clients;
@@ -506,6 +512,61 @@ static void reject(ipc_client *c)
     close_now(c);
 }
 
+/* The peer's supplementary groups as the kernel recorded them at connect (SO_PEERGROUPS):
+ * *out is small, or an allocation the caller frees (a peer may hold up to NGROUPS_MAX). Returns
+ * the count, or -1 if they cannot be read (a kernel before 4.13). */
+static long peer_groups(int fd, gid_t *small, size_t nsmall, gid_t **out)
+{
+    *out = small;
+    socklen_t len = (socklen_t)(nsmall * sizeof *small);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, small, &len) == 0)
+        return (long)(len / sizeof *small);
+    if (errno != ERANGE || len > NGROUPS_MAX * sizeof(gid_t))
+        return -1;
+    gid_t *big = gl_xmalloc(len); /* len now says how much the list needs */
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, big, &len) != 0) { /* it cannot grow now */
+        free(big);
+        return -1;
+    }
+    *out = big;
+    return (long)(len / sizeof *big);
+}
+
+/* Why the peer may connect (see ipc.h), or NULL. Its groups are read only when a group could
+ * let it in. */
+static const char *admit(ipc_server *s, int fd, const struct ucred *cred)
+{
+    const char *via = gld_peer_admits(s->policy, cred->uid, cred->gid, NULL, 0);
+    if (via || !gld_peer_policy_has_groups(s->policy))
+        return via;
+    gid_t small[64], *groups;
+    long n = peer_groups(fd, small, sizeof small / sizeof *small, &groups);
+    if (n < 0) {
+        if (!s->groups_warned)
+            log_warn("cannot read the supplementary groups of peers (SO_PEERGROUPS: %s): only "
+                     "their primary group counts for --socket-group and --allow-group",
+                     strerror(errno));
+        s->groups_warned = true;
+        return NULL;
+    }
+    via = gld_peer_admits(s->policy, cred->uid, cred->gid, groups, (size_t)n);
+    if (groups != small)
+        free(groups);
+    return via;
+}
+
+/* The refused peer's one line: who is served, and who it is. */
+static void refusal(const ipc_server *s, uid_t uid, char *why, size_t n)
+{
+    const gld_peer_policy *p = s->policy;
+    char grp[96] = "";
+    if (p->has_group)
+        snprintf(grp, sizeof grp, ", the members of group %s", p->group_name);
+    snprintf(why, n, "gliveD serves only uid %u%s%s%s; you are uid %u", (unsigned)p->self,
+             p->self == 0 ? "" : " and root", grp,
+             p->nuids || p->ngids ? " and those of --allow-uid/--allow-group" : "", (unsigned)uid);
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     ipc_server *s = server->data;
@@ -543,10 +604,10 @@ static void on_connection(uv_stream_t *server, int status)
     }
     c->uid = cred.uid;
     c->pid = cred.pid;
-    if (cred.uid != geteuid() && cred.uid != 0) {
-        char why[160];
-        snprintf(why, sizeof why, "gliveD serves only uid %u%s; you are uid %u",
-                 (unsigned)geteuid(), geteuid() == 0 ? "" : " and root", (unsigned)cred.uid);
+    const char *via = admit(s, fd, &cred);
+    if (!via) {
+        char why[256];
+        refusal(s, cred.uid, why, sizeof why);
         log_warn("rejected a connection from uid %u (pid %d): %s", (unsigned)cred.uid, (int)cred.pid, why);
         reject_with(c, fd, why);
         return;
@@ -569,7 +630,7 @@ static void on_connection(uv_stream_t *server, int status)
         s->clients->prev = c;
     s->clients = c;
     s->nclients++;
-    log_debug("client %u connected (pid %d, uid %u)", c->id, (int)c->pid, (unsigned)c->uid);
+    log_debug("client %u connected (pid %d, uid %u: %s)", c->id, (int)c->pid, (unsigned)c->uid, via);
     r = uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
     if (r < 0) {
         log_warn("client %u: cannot read: %s", c->id, uv_strerror(r));
@@ -579,8 +640,24 @@ static void on_connection(uv_stream_t *server, int status)
 
 /* ---- socket creation ----------------------------------------------------------------------- */
 
-/* Creates the socket's directory (0700) if missing; only the last component. */
-static int ensure_parent_dir(const char *path, gl_err *err)
+/* Who the policy lets in decides the modes (see ipc.h). */
+typedef struct sock_modes {
+    mode_t sock, dir;
+    bool chgrp; /* the socket (and a directory we create) go to the socket group */
+} sock_modes;
+
+static sock_modes modes_for(const gld_peer_policy *p)
+{
+    if (p->nuids || p->ngids)
+        return (sock_modes){0666, 0755, p->has_group};
+    if (p->has_group)
+        return (sock_modes){0660, 0750, true};
+    return (sock_modes){0600, 0700, false};
+}
+
+/* Creates the socket's directory if missing (only the last component), with the mode the
+ * admitted peers need to reach the socket. */
+static int ensure_parent_dir(const char *path, const gld_peer_policy *p, gl_err *err)
 {
     char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
     size_t n = strlen(path);
@@ -599,7 +676,8 @@ static int ensure_parent_dir(const char *path, gl_err *err)
     }
     if (errno != ENOENT)
         return gl_fail(err, "io", "cannot access socket directory %s: %s", dir, strerror(errno));
-    if (mkdir(dir, 0700) < 0) {
+    sock_modes m = modes_for(p);
+    if (mkdir(dir, 0700) < 0) { /* 0700 until its group is right */
         if (errno == EEXIST)
             return 0;
         if (errno == ENOENT)
@@ -608,9 +686,14 @@ static int ensure_parent_dir(const char *path, gl_err *err)
                            dir);
         return gl_fail(err, "io", "cannot create socket directory %s: %s", dir, strerror(errno));
     }
-    if (chmod(dir, 0700) < 0) /* in case the umask took more away */
+    if (m.chgrp && chown(dir, (uid_t)-1, p->group) < 0) {
+        log_warn("cannot give socket directory %s to group %s (%s): its group gets no access",
+                 dir, p->group_name, strerror(errno));
+        m.dir &= 0705; /* not to the daemon's own primary group instead */
+    }
+    if (chmod(dir, m.dir) < 0) /* mkdir's mode went through the umask */
         return gl_fail(err, "io", "cannot chmod socket directory %s: %s", dir, strerror(errno));
-    log_info("created socket directory %s (mode 0700)", dir);
+    log_info("created socket directory %s (mode %04o)", dir, (unsigned)m.dir);
     return 0;
 }
 
@@ -644,9 +727,10 @@ static int remove_stale(const char *path, const struct sockaddr_un *sa, gl_err *
     return 0;
 }
 
-/* Binds and listens under umask 077, mode 0600. Returns the fd, or -1. */
-static int make_socket(const char *path, const struct sockaddr_un *sa, struct stat *st,
-                       gl_err *err)
+/* Binds and listens under umask 077, then gives the file its group and mode (modes_for): until
+ * then it is 0600, so nobody gets in early. Returns the fd, or -1. */
+static int make_socket(const char *path, const struct sockaddr_un *sa, const gld_peer_policy *p,
+                       struct stat *st, gl_err *err)
 {
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
@@ -663,37 +747,136 @@ static int make_socket(const char *path, const struct sockaddr_un *sa, struct st
                            path);
         return gl_fail(err, "io", "cannot bind %s: %s", path, strerror(e));
     }
+    sock_modes m = modes_for(p);
+    if (m.chgrp && chown(path, (uid_t)-1, p->group) < 0) {
+        /* a daemon may only give a file to a group it is in; without it, 0660 would open the
+         * socket to the daemon's own primary group instead */
+        log_warn("cannot give the socket %s to group %s (%s): members of that group cannot connect",
+                 path, p->group_name, strerror(errno));
+        m.sock &= 0606;
+    }
     const char *what = "chmod";
-    if (chmod(path, 0600) < 0 || (what = "stat", lstat(path, st) < 0) ||
+    if (chmod(path, m.sock) < 0 || (what = "stat", lstat(path, st) < 0) ||
         (what = "listen", listen(fd, IPC_BACKLOG) < 0)) {
         e = errno;
         close(fd);
         unlink(path);
         return gl_fail(err, "io", "cannot %s %s: %s", what, path, strerror(e));
     }
+    log_info("socket %s: mode %04o, group %u", path, (unsigned)(st->st_mode & 07777),
+             (unsigned)st->st_gid);
     return fd;
+}
+
+/* Tells the operator when a peer the policy admits cannot reach the socket file anyway: a
+ * directory on the way it cannot search, or a socket mode that shuts it out; or when the file
+ * lets in more than the policy (gliveD still refuses them: said so that SocketMode= is fixed). */
+static void check_reachable(const char *path, const gld_peer_policy *p)
+{
+    if (!p->has_group && !p->nuids && !p->ngids)
+        return;
+    bool others = p->nuids || p->ngids;
+    char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    snprintf(dir, sizeof dir, "%s", path);
+    for (char *slash = strrchr(dir, '/'); slash && slash != dir; slash = strrchr(dir, '/')) {
+        *slash = '\0';
+        struct stat st;
+        if (stat(dir, &st) != 0)
+            return;
+        bool ok = (st.st_mode & S_IXOTH) ||
+                  (!others && (st.st_mode & S_IXGRP) && st.st_gid == p->group);
+        if (!ok) {
+            log_warn("directory %s (mode %04o) keeps %s from the socket: allow them to search it "
+                     "(chmod o+x%s)", dir, (unsigned)(st.st_mode & 07777),
+                     others ? "the users of --allow-uid/--allow-group" : "the socket group",
+                     others ? "" : ", or g+x with that group");
+            return;
+        }
+    }
+}
+
+/* An inherited socket file's mode against the policy (see ipc.h). */
+static void check_inherited_mode(const char *path, const gld_peer_policy *p)
+{
+    struct stat st;
+    if (!*path || stat(path, &st) != 0)
+        return;
+    mode_t m = st.st_mode & 0777;
+    bool others = p->nuids || p->ngids;
+    if ((m & 0002) && !others)
+        log_warn("socket %s is mode %04o: any local user can connect (gliveD refuses those it "
+                 "does not serve); SocketMode=0660 with SocketGroup= keeps them out", path,
+                 (unsigned)m);
+    else if (others && !(m & 0002))
+        log_warn("socket %s is mode %04o: the users of --allow-uid/--allow-group outside its "
+                 "group cannot connect (SocketMode=0666: gliveD checks each peer)", path,
+                 (unsigned)m);
+    else if (p->has_group && st.st_gid != p->group && (m & 0020))
+        log_warn("socket %s belongs to group %u, not the socket group %s (%u): members of %s "
+                 "cannot connect, members of group %u are refused (SocketGroup=%s)", path,
+                 (unsigned)st.st_gid, p->group_name, (unsigned)p->group, p->group_name,
+                 (unsigned)st.st_gid, p->group_name);
+    check_reachable(path, p);
+}
+
+/* A listening socket from systemd (LISTEN_FDS): checks it is one, learns its name. */
+static int adopt(int fd, char *path, size_t n, gl_err *err)
+{
+    struct sockaddr_un sa;
+    socklen_t len = sizeof sa;
+    int type = 0, listening = 0;
+    socklen_t tl = sizeof type, ll = sizeof listening;
+    memset(&sa, 0, sizeof sa);
+    if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ll) < 0)
+        return gl_fail(err, "bad_socket", "the socket passed by systemd (fd %d) is not usable: %s",
+                       fd, strerror(errno));
+    if (sa.sun_family != AF_UNIX || type != SOCK_STREAM || !listening)
+        return gl_fail(err, "bad_socket", "the socket passed by systemd (fd %d) is not a listening "
+                       "Unix stream socket (ListenStream=/path in the .socket unit)", fd);
+    size_t plen = len > offsetof(struct sockaddr_un, sun_path)
+                      ? strnlen(sa.sun_path, len - offsetof(struct sockaddr_un, sun_path)) : 0;
+    if (plen >= n)
+        plen = n - 1;
+    memcpy(path, sa.sun_path, plen); /* "" for an abstract or unnamed socket */
+    path[plen] = '\0';
+    /* the code's sandbox and other children must not inherit the listener */
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+        return gl_fail(err, "bad_socket", "fd %d: %s", fd, strerror(errno));
+    return 0;
 }
 
 ipc_server *ipc_start(uv_loop_t *loop, const ipc_opts *o, const ipc_handlers *h, void *ud,
                       gl_err *err)
 {
-    if (!o || !o->path || !*o->path) {
+    if (!o || ((!o->path || !*o->path) && !o->inherited)) {
         gl_fail(err, "bad_path", "no socket path");
         return NULL;
     }
     struct sockaddr_un sa;
     memset(&sa, 0, sizeof sa);
     sa.sun_family = AF_UNIX;
-    size_t plen = strlen(o->path);
+    char got[sizeof sa.sun_path];
+    const char *path = o->path ? o->path : "";
+    if (o->inherited) {
+        if (adopt(o->fd, got, sizeof got, err) < 0)
+            return NULL;
+        if (*path && strcmp(path, got) != 0)
+            log_info("serving the socket systemd passed (%s), not %s", *got ? got : "(unnamed)",
+                     path);
+        path = got;
+    }
+    size_t plen = strlen(path);
     if (plen >= sizeof sa.sun_path) {
         gl_fail(err, "bad_path", "socket path too long (%zu bytes, at most %zu): %s", plen,
-                sizeof sa.sun_path - 1, o->path);
+                sizeof sa.sun_path - 1, path);
         return NULL;
     }
-    memcpy(sa.sun_path, o->path, plen + 1);
+    memcpy(sa.sun_path, path, plen + 1);
 
     ipc_server *s = gl_xcalloc(1, sizeof *s);
-    s->path = gl_xstrdup(o->path);
+    s->path = gl_xstrdup(path);
     s->loop = loop;
     if (h)
         s->h = *h;
@@ -702,17 +885,26 @@ ipc_server *ipc_start(uv_loop_t *loop, const ipc_opts *o, const ipc_handlers *h,
     s->max_output = o->max_output ? o->max_output : IPC_MAX_OUTPUT_DEFAULT;
     s->max_output_total = o->max_output_total ? o->max_output_total : IPC_MAX_OUTPUT_TOTAL_DEFAULT;
     s->max_clients = o->max_clients ? o->max_clients : IPC_MAX_CLIENTS_DEFAULT;
+    s->own_only.self = geteuid();
+    s->policy = o->policy ? o->policy : &s->own_only;
+    s->inherited = o->inherited;
 
     struct stat st;
-    int fd = -1;
-    if (ensure_parent_dir(s->path, err) < 0 || remove_stale(s->path, &sa, err) < 0 ||
-        (fd = make_socket(s->path, &sa, &st, err)) < 0) {
+    int fd = o->inherited ? o->fd : -1;
+    if (!o->inherited &&
+        (ensure_parent_dir(s->path, s->policy, err) < 0 || remove_stale(s->path, &sa, err) < 0 ||
+         (fd = make_socket(s->path, &sa, s->policy, &st, err)) < 0)) {
         free(s->path);
         free(s);
         return NULL;
     }
-    s->sock_dev = st.st_dev;
-    s->sock_ino = st.st_ino;
+    if (o->inherited) {
+        check_inherited_mode(s->path, s->policy);
+    } else {
+        s->sock_dev = st.st_dev;
+        s->sock_ino = st.st_ino;
+        check_reachable(s->path, s->policy);
+    }
 
     uv_pipe_init(loop, &s->listener, 0);
     s->listener.data = s;
@@ -720,15 +912,16 @@ ipc_server *ipc_start(uv_loop_t *loop, const ipc_opts *o, const ipc_handlers *h,
     s->linger.data = s;
     s->nhandles = 2;
     int r = uv_pipe_open(&s->listener, fd);
-    if (r < 0)
+    if (r < 0 && !o->inherited)
         close(fd); /* not adopted by the handle */
-    else
+    else if (r >= 0)
         r = uv_listen((uv_stream_t *)&s->listener, IPC_BACKLOG, on_connection);
     if (r < 0) {
         /* Practically unreachable (the socket already listens). The handles are registered, so
          * they are closed the normal way: the caller's loop frees s when it next runs. */
         gl_fail(err, "io", "cannot listen on %s: %s", s->path, uv_strerror(r));
-        unlink(s->path);
+        if (!o->inherited)
+            unlink(s->path);
         s->stopping = true;
         uv_close((uv_handle_t *)&s->listener, on_server_handle_closed);
         maybe_finish(s);
@@ -740,7 +933,8 @@ ipc_server *ipc_start(uv_loop_t *loop, const ipc_opts *o, const ipc_handlers *h,
     if (sigaction(SIGPIPE, NULL, &sa_pipe) == 0 && sa_pipe.sa_handler == SIG_DFL)
         signal(SIGPIPE, SIG_IGN);
 
-    log_info("listening on %s", s->path);
+    log_info("listening on %s%s", *s->path ? s->path : "(an unnamed socket)",
+             o->inherited ? " (the socket systemd passed)" : "");
     return s;
 }
 
@@ -750,9 +944,12 @@ void ipc_stop(ipc_server *s)
         return;
     s->stopping = true;
     uv_close((uv_handle_t *)&s->listener, on_server_handle_closed);
-    /* Remove the socket file only if it is still ours (not replaced by a newer daemon). */
+    /* Remove the socket file only if we made it and it is still ours (not replaced by a newer
+     * daemon). An inherited one belongs to the socket unit, which keeps listening on it: clients
+     * connecting while gliveD restarts wait in its backlog instead of failing. */
     struct stat st;
-    if (lstat(s->path, &st) == 0 && st.st_dev == s->sock_dev && st.st_ino == s->sock_ino)
+    if (!s->inherited && lstat(s->path, &st) == 0 && st.st_dev == s->sock_dev &&
+        st.st_ino == s->sock_ino)
         unlink(s->path);
     log_info("stopped listening on %s; closing %u client(s)", s->path, s->nclients);
     for (ipc_client *c = s->clients; c; c = c->next)
@@ -767,6 +964,8 @@ void *ipc_client_data(const ipc_client *c) { return c->data; }
 unsigned ipc_client_id(const ipc_client *c) { return c->id; }
 uid_t ipc_client_uid(const ipc_client *c) { return c->uid; }
 pid_t ipc_client_pid(const ipc_client *c) { return c->pid; }
+
+const char *ipc_path(const ipc_server *s) { return s->path; }
 
 void ipc_get_stats(const ipc_server *s, ipc_stats *out)
 {

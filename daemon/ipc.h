@@ -2,9 +2,29 @@
  * and a bounded output buffer. It knows lines, not ops: complete request lines go to on_line, and
  * the dispatcher (daemon/dispatch.c) answers through ipc_send().
  *
- * Security: the socket is created under umask 077 (mode 0600) in a directory created 0700 if
- * missing; on accept the peer's uid (SO_PEERCRED) must be ours or root, else it is dropped.
- * A refused peer (uid, too many clients) gets one error line saying why, then the close.
+ * Who may connect: the peer policy (daemon/access.h), applied at accept to what the kernel
+ * recorded when the peer called connect(): SO_PEERCRED (uid, primary gid) and SO_PEERGROUPS
+ * (its supplementary groups, Linux >= 4.13), read only when a group could admit it. Both are
+ * the peer's credentials at connect time, taken by the kernel: no race with a peer that exits,
+ * is replaced by another process of the same pid, or changes its groups afterwards, which
+ * reading /proc/PID/status at accept would have. The group database (getgrouplist) is not
+ * used: it says who is listed in a group, not which groups the process holds (a process that
+ * dropped its groups, or a sandbox, would be admitted; a user added to the group but not logged
+ * in again would be admitted while the kernel still refuses it the socket file). So a peer
+ * passes exactly when the file permissions would let the same credentials in, and a kernel
+ * without SO_PEERGROUPS falls back to the primary group (logged once). A refused peer (uid,
+ * too many clients) gets one error line saying why, then the close. Changing the policy needs a
+ * restart, which also ends the connections of whoever lost access.
+ *
+ * The socket: created under umask 077, then mode 0600 (own uid and root), 0660 with its group
+ * set to the socket group, or 0666 when --allow-uid/--allow-group name peers outside that group
+ * (the check above is then the gate: connecting is all a refused peer can do). A missing parent
+ * directory is created 0700, 0750 (socket group) or 0755 (allow lists). A directory on the way
+ * that the admitted peers cannot traverse is reported at start. An inherited socket (systemd
+ * socket activation, opts.fd) is served as it is: gliveD never binds, chmods or unlinks it (the
+ * socket unit owns the file, and it must outlive gliveD's restarts); its mode is only checked
+ * against the policy and warned about (SocketMode= defaults to 0666).
+ *
  * Slow readers: output beyond max_output bytes pending disconnects that client (logged), so one
  * stuck client never grows the daemon's memory; nothing is silently dropped for a live client. */
 #ifndef GL_IPC_H
@@ -16,6 +36,7 @@
 #include <uv.h>
 
 #include "common/err.h"
+#include "daemon/access.h"
 
 typedef struct ipc_server ipc_server;
 typedef struct ipc_client ipc_client;
@@ -39,6 +60,11 @@ typedef struct ipc_opts {
                                 it the client with the most pending is cut: many slow readers
                                 together cannot grow memory without bound either */
     unsigned max_clients;   /* 0 = 1024; more are accepted and closed at once (logged) */
+    const gld_peer_policy *policy; /* who may connect (daemon/access.h), BORROWED for the
+                                      server's life; NULL: the daemon's own uid and root */
+    bool inherited;         /* fd is a listening socket handed over by systemd: path is then
+                               only a hint (the socket's own name is used) */
+    int fd;
 } ipc_opts;
 
 typedef struct ipc_stats {
@@ -46,12 +72,13 @@ typedef struct ipc_stats {
     unsigned clients;
 } ipc_stats;
 
-/* Binds and listens. A stale socket file (nobody accepts on it) is replaced; a live daemon on the
- * path makes this fail with code "in_use" and a message saying so. */
+/* Binds and listens (or adopts opts.fd). A stale socket file (nobody accepts on it) is replaced;
+ * a live daemon on the path makes this fail with code "in_use" and a message saying so. */
 ipc_server *ipc_start(uv_loop_t *loop, const ipc_opts *o, const ipc_handlers *h, void *ud,
                       gl_err *err);
 /* Stops accepting, flushes what each client has pending (best effort, bounded by a short timer),
- * closes every client (on_disconnect for each), removes the socket file, frees s. */
+ * closes every client (on_disconnect for each), removes the socket file (one it created, never
+ * an inherited one), frees s. */
 void ipc_stop(ipc_server *s);
 
 /* Queues line (must end in '\n'). Returns -1 if the client is closing or was just disconnected
@@ -66,5 +93,7 @@ unsigned ipc_client_id(const ipc_client *c); /* small unique number, for logs */
 uid_t ipc_client_uid(const ipc_client *c);
 pid_t ipc_client_pid(const ipc_client *c);
 void ipc_get_stats(const ipc_server *s, ipc_stats *out);
+/* The socket's path (the inherited socket's own name when adopted). */
+const char *ipc_path(const ipc_server *s);
 
 #endif

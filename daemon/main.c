@@ -1,5 +1,6 @@
 /* gliveD: keeps named Gemini Live sessions open on one libuv loop and serves local clients over
- * a Unix socket (proto/PROTOCOL.md). Runs in the foreground, logs to stderr. */
+ * a Unix socket (proto/PROTOCOL.md). Runs in the foreground, logs to stderr; under systemd it
+ * takes its socket from socket activation and reports its state (daemon/systemd.h). */
 #include <errno.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -17,11 +18,85 @@
 #include "daemon/sandbox.h"
 #include "daemon/upstream.h"
 #include "daemon/session.h"
+#include "daemon/systemd.h"
 #include "daemon/tools.h"
 #include "transport/tls.h"
 
 static gld_daemon D;
 static uv_signal_t sig_term, sig_int, sig_hup;
+static gld_sd_notify notify;
+static uv_timer_t watchdog_timer, status_timer; /* only while notify.fd is open */
+static char status_sent[128];
+
+/* ---- systemd: the state it shows (STATUS=), the watchdog ---------------------------------- */
+
+static void status_text(char *out, size_t n)
+{
+    unsigned sessions = 0;
+    for (gld_session *s = D.sessions; s; s = gld_session_next(s))
+        sessions++;
+    ipc_stats st = {0};
+    if (D.ipc)
+        ipc_get_stats(D.ipc, &st);
+    snprintf(out, n, "%u session%s, %u client%s", sessions, sessions == 1 ? "" : "s", st.clients,
+             st.clients == 1 ? "" : "s");
+}
+
+/* READY=1 (first, and after a reload) or a changed STATUS=. */
+static void notify_status(bool ready)
+{
+    char text[96], msg[160];
+    status_text(text, sizeof text);
+    if (!ready && strcmp(text, status_sent) == 0)
+        return;
+    snprintf(status_sent, sizeof status_sent, "%s", text);
+    snprintf(msg, sizeof msg, "%sSTATUS=%s", ready ? "READY=1\n" : "", text);
+    gld_sd_notify_send(&notify, msg);
+}
+
+static void on_status_timer(uv_timer_t *t)
+{
+    (void)t;
+    notify_status(false);
+}
+
+static void on_watchdog(uv_timer_t *t)
+{
+    (void)t;
+    gld_sd_notify_send(&notify, "WATCHDOG=1");
+}
+
+/* After the socket listens and saved sessions are back: READY=1, then a STATUS= check every 2 s
+ * (sent only when it changed) and the watchdog pings. Both timers are unreferenced: they never
+ * keep the loop alive at shutdown. */
+static void notify_ready(void)
+{
+    if (notify.fd < 0)
+        return;
+    notify_status(true);
+    uv_timer_init(D.loop, &status_timer);
+    uv_timer_start(&status_timer, on_status_timer, 2000, 2000);
+    uv_unref((uv_handle_t *)&status_timer);
+    if (notify.watchdog_usec) {
+        uint64_t ms = notify.watchdog_usec / 2000; /* half of it, as sd_watchdog_enabled(3) says */
+        uv_timer_init(D.loop, &watchdog_timer);
+        uv_timer_start(&watchdog_timer, on_watchdog, 0, ms ? ms : 1);
+        uv_unref((uv_handle_t *)&watchdog_timer);
+        log_info("systemd watchdog: a ping every %llu ms", (unsigned long long)(ms ? ms : 1));
+    }
+}
+
+static void notify_stopping(void)
+{
+    if (notify.fd < 0)
+        return;
+    gld_sd_notify_send(&notify, "STOPPING=1\nSTATUS=stopping: closing sessions");
+    uv_close((uv_handle_t *)&status_timer, NULL);
+    if (notify.watchdog_usec) /* pings would only say the loop turns while sessions close */
+        uv_close((uv_handle_t *)&watchdog_timer, NULL);
+}
+
+/* ---- the loop's handlers -------------------------------------------------------------------- */
 
 static void on_line(ipc_client *c, const char *line, size_t len, void *ud)
 {
@@ -37,6 +112,7 @@ static void shutdown_daemon(int signum)
         return;
     D.stopping = true;
     log_info("signal %d: stopping (closing sessions, then the socket)", signum);
+    notify_stopping();
     while (D.sessions) /* each close tells the session's clients, saves and unlinks it */
         gld_session_close(D.sessions, "gliveD is shutting down", false);
     ipc_stop(D.ipc);
@@ -59,7 +135,16 @@ static void on_signal(uv_signal_t *h, int signum)
     (void)h;
     if (signum == SIGHUP) {
         gl_err err;
-        if (gld_config_reload(&D.cfg, &err) != 0)
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        char msg[96]; /* systemd (253+) wants the time the reload began with RELOADING=1 */
+        snprintf(msg, sizeof msg, "RELOADING=1\nMONOTONIC_USEC=%llu",
+                 (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000);
+        gld_sd_notify_send(&notify, msg);
+        int rc = gld_config_reload(&D.cfg, &err);
+        if (notify.fd >= 0)
+            notify_status(true);
+        if (rc != 0)
             log_error("SIGHUP: config not reloaded: %s", err.msg);
         else
             log_info("SIGHUP: config reloaded%s", D.cfg.config_file[0] ? "" : " (no --config file)");
@@ -92,6 +177,65 @@ static void fit_open_files(void)
     }
 }
 
+/* gliveD's own process holds group g (it may then give a file that group). */
+static bool in_group(gid_t g)
+{
+    if (getegid() == g)
+        return true;
+    gid_t v[256]; /* a daemon in more groups than this is told below, not harmed */
+    int n = getgroups(sizeof v / sizeof *v, v);
+    for (int i = 0; i < n; i++)
+        if (v[i] == g)
+            return true;
+    return false;
+}
+
+/* Who may connect (daemon/access.h): the lists of the config, and the socket group when it
+ * exists (a name, or a gid as is). A missing group is not fatal: the socket then stays 0600,
+ * which refuses more, never less, and the operator is told what to do. A socket gliveD makes
+ * itself can only get a group gliveD is in (or any, as root): a user running gliveD by hand,
+ * outside the group, keeps a 0600 socket and is told so once, quietly (the default group is
+ * the system service's). */
+static void build_policy(bool inherited)
+{
+    gld_peer_policy *p = &D.policy;
+    memset(p, 0, sizeof *p);
+    p->self = geteuid();
+    p->nuids = D.cfg.allow_uids.n;
+    memcpy(p->uids, D.cfg.allow_uids.id, sizeof p->uids);
+    p->ngids = D.cfg.allow_gids.n;
+    memcpy(p->gids, D.cfg.allow_gids.id, sizeof p->gids);
+    const char *g = D.cfg.socket_group;
+    if (!*g)
+        return;
+    snprintf(p->group_name, sizeof p->group_name, "%s", g);
+    bool number = strspn(g, "0123456789") == strlen(g) && strlen(g) < 11;
+    unsigned gid = 0;
+    int rc = 0;
+    if (number && strtoull(g, NULL, 10) < 0xffffffffull) /* (gid_t)-1 is "no group" */
+        gid = (unsigned)strtoul(g, NULL, 10);
+    else
+        rc = gld_lookup_id(g, true, &gid);
+    const char *others = p->nuids || p->ngids ? " and those of --allow-uid/--allow-group" : "";
+    if (rc != 0) {
+        log_warn("socket group \"%s\" does not exist%s%s: the socket is mode 0600, only uid %u%s%s "
+                 "may connect. Create the group (systemd-sysusers with gliveD's sysusers.d file, "
+                 "or groupadd --system %s), or set --socket-group (\"\" for none)", g,
+                 rc != ENOENT ? ": " : "", rc != ENOENT ? strerror(rc) : "", (unsigned)p->self,
+                 p->self ? " and root" : "", others, g);
+        return;
+    }
+    if (!inherited && p->self != 0 && !in_group((gid_t)gid)) {
+        log_info("socket group %s: gliveD (uid %u) is not in it, so it cannot give the socket that "
+                 "group: the socket is mode 0600, only uid %u and root%s may connect "
+                 "(--socket-group \"\" says so without this line)", g, (unsigned)p->self,
+                 (unsigned)p->self, others);
+        return;
+    }
+    p->group = (gid_t)gid;
+    p->has_group = true;
+}
+
 /* Where gliveD may run code itself (run_python), says at start whether it can, and how. */
 static void probe_sandbox(void)
 {
@@ -107,9 +251,16 @@ static void probe_sandbox(void)
                  "isolation, --code-exec server|off avoids local code", err.msg);
     else if (o.mode == GLD_SANDBOX_NONE)
         log_warn("run_python runs code WITHOUT isolation (--code-sandbox none): limits only");
-    else
-        log_info("run_python: code runs in a bubblewrap sandbox (no network, private /tmp, %u s limit)",
-                 D.cfg.code_timeout_ms / 1000);
+    else {
+        const char *why;
+        bool full = gld_sandbox_profile(&why) == GLD_BWRAP_FULL;
+        log_info("run_python: code runs in a bubblewrap sandbox (no network, private /tmp, %u s "
+                 "limit%s)", D.cfg.code_timeout_ms / 1000,
+                 full ? "" : "; no /proc, the service's IPC and UTS namespaces, no user namespaces "
+                             "by a seccomp filter: the profile for gliveD.service's hardening");
+        if (!full)
+            log_info("run_python: the full profile cannot run here: %s", why);
+    }
 }
 
 int main(int argc, char **argv)
@@ -144,12 +295,23 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     fit_open_files();
+    int listen_fd;
+    int activated = gld_sd_listen_fd(&listen_fd, &err);
+    if (activated < 0) {
+        fprintf(stderr, "gliveD: %s\n", err.msg);
+        SSL_CTX_free(D.tls);
+        return 1;
+    }
+    if (gld_sd_notify_open(&notify, &err) != 0)
+        log_warn("%s", err.msg);
+    build_policy(activated == 1);
     D.loop = uv_default_loop();
     D.net = &gld_upstream_ws;
     D.started_ms = uv_now(D.loop);
     ipc_opts io = {.path = D.cfg.socket_path, .max_line = D.cfg.max_line,
                    .max_output = D.cfg.max_output, .max_output_total = D.cfg.max_output_total,
-                   .max_clients = D.cfg.max_clients};
+                   .max_clients = D.cfg.max_clients, .policy = &D.policy,
+                   .inherited = activated == 1, .fd = listen_fd};
     static const ipc_handlers ih = {on_line, on_disconnect, on_busy};
     if (!(D.ipc = ipc_start(D.loop, &io, &ih, &D, &err))) {
         fprintf(stderr, "gliveD: %s\n", err.msg);
@@ -162,7 +324,7 @@ int main(int argc, char **argv)
     uv_signal_start(&sig_term, on_signal, SIGTERM);
     uv_signal_start(&sig_int, on_signal, SIGINT);
     uv_signal_start(&sig_hup, on_signal, SIGHUP);
-    log_info("listening on %s; Live API at %s (model %s)", D.cfg.socket_path, D.cfg.endpoint,
+    log_info("listening on %s; Live API at %s (model %s)", ipc_path(D.ipc), D.cfg.endpoint,
              D.cfg.model);
     probe_sandbox();
     if (D.cfg.state_dir[0]) {
@@ -172,7 +334,9 @@ int main(int argc, char **argv)
         else if (n > 0)
             log_info("state: %d session(s) restored from %s", n, D.cfg.state_dir);
     }
+    notify_ready();
     uv_run(D.loop, UV_RUN_DEFAULT);
+    gld_sd_notify_close(&notify);
     gld_tools_free_all(&D);
     if (uv_loop_close(D.loop) != 0)
         log_warn("event loop closed with handles still open");

@@ -6,13 +6,20 @@
 #include "daemon/sandbox.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -40,8 +47,9 @@ static const char PRELUDE[] =
     "    del sys.argv[1:]\n"
     "    try:\n"
     "        fds = [int(f) for f in os.listdir('/proc/self/fd')]\n"
-    "    except OSError:\n"
-    "        fds = range(5, R.getrlimit(R.RLIMIT_NOFILE)[0])\n"
+    "    except OSError:  # no /proc (the SERVICE profile): close_range does it in one call\n"
+    "        fds = []\n"
+    "        os.closerange(5, R.getrlimit(R.RLIMIT_NOFILE)[0])\n"
     "    for fd in fds:\n"
     "        if fd > 4:\n"
     "            try:\n"
@@ -172,11 +180,14 @@ typedef struct answer_req {
     char *line; /* OWNED */
 } answer_req;
 
-/* The verdict of the last BWRAP-mode probe (see gld_sandbox_probe). */
+/* The verdict of the last BWRAP-mode probe (see gld_sandbox_probe): whether bwrap works, and
+ * with which profile (FULL where it can; SERVICE under gliveD.service's hardening). */
 static struct {
     bool failed;
     gl_err why;
-} probe_verdict;
+    gld_bwrap_profile profile;
+    char full_failed[GL_ERR_MSG]; /* why FULL did not work, when SERVICE was chosen */
+} probe_verdict = {.profile = GLD_BWRAP_FULL};
 
 const char *gld_outcome_name(gld_outcome o)
 {
@@ -267,20 +278,116 @@ static void mirror_root_dir(strv *s, const char *path)
     }
 }
 
-static void bwrap_args(strv *s, const gld_sandbox_opts *o)
+/* ---- the SERVICE profile's seccomp filter ------------------------------------------------- */
+
+/* What --disable-userns does in the FULL profile, for the SERVICE one: bwrap's way needs a
+ * writable /proc/sys (it lowers user.max_user_namespaces inside the sandbox), which
+ * ProtectKernelTunables= takes away. Instead, a seccomp filter that bwrap installs just before
+ * it runs the code (--seccomp FD): unshare() and clone() with CLONE_NEWUSER fail with EPERM,
+ * clone3() with ENOSYS (its flags are in memory a filter cannot read; glibc then falls back to
+ * clone()), setns() with EPERM. Without a user namespace of its own the code cannot create any
+ * other namespace either: it holds no capability. System calls of another ABI (i386 on x86_64,
+ * x32) fail, so none of them slips past. On an architecture not listed here the SERVICE
+ * profile does not exist (the probe then reports FULL's failure). */
+#if defined(__x86_64__)
+#define SANDBOX_AUDIT_ARCH AUDIT_ARCH_X86_64
+#define SANDBOX_X32_BIT 0x40000000u /* x32 system call numbers */
+#elif defined(__aarch64__)
+#define SANDBOX_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#elif defined(__i386__)
+#define SANDBOX_AUDIT_ARCH AUDIT_ARCH_I386
+#elif defined(__arm__) && defined(__ARMEL__)
+#define SANDBOX_AUDIT_ARCH AUDIT_ARCH_ARM
+#elif defined(__riscv) && __riscv_xlen == 64
+#define SANDBOX_AUDIT_ARCH AUDIT_ARCH_RISCV64
+#elif defined(__powerpc64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define SANDBOX_AUDIT_ARCH AUDIT_ARCH_PPC64LE
+#elif defined(__s390x__)
+#define SANDBOX_AUDIT_ARCH AUDIT_ARCH_S390X
+#define SANDBOX_CLONE_FLAGS_ARG 1 /* clone(stack, flags, ...) there */
+#endif
+#ifndef SANDBOX_X32_BIT
+#define SANDBOX_X32_BIT 0xffffffffu /* no such numbers: the test never matches */
+#endif
+#ifndef SANDBOX_CLONE_FLAGS_ARG
+#define SANDBOX_CLONE_FLAGS_ARG 0
+#endif
+/* The low 32 bits of argument i (every CLONE_* namespace flag is there). */
+#define ARG_LO(i) ((unsigned)(offsetof(struct seccomp_data, args) + 8 * (i) + \
+                              (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__ ? 4 : 0)))
+
+#ifdef SANDBOX_AUDIT_ARCH
+static const struct sock_filter NO_USERNS[] = {
+    /* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+    /* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SANDBOX_AUDIT_ARCH, 1, 0),
+    /* 2 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+    /* 3 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+    /* 4 */ BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, SANDBOX_X32_BIT, 0, 1),
+    /* 5 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+    /* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3, 0, 1),
+    /* 7 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+    /* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_setns, 0, 1),
+    /* 9 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+    /* 10 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_unshare, 0, 2),
+    /* 11 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LO(0)),
+    /* 12 */ BPF_STMT(BPF_JMP | BPF_JA, 2),
+    /* 13 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 0, 3),
+    /* 14 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LO(SANDBOX_CLONE_FLAGS_ARG)),
+    /* 15 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_NEWUSER, 0, 1),
+    /* 16 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+    /* 17 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+};
+#endif
+
+/* A pipe holding the filter, for bwrap's --seccomp: its read end, or -1 (no filter for this
+ * architecture, or no pipe). 144 bytes fit any pipe buffer: the write never blocks. */
+static int seccomp_fd(void)
+{
+#ifdef SANDBOX_AUDIT_ARCH
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0)
+        return -1;
+    ssize_t n = write(p[1], NO_USERNS, sizeof NO_USERNS);
+    close(p[1]);
+    if (n != (ssize_t)sizeof NO_USERNS) {
+        close(p[0]);
+        return -1;
+    }
+    return p[0];
+#else
+    return -1;
+#endif
+}
+
+/* bwrap's own options but the mounts below, per profile (sandbox.h). */
+static void bwrap_profile_args(strv *s, gld_bwrap_profile profile)
+{
+    if (profile == GLD_BWRAP_SERVICE) {
+        /* fd 5 carries the filter (spawn) */
+        sv_addl(s, (const char *const[]){"--unshare-user", "--unshare-pid", "--unshare-net",
+                                         "--seccomp", "5", NULL});
+    } else {
+        /* every namespace; the user namespace explicitly, so --disable-userns can forbid
+         * nesting */
+        sv_addl(s, (const char *const[]){"--unshare-all", "--unshare-user", "--disable-userns",
+                                         "--hostname", "sandbox", NULL});
+    }
+}
+
+static void bwrap_args(strv *s, const gld_sandbox_opts *o, gld_bwrap_profile profile)
 {
     sv_add(s, o->bwrap);
-    /* every namespace; the user namespace explicitly, so --disable-userns can forbid nesting */
-    sv_addl(s, (const char *const[]){"--unshare-all", "--unshare-user", "--disable-userns",
-                                     "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-                                     "--hostname", "sandbox", "--ro-bind", "/usr", "/usr", NULL});
+    bwrap_profile_args(s, profile);
+    sv_addl(s, (const char *const[]){"--die-with-parent", "--new-session", "--cap-drop", "ALL",
+                                     "--ro-bind", "/usr", "/usr", NULL});
     static const char *const roots[] = {"/bin", "/lib", "/lib32", "/lib64", "/libx32"};
     for (size_t i = 0; i < sizeof roots / sizeof *roots; i++)
         mirror_root_dir(s, roots[i]);
     sv_addl(s, (const char *const[]){"--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
-                                     "--ro-bind-try", "/etc/localtime", "/etc/localtime",
-                                     "--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev",
-                                     "--size", NULL});
+                                     "--ro-bind-try", "/etc/localtime", "/etc/localtime", NULL});
+    if (profile == GLD_BWRAP_FULL) /* the service's /proc has locked overmounts: no new one */
+        sv_addl(s, (const char *const[]){"--proc", "/proc", NULL});
+    sv_addl(s, (const char *const[]){"--dev", "/dev", "--remount-ro", "/dev", "--size", NULL});
     sv_addu(s, o->tmpfs_bytes);
     sv_addl(s, (const char *const[]){"--tmpfs", "/tmp", "--remount-ro", "/", "--chdir", "/tmp",
                                      "--clearenv", "--setenv", "PATH", "/usr/bin:/bin",
@@ -305,6 +412,12 @@ static void python_args(strv *s, const gld_sandbox_opts *o, const char *tag)
     sv_addu(s, o->max_line);
 }
 
+/* The profile a run uses: the options', else the last probe's choice. */
+static gld_bwrap_profile profile_of(const gld_sandbox_opts *o)
+{
+    return o->profile != GLD_BWRAP_AUTO ? o->profile : probe_verdict.profile;
+}
+
 static void build_command(const gld_sandbox_opts *o, strv *argv, strv *env)
 {
     static unsigned runs;
@@ -312,7 +425,7 @@ static void build_command(const gld_sandbox_opts *o, strv *argv, strv *env)
     snprintf(tag, sizeof tag, "%ld.%u", (long)getpid(), ++runs);
     sv_add(env, "PATH=/usr/bin:/bin");
     if (o->mode == GLD_SANDBOX_BWRAP) {
-        bwrap_args(argv, o); /* bwrap sets the code's environment itself (--clearenv) */
+        bwrap_args(argv, o, profile_of(o)); /* bwrap sets the code's environment (--clearenv) */
     } else {
         char home[4200];
         snprintf(home, sizeof home, "HOME=%s", o->workdir);
@@ -749,15 +862,18 @@ static gld_sandbox_job *job_new(uv_loop_t *loop, const gld_sandbox_opts *o, cons
     return j;
 }
 
-static int spawn(gld_sandbox_job *j, const gld_sandbox_opts *o, const strv *argv, const strv *env)
+/* filter: -1, or the SERVICE profile's seccomp program (fd 5 of the child). */
+static int spawn(gld_sandbox_job *j, const gld_sandbox_opts *o, const strv *argv, const strv *env,
+                 int filter)
 {
-    uv_stdio_container_t stdio[5] = {
+    uv_stdio_container_t stdio[6] = {
         {.flags = UV_CREATE_PIPE | UV_READABLE_PIPE, .data.stream = (uv_stream_t *)&j->in},
         {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&j->out},
         {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&j->err},
         /* fd 3: the child writes its calls; fd 4: it reads the answers */
         {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&j->calls},
         {.flags = UV_CREATE_PIPE | UV_READABLE_PIPE, .data.stream = (uv_stream_t *)&j->answers},
+        {.flags = UV_INHERIT_FD, .data.fd = filter},
     };
     uv_process_options_t po = {
         .exit_cb = on_exit_cb,
@@ -766,7 +882,7 @@ static int spawn(gld_sandbox_job *j, const gld_sandbox_opts *o, const strv *argv
         .env = env->v,
         .cwd = o->mode == GLD_SANDBOX_BWRAP ? "/" : o->workdir,
         .flags = UV_PROCESS_DETACHED, /* setsid(): a process group of its own, killed whole */
-        .stdio_count = 5,
+        .stdio_count = filter >= 0 ? 6 : 5,
         .stdio = stdio,
     };
     if (geteuid() == 0 && o->uid != 0) { /* see "RLIMIT_NPROC and who runs the code" */
@@ -797,10 +913,19 @@ gld_sandbox_job *gld_sandbox_run(uv_loop_t *loop, const gld_sandbox_opts *o, con
 {
     if (check_args(o, code, cb, err) != 0)
         return NULL;
+    int filter = -1; /* no filter, no run: never a weaker sandbox than the profile says */
+    if (o->mode == GLD_SANDBOX_BWRAP && profile_of(o) == GLD_BWRAP_SERVICE &&
+        (errno = 0, filter = seccomp_fd()) < 0) {
+        gl_fail(err, "sandbox", "cannot make the seccomp filter of the sandbox: %s",
+                errno ? strerror(errno) : "not built for this architecture");
+        return NULL;
+    }
     gld_sandbox_job *j = job_new(loop, o, code, cb, ud);
     strv argv = {0}, env = {0};
     build_command(o, &argv, &env);
-    int r = spawn(j, o, &argv, &env);
+    int r = spawn(j, o, &argv, &env, filter);
+    if (filter >= 0)
+        close(filter); /* the child has its copy (read once by bwrap) */
     if (r < 0 && o->mode == GLD_SANDBOX_NONE) /* a missing workdir fails the same way */
         gl_fail(err, "sandbox", "cannot start %s in %s: %s", argv.v[0], o->workdir,
                 uv_strerror(r));
@@ -892,14 +1017,42 @@ static int probe_run(const gld_sandbox_opts *o, gl_err *err)
 int gld_sandbox_probe(const gld_sandbox_opts *o, gl_err *err)
 {
     gl_err why = {{0}, {0}};
-    if (o->mode == GLD_SANDBOX_BWRAP)
-        probe_verdict.failed = false; /* the probe's own run must not be refused */
-    int rc = probe_run(o, &why);
-    if (o->mode == GLD_SANDBOX_BWRAP) {
-        probe_verdict.failed = rc != 0;
-        probe_verdict.why = why;
+    if (o->mode != GLD_SANDBOX_BWRAP) {
+        int rc = probe_run(o, &why);
+        if (rc != 0 && err)
+            *err = why;
+        return rc;
     }
+    probe_verdict.failed = false; /* the probe's own runs must not be refused */
+    probe_verdict.full_failed[0] = '\0';
+    gld_sandbox_opts po = *o;
+    po.profile = o->profile == GLD_BWRAP_AUTO ? GLD_BWRAP_FULL : o->profile;
+    int rc = probe_run(&po, &why);
+    if (rc != 0 && o->profile == GLD_BWRAP_AUTO) {
+        /* FULL cannot run here, e.g. under gliveD.service's hardening: SERVICE may */
+        gl_err why2 = {{0}, {0}};
+        po.profile = GLD_BWRAP_SERVICE;
+        if (probe_run(&po, &why2) == 0) {
+            char *hint = strstr(why.msg, " (without isolation"); /* not the way out here */
+            if (hint)
+                *hint = '\0';
+            snprintf(probe_verdict.full_failed, sizeof probe_verdict.full_failed, "%s", why.msg);
+            rc = 0;
+        } else {
+            po.profile = GLD_BWRAP_FULL; /* FULL's reason is the one to fix */
+        }
+    }
+    probe_verdict.profile = po.profile;
+    probe_verdict.failed = rc != 0;
+    probe_verdict.why = why;
     if (rc != 0 && err)
         *err = why;
     return rc;
+}
+
+gld_bwrap_profile gld_sandbox_profile(const char **full_failed)
+{
+    if (full_failed)
+        *full_failed = probe_verdict.full_failed;
+    return probe_verdict.profile;
 }

@@ -13,14 +13,25 @@
  *
  * GLD_SANDBOX_BWRAP runs `bwrap ... python3 -I -B -c BOOT gliveD-sandbox PID.N LIMITS...`
  * (bwrap_args() and python_args() in sandbox.c; BOOT runs the prelude, which stdin carries ahead
- * of the code; PID.N names the run in ps) with: new user, PID, network (no network at all, only
- * a loopback of its own), IPC, UTS and cgroup namespaces; a read-only /usr (and the /bin, /lib*
- * links); of /etc only ld.so.cache and localtime; a fresh /proc; a read-only minimal /dev; a
- * private size-bounded tmpfs at /tmp as the only writable place (also the cwd and HOME); an
- * empty environment but PATH, LANG and HOME (and PWD, which bwrap sets); no capabilities; no
- * further user namespaces; --new-session; --die-with-parent. Needs bwrap 0.8 or later
- * (--disable-userns, --size). So the code sees no home, state dir, socket dir, /run, credentials
- * or daemon environment, and inherits no fd but 0-4 (the prelude closes the others first).
+ * of the code; PID.N names the run in ps) with: new user, PID and network (no network at all,
+ * only a loopback of its own) namespaces; a read-only /usr (and the /bin, /lib* links); of /etc
+ * only ld.so.cache and localtime; a read-only minimal /dev; a private size-bounded tmpfs at /tmp
+ * as the only writable place (also the cwd and HOME); an empty environment but PATH, LANG and
+ * HOME (and PWD, which bwrap sets); no capabilities; no further user namespaces; --new-session;
+ * --die-with-parent. Needs bwrap 0.8 or later (--disable-userns, --size). So the code sees no
+ * home, state dir, socket dir, /run, credentials or daemon environment, and inherits no fd but
+ * 0-4 (the prelude closes the others first). Two profiles (gld_bwrap_profile) add:
+ *   FULL: IPC, UTS and cgroup namespaces of its own too, a fresh /proc of its PID namespace,
+ *     and no further user namespaces by --disable-userns. Used wherever it works.
+ *   SERVICE: for a gliveD that systemd already confines (gliveD.service): there the service's
+ *     RestrictNamespaces= allows only user, mount, PID and network namespaces (the cost of each
+ *     one allowed is counted against the unit), and ProtectKernelTunables=/ProtectKernelLogs=
+ *     lay read-only mounts over parts of /proc, which makes the kernel refuse a fresh /proc in
+ *     a user namespace and makes /proc/sys read-only (--disable-userns writes there). So: no
+ *     /proc at all (less for the code to see), the service's own private IPC and UTS namespaces
+ *     (PrivateIPC=, ProtectHostname=: shared with gliveD alone, which uses no IPC objects), and
+ *     further user namespaces refused by a seccomp filter instead (sandbox.c, NO_USERNS).
+ *   gld_sandbox_probe picks FULL, else SERVICE, and says which.
  * GLD_SANDBOX_NONE (the operator's explicit `--code-sandbox none`) runs the interpreter directly:
  * the same limits, environment and bridge, but NO isolation (files, network and the daemon's
  * other processes are reachable with the rights of the uid it runs as).
@@ -56,6 +67,9 @@
 
 typedef enum { GLD_SANDBOX_BWRAP, GLD_SANDBOX_NONE } gld_sandbox_mode;
 
+/* BWRAP mode's profiles (above). AUTO: the last probe's choice (FULL if none ran). */
+typedef enum { GLD_BWRAP_AUTO, GLD_BWRAP_FULL, GLD_BWRAP_SERVICE } gld_bwrap_profile;
+
 typedef enum {
     GLD_OUTCOME_OK,                /* the code ran to its end (exit status 0) */
     GLD_OUTCOME_FAILED,            /* exception, syntax error, nonzero exit, a limit, cancelled */
@@ -81,6 +95,7 @@ const char *gld_outcome_name(gld_outcome o);
 
 typedef struct gld_sandbox_opts {
     gld_sandbox_mode mode;
+    gld_bwrap_profile profile; /* BWRAP mode; default AUTO */
     unsigned timeout_ms;    /* wall clock from the start, calls waiting for their answers
                                included; then the run is killed */
     unsigned cpu_s;         /* RLIMIT_CPU (per process); 0 = not set */
@@ -152,9 +167,13 @@ int gld_sandbox_answer(gld_sandbox_job *job, unsigned call_no, const json_t *res
 void gld_sandbox_cancel(gld_sandbox_job *job);
 
 /* Runs print('ok') the way o says, on a private loop (blocking, for daemon start: a fraction of
- * a second). Returns 0 if it works; else -1 with a clear reason (bwrap missing, or cannot create
- * namespaces here, with bwrap's own message). The verdict of the last probe in BWRAP mode
- * stays: while it is a failure, gld_sandbox_run() in BWRAP mode fails with its reason. */
+ * a second; in BWRAP mode with profile AUTO, FULL first, then SERVICE if FULL fails). Returns 0
+ * if it works; else -1 with a clear reason (bwrap missing, or cannot create namespaces here,
+ * with bwrap's own message). The verdict of the last probe in BWRAP mode stays: while it is a
+ * failure, gld_sandbox_run() in BWRAP mode fails with its reason. */
 int gld_sandbox_probe(const gld_sandbox_opts *o, gl_err *err);
+/* The profile the last BWRAP-mode probe chose; *full_failed (may be NULL) gets why FULL did
+ * not work when it chose SERVICE ("" otherwise). */
+gld_bwrap_profile gld_sandbox_profile(const char **full_failed);
 
 #endif

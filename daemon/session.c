@@ -69,6 +69,7 @@ struct gld_session {
     json_t *system_instruction, *tools, *generation_config; /* normalized, owned; may be NULL */
     json_t *extra_decls; /* declarations added by tool handlers (array, owned) */
     uid_t owner;         /* the uid that opened it */
+    bool shared;         /* opened with `shared`: other uids may use it too (daemon/access.h) */
     bool keep_connected; /* exempt from --idle-timeout */
     bool input_tx;       /* inputAudioTranscription */
     int output_tx;       /* 0: as the model needs; 1: on; -1: off (the client said) */
@@ -143,6 +144,7 @@ const char *gld_session_model(const gld_session *s) { return s->model; }
 live_modality gld_session_modality(const gld_session *s) { return s->modality; }
 const char *gld_session_state_name(const gld_session *s) { return sess_state_public_name(s->state); }
 gld_session *gld_session_next(const gld_session *s) { return s->next; }
+gld_access gld_session_access(const gld_session *s) { return (gld_access){s->owner, s->shared}; }
 
 gld_session *gld_session_find(gld_daemon *d, const char *name)
 {
@@ -1205,6 +1207,8 @@ static json_t *state_record(const gld_session *s)
         json_object_set(r, "vad", s->vad);
     else if (s->vad_off)
         json_object_set_new(r, "vad", json_false());
+    if (s->shared)
+        json_object_set_new(r, "shared", json_true());
     if (s->tools)
         json_object_set(r, "tools", s->tools);
     if (s->generation_config)
@@ -1329,6 +1333,7 @@ gld_session *gld_session_new(gld_daemon *d, const char *name, const gld_session_
     s->mi = gld_model_lookup(s->model);
     s->modality = cfg->modality;
     s->owner = cfg->owner;
+    s->shared = cfg->shared;
     s->keep_connected = cfg->keep_connected;
     s->compression = cfg->compression_set ? cfg->compression : true;
     s->input_tx = cfg->input_transcription;
@@ -1351,7 +1356,8 @@ gld_session *gld_session_new(gld_daemon *d, const char *name, const gld_session_
         return NULL;
     }
     s->extra_decls = json_array();
-    json_t *registered = gld_tools_declarations_for(d, name); /* handlers that came first */
+    gld_access acc = gld_session_access(s); /* only handlers that may serve it declare */
+    json_t *registered = gld_tools_declarations_for(d, name, &acc); /* handlers that came first */
     size_t i;
     json_t *decl;
     json_array_foreach(registered, i, decl) {
@@ -1359,8 +1365,8 @@ gld_session *gld_session_new(gld_daemon *d, const char *name, const gld_session_
             json_array_append(s->extra_decls, decl);
     }
     json_decref(registered);
-    s->calls = gld_calls_new(d, s->name, &(gld_calls_host){calls_emit, calls_send, calls_followup,
-                                                          calls_local_answer, s});
+    s->calls = gld_calls_new(d, s->name, &acc, &(gld_calls_host){calls_emit, calls_send,
+                                                                calls_followup, calls_local_answer, s});
     s->code = gld_coderun_new(d, s->name, &(gld_coderun_host){code_emit, calls_send, calls_followup,
                                                               code_call, s});
     s->code_local = code_local(d, s->mi, s->tools);
@@ -1402,6 +1408,7 @@ gld_session *gld_session_restore(gld_daemon *d, const json_t *rec, gl_err *err)
         .output_transcription = !json_is_boolean(json_object_get(rec, "output_transcription")) ? 0
                                 : json_is_true(json_object_get(rec, "output_transcription")) ? 1 : -1,
         .vad = json_object_get(rec, "vad"),
+        .shared = json_is_true(json_object_get(rec, "shared")),
         .owner = json_is_integer(json_object_get(rec, "owner_uid"))
                      ? (uid_t)json_integer_value(json_object_get(rec, "owner_uid"))
                      : geteuid(),
@@ -1499,6 +1506,7 @@ bool gld_session_config_matches(const gld_session *s, const gld_session_config *
     }
     same = same && (!cfg->modality_set || cfg->modality == s->modality);
     same = same && (!cfg->compression_set || cfg->compression == s->compression);
+    same = same && (!cfg->shared_set || cfg->shared == s->shared);
     gl_err err;
     json_t *t = NULL;
     if (same && cfg->tools) {

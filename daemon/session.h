@@ -26,6 +26,8 @@ typedef struct gld_session_config {
     bool compression;                /* context window compression (default on) */
     bool compression_set;
     uid_t owner;                     /* the uid that opened it (restored: from its record) */
+    bool shared;                     /* open's `shared`: every uid may use it (daemon/access.h) */
+    bool shared_set;
     bool keep_connected;             /* never close the connection for being unused */
     bool keep_connected_set;
     /* Voice and vision (issue 9): */
@@ -116,5 +118,7 @@ const char *gld_session_name(const gld_session *s);
 const char *gld_session_model(const gld_session *s);
 live_modality gld_session_modality(const gld_session *s);
 const char *gld_session_state_name(const gld_session *s);
+/* Its owner and whether it is shared: who may use it (gld_access_allows, daemon/access.h). */
+gld_access gld_session_access(const gld_session *s);
 
 #endif

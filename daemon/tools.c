@@ -16,18 +16,25 @@ _Static_assert(sizeof ((gld_tool *)0)->session > GL_SESSION_NAME_MAX, "session n
 
 static gld_tool **head(gld_daemon *d) { return &d->tools; }
 
-gld_tool *gld_tools_find(gld_daemon *d, const char *session, const char *name)
+static uid_t uid_of(const gld_tool *t) { return ipc_client_uid(t->handler); }
+
+gld_tool *gld_tools_find(gld_daemon *d, const char *session, const gld_access *acc, const char *name)
 {
-    gld_tool *any = NULL;
+    gld_tool *named = NULL, *any = NULL;
     for (gld_tool *t = *head(d); t; t = t->next) {
         if (strcmp(t->name, name) != 0)
             continue;
-        if (strcmp(t->session, session) == 0)
-            return t;
-        if (strcmp(t->session, "*") == 0)
-            any = t;
+        bool exact = strcmp(t->session, session) == 0;
+        if (!exact && strcmp(t->session, "*") != 0)
+            continue;
+        uid_t u = uid_of(t);
+        if (!gld_access_serves(acc, u, exact))
+            continue;
+        gld_tool **best = exact ? &named : &any;
+        if (!*best || (u == acc->owner && uid_of(*best) != acc->owner))
+            *best = t;
     }
-    return any;
+    return named ? named : any;
 }
 
 static void tool_free(gld_tool *t)
@@ -56,7 +63,8 @@ gld_tool *gld_tools_register(gld_daemon *d, ipc_client *c, const char *session, 
     unsigned n = 0;
     for (gld_tool **p = head(d); *p; p = &(*p)->next, n++) {
         gld_tool *t = *p;
-        if (strcmp(t->session, session) != 0 || strcmp(t->name, name) != 0)
+        if (strcmp(t->session, session) != 0 || strcmp(t->name, name) != 0 ||
+            uid_of(t) != ipc_client_uid(c)) /* other uids' never collide with it (tools.h) */
             continue;
         if (t->handler != c) {
             json_decref(norm);
@@ -90,17 +98,21 @@ gld_tool *gld_tools_register(gld_daemon *d, ipc_client *c, const char *session, 
 int gld_tools_unregister(gld_daemon *d, ipc_client *c, const char *session, const char *name,
                          gl_err *err)
 {
+    bool other = false; /* another connection of c's uid serves it */
     for (gld_tool **p = head(d); *p; p = &(*p)->next) {
         gld_tool *t = *p;
-        if (strcmp(t->session, session) == 0 && strcmp(t->name, name) == 0) {
-            if (t->handler != c)
-                return gl_fail(err, GL_E_BAD_REQUEST, "function %s in session %s is served by another "
-                               "client", name, session);
+        if (strcmp(t->session, session) != 0 || strcmp(t->name, name) != 0)
+            continue;
+        if (t->handler == c) {
             *p = t->next;
             tool_free(t);
             return 0;
         }
+        other = other || uid_of(t) == ipc_client_uid(c);
     }
+    if (other)
+        return gl_fail(err, GL_E_BAD_REQUEST, "function %s in session %s is served by another "
+                       "client", name, session);
     return gl_fail(err, GL_E_BAD_REQUEST, "this connection serves no function %s in session %s", name,
                    session);
 }
@@ -120,11 +132,11 @@ void gld_tools_client_gone(gld_daemon *d, ipc_client *c)
     }
 }
 
-json_t *gld_tools_declarations_for(gld_daemon *d, const char *session)
+json_t *gld_tools_declarations_for(gld_daemon *d, const char *session, const gld_access *acc)
 {
     json_t *arr = json_array();
     for (gld_tool *t = *head(d); t; t = t->next)
-        if (strcmp(t->session, session) == 0)
+        if (strcmp(t->session, session) == 0 && gld_access_serves(acc, uid_of(t), true))
             json_array_append(arr, t->decl);
     return arr;
 }
@@ -138,11 +150,12 @@ void gld_tools_free_all(gld_daemon *d)
     }
 }
 
-json_t *gld_tools_info(gld_daemon *d)
+json_t *gld_tools_info(gld_daemon *d, uid_t uid)
 {
     json_t *arr = json_array();
     for (gld_tool *t = *head(d); t; t = t->next)
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:i, s:I}", "session", t->session, "name",
+        if (uid == 0 || uid_of(t) == uid)
+            json_array_append_new(arr, json_pack("{s:s, s:s, s:i, s:I}", "session", t->session, "name",
                                              t->name, "client", (int)ipc_client_id(t->handler),
                                              "timeout_ms", (json_int_t)t->timeout_ms));
     return arr;

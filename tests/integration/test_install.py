@@ -1,5 +1,7 @@
 """`make install DESTDIR=... PREFIX=/usr` from the already-built BUILD/, and what it installs:
-the file list and modes, nothing rebuilt, the systemd units (systemd-analyze verify), the man
+the file list and modes, nothing rebuilt, the systemd units (systemd-analyze verify, and their
+exposure by systemd-analyze security: at most 2.0 for the system unit, 3.0 for the user unit), the
+sysusers.d entry (systemd-sysusers into a scratch root), the man
 pages (man -l, and true to --help and proto/PROTOCOL.md), libglive with glive.pc (a program
 compiled and linked through pkg-config), the example config (gliveD starts with it), and
 `make uninstall` removing exactly what install put.
@@ -27,6 +29,9 @@ EXPECTED = {
     "bin/glive-emulator": 0o755,
     "lib/systemd/system/gliveD.service": 0o644,
     "lib/systemd/user/gliveD.service": 0o644,
+    "lib/systemd/system/gliveD.socket": 0o644,
+    "lib/systemd/user/gliveD.socket": 0o644,
+    "lib/sysusers.d/glive.conf": 0o644,
     "share/man/man8/gliveD.8": 0o644,
     "share/man/man1/glivectl.1": 0o644,
     "share/man/man7/glive-protocol.7": 0o644,
@@ -117,6 +122,7 @@ def test_install_puts_every_file_and_uninstall_removes_exactly_those(ctx):
         assert m == mode, f"{rel}: mode {m:o}, want {mode:o}"
     # PREFIX reached every template: no /usr/local left (but in comments), no placeholder
     for rel in ("lib/systemd/system/gliveD.service", "lib/systemd/user/gliveD.service",
+                "lib/systemd/system/gliveD.socket", "lib/systemd/user/gliveD.socket",
                 "lib/pkgconfig/glive.pc"):
         text = "".join(l for l in open(inst(dest, rel)) if not l.startswith("#"))
         assert "/usr/local" not in text and not re.search(r"@[A-Z_]+@", text), (rel, text)
@@ -132,35 +138,88 @@ def test_install_puts_every_file_and_uninstall_removes_exactly_those(ctx):
         assert not os.path.exists(inst(dest, d)), d
 
 
-def test_installed_units_pass_systemd_analyze_verify(ctx):
-    need("systemd-analyze", "man")
-    dest = install(ctx)
-    # systemd-analyze verify checks that ExecStart's program exists, at its real path: the units
-    # say /usr/bin/gliveD, which is under DESTDIR, not on this machine. --root=DESTDIR would
-    # resolve it, but (systemd 252) it then also wants the units the service depends on
-    # (sysinit.target...) and /bin/kill (ExecReload) inside that root, and --user does not take
-    # --root at all ("Failed to initialize unit search paths"). So each installed unit is copied
-    # with that one path prefixed by DESTDIR, and nothing else changed (asserted), and verified
-    # there. MANPATH points `man` (which verify runs for Documentation=man:gliveD(8)) at the
-    # installed pages; --user needs an XDG_RUNTIME_DIR.
+# Exposure limits of `systemd-analyze security --offline=yes` (systemd 252's weights): the system
+# unit keeps run_python's sandbox working at 2.0 (systemd/gliveD.service says what it costs).
+EXPOSURE_LIMIT = {"system": 2.0, "user": 3.0}
+
+
+def units_for_analysis(ctx, dest):
+    """Each scope's installed units, copied to a scratch dir with the one path systemd-analyze
+    checks moved under DESTDIR, and the environment it needs; {scope: (dir, env)}.
+
+    systemd-analyze verify checks that ExecStart's program exists, at its real path: the units
+    say /usr/bin/gliveD, which is under DESTDIR, not on this machine. --root=DESTDIR would
+    resolve it, but (systemd 252) it then also wants the units the service depends on
+    (sysinit.target...) and /bin/kill (ExecReload) inside that root, and --user does not take
+    --root at all ("Failed to initialize unit search paths"). So each installed service is
+    copied with that one path prefixed by DESTDIR, and nothing else changed (asserted), with its
+    socket unit beside it (the service requires it). MANPATH points `man` (which verify runs for
+    Documentation=man:gliveD(8)) at the installed pages; --user needs an XDG_RUNTIME_DIR."""
     xdg = os.path.join(ctx.tmp, "xdg")
-    os.makedirs(xdg, mode=0o700)
+    os.makedirs(xdg, mode=0o700, exist_ok=True)
     env = dict(os.environ, MANPATH=inst(dest, "share/man"), XDG_RUNTIME_DIR=xdg)
+    out = {}
     for scope in ("system", "user"):
-        src = inst(dest, f"lib/systemd/{scope}/gliveD.service")
-        text = open(src).read()
+        vdir = os.path.join(ctx.tmp, "verify", scope)
+        os.makedirs(vdir, exist_ok=True)
+        text = open(inst(dest, f"lib/systemd/{scope}/gliveD.service")).read()
         moved = text.replace("\nExecStart=/usr/bin/gliveD ", f"\nExecStart={inst(dest, 'bin/gliveD')} ")
         assert moved.count("\n") == text.count("\n") and \
             sum(a != b for a, b in zip(moved.splitlines(), text.splitlines())) == 1
-        vdir = os.path.join(ctx.tmp, "verify", scope)
-        os.makedirs(vdir)
-        unit = os.path.join(vdir, "gliveD.service")
-        with open(unit, "w") as f:
+        with open(os.path.join(vdir, "gliveD.service"), "w") as f:
             f.write(moved)
-        argv = ["systemd-analyze"] + (["--user"] if scope == "user" else []) + ["verify", unit]
-        p = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
+        shutil.copy(inst(dest, f"lib/systemd/{scope}/gliveD.socket"), vdir)
+        out[scope] = (vdir, env)
+    return out
+
+
+def analyze(scope, env, *args):
+    argv = ["systemd-analyze"] + (["--user"] if scope == "user" else []) + list(args)
+    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_installed_units_pass_systemd_analyze_verify(ctx):
+    need("systemd-analyze", "man")
+    dest = install(ctx)
+    for scope, (vdir, env) in units_for_analysis(ctx, dest).items():
+        units = [os.path.join(vdir, u) for u in ("gliveD.service", "gliveD.socket")]
+        p = analyze(scope, env, "verify", *units)
         assert p.returncode == 0 and not p.stderr.strip(), \
-            f"{' '.join(argv)}: exit {p.returncode}\n{p.stderr}{p.stdout}"
+            f"systemd-analyze {scope} verify: exit {p.returncode}\n{p.stderr}{p.stdout}"
+        text = open(units[0]).read()
+        assert re.search(r"^Type=notify$", text, re.M) and re.search(r"^Requires=gliveD.socket$", text, re.M)
+        assert "RuntimeDirectory=" not in "".join(l for l in text.splitlines(True) if not l.startswith("#"))
+        sock = open(units[1]).read()
+        assert re.search(r"^SocketMode=06[06]0$", sock, re.M), sock  # never the default 0666
+
+
+def test_installed_units_exposure_is_within_the_limits(ctx):
+    if not shutil.which("systemd-analyze"):
+        raise harness.Skip("systemd-analyze is not installed: exposure not measured")
+    dest = install(ctx)
+    for scope, (vdir, env) in units_for_analysis(ctx, dest).items():
+        p = analyze(scope, env, "security", "--offline=yes", os.path.join(vdir, "gliveD.service"))
+        m = re.search(r"Overall exposure level for gliveD.service: (\d+\.\d)", p.stdout)
+        assert m, f"systemd-analyze {scope} security: exit {p.returncode}\n{p.stderr}{p.stdout[-2000:]}"
+        assert float(m.group(1)) <= EXPOSURE_LIMIT[scope], \
+            f"{scope} unit exposure {m.group(1)} > {EXPOSURE_LIMIT[scope]}:\n{p.stdout}"
+
+
+def test_installed_sysusers_entry_makes_the_user_and_group(ctx):
+    if not shutil.which("systemd-sysusers"):
+        raise harness.Skip("systemd-sysusers is not installed")
+    dest = install(ctx)
+    root = os.path.join(ctx.tmp, "root")
+    os.makedirs(os.path.join(root, "etc"))
+    p = subprocess.run(["systemd-sysusers", f"--root={root}", inst(dest, "lib/sysusers.d/glive.conf")],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    passwd = open(os.path.join(root, "etc/passwd")).read()
+    group = open(os.path.join(root, "etc/group")).read()
+    user = [l.split(":") for l in passwd.splitlines() if l.startswith("glive:")]
+    grp = [l.split(":") for l in group.splitlines() if l.startswith("glive:")]
+    assert user and grp and user[0][3] == grp[0][2], (passwd, group)  # glive's primary group
+    assert user[0][6] == "/usr/sbin/nologin", user
 
 
 def render(path):

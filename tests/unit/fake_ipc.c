@@ -11,6 +11,7 @@
 
 struct ipc_client {
     unsigned id;
+    uid_t uid;
     bool closed, failing;
     void *data;
     gl_buf out;
@@ -22,6 +23,7 @@ ipc_client *fake_ipc_client_new(unsigned id)
 {
     ipc_client *c = gl_xcalloc(1, sizeof *c);
     c->id = id;
+    c->uid = getuid();
     gl_buf_init(&c->out, 0);
     live_clients++;
     return c;
@@ -61,6 +63,7 @@ const char *fake_ipc_next_line(ipc_client *c)
 
 bool fake_ipc_closed(const ipc_client *c) { return c->closed; }
 void fake_ipc_set_failing(ipc_client *c, bool failing) { c->failing = failing; }
+void fake_ipc_set_uid(ipc_client *c, uid_t uid) { c->uid = uid; }
 
 /* ---- daemon/ipc.h ---------------------------------------------------------------------- */
 
@@ -97,7 +100,7 @@ void ipc_client_close(ipc_client *c, bool flush)
 void ipc_client_set_data(ipc_client *c, void *data) { c->data = data; }
 void *ipc_client_data(const ipc_client *c) { return c->data; }
 unsigned ipc_client_id(const ipc_client *c) { return c->id; }
-uid_t ipc_client_uid(const ipc_client *c) { (void)c; return getuid(); }
+uid_t ipc_client_uid(const ipc_client *c) { return c->uid; }
 pid_t ipc_client_pid(const ipc_client *c) { return (pid_t)(1000 + c->id); }
 
 void ipc_get_stats(const ipc_server *s, ipc_stats *out)

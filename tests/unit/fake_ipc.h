@@ -8,7 +8,8 @@
  *                      is closed or made failing. A line not ending in '\n' is a caller bug: it
  *                      aborts.
  *   ipc_client_close   marks the client closed (flush or not); no on_disconnect (no server).
- *   ipc_client_id/uid/pid, _set_data/_data   the id given, getuid(), 1000 + id, the pointer.
+ *   ipc_client_id/uid/pid, _set_data/_data   the id given, getuid() (or fake_ipc_set_uid's),
+ *                      1000 + id, the pointer.
  *   ipc_start          fails ("internal"); ipc_stop does nothing; ipc_get_stats counts the
  *                      fake clients not yet freed, all byte and line counters 0. */
 #ifndef GL_FAKE_IPC_H
@@ -30,5 +31,7 @@ const char *fake_ipc_next_line(ipc_client *c);
 bool fake_ipc_closed(const ipc_client *c);
 /* While failing, ipc_send to c fails as if c were a slow reader being dropped. */
 void fake_ipc_set_failing(ipc_client *c, bool failing);
+/* c's peer uid from now on (the ownership rules of daemon/access.h). */
+void fake_ipc_set_uid(ipc_client *c, uid_t uid);
 
 #endif

@@ -726,3 +726,66 @@ TEST(api_keys_with_control_characters_or_spaces_are_refused)
     CHECK_STR(c.api_key, "AIzaSy-good_key0123");
     unsetenv("GEMINI_API_KEY");
 }
+
+TEST(socket_group_defaults_to_glive_and_may_be_emptied)
+{
+    gld_config c;
+    gl_err e;
+    CHECK_INT(LOAD0(&c, &e), 0);
+    CHECK_STR(c.socket_group, "glive");
+    CHECK_INT(c.allow_uids.n, 0);
+    CHECK_INT(c.allow_gids.n, 0);
+    CHECK_INT(LOAD(&c, &e, "--socket-group="), 0);
+    CHECK_STR(c.socket_group, "");
+    CHECK_INT(LOAD(&c, &e, "--config", write_conf("{\"socket-group\": \"users\"}")), 0);
+    CHECK_STR(c.socket_group, "users");
+}
+
+TEST(allow_lists_take_names_and_numbers_within_their_bound)
+{
+    gld_config c;
+    gl_err e;
+    /* root and nogroup exist on every Debian system; numbers need not exist */
+    CHECK_INT(LOAD(&c, &e, "--allow-uid", " root, 1001 ,65534", "--allow-group", "nogroup,7"), 0);
+    CHECK_INT(c.allow_uids.n, 3);
+    CHECK_INT(c.allow_uids.id[0], 0);
+    CHECK_INT(c.allow_uids.id[1], 1001);
+    CHECK_INT(c.allow_uids.id[2], 65534);
+    CHECK_INT(c.allow_gids.n, 2);
+    CHECK_INT(c.allow_gids.id[0], 65534);
+    CHECK_INT(c.allow_gids.id[1], 7);
+    CHECK_INT(LOAD(&c, &e, "--allow-uid", ""), 0); /* the empty list */
+    CHECK_INT(c.allow_uids.n, 0);
+    CHECK_INT(LOAD(&c, &e, "--config", write_conf("{\"allow-uid\": [\"root\", 12], \"allow-group\": \"\"}")), 0);
+    CHECK_INT(c.allow_uids.n, 2);
+    CHECK_INT(c.allow_uids.id[1], 12);
+    CHECK_INT(c.allow_gids.n, 0);
+    /* bounded: 64 entries, not 65 */
+    char list[65 * 8] = "";
+    for (int i = 0; i < 65; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%d", i ? "," : "", 2000 + i);
+    CHECK_INT(LOAD(&c, &e, "--allow-uid", list), -1);
+    CHECK_CONTAINS(e.msg, "at most 64 entries");
+    *strrchr(list, ',') = '\0';
+    CHECK_INT(LOAD(&c, &e, "--allow-uid", list), 0);
+    CHECK_INT(c.allow_uids.n, 64);
+}
+
+TEST(allow_lists_refuse_unknown_names_and_bad_entries)
+{
+    gld_config c;
+    gl_err e;
+    CHECK_INT(LOAD(&c, &e, "--allow-uid", "root,no-such-user-gld"), -1);
+    CHECK_STR(e.code, "bad_config");
+    CHECK_CONTAINS(e.msg, "--allow-uid: no user \"no-such-user-gld\"");
+    CHECK_INT(LOAD(&c, &e, "--allow-group", "no-such-group-gld"), -1);
+    CHECK_CONTAINS(e.msg, "--allow-group: no group \"no-such-group-gld\"");
+    CHECK_INT(LOAD(&c, &e, "--allow-uid", "1,,2"), -1);
+    CHECK_INT(LOAD(&c, &e, "--allow-uid", "1,"), -1);
+    CHECK_INT(LOAD(&c, &e, "--allow-uid", "4294967295"), -1); /* (uid_t)-1: "no uid" */
+    CHECK_INT(LOAD(&c, &e, "--allow-uid", "99999999999999999999"), -1);
+    CHECK_INT(LOAD(&c, &e, "--config", write_conf("{\"allow-uid\": [true]}")), -1);
+    CHECK_CONTAINS(e.msg, "entry 0 must be a name or a number");
+    CHECK_INT(LOAD(&c, &e, "--config", write_conf("{\"allow-group\": 5}")), -1);
+    CHECK_CONTAINS(e.msg, "must be a string");
+}

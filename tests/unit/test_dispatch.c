@@ -247,3 +247,74 @@ TEST(one_uid_may_open_only_so_many_sessions)
     CHECK_CONTAINS(req("{\"id\":6,\"op\":\"open\",\"session\":\"c\"}"), "\"ok\":true");
     CHECK_INT(down(), 0);
 }
+
+/* The reply to one request line from client c. */
+static const char *req_as(ipc_client *c, const char *line)
+{
+    fake_ipc_clear(c);
+    gld_dispatch_line(&D, c, line, strlen(line));
+    return fake_ipc_next_line(c);
+}
+
+TEST(a_session_of_another_uid_is_answered_as_if_it_did_not_exist)
+{
+    up();
+    fake_ipc_set_uid(C, 1000);
+    ipc_client *O = fake_ipc_client_new(8), *R = fake_ipc_client_new(9);
+    fake_ipc_set_uid(O, 1001);
+    fake_ipc_set_uid(R, 0);
+    CHECK_CONTAINS(req("{\"id\":1,\"op\":\"open\",\"session\":\"mine\"}"), "\"ok\":true");
+    CHECK_STR(req_as(O, "{\"id\":2,\"op\":\"list\"}"), "{\"id\":2,\"ok\":true,\"sessions\":[]}");
+    const char *st = req_as(O, "{\"id\":3,\"op\":\"status\"}");
+    CHECK_CONTAINS(st, "\"sessions\":0,");
+    CHECK_CONTAINS(st, "\"session_list\":[]");
+    /* every op naming it: the very reply a missing session gets */
+    static const char *const ops[] = {"send\",\"text\":\"hi", "subscribe", "unsubscribe", "close"};
+    for (size_t i = 0; i < sizeof ops / sizeof *ops; i++) {
+        char line[160], want[200];
+        snprintf(line, sizeof line, "{\"id\":4,\"op\":\"%s\",\"session\":\"mine\"}", ops[i]);
+        snprintf(want, sizeof want, ERR("4", "no_session", "no session \\\"%s\\\" (open it first)"), "mine");
+        CHECK_STR(req_as(O, line), want);
+    }
+    CHECK_STR(req_as(O, "{\"id\":5,\"op\":\"tool.result\",\"session\":\"mine\",\"call_id\":\"c\",\"error\":\"e\"}"),
+              ERR("5", "no_session", "no session \\\"mine\\\" (open it first)"));
+    /* open cannot pretend: names are one namespace, so it says only that the name is taken */
+    CHECK_STR(req_as(O, "{\"id\":6,\"op\":\"open\",\"session\":\"mine\"}"),
+              ERR("6", "conflict", "the name \\\"mine\\\" is taken by a session you cannot use; choose another name"));
+    /* tool.register naming it: accepted as for a session that does not exist, declares nothing */
+    CHECK_STR(req_as(O, "{\"id\":7,\"op\":\"tool.register\",\"session\":\"mine\",\"declaration\":{\"name\":\"g\"}}"),
+              "{\"id\":7,\"ok\":true,\"session\":\"mine\",\"name\":\"g\",\"reestablish\":false,\"timeout_s\":30.0}");
+    CHECK(strstr(req("{\"id\":8,\"op\":\"list\"}"), "handler_functions") == NULL);
+    /* the owner and root see it, with its owner; root may use it */
+    CHECK_CONTAINS(req("{\"id\":9,\"op\":\"list\"}"), "\"owner_uid\":1000,\"shared\":false");
+    CHECK_CONTAINS(req_as(R, "{\"id\":10,\"op\":\"list\"}"), "\"session\":\"mine\"");
+    CHECK_STR(req_as(R, "{\"id\":11,\"op\":\"subscribe\",\"session\":\"mine\"}"),
+              "{\"id\":11,\"ok\":true,\"state\":\"connecting\"}");
+    gld_dispatch_disconnect(&D, O);
+    gld_dispatch_disconnect(&D, R);
+    fake_ipc_client_free(O);
+    fake_ipc_client_free(R);
+    CHECK_INT(down(), 0);
+}
+
+TEST(a_shared_session_is_everyones_and_shared_must_match_on_attach)
+{
+    up();
+    fake_ipc_set_uid(C, 1000);
+    ipc_client *O = fake_ipc_client_new(8);
+    fake_ipc_set_uid(O, 1001);
+    CHECK_STR(req("{\"id\":1,\"op\":\"open\",\"session\":\"s\",\"shared\":1}"),
+              ERR("1", "bad_request", "field \\\"shared\\\" must be a boolean"));
+    CHECK_CONTAINS(req("{\"id\":2,\"op\":\"open\",\"session\":\"s\",\"shared\":true}"), "\"created\":true");
+    CHECK_CONTAINS(req_as(O, "{\"id\":3,\"op\":\"list\"}"), "\"owner_uid\":1000,\"shared\":true");
+    CHECK_CONTAINS(req_as(O, "{\"id\":4,\"op\":\"open\",\"session\":\"s\"}"), "\"created\":false");
+    CHECK_CONTAINS(req_as(O, "{\"id\":5,\"op\":\"open\",\"session\":\"s\",\"shared\":false}"),
+                   "\"code\":\"conflict\"");
+    CHECK_STR(req_as(O, "{\"id\":6,\"op\":\"subscribe\",\"session\":\"s\"}"),
+              "{\"id\":6,\"ok\":true,\"state\":\"connecting\"}");
+    CHECK_STR(req_as(O, "{\"id\":7,\"op\":\"close\",\"session\":\"s\"}"), "{\"id\":7,\"ok\":true}");
+    CHECK(D.sessions == NULL);
+    gld_dispatch_disconnect(&D, O);
+    fake_ipc_client_free(O);
+    CHECK_INT(down(), 0);
+}

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -1098,4 +1099,163 @@ TEST(stop_with_no_clients_and_double_stop)
     T.stopped = true;
     CHECK_INT(env_finish(), 0);
     CHECK_INT(T.ndisc, 0);
+}
+
+/* ---- who may connect (daemon/access.h) ----------------------------------------------------- */
+
+static ipc_server *start_with(const gld_peer_policy *p, bool inherited, int fd, gl_err *err)
+{
+    ipc_opts o = {.path = T.path, .policy = p, .inherited = inherited, .fd = fd};
+    T.s = ipc_start(&T.loop, &o, &handlers, NULL, err);
+    return T.s;
+}
+
+/* A child with these credentials connects (the kernel records them at connect: SO_PEERCRED,
+ * SO_PEERGROUPS) and says hello. Its exit status: 0 served (echo), 1 refused (the line names
+ * its uid), 4 the file permissions kept it out, else something else went wrong. */
+static int connect_as(uid_t uid, gid_t gid, const gid_t *groups, size_t ngroups)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (setgroups(ngroups, groups) != 0 || setgid(gid) != 0 || setuid(uid) != 0)
+            _exit(3);
+        int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        struct sockaddr_un sa;
+        fill_sa(&sa, T.path);
+        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
+            _exit(errno == EACCES ? 4 : 5);
+        struct timeval tv = {3, 0};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        (void)!write(fd, "hello\n", 6);
+        char b[512] = {0}, want[64];
+        size_t got = 0;
+        ssize_t n;
+        while (got < sizeof b - 1 && !strchr(b, '\n') && (n = read(fd, b + got, sizeof b - 1 - got)) > 0)
+            got += (size_t)n;
+        snprintf(want, sizeof want, "you are uid %u", (unsigned)uid);
+        if (strncmp(b, "echo:hello\n", 11) == 0)
+            _exit(0);
+        _exit(strstr(b, "\"code\":\"refused\"") && strstr(b, want) ? 1 : 6);
+    }
+    int status = -1;
+    double end = now_ms() + 5000;
+    while (waitpid(pid, &status, WNOHANG) == 0 && now_ms() < end) {
+        pump();
+        nap();
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(socket_group_gets_mode_0660_and_its_members_by_any_of_their_groups)
+{
+    if (geteuid() != 0) {
+        fprintf(stderr, "socket_group...: not root, skipped (needs chown and other uids)\n");
+        return;
+    }
+    env_init();
+    CHECK_INT(chmod(T.dir, 0755), 0); /* the temp dir itself: not what is tested */
+    gld_peer_policy p = {.self = 0, .has_group = true, .group = 4242, .group_name = "g4242"};
+    gl_err err;
+    CHECK(start_with(&p, false, -1, &err));
+    struct stat st;
+    CHECK_INT(stat(T.path, &st), 0);
+    CHECK_INT(st.st_mode & 07777, 0660);
+    CHECK_INT(st.st_gid, 4242);
+    char run[200];
+    snprintf(run, sizeof run, "%s/run", T.dir);
+    CHECK_INT(stat(run, &st), 0); /* the directory gliveD made lets the group through */
+    CHECK_INT(st.st_mode & 07777, 0750);
+    CHECK_INT(st.st_gid, 4242);
+    gid_t g = 4242;
+    CHECK_INT(connect_as(65534, 65534, &g, 1), 0); /* a supplementary group (SO_PEERGROUPS) */
+    CHECK_INT(connect_as(65533, 4242, NULL, 0), 0); /* the primary group (SO_PEERCRED) */
+    CHECK_INT(connect_as(65534, 65534, NULL, 0), 4); /* neither: the file keeps it out */
+    CHECK_INT(T.nlines, 2);
+    CHECK_INT(env_finish(), 0);
+}
+
+TEST(allow_lists_open_the_socket_and_the_check_admits_exactly_them)
+{
+    if (geteuid() != 0) {
+        fprintf(stderr, "allow_lists...: not root, skipped (needs other uids)\n");
+        return;
+    }
+    env_init();
+    CHECK_INT(chmod(T.dir, 0755), 0);
+    gld_peer_policy p = {.self = 0, .nuids = 1, .uids = {65533}, .ngids = 1, .gids = {4343}};
+    gl_err err;
+    CHECK(start_with(&p, false, -1, &err));
+    struct stat st;
+    CHECK_INT(stat(T.path, &st), 0);
+    CHECK_INT(st.st_mode & 07777, 0666); /* the check below is the gate */
+    gid_t g = 4343;
+    CHECK_INT(connect_as(65533, 65533, NULL, 0), 0);  /* --allow-uid */
+    CHECK_INT(connect_as(65534, 65534, &g, 1), 0);    /* --allow-group, supplementary */
+    char log[4096];
+    cap_begin();
+    int refused = connect_as(65534, 65534, NULL, 0);  /* neither */
+    cap_end(log, sizeof log);
+    CHECK_INT(refused, 1);
+    CHECK_CONTAINS(log, "rejected a connection from uid 65534");
+    CHECK_CONTAINS(log, "--allow-uid/--allow-group");
+    CHECK_INT(T.nlines, 2);
+    CHECK_INT(env_finish(), 0);
+}
+
+TEST(an_inherited_socket_is_served_as_it_is_and_never_unlinked)
+{
+    env_init();
+    char run[200];
+    snprintf(run, sizeof run, "%s/run", T.dir);
+    CHECK_INT(mkdir(run, 0755), 0);
+    /* what systemd does for gliveD.socket: bind, chmod (SocketMode= defaults to 0666), listen */
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sa;
+    fill_sa(&sa, T.path);
+    CHECK_INT(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    CHECK_INT(chmod(T.path, 0666), 0);
+    CHECK_INT(listen(fd, 8), 0);
+    gld_peer_policy p = {.self = geteuid()};
+    gl_err err;
+    char log[4096];
+    cap_begin();
+    ipc_opts o = {.path = "/elsewhere/gliveD.sock", .policy = &p, .inherited = true, .fd = fd};
+    T.s = ipc_start(&T.loop, &o, &handlers, NULL, &err);
+    cap_end(log, sizeof log);
+    CHECK(T.s);
+    CHECK_STR(ipc_path(T.s), T.path); /* the socket's own name, not the hint */
+    CHECK_CONTAINS(log, "is mode 0666: any local user can connect");
+    CHECK_INT(fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC); /* no child inherits it */
+    struct stat st;
+    CHECK_INT(stat(T.path, &st), 0);
+    CHECK_INT(st.st_mode & 07777, 0666); /* not gliveD's to change */
+    tcli c;
+    CHECK_INT(cli_open(&c, T.path), 0);
+    CHECK_INT(cli_sends(&c, "hi\n"), 0);
+    char line[64];
+    CHECK_INT(cli_line(&c, line, sizeof line, 2000), 7);
+    CHECK_STR(line, "echo:hi");
+    cli_close(&c);
+    ipc_stop(T.s);
+    T.stopped = true;
+    uv_run(&T.loop, UV_RUN_DEFAULT);
+    CHECK_INT(lstat(T.path, &st), 0); /* still there: the socket unit keeps listening */
+    CHECK(S_ISSOCK(st.st_mode));
+    CHECK_INT(env_finish(), 0);
+}
+
+TEST(an_inherited_fd_that_is_not_a_listening_unix_socket_is_refused)
+{
+    env_init();
+    int sv[2];
+    CHECK_INT(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    gl_err err;
+    CHECK(start_with(NULL, true, sv[0], &err) == NULL);
+    CHECK_STR(err.code, "bad_socket");
+    CHECK_CONTAINS(err.msg, "not a listening Unix stream socket");
+    close(sv[0]);
+    close(sv[1]);
+    CHECK_INT(env_finish(), 0);
 }

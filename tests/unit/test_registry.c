@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "daemon/tools.h"
@@ -52,6 +53,14 @@ static gld_tool *reg(ipc_client *c, const char *session, const char *name, unsig
     return t;
 }
 
+/* The access of a session of the fake clients' own uid, not shared. */
+static const gld_access *mine(void)
+{
+    static gld_access a;
+    a = (gld_access){.owner = getuid()};
+    return &a;
+}
+
 static size_t count(void)
 {
     size_t n = 0;
@@ -88,7 +97,7 @@ TEST(register_then_find)
     CHECK_STR(t->name, "lights");
     CHECK(t->handler == A);
     CHECK_INT(t->timeout_ms, 5000);
-    CHECK(gld_tools_find(&D, "s1", "lights") == t);
+    CHECK(gld_tools_find(&D, "s1", mine(), "lights") == t);
 }
 
 TEST(find_misses_other_session_or_name)
@@ -96,9 +105,9 @@ TEST(find_misses_other_session_or_name)
     setup();
     gl_err e;
     CHECK(reg(A, "s1", "lights", 5000, &e) != NULL);
-    CHECK(gld_tools_find(&D, "s2", "lights") == NULL);
-    CHECK(gld_tools_find(&D, "s1", "light") == NULL);
-    CHECK(gld_tools_find(&D, "s1", "lights.on") == NULL);
+    CHECK(gld_tools_find(&D, "s2", mine(), "lights") == NULL);
+    CHECK(gld_tools_find(&D, "s1", mine(), "light") == NULL);
+    CHECK(gld_tools_find(&D, "s1", mine(), "lights.on") == NULL);
 }
 
 TEST(find_prefers_exact_session_over_star)
@@ -108,14 +117,14 @@ TEST(find_prefers_exact_session_over_star)
     gld_tool *any = reg(A, "*", "lights", 1000, &e);
     gld_tool *own = reg(B, "s1", "lights", 2000, &e);
     CHECK(any && own);
-    CHECK(gld_tools_find(&D, "s1", "lights") == own);
-    CHECK(gld_tools_find(&D, "s2", "lights") == any);
+    CHECK(gld_tools_find(&D, "s1", mine(), "lights") == own);
+    CHECK(gld_tools_find(&D, "s2", mine(), "lights") == any);
     /* the order of registration does not matter */
     setup();
     own = reg(B, "s1", "lights", 2000, &e);
     any = reg(A, "*", "lights", 1000, &e);
-    CHECK(gld_tools_find(&D, "s1", "lights") == own);
-    CHECK(gld_tools_find(&D, "s2", "lights") == any);
+    CHECK(gld_tools_find(&D, "s1", mine(), "lights") == own);
+    CHECK(gld_tools_find(&D, "s2", mine(), "lights") == any);
 }
 
 TEST(same_client_reregister_replaces)
@@ -141,7 +150,7 @@ TEST(other_client_gets_tool_exists)
     CHECK_STR(e.code, "tool_exists");
     CHECK_CONTAINS(e.msg, "function lights in session s1 is already served by client 1");
     CHECK_INT(count(), 1);
-    CHECK(gld_tools_find(&D, "s1", "lights") == t);
+    CHECK(gld_tools_find(&D, "s1", mine(), "lights") == t);
     CHECK(t->handler == A);
     CHECK_INT(t->timeout_ms, 1000);
 }
@@ -165,8 +174,8 @@ TEST(unregister_removes)
     CHECK(reg(A, "s1", "lights", 1000, &e) != NULL);
     CHECK(reg(A, "s1", "fan", 1000, &e) != NULL);
     CHECK_INT(gld_tools_unregister(&D, A, "s1", "lights", &e), 0);
-    CHECK(gld_tools_find(&D, "s1", "lights") == NULL);
-    CHECK(gld_tools_find(&D, "s1", "fan") != NULL);
+    CHECK(gld_tools_find(&D, "s1", mine(), "lights") == NULL);
+    CHECK(gld_tools_find(&D, "s1", mine(), "fan") != NULL);
     CHECK_INT(gld_tools_unregister(&D, A, "s1", "lights", &e), -1);
     CHECK_STR(e.code, "bad_request");
     CHECK_CONTAINS(e.msg, "serves no function lights in session s1");
@@ -180,7 +189,7 @@ TEST(unregister_by_other_client_refused)
     CHECK_INT(gld_tools_unregister(&D, B, "s1", "lights", &e), -1);
     CHECK_STR(e.code, "bad_request");
     CHECK_CONTAINS(e.msg, "served by another client");
-    CHECK(gld_tools_find(&D, "s1", "lights") == t);
+    CHECK(gld_tools_find(&D, "s1", mine(), "lights") == t);
 }
 
 /* The session's registration goes; a "*" one of the same name then serves the session. */
@@ -191,7 +200,7 @@ TEST(unregister_exact_uncovers_star)
     gld_tool *any = reg(A, "*", "lights", 1000, &e);
     CHECK(reg(B, "s1", "lights", 1000, &e) != NULL);
     CHECK_INT(gld_tools_unregister(&D, B, "s1", "lights", &e), 0);
-    CHECK(gld_tools_find(&D, "s1", "lights") == any);
+    CHECK(gld_tools_find(&D, "s1", mine(), "lights") == any);
 }
 
 TEST(client_gone_drops_all_its_registrations)
@@ -207,8 +216,8 @@ TEST(client_gone_drops_all_its_registrations)
     CHECK_INT(count(), 2);
     for (gld_tool *t = D.tools; t; t = t->next)
         CHECK(t->handler != A);
-    CHECK(gld_tools_find(&D, "s1", "lights") == NULL);
-    CHECK(gld_tools_find(&D, "s9", "fan") == NULL);
+    CHECK(gld_tools_find(&D, "s1", mine(), "lights") == NULL);
+    CHECK(gld_tools_find(&D, "s9", mine(), "fan") == NULL);
     /* another client may now take what A served */
     CHECK(reg(B, "s1", "lights", 1000, &e) != NULL);
     gld_tools_client_gone(&D, A); /* nothing left of A: no-op */
@@ -223,13 +232,13 @@ TEST(declarations_for_exact_session_only)
     CHECK(reg(B, "s1", "fan", 1000, &e) != NULL);
     CHECK(reg(A, "*", "door", 1000, &e) != NULL);
     CHECK(reg(A, "s2", "heat", 1000, &e) != NULL);
-    json_t *arr = gld_tools_declarations_for(&D, "s1");
+    json_t *arr = gld_tools_declarations_for(&D, "s1", mine());
     CHECK_INT(json_array_size(arr), 2);
     const char *got = js(arr);
     json_decref(arr);
     CHECK_CONTAINS(got, "{\"name\":\"lights\"}");
     CHECK_CONTAINS(got, "{\"name\":\"fan\"}");
-    arr = gld_tools_declarations_for(&D, "s3");
+    arr = gld_tools_declarations_for(&D, "s3", mine());
     CHECK_STR(js(arr), "[]");
     json_decref(arr);
 }
@@ -313,7 +322,7 @@ TEST(info_lists_registrations)
     setup();
     gl_err e;
     CHECK(reg(C, "*", "lights", 1500, &e) != NULL);
-    json_t *info = gld_tools_info(&D);
+    json_t *info = gld_tools_info(&D, getuid());
     CHECK_STR(js(info), "[{\"client\":3,\"name\":\"lights\",\"session\":\"*\",\"timeout_ms\":1500}]");
     json_decref(info);
 }
@@ -326,7 +335,7 @@ TEST(free_all_empties)
     CHECK(reg(B, "*", "fan", 1000, &e) != NULL);
     gld_tools_free_all(&D);
     CHECK(D.tools == NULL);
-    CHECK(gld_tools_find(&D, "s1", "lights") == NULL);
+    CHECK(gld_tools_find(&D, "s1", mine(), "lights") == NULL);
 }
 
 /* The double itself, which session and dispatch tests rely on too. */
@@ -359,4 +368,52 @@ TEST(fake_ipc_records_lines)
     gl_err e;
     CHECK(ipc_start(NULL, NULL, NULL, NULL, &e) == NULL);
     fake_ipc_client_free(c);
+}
+
+TEST(handlers_serve_only_sessions_their_uid_may_use)
+{
+    setup();
+    gl_err e;
+    fake_ipc_set_uid(A, 1000);
+    fake_ipc_set_uid(B, 1001);
+    fake_ipc_set_uid(C, 0);
+    gld_tool *a = reg(A, "s1", "lights", 1000, &e);
+    gld_tool *b = reg(B, "s1", "lights", 1000, &e); /* another uid: no tool_exists, no leak */
+    CHECK(a && b);
+    gld_tool *bany = reg(B, "*", "fan", 1000, &e);
+    gld_tool *cany = reg(C, "*", "fan", 1000, &e);
+    CHECK(bany && cany);
+    gld_access s1_of_1000 = {.owner = 1000}, s1_shared = {.owner = 1000, .shared = true};
+    CHECK(gld_tools_find(&D, "s1", &s1_of_1000, "lights") == a);
+    CHECK(gld_tools_find(&D, "s1", &s1_shared, "lights") == a); /* the owner's first */
+    gld_access s1_of_1002 = {.owner = 1002};
+    CHECK(gld_tools_find(&D, "s1", &s1_of_1002, "lights") == NULL);
+    /* "*": only the owner's or, shared, anyone's; root's "*" takes no one's calls */
+    CHECK(gld_tools_find(&D, "s1", &s1_of_1000, "fan") == NULL);
+    gld_access s2_of_1001 = {.owner = 1001};
+    CHECK(gld_tools_find(&D, "s2", &s2_of_1001, "fan") == bany);
+    CHECK(gld_tools_find(&D, "s1", &s1_shared, "fan") != NULL);
+    /* root naming a session serves it */
+    gld_tool *c = reg(C, "s3", "lamp", 1000, &e);
+    gld_access s3_of_1000 = {.owner = 1000};
+    CHECK(gld_tools_find(&D, "s3", &s3_of_1000, "lamp") == c);
+    /* declarations for a new session: only from handlers that may serve it */
+    json_t *arr = gld_tools_declarations_for(&D, "s1", &s1_of_1002);
+    CHECK_INT(json_array_size(arr), 0);
+    json_decref(arr);
+    arr = gld_tools_declarations_for(&D, "s1", &s1_of_1000);
+    CHECK_INT(json_array_size(arr), 1);
+    json_decref(arr);
+    /* status shows one's own registrations; root sees all */
+    json_t *info = gld_tools_info(&D, 1001);
+    CHECK_INT(json_array_size(info), 2);
+    json_decref(info);
+    info = gld_tools_info(&D, 0);
+    CHECK_INT(json_array_size(info), 5);
+    json_decref(info);
+    /* unregistering another uid's registration: as if there were none */
+    CHECK_INT(gld_tools_unregister(&D, B, "s3", "lamp", &e), -1);
+    CHECK_CONTAINS(e.msg, "this connection serves no function lamp");
+    CHECK_INT(gld_tools_unregister(&D, B, "s1", "lights", &e), 0);
+    CHECK(gld_tools_find(&D, "s1", &s1_of_1000, "lights") == a);
 }

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -993,4 +995,139 @@ TEST(probe_failure_is_clear_and_sticks)
     CHECK_CLEAN(&t);
     CHECK_STR(t.output, "2\n");
     run_free(&t);
+}
+
+/* ---- the SERVICE profile (under gliveD.service's hardening) --------------------------------- */
+
+/* What the code may do about namespaces and what it sees, one line each. */
+static const char NS_PROBE[] =
+    "import ctypes, os, socket, threading\n"
+    "libc = ctypes.CDLL(None, use_errno=True)\n"
+    "for name, flag in (('user', 0x10000000), ('net', 0x40000000), ('mnt', 0x20000)):\n"
+    "    rc = libc.unshare(flag)\n"
+    "    print(name, 'ns:', 'made' if rc == 0 else os.strerror(ctypes.get_errno()))\n"
+    "t = threading.Thread(target=lambda: print('thread ran')); t.start(); t.join()\n"
+    "pid = os.fork()\n"
+    "if pid == 0:\n"
+    "    os._exit(7)\n"
+    "print('child exit', os.waitpid(pid, 0)[1] >> 8)\n"
+    "print('proc:', os.path.exists('/proc/self'))\n"
+    "print('host:', socket.gethostname())\n";
+
+TEST(service_profile_runs_code_without_proc_or_nested_namespaces)
+{
+    NEED_BWRAP();
+    char host[256] = "", want[1024];
+    gethostname(host, sizeof host);
+    run t;
+    run_init(&t, GLD_SANDBOX_BWRAP);
+    t.o.profile = GLD_BWRAP_SERVICE;
+    run_code(&t, NS_PROBE);
+    CHECK_CLEAN(&t);
+    CHECK_INT(t.r.outcome, GLD_OUTCOME_OK);
+    /* the seccomp filter refuses user namespaces; without one, no capability for the others;
+     * threads (clone3 refused, glibc falls back to clone) and fork work */
+    snprintf(want, sizeof want, "user ns: Operation not permitted\nnet ns: Operation not permitted\n"
+             "mnt ns: Operation not permitted\nthread ran\nchild exit 7\nproc: False\nhost: %s\n", host);
+    CHECK_STR(t.output, want);
+    run_free(&t);
+}
+
+TEST(full_profile_refuses_nested_namespaces_too)
+{
+    NEED_BWRAP();
+    run t;
+    run_init(&t, GLD_SANDBOX_BWRAP);
+    t.o.profile = GLD_BWRAP_FULL;
+    run_code(&t, NS_PROBE);
+    CHECK_CLEAN(&t);
+    CHECK_INT(t.r.outcome, GLD_OUTCOME_OK);
+    CHECK_STR(t.output, "user ns: No space left on device\nnet ns: Operation not permitted\n"
+                        "mnt ns: Operation not permitted\nthread ran\nchild exit 7\nproc: True\n"
+                        "host: sandbox\n");
+    run_free(&t);
+}
+
+TEST(service_profile_keeps_network_files_and_fds_as_full)
+{
+    NEED_BWRAP();
+    run t;
+    run_init(&t, GLD_SANDBOX_BWRAP);
+    t.o.profile = GLD_BWRAP_SERVICE;
+    run_code(&t, "import os, socket\n"
+                 "try:\n"
+                 "    socket.create_connection(('192.0.2.1', 80), timeout=2)\n"
+                 "except OSError as e:\n"
+                 "    print('blocked:', e.strerror)\n"
+                 "for p in ['/usr/x', '/etc/x', '/x', '/tmp/x']:\n"
+                 "    try:\n"
+                 "        with open(p, 'w') as f:\n"
+                 "            f.write('x')\n"
+                 "        print(p, 'written')\n"
+                 "    except OSError:\n"
+                 "        print(p, 'denied')\n"
+                 "def is_open(fd):\n" /* no /proc/self/fd to list: ask each one */
+                 "    try:\n"
+                 "        os.fstat(fd)\n"
+                 "        return True\n"
+                 "    except OSError:\n"
+                 "        return False\n"
+                 "print(sorted(os.environ), [fd for fd in range(64) if is_open(fd)])\n");
+    CHECK_CLEAN(&t);
+    CHECK_STR(t.output, "blocked: Network is unreachable\n/usr/x denied\n/etc/x denied\n/x denied\n"
+                        "/tmp/x written\n['HOME', 'LANG', 'PATH', 'PWD'] [0, 1, 2, 3, 4]\n");
+    run_free(&t);
+}
+
+/* In a child: a mount namespace like gliveD.service's (ProtectKernelTunables= lays a read-only
+ * /proc/sys over /proc), then the AUTO probe. Exit 0: it chose SERVICE, said why not FULL, and
+ * a run works there. */
+static int probe_under_protected_proc(void)
+{
+    if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount("/proc/sys", "/proc/sys", NULL, MS_BIND, NULL) != 0 ||
+        mount(NULL, "/proc/sys", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) != 0)
+        return 10;
+    gld_sandbox_opts o;
+    gld_sandbox_opts_init(&o);
+    gl_err e = {{0}, {0}};
+    if (gld_sandbox_probe(&o, &e) != 0)
+        return 11;
+    const char *why = NULL;
+    if (gld_sandbox_profile(&why) != GLD_BWRAP_SERVICE)
+        return 12;
+    if (!strstr(why, "Can't mount proc"))
+        return 13;
+    run t;
+    run_init(&t, GLD_SANDBOX_BWRAP); /* AUTO: the probe's choice */
+    run_code(&t, "import os\nprint(os.path.exists('/proc/self'))\n");
+    int rc = t.output && strcmp(t.output, "False\n") == 0 ? 0 : 14;
+    run_free(&t);
+    return rc;
+}
+
+TEST(probe_picks_service_where_a_fresh_proc_cannot_be_mounted)
+{
+    NEED_BWRAP();
+    if (geteuid() != 0) {
+        mark_skipped("needs root for a mount namespace");
+        return;
+    }
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(probe_under_protected_proc());
+    int status = -1;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status));
+    CHECK_INT(WEXITSTATUS(status), 0);
+    /* here, FULL works: the probe picks it */
+    gld_sandbox_opts o;
+    gld_sandbox_opts_init(&o);
+    gl_err e = {{0}, {0}};
+    CHECK_INT(gld_sandbox_probe(&o, &e), 0);
+    const char *why = NULL;
+    CHECK_INT(gld_sandbox_profile(&why), GLD_BWRAP_FULL);
+    CHECK_STR(why, "");
 }
