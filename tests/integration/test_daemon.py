@@ -471,3 +471,29 @@ def test_restored_sessions_connect_only_when_used(ctx):
     t = c2.ok("send", session="r", text="what did i say")["turn"]
     said = "".join(e["text"] for e in c2.turn_events(t) if e["event"] == "text")
     assert "Hello?" in said, said
+
+
+def test_logs_carry_priority_prefixes_when_stderr_is_the_journal(ctx):
+    """systemd sets JOURNAL_STREAM to stderr's device:inode: lines then start with <N> (the
+    journal stamps them itself), and a forged newline in a value stays escaped."""
+    import harness
+    err_path = os.path.join(ctx.tmp, "journal.err")
+    with open(err_path, "wb") as f:
+        st = os.fstat(f.fileno())
+        env = dict(os.environ, JOURNAL_STREAM=f"{st.st_dev}:{st.st_ino}", GEMINI_API_KEY="k")
+        import subprocess
+        p = subprocess.Popen([os.path.join(harness.BUILD, "gliveD"), "--socket",
+                              os.path.join(ctx.tmp, "j.sock"), "--log-level", "debug"],
+                             stderr=f, stdout=subprocess.DEVNULL, env=env)
+        try:
+            wait_for(lambda: os.path.exists(os.path.join(ctx.tmp, "j.sock")), 10, "the socket")
+            c = harness.LineClient(os.path.join(ctx.tmp, "j.sock"))
+            c.request("tool.result", call_id="forged\n<3>gliveD error: fake", error="x")
+            c.close()
+        finally:
+            p.terminate()
+            p.wait(10)
+    lines = open(err_path, "rb").read().decode().splitlines()
+    assert lines and all(re.match(r"^<[3467]>gliveD ", l) for l in lines), lines[:5]
+    assert any("<6>gliveD info: listening on" in l for l in lines), lines[:5]
+    assert not any(l.startswith("<3>gliveD error: fake") for l in lines), lines
