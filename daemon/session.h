@@ -95,4 +95,9 @@ const char *gld_session_model(const gld_session *s);
 live_modality gld_session_modality(const gld_session *s);
 const char *gld_session_state_name(const gld_session *s);
 
+/* Hot server messages (text and audio parts, transcriptions) become event lines through the
+ * fast path (proto/fastpath.h) when true, the default; false sends every message through
+ * live_parse_server, the reference, so that tests can compare the two paths' lines. */
+extern bool gld_session_fast_path;
+
 #endif
