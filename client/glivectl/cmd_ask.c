@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "client/glivectl/ask_args.h"
 #include "client/glivectl/glivectl.h"
@@ -71,36 +72,49 @@ typedef struct ask_state {
 
 enum { EV_CONTINUE = -1 };
 
-static int ask_audio(ask_state *st, const json_t *ev)
+/* True when the audio goes nowhere (said once). */
+static bool audio_unwanted(ask_state *st)
 {
-    const char *data = str_or(ev, "data", "");
-    if (!st->wav_open && !st->raw_pcm) {
-        if (!st->o->json && !st->audio_ignored_noted) {
-            errline("[audio not saved: use --wav FILE, or --audio for raw PCM on stdout]");
-            st->audio_ignored_noted = true;
-        }
+    if (st->wav_open || st->raw_pcm)
+        return false;
+    if (!st->o->json && !st->audio_ignored_noted) {
+        errline("[audio not saved: use --wav FILE, or --audio for raw PCM on stdout]");
+        st->audio_ignored_noted = true;
+    }
+    return true;
+}
+
+static int ask_pcm(ask_state *st, const char *mime, const unsigned char *pcm, size_t n)
+{
+    gl_err e;
+    if (st->wav_open) {
+        uint32_t rate = gl_wav_mime_rate(mime, GL_WAV_DEFAULT_RATE);
+        if (gl_wav_set_rate(&st->wav, rate) != 0)
+            errline("[audio: rate changed to %u Hz mid-stream; the WAV keeps %u Hz]", rate,
+                    st->wav.rate);
+        if (gl_wav_write(&st->wav, pcm, n, &e) < 0)
+            return report(&e);
         return EV_CONTINUE;
     }
+    if (n && fwrite(pcm, 1, n, stdout) != n) {
+        gl_fail(&e, "io", "cannot write audio to stdout: %s", strerror(errno));
+        return report(&e);
+    }
+    o_sync(&OUT);
+    return EV_CONTINUE;
+}
+
+static int ask_audio(ask_state *st, const json_t *ev)
+{
+    if (audio_unwanted(st))
+        return EV_CONTINUE;
+    const char *data = str_or(ev, "data", "");
     unsigned char *pcm;
     size_t n;
     gl_err e;
     if (gl_b64_decode(data, strlen(data), &pcm, &n, &e) < 0)
         return report(&e);
-    int rc = EV_CONTINUE;
-    if (st->wav_open) {
-        uint32_t rate = gl_wav_mime_rate(str_or(ev, "mime", NULL), GL_WAV_DEFAULT_RATE);
-        if (gl_wav_set_rate(&st->wav, rate) != 0)
-            errline("[audio: rate changed to %u Hz mid-stream; the WAV keeps %u Hz]", rate,
-                    st->wav.rate);
-        if (gl_wav_write(&st->wav, pcm, n, &e) < 0)
-            rc = report(&e);
-    } else {
-        if (n && fwrite(pcm, 1, n, stdout) != n) {
-            gl_fail(&e, "io", "cannot write audio to stdout: %s", strerror(errno));
-            rc = report(&e);
-        }
-        fflush(stdout);
-    }
+    int rc = ask_pcm(st, str_or(ev, "mime", NULL), pcm, n);
     free(pcm);
     return rc;
 }
@@ -231,6 +245,19 @@ static bool all_done(const ask_state *st)
     return st->ncalls == 0 && st->owed_followups == 0;
 }
 
+/* A text or audio event read without a tree (glive_next_view): what ask_event does for them. */
+static int ask_view(ask_state *st, const glive_view *v)
+{
+    if (v->session && strcmp(v->session, st->o->session) != 0)
+        return EV_CONTINUE;
+    if (v->has_turn && turn_index(st, v->turn) < 0)
+        return EV_CONTINUE; /* another turn of the session */
+    if (v->kind == GLIVE_VIEW_AUDIO)
+        return audio_unwanted(st) ? EV_CONTINUE : ask_pcm(st, v->mime, v->pcm, v->pcm_len);
+    o_putn(st->text, v->text, v->text_len);
+    return all_done(st) ? EXIT_OK : EV_CONTINUE;
+}
+
 /* Handles one event; returns EV_CONTINUE or the exit status. */
 static int ask_event(ask_state *st, const json_t *ev)
 {
@@ -353,16 +380,23 @@ static int ask_run(ask_state *st, json_t *open_req)
     json_decref(reply);
 
     for (;;) {
-        json_t *ev = wait_event(st->c, g->timeout_ms, &e);
-        if (!ev) {
+        /* --json prints every event as it came: the JSON path; else text and audio come as
+         * views, without a tree */
+        glive_view v = {.kind = GLIVE_VIEW_JSON};
+        if (o->json ? !(v.json = wait_event(st->c, g->timeout_ms, &e))
+                    : wait_view(st->c, g->timeout_ms, &v, &e) < 0) {
             if (strcmp(e.code, "signal") == 0) {
                 errline("glivectl: %s", e.msg);
                 return EXIT_SIGNAL;
             }
             return report(&e);
         }
-        int rc = ask_event(st, ev);
-        json_decref(ev);
+        int rc;
+        if (v.kind == GLIVE_VIEW_JSON) {
+            rc = ask_event(st, v.json);
+            json_decref(v.json);
+        } else
+            rc = ask_view(st, &v);
         if (rc != EV_CONTINUE)
             return rc;
     }
@@ -393,6 +427,11 @@ int cmd_ask(const globals *g, int argc, char **argv)
         gl_ask_opts_free(&o);
         return EXIT_USAGE;
     }
+    /* A streamed answer is many small writes: flushed when glivectl is about to wait for
+     * more rather than one by one; into a pipe or a file, in 64 KiB writes. */
+    if (!isatty(STDOUT_FILENO))
+        setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+    o_defer(true);
     st.raw_pcm = o.audio && !o.wav && !o.json;
     if (st.raw_pcm)
         st.text = &ERR; /* stdout carries the PCM */
@@ -410,6 +449,7 @@ int cmd_ask(const globals *g, int argc, char **argv)
         catch_signals();
         rc = ask_run(&st, open_req);
     }
+    o_defer(false);
     if (st.wav_open && gl_wav_close(&st.wav, &e) < 0 && (rc == EXIT_OK))
         rc = report(&e);
     glive_close(st.c);
