@@ -145,7 +145,9 @@ class Bench:
         sock = os.path.join(self.tmp, f"{name}.sock")
         p = self.start(name, [
             os.path.join(self.build, "gliveD"), "--socket", sock, "--endpoint", f"wss://127.0.0.1:{self.port}",
-            "--ca-file", self.ca, "--model", MODEL, "--log-level", "warn"], env={"GEMINI_API_KEY": "bench-key"})
+            "--ca-file", self.ca, "--model", MODEL, "--log-level", "warn",
+            # the memory part opens 10,000 sessions, the latency part 100: past the default 64
+            "--max-sessions-per-uid", "10000"], env={"GEMINI_API_KEY": "bench-key"})
         self.wait_file(sock, p, "gliveD")
         p.sock = sock
         return p
