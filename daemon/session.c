@@ -103,8 +103,9 @@ struct gld_session {
     long next_turn;
     unsigned long turns_done;
 
-    watcher watchers[MAX_WATCHERS];
-    size_t nwatchers;
+    watcher *watchers;   /* grown as clients come (most sessions have one or two): an idle
+                            session does not hold room for MAX_WATCHERS */
+    size_t nwatchers, watchers_cap;
 
     const char *interrupt_why; /* what we know cut the running generation, if it is cut */
     int handles_open;    /* the three timers, the calls and code tables: freed when all are closed */
@@ -262,6 +263,10 @@ void gld_session_watch(gld_session *s, ipc_client *c, bool subscribe)
             log_warn("session %s: %d watchers already; client %u not added", s->name, MAX_WATCHERS,
                      ipc_client_id(c));
             return;
+        }
+        if (s->nwatchers == s->watchers_cap) {
+            s->watchers_cap = s->watchers_cap ? 2 * s->watchers_cap : 4;
+            s->watchers = gl_xrealloc(s->watchers, s->watchers_cap * sizeof *s->watchers);
         }
         w = &s->watchers[s->nwatchers++];
         w->c = c;
@@ -1410,8 +1415,10 @@ void gld_session_client_gone(gld_session *s, ipc_client *c)
 static void on_handle_closed(void *ud)
 {
     gld_session *s = ud;
-    if (--s->handles_open == 0)
+    if (--s->handles_open == 0) {
+        free(s->watchers);
         free(s);
+    }
 }
 
 static void on_timer_closed(uv_handle_t *h) { on_handle_closed(h->data); }

@@ -8,6 +8,7 @@
 #include "transport/ws.h"
 
 #include <arpa/inet.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -64,8 +65,9 @@ struct ws_conn {
     unsigned ping_interval_ms, pong_timeout_ms;
     uint64_t ping_sent_at;  /* 0 = no ping outstanding */
 
-    /* client */
-    gl_url url;
+    /* client: the URL and headers only until the upgrade request is written (4 KiB, and the
+       API key: gone once it is sent) */
+    gl_url *url;
     char key[25];
     int http_status;  /* the upgrade was answered with this instead of 101 */
     char **headers;
@@ -109,7 +111,7 @@ struct write_req {
     uv_write_t req;
     ws_conn *c;
     size_t len;
-    char data[];
+    char *mem; /* c->out's buffer, handed over: freed when written */
 };
 
 static void on_write(uv_write_t *req, int status)
@@ -117,6 +119,7 @@ static void on_write(uv_write_t *req, int status)
     struct write_req *w = (struct write_req *)req;
     ws_conn *c = w->c;
     c->in_flight -= w->len;
+    free(w->mem);
     free(w);
     if (status < 0 && status != UV_ECANCELED && c->state < ST_DEAD)
         conn_fail(c, "write failed: %s", uv_strerror(status));
@@ -124,19 +127,22 @@ static void on_write(uv_write_t *req, int status)
         pump(c);
 }
 
-/* Hands everything in c->out to libuv as one write. */
+/* Hands everything in c->out to libuv as one write: the buffer itself, not a copy; c->out
+ * starts afresh (an idle connection keeps no output buffer). */
 static void flush_out(ws_conn *c)
 {
     if (c->out.len == 0 || c->state == ST_DEAD || c->stalled)
         return;
-    struct write_req *w = gl_xmalloc(sizeof *w + c->out.len);
+    struct write_req *w = gl_xmalloc(sizeof *w);
     w->c = c;
     w->len = c->out.len;
-    memcpy(w->data, gl_buf_head(&c->out), c->out.len);
-    gl_buf_reset(&c->out);
-    uv_buf_t b = uv_buf_init(w->data, (unsigned)w->len);
+    w->mem = c->out.data;
+    uv_buf_t b = uv_buf_init(gl_buf_head(&c->out), (unsigned)w->len);
+    size_t limit = c->out.limit;
+    gl_buf_init(&c->out, limit);
     int r = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
     if (r < 0) {
+        free(w->mem);
         free(w);
         conn_fail(c, "write failed: %s", uv_strerror(r));
         return;
@@ -281,6 +287,24 @@ static void pump(ws_conn *c)
 
 /* ---- teardown ---- */
 
+/* The upgrade request's URL and headers, wiped (they hold the API key) and freed. */
+static void forget_request(ws_conn *c)
+{
+    if (c->url) {
+        OPENSSL_cleanse(c->url, sizeof *c->url);
+        free(c->url);
+        c->url = NULL;
+    }
+    if (c->headers) {
+        for (char **p = c->headers; *p; p++) {
+            OPENSSL_cleanse(*p, strlen(*p));
+            free(*p);
+        }
+        free(c->headers);
+        c->headers = NULL;
+    }
+}
+
 static void on_handle_closed(uv_handle_t *h)
 {
     conn_unref(h->data);
@@ -314,10 +338,7 @@ static void conn_unref(ws_conn *c)
     gl_tls_free(c->tls);
     gl_buf_free(&c->in);
     gl_buf_free(&c->out);
-    if (c->headers)
-        for (char **p = c->headers; *p; p++)
-            free(*p);
-    free(c->headers);
+    forget_request(c);
     free(c);
 }
 
@@ -505,7 +526,7 @@ static void send_upgrade_request(ws_conn *c)
     gl_buf req;
     gl_buf_init(&req, GL_HTTP_MAX_HEAD + 1024);
     if (gl_ws_key_new(c->key, &err) != 0 ||
-        gl_http_write_upgrade(&req, &c->url, c->key, (const char *const *)c->headers, &err) != 0) {
+        gl_http_write_upgrade(&req, c->url, c->key, (const char *const *)c->headers, &err) != 0) {
         gl_buf_free(&req);
         conn_fail(c, "%s", err.msg);
         return;
@@ -513,7 +534,9 @@ static void send_upgrade_request(ws_conn *c)
     c->state = ST_HTTP;
     if (put_plain(c, gl_buf_head(&req), req.len) == 0)
         flush_out(c);
+    OPENSSL_cleanse(req.data, req.cap);
     gl_buf_free(&req);
+    forget_request(c);
 }
 
 /* Plaintext arrived in c->in: advance the handshake or hand it to wslay. */
@@ -609,6 +632,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     if (c->in.len)
         process_input(c);
+    /* Everything was consumed (wslay keeps a partial frame itself): the buffer goes, so that
+     * an idle connection holds none; a busy one gets one from malloc on its next read. */
+    if (c->in.len == 0)
+        gl_buf_free(&c->in);
 }
 
 static int start_reading(ws_conn *c)
@@ -630,15 +657,15 @@ static void on_connected(uv_connect_t *req, int status)
     if (c->state == ST_DEAD)
         return;
     if (status < 0) {
-        conn_fail(c, "cannot connect to %s:%d: %s", c->url.host, c->url.port, uv_strerror(status));
+        conn_fail(c, "cannot connect to %s:%d: %s", c->url->host, c->url->port, uv_strerror(status));
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
     if (start_reading(c) != 0)
         return;
-    if (c->url.tls) {
+    if (c->url->tls) {
         gl_err err;
-        c->tls = gl_tls_client(c->tls_ctx, c->url.host, !c->insecure, &err);
+        c->tls = gl_tls_client(c->tls_ctx, c->url->host, !c->insecure, &err);
         if (!c->tls) {
             conn_fail(c, "%s", err.msg);
             return;
@@ -665,7 +692,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     c->refs--; /* the lookup's reference; the tcp handle takes one below */
     if (status < 0) {
         uv_freeaddrinfo(res);
-        conn_fail(c, "cannot resolve %s: %s", c->url.host, uv_strerror(status));
+        conn_fail(c, "cannot resolve %s: %s", c->url->host, uv_strerror(status));
         return;
     }
     c->state = ST_CONNECTING;
@@ -677,7 +704,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     int r = uv_tcp_connect(&c->connect_req, &c->tcp, res->ai_addr, on_connected);
     uv_freeaddrinfo(res);
     if (r < 0)
-        conn_fail(c, "cannot connect to %s:%d: %s", c->url.host, c->url.port, uv_strerror(r));
+        conn_fail(c, "cannot connect to %s:%d: %s", c->url->host, c->url->port, uv_strerror(r));
 }
 
 static ws_conn *conn_new(uv_loop_t *loop, size_t max_message, size_t max_output)
@@ -706,7 +733,8 @@ ws_conn *ws_connect(uv_loop_t *loop, const ws_client_opts *o, const ws_handlers 
     }
     ws_conn *c = conn_new(loop, o->max_message, o->max_output);
     c->client = true;
-    c->url = url;
+    c->url = gl_xmalloc(sizeof *c->url);
+    *c->url = url;
     c->h = *h;
     c->ud = ud;
     c->insecure = o->insecure;
