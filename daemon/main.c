@@ -138,7 +138,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "gliveD: state dir: %s\n", err.msg); /* sessions would vanish on restart */
         return 1;
     }
-    if (!(D.tls = gl_tls_client_ctx(D.cfg.ca_file[0] ? D.cfg.ca_file : NULL, &err))) {
+    /* the CA certificates are parsed by the first connection, not before listening */
+    if (!(D.tls = gl_tls_client_ctx_lazy(D.cfg.ca_file[0] ? D.cfg.ca_file : NULL, &err))) {
         fprintf(stderr, "gliveD: %s\n", err.msg);
         return 1;
     }

@@ -4,6 +4,8 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/xalloc.h"
@@ -80,7 +82,36 @@ static int tls_fail(gl_tls *t, gl_err *err, const char *what)
     return gl_fail(err, "tls", "TLS %s failed: %s", what, buf);
 }
 
-SSL_CTX *gl_tls_client_ctx(const char *ca_file, gl_err *err)
+static int load_cas(SSL_CTX *ctx, const char *ca_file, gl_err *err)
+{
+    int ok = ca_file ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL)
+                     : SSL_CTX_set_default_verify_paths(ctx);
+    if (ok != 1) {
+        ERR_clear_error();
+        return gl_fail(err, "tls", "cannot load CA certificates%s%s", ca_file ? " from " : "",
+                       ca_file ? ca_file : "");
+    }
+    return 0;
+}
+
+/* A lazy context's CA source, kept with it (ex_data) until gl_tls_client loads it. */
+typedef struct lazy_cas {
+    bool loaded;
+    char ca_file[]; /* "" = the system store */
+} lazy_cas;
+
+static int lazy_index = -1;
+static void free_lazy(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+    (void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
+    free(ptr);
+}
+static void make_lazy_index(void)
+{
+    lazy_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, free_lazy);
+}
+
+static SSL_CTX *client_ctx_new(gl_err *err)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     if (!ctx) {
@@ -88,17 +119,59 @@ SSL_CTX *gl_tls_client_ctx(const char *ca_file, gl_err *err)
         return NULL;
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    /* Verification is on from the start: a connection made before the CAs are loaded would be
+     * refused (an empty store trusts nothing), never let through. */
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-    int ok = ca_file ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL)
-                     : SSL_CTX_set_default_verify_paths(ctx);
-    if (ok != 1) {
-        ERR_clear_error();
-        gl_fail(err, "tls", "cannot load CA certificates%s%s", ca_file ? " from " : "",
-                ca_file ? ca_file : "");
+    return ctx;
+}
+
+SSL_CTX *gl_tls_client_ctx(const char *ca_file, gl_err *err)
+{
+    SSL_CTX *ctx = client_ctx_new(err);
+    if (ctx && load_cas(ctx, ca_file, err) != 0) {
         SSL_CTX_free(ctx);
         return NULL;
     }
     return ctx;
+}
+
+SSL_CTX *gl_tls_client_ctx_lazy(const char *ca_file, gl_err *err)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, make_lazy_index);
+    if (ca_file) { /* a wrong path is a start-up error, as it was when it was read at once */
+        FILE *f = fopen(ca_file, "r");
+        if (!f) {
+            gl_fail(err, "tls", "cannot load CA certificates from %s", ca_file);
+            return NULL;
+        }
+        fclose(f);
+    }
+    SSL_CTX *ctx = client_ctx_new(err);
+    if (!ctx)
+        return NULL;
+    size_t n = ca_file ? strlen(ca_file) : 0;
+    lazy_cas *lc = gl_xcalloc(1, sizeof *lc + n + 1);
+    memcpy(lc->ca_file, ca_file ? ca_file : "", n + 1);
+    if (lazy_index < 0 || SSL_CTX_set_ex_data(ctx, lazy_index, lc) != 1) {
+        free(lc);
+        SSL_CTX_free(ctx);
+        gl_fail(err, "internal", "out of memory (TLS)");
+        return NULL;
+    }
+    return ctx;
+}
+
+/* Loads a lazy context's CAs if not yet done (the first connection pays for it, once). */
+static int ensure_cas(SSL_CTX *ctx, gl_err *err)
+{
+    lazy_cas *lc = lazy_index < 0 ? NULL : SSL_CTX_get_ex_data(ctx, lazy_index);
+    if (!lc || lc->loaded)
+        return 0;
+    if (load_cas(ctx, lc->ca_file[0] ? lc->ca_file : NULL, err) != 0)
+        return -1; /* tried again by the next connection */
+    lc->loaded = true;
+    return 0;
 }
 
 SSL_CTX *gl_tls_server_ctx(const char *cert_file, const char *key_file, gl_err *err)
@@ -143,6 +216,8 @@ static gl_tls *tls_new(SSL_CTX *ctx, gl_err *err)
 
 gl_tls *gl_tls_client(SSL_CTX *ctx, const char *host, bool verify, gl_err *err)
 {
+    if (verify && ensure_cas(ctx, err) != 0)
+        return NULL;
     gl_tls *t = tls_new(ctx, err);
     if (!t)
         return NULL;

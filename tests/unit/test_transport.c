@@ -628,3 +628,52 @@ TEST(tls_engine_takes_records_split_anywhere)
     gl_buf_free(&c_out), gl_buf_free(&c_plain), gl_buf_free(&s_out), gl_buf_free(&s_plain);
     stop_server();
 }
+
+/* The daemon's context reads its CAs at the first connection, not before listening: the same
+ * trust and the same refusals as a context that read them at once. */
+TEST(lazy_ca_context_trusts_and_refuses_as_the_eager_one)
+{
+    CHECK_INT(start_server(1, 0), 0);
+    gl_err err;
+    char ca[128], junk[128];
+    snprintf(ca, sizeof ca, "%s/ca.pem", tlsdir);
+    SSL_CTX *lazy = gl_tls_client_ctx_lazy(ca, &err);
+    CHECK(lazy != NULL);
+    client_run r = {.msgs = {"hello"}, .nmsgs = 1, .stop_after = 1};
+    CHECK(connect_to(&r, "wss", "127.0.0.1", "/ws", lazy, 0));
+    run_until(&r.closed);
+    CHECK_INT(r.opened, 1);
+    CHECK_STR(r.got[0], "hello");
+    client_run r2 = {.msgs = {"again"}, .nmsgs = 1, .stop_after = 1}; /* loaded once, kept */
+    CHECK(connect_to(&r2, "wss", "127.0.0.1", "/ws", lazy, 0));
+    run_until(&r2.closed);
+    CHECK_INT(r2.opened, 1);
+    SSL_CTX_free(lazy);
+
+    /* the system store does not know the emulator's CA */
+    SSL_CTX *system_lazy = gl_tls_client_ctx_lazy(NULL, &err);
+    client_run r3 = {.msgs = {"x"}, .nmsgs = 1};
+    CHECK(connect_to(&r3, "wss", "127.0.0.1", "/ws", system_lazy, 0));
+    run_until(&r3.closed);
+    CHECK_INT(r3.opened, 0);
+    CHECK_CONTAINS(r3.error, "certificate");
+    SSL_CTX_free(system_lazy);
+
+    /* a missing file fails at once; one that is not PEM, at the first connection */
+    snprintf(junk, sizeof junk, "%s/missing.pem", tlsdir);
+    CHECK(gl_tls_client_ctx_lazy(junk, &err) == NULL);
+    CHECK_CONTAINS(err.msg, "cannot load CA certificates from ");
+    snprintf(junk, sizeof junk, "%s/junk.pem", tlsdir);
+    FILE *f = fopen(junk, "w");
+    fputs("not a certificate\n", f);
+    fclose(f);
+    SSL_CTX *bad = gl_tls_client_ctx_lazy(junk, &err);
+    CHECK(bad != NULL);
+    client_run r4 = {.msgs = {"x"}, .nmsgs = 1};
+    CHECK(connect_to(&r4, "wss", "127.0.0.1", "/ws", bad, 0));
+    run_until(&r4.closed);
+    CHECK_INT(r4.opened, 0);
+    CHECK_CONTAINS(r4.error, "cannot load CA certificates from ");
+    SSL_CTX_free(bad);
+    stop_server();
+}
