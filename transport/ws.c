@@ -632,9 +632,11 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     if (c->in.len)
         process_input(c);
-    /* Everything was consumed (wslay keeps a partial frame itself): the buffer goes, so that
-     * an idle connection holds none; a busy one gets one from malloc on its next read. */
-    if (c->in.len == 0)
+    /* Everything was consumed (wslay keeps a partial frame itself): after a small read the
+     * buffer goes, so that an idle connection holds none. A streaming one (reads of a socket
+     * buffer's worth) keeps it: freeing and refaulting 64 KiB per read costs more than the
+     * copy it holds. */
+    if (c->in.len == 0 && nread < (ssize_t)sizeof g_readbuf / 4)
         gl_buf_free(&c->in);
 }
 
