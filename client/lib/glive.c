@@ -230,19 +230,23 @@ static int read_some(glive_client *c, int64_t deadline, bool eintr_fails, bool d
     }
     if (c->dead)
         return fail_dead(c, err);
-    for (;;) {
-        struct pollfd p = {.fd = c->fd, .events = POLLIN};
-        int n = poll(&p, 1, remaining(deadline));
-        if (n < 0) {
-            if (errno == EINTR) {
-                if (eintr_fails)
-                    return gl_fail(err, "eintr", "interrupted by a signal");
-                continue;
+    /* The socket is non-blocking: read first and wait only when there is nothing (while an
+     * answer streams in there nearly always is: one syscall per read, not two). */
+    for (bool wait = false;; wait = true) {
+        if (wait) {
+            struct pollfd p = {.fd = c->fd, .events = POLLIN};
+            int n = poll(&p, 1, remaining(deadline));
+            if (n < 0) {
+                if (errno == EINTR) {
+                    if (eintr_fails)
+                        return gl_fail(err, "eintr", "interrupted by a signal");
+                    continue;
+                }
+                return fail_io(c, err, "poll", errno);
             }
-            return fail_io(c, err, "poll", errno);
+            if (n == 0)
+                return 0;
         }
-        if (n == 0)
-            return 0;
         ssize_t r = recv(c->fd, c->rbuf, READ_CHUNK, 0);
         if (r < 0) {
             if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
