@@ -1,6 +1,7 @@
 #include "client/lib/b64.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +23,23 @@ static const unsigned char VAL1[256] = {
     ['='] = 1,
 };
 
+/* Two characters at once: PAIR[a << 8 | b] = their 12 bits, or PAIR_BAD if either is not
+ * base64. Half the lookups of VAL1 per 3 bytes (audio chunks are 1,280 characters each). Built
+ * once, from VAL1 (128 KiB, of which the base64 characters touch about 8). */
+#define PAIR_BAD 0xffffu
+static uint16_t PAIR[1 << 16];
+static void make_pairs(void)
+{
+    for (unsigned a = 0; a < 256; a++)
+        for (unsigned b = 0; b < 256; b++)
+            PAIR[a << 8 | b] = VAL1[a] && VAL1[b] ? (uint16_t)((VAL1[a] - 1u) << 6 | (VAL1[b] - 1u))
+                                                 : PAIR_BAD;
+}
+
 int gl_b64_decode_into(const char *in, size_t len, unsigned char *out, size_t *outlen, gl_err *err)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, make_pairs);
     *outlen = 0;
     while (len && (in[len - 1] == ' ' || in[len - 1] == '\n' || in[len - 1] == '\r' ||
                    in[len - 1] == '\t'))
@@ -40,10 +56,10 @@ int gl_b64_decode_into(const char *in, size_t len, unsigned char *out, size_t *o
     unsigned char *o = out;
     size_t full = body / 4 * 4;
     for (size_t i = 0; i < full; i += 4) {
-        unsigned a = VAL1[p[i]], b = VAL1[p[i + 1]], c = VAL1[p[i + 2]], d = VAL1[p[i + 3]];
-        if (!a || !b || !c || !d)
+        unsigned hi = PAIR[p[i] << 8 | p[i + 1]], lo = PAIR[p[i + 2] << 8 | p[i + 3]];
+        if ((hi | lo) > 0xfff) /* either is PAIR_BAD */
             return gl_fail(err, "bad_base64", "invalid base64 data");
-        uint32_t v = (a - 1) << 18 | (b - 1) << 12 | (c - 1) << 6 | (d - 1);
+        uint32_t v = hi << 12 | lo;
         o[0] = (unsigned char)(v >> 16);
         o[1] = (unsigned char)(v >> 8);
         o[2] = (unsigned char)v;
