@@ -560,7 +560,7 @@ static bool int_value(scan *sc, long long *out)
     return true;
 }
 
-int gl_fast_flat(const char *data, size_t len, gl_fast_field *f, size_t max)
+int gl_fast_flat(const char *data, size_t len, gl_fast_field *f, size_t max, const char *raw_key)
 {
     scan sc = {data, data + len};
     if (!obj_open(&sc))
@@ -581,7 +581,14 @@ int gl_fast_flat(const char *data, size_t len, gl_fast_field *f, size_t max)
         if (sc.p >= sc.end)
             return -1;
         char c = *sc.p;
-        if (c == '"') {
+        if (c == '"' && raw_key && key_is(&k, raw_key)) {
+            x->type = GL_FAST_STR;
+            const char *q = memchr(sc.p + 1, '"', (size_t)(sc.end - sc.p - 1));
+            if (!q)
+                return -1;
+            x->str = (gl_jstr){sc.p + 1, (size_t)(q - sc.p - 1), GL_JSTR_RAW};
+            sc.p = q + 1;
+        } else if (c == '"') {
             x->type = GL_FAST_STR;
             if (!string_value(&sc, &x->str))
                 return -1;

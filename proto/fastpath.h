@@ -36,6 +36,7 @@ typedef struct gl_jstr {
 #define GL_JSTR_ESC 1u     /* holds escapes: the bytes are not the string's own */
 #define GL_JSTR_REWRITE 2u /* json_dumps would write it differently from how it stands */
 #define GL_JSTR_NUL 4u     /* holds \u0000 */
+#define GL_JSTR_RAW 8u     /* not checked (gl_fast_flat's raw_key): the caller checks the bytes */
 
 /* Writes the string's JSON form as json_dumps(JSON_COMPACT) writes it, without the quotes: at
  * most s->len bytes (an escape never gets longer). Returns the bytes written. */
@@ -80,7 +81,13 @@ typedef struct gl_fast_field {
 
 /* Scans a JSON object whose values are all strings, integers or booleans, with no key twice and
  * at most max fields. Returns the number of fields, or -1 if the text is anything else
- * (including invalid JSON): the caller then parses it with Jansson. */
-int gl_fast_flat(const char *data, size_t len, gl_fast_field *f, size_t max);
+ * (including invalid JSON): the caller then parses it with Jansson.
+ *
+ * raw_key (NULL: none): that key's string value is not checked, only found (up to the next
+ * '"'), and flagged GL_JSTR_RAW: the caller must check every byte itself and treat the line
+ * as unknown (Jansson's) unless they are all of a set that needs no escaping and holds no quote
+ * or backslash (base64's alphabet: its decoder's own check is that check, so the string is
+ * read once, not twice). */
+int gl_fast_flat(const char *data, size_t len, gl_fast_field *f, size_t max, const char *raw_key);
 
 #endif

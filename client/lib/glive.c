@@ -509,7 +509,8 @@ static bool view_of(glive_client *c, const char *line, size_t len, glive_view *v
     if (c->dead || len < sizeof head || memcmp(line, head, sizeof head - 1) != 0)
         return false;
     gl_fast_field f[6];
-    int n = gl_fast_flat(line, len, f, 6);
+    /* "data" is only found: base64's decoder checks it (below), so it is read once */
+    int n = gl_fast_flat(line, len, f, 6, "data");
     if (n < 0)
         return false;
     const gl_fast_field *ev = NULL, *session = NULL, *turn = NULL, *text = NULL, *mime = NULL,
@@ -547,16 +548,13 @@ static bool view_of(glive_client *c, const char *line, size_t len, glive_view *v
         return true;
     }
     v->mime = mime ? vstr(mime, &o) : NULL;
-    const char *b64 = data->str.p;
-    size_t b64_len = data->str.len;
-    if (data->str.flags & GL_JSTR_ESC) { /* not as gliveD writes base64, but valid JSON */
-        b64 = o;
-        b64_len = gl_jstr_decode(&data->str, o, SIZE_MAX);
-        o += b64_len;
-    }
+    /* The raw "data" is the string as it stands. If the decoder takes it, every byte was of
+     * base64's alphabet (no quote, backslash, control or non-ASCII byte): a valid JSON string
+     * with no escapes, so its bytes are the string's and the line read right. Anything else
+     * (an escape, bad base64) goes to the JSON path, which reads or reports it as before. */
     size_t pcm_len;
-    if (gl_b64_decode_into(b64, b64_len, (unsigned char *)o, &pcm_len, NULL) < 0)
-        return false; /* the JSON path reports it */
+    if (gl_b64_decode_into(data->str.p, data->str.len, (unsigned char *)o, &pcm_len, NULL) < 0)
+        return false;
     v->pcm = (const unsigned char *)o;
     v->pcm_len = pcm_len;
     return true;

@@ -1243,6 +1243,22 @@ TEST(glivectl_exit_codes)
 
 static int VIEWS; /* items view_item got as TEXT or AUDIO views */
 
+/* An audio event's "data" replaced by its decoded bytes in hex, as views carry them. */
+static void decoded_data(json_t *ev)
+{
+    json_t *d = json_object_get(ev, "data");
+    unsigned char *pcm;
+    size_t n;
+    gl_err err;
+    if (d && gl_b64_decode(json_string_value(d), json_string_length(d), &pcm, &n, &err) == 0) {
+        char hex[256] = "";
+        for (size_t i = 0; i < n && 2 * i + 2 < sizeof hex; i++)
+            snprintf(hex + 2 * i, 3, "%02x", pcm[i]);
+        free(pcm);
+        json_object_set_new(ev, "data", json_string(hex));
+    }
+}
+
 /* One item read either way, as a comparable string. */
 static void view_item(glive_client *c, bool view, char *out, size_t cap)
 {
@@ -1253,18 +1269,7 @@ static void view_item(glive_client *c, bool view, char *out, size_t cap)
             snprintf(out, cap, "error %s: %s", err.code, err.msg);
             return;
         }
-        json_t *d = json_object_get(ev, "data");
-        if (d) { /* audio: compare the decoded bytes, as views carry them */
-            unsigned char *pcm;
-            size_t n;
-            if (gl_b64_decode(json_string_value(d), json_string_length(d), &pcm, &n, &err) == 0) {
-                char hex[256] = "";
-                for (size_t i = 0; i < n && 2 * i + 2 < sizeof hex; i++)
-                    snprintf(hex + 2 * i, 3, "%02x", pcm[i]);
-                free(pcm);
-                json_object_set_new(ev, "data", json_string(hex));
-            }
-        }
+        decoded_data(ev);
         char *s = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
         snprintf(out, cap, "%s", s);
         free(s);
@@ -1277,15 +1282,7 @@ static void view_item(glive_client *c, bool view, char *out, size_t cap)
         return;
     }
     if (v.kind == GLIVE_VIEW_JSON) { /* the same as the JSON path, audio included */
-        json_t *d = json_object_get(v.json, "data");
-        unsigned char *pcm;
-        size_t n;
-        if (d && gl_b64_decode(json_string_value(d), json_string_length(d), &pcm, &n, &err) == 0) {
-            free(pcm);
-            snprintf(out, cap, "a JSON view of good audio: should have been a view");
-            json_decref(v.json);
-            return;
-        }
+        decoded_data(v.json);
         char *s = json_dumps(v.json, JSON_COMPACT | JSON_SORT_KEYS);
         snprintf(out, cap, "%s", s);
         free(s);
@@ -1337,7 +1334,9 @@ TEST(lib_views_read_as_events_do)
         if (strcmp(a[i], b[i]) != 0)
             GL_FAILF("item %d: event %s, view %s", i, a[i], b[i]);
     CHECK_CONTAINS(a[1], "\"text\":\"a\\n\\\"b\\\"\\\\ \xc3\xa9/\xf0\x9f\x98\x80\"");
-    CHECK_INT(VIEWS, 6); /* lines 1-5 and 11; the rest is not exactly as gliveD writes them */
+    /* lines 1, 2, 3, 5 and 11; the rest is not exactly as gliveD writes them (line 4's base64
+     * has an escape: the JSON path reads it) */
+    CHECK_INT(VIEWS, 5);
     CHECK_CONTAINS(b[5], "\"data\":\"Q\""); /* bad base64: left to the JSON path, which reports it */
     CHECK_CONTAINS(b[7], "error protocol"); /* \u0000: as json_loadb refuses it */
 }
