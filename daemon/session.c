@@ -96,7 +96,8 @@ struct gld_session {
 
     turn *queue;
     size_t qlen, qcap;
-    followup followups[MAX_FOLLOWUPS]; /* owed, oldest first */
+    followup *followups; /* owed, oldest first; MAX_FOLLOWUPS entries, allocated with the first
+                            (most sessions never owe one) */
     size_t nfollowups;
     turn cur;
     bool turn_running;
@@ -240,6 +241,8 @@ static void calls_followup(void *ud, ipc_client *asker, long turn, const char *s
         memmove(&s->followups[0], &s->followups[1], (MAX_FOLLOWUPS - 1) * sizeof s->followups[0]);
         s->nfollowups--;
     }
+    if (!s->followups)
+        s->followups = gl_xcalloc(MAX_FOLLOWUPS, sizeof *s->followups);
     s->followups[s->nfollowups++] = (followup){turn, asker};
     if (strcmp(scheduling, "INTERRUPT") == 0 && s->turn_running)
         s->interrupt_why = "a function response with scheduling INTERRUPT cut the generation";
@@ -1417,6 +1420,7 @@ static void on_handle_closed(void *ud)
     gld_session *s = ud;
     if (--s->handles_open == 0) {
         free(s->watchers);
+        free(s->followups);
         free(s);
     }
 }

@@ -14,6 +14,7 @@
 /* ---- an echo server: messages come back as they came; a few commands do other things ---- */
 
 static struct {
+    ws_conn *conn; /* the last one opened */
     int opened, closed, last_close_code;
     char last_close_reason[128];
     char last_error[256];
@@ -50,8 +51,8 @@ static void srv_msg(ws_conn *c, int op, const uint8_t *msg, size_t n, void *ud)
 
 static void srv_open(ws_conn *c, void *ud)
 {
-    (void)c;
     (void)ud;
+    srv_seen.conn = c;
     srv_seen.opened++;
 }
 
@@ -676,4 +677,115 @@ TEST(lazy_ca_context_trusts_and_refuses_as_the_eager_one)
     CHECK_CONTAINS(r4.error, "cannot load CA certificates from ");
     SSL_CTX_free(bad);
     stop_server();
+}
+
+/* An idle open connection gives its wslay context back and makes a fresh one at the next frame:
+ * frames that arrive a byte at a time (every state a frame can be cut in: header, extended
+ * length, mask, payload, a fragmented message with a ping between its fragments) must come out
+ * exactly as if they had come at once, the context must not be released in the middle, and the
+ * close handshake still works afterwards. */
+static size_t frame16(char *p, int op, const char *payload, size_t n) /* 126 <= n < 65536 */
+{
+    size_t i = 0;
+    p[i++] = (char)(0x80 | op);
+    p[i++] = (char)(0x80 | 126);
+    p[i++] = (char)(n >> 8);
+    p[i++] = (char)(n & 0xff);
+    const unsigned char mask[4] = {9, 8, 7, 6};
+    memcpy(p + i, mask, 4);
+    i += 4;
+    for (size_t k = 0; k < n; k++)
+        p[i++] = (char)(payload[k] ^ mask[k % 4]);
+    return i;
+}
+
+static void turns(int n)
+{
+    for (int i = 0; i < n; i++)
+        uv_run(&loop, UV_RUN_NOWAIT);
+}
+
+/* Runs the loop for ms milliseconds (timers included). */
+static void quiet(int ms)
+{
+    for (int i = 0; i < ms; i++)
+        turns(1), usleep(1000);
+}
+
+TEST(idle_connection_releases_its_websocket_context)
+{
+    CHECK_INT(start_server(0, 0), 0);
+    static char first[1024];
+    size_t n = strlen(UPGRADE);
+    memcpy(first, UPGRADE, n);
+    n += frame(first + n, 1, 2, "first", 5);
+    static raw_client rc;
+    memset(&rc, 0, sizeof rc);
+    rc.out = first;
+    rc.outlen = n;
+    uv_tcp_init(&loop, &rc.tcp);
+    rc.tcp.data = rc.creq.data = &rc;
+    struct sockaddr_in a;
+    uv_ip4_addr("127.0.0.1", ws_server_port(server), &a);
+    uv_tcp_connect(&rc.creq, &rc.tcp, (struct sockaddr *)&a, raw_connected);
+    for (int i = 0; i < 500 && !memmem(rc.in, rc.inlen, "first", 5); i++)
+        turns(1), usleep(1000);
+    CHECK(memmem(rc.in, rc.inlen, "first", 5) != NULL);
+    CHECK(srv_seen.conn && !ws_is_hibernating(srv_seen.conn)); /* not at once... */
+    quiet(300);
+    CHECK(ws_is_hibernating(srv_seen.conn)); /* ...but once quiet */
+    uv_tcp_nodelay(&rc.tcp, 1); /* each byte its own segment, so the server reads them apart */
+
+    /* a fragmented message with a ping inside, and a 300-byte one, a byte per read, with quiet
+     * pauses inside frames and messages (no release there) and between messages (release) */
+    static char drip[1024], big[300];
+    memset(big, 'b', sizeof big);
+    size_t d = 0;
+    d += frame(drip + d, 0, 1, "Hel", 3);   /* bytes 1-9 */
+    d += frame(drip + d, 1, 9, "pp", 2);    /* 10-17 */
+    d += frame(drip + d, 1, 0, "lo", 2);    /* 18-25: "Hello" complete */
+    d += frame16(drip + d, 2, big, sizeof big); /* 26-333 */
+    size_t before = rc.inlen;
+    for (size_t i = 0; i < d; i++) {
+        uv_buf_t b = uv_buf_init(drip + i, 1);
+        CHECK_INT(uv_try_write((uv_stream_t *)&rc.tcp, &b, 1), 1);
+        usleep(200);
+        turns(3);
+        size_t fed = i + 1;
+        if (fed == 5 || fed == 9 || fed == 12 || fed == 17 || fed == 25 || fed == 27 || fed == 31 ||
+            fed == 200) {
+            quiet(300);
+            if (ws_is_hibernating(srv_seen.conn) != (fed == 25))
+                GL_FAILF("after %zu bytes: hibernating %d", fed, ws_is_hibernating(srv_seen.conn));
+        }
+    }
+    for (int i = 0; i < 500 && rc.inlen < before + 4 + 7 + 4 + sizeof big; i++)
+        turns(1), usleep(1000);
+    const unsigned char *f = (const unsigned char *)rc.in + before;
+    CHECK(rc.inlen >= before + 4 + 7 + 4 + sizeof big);
+    CHECK_INT(f[0], 0x8A); /* pong "pp" */
+    CHECK(memcmp(f + 2, "pp", 2) == 0);
+    CHECK_INT(f[4], 0x81); /* "Hello", whole */
+    CHECK_INT(f[5], 5);
+    CHECK(memcmp(f + 6, "Hello", 5) == 0);
+    CHECK_INT(f[11], 0x82); /* the 300 bytes, whole */
+    CHECK_INT(f[12], 126);
+    CHECK_INT((f[13] << 8) | f[14], (int)sizeof big);
+    CHECK(memcmp(f + 15, big, sizeof big) == 0);
+    quiet(300);
+    CHECK(ws_is_hibernating(srv_seen.conn));
+
+    /* the close handshake from a hibernating connection */
+    static char bye[32];
+    size_t bl = frame(bye, 1, 8, "\x03\xe8" "ok", 4);
+    before = rc.inlen;
+    uv_buf_t b = uv_buf_init(bye, (unsigned)bl);
+    CHECK_INT(uv_try_write((uv_stream_t *)&rc.tcp, &b, 1), (int)bl);
+    for (int i = 0; i < 500 && !rc.done; i++)
+        turns(1), usleep(1000);
+    CHECK(rc.inlen > before);
+    CHECK_INT((unsigned char)rc.in[before], 0x88);
+    stop_server();
+    CHECK_INT(srv_seen.last_close_code, 1000);
+    CHECK_STR(srv_seen.last_close_reason, "ok");
 }
