@@ -31,7 +31,8 @@ struct gld_calls {
     gld_access access;   /* whose handlers may serve the calls (daemon/tools.h) */
     gld_calls_host host;
     uv_timer_t timer; /* the nearest deadline */
-    pending_call v[GLD_MAX_PENDING_CALLS];
+    pending_call *v;  /* GLD_MAX_PENDING_CALLS entries, allocated with the first call: most
+                         sessions never get one, and 10,000 idle sessions would hold 11 KiB each */
     size_t n;
     unsigned group_seq;
     unsigned long made_ids; /* ids made for id-less calls */
@@ -50,6 +51,14 @@ gld_calls *gld_calls_new(gld_daemon *d, const char *session, const gld_access *a
     uv_timer_init(d->loop, &c->timer);
     c->timer.data = c;
     return c;
+}
+
+/* The next free entry (the caller checked there is room). */
+static pending_call *new_call(gld_calls *c)
+{
+    if (!c->v)
+        c->v = gl_xcalloc(GLD_MAX_PENDING_CALLS, sizeof *c->v);
+    return &c->v[c->n++];
 }
 
 static void remove_call(gld_calls *c, size_t i)
@@ -76,6 +85,8 @@ void gld_calls_free(gld_calls *c, void (*done)(void *ud), void *ud)
 {
     while (c->n)
         remove_call(c, c->n - 1);
+    free(c->v);
+    c->v = NULL;
     c->done = done;
     c->done_ud = ud;
     uv_close((uv_handle_t *)&c->timer, on_timer_closed);
@@ -283,7 +294,7 @@ void gld_calls_route(gld_calls *c, const live_event *ev, ipc_client *asker, long
     if (!ev->call_id)
         snprintf(made, sizeof made, "gld-%s-%lu", c->session, ++c->made_ids);
     gld_tool *t = gld_tools_find(c->d, c->session, &c->access, ev->name);
-    pending_call *pc = &c->v[c->n++];
+    pending_call *pc = new_call(c);
     *pc = (pending_call){
         .id = gl_xstrdup(ev->call_id ? ev->call_id : made),
         .server_id = ev->call_id != NULL,
@@ -329,7 +340,7 @@ void gld_calls_route_local(gld_calls *c, const char *parent_call_id, unsigned ca
     char made[48];
     snprintf(made, sizeof made, "gld-%s-%lu", c->session, ++c->made_ids);
     gld_tool *t = gld_tools_find(c->d, c->session, &c->access, name);
-    pending_call *pc = &c->v[c->n++];
+    pending_call *pc = new_call(c);
     *pc = (pending_call){
         .id = gl_xstrdup(made),
         .name = gl_xstrdup(name),

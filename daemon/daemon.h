@@ -28,6 +28,7 @@ typedef struct gld_daemon {
     bool stopping;
     struct {
         unsigned long long bytes_in, bytes_out, msgs_in, msgs_out, connects;
+        unsigned long long msgs_fast; /* of msgs_in, those the fast path took (session.c) */
     } upstream;
 } gld_daemon;
 

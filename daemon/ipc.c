@@ -13,9 +13,15 @@
  * CLOSING (uv_close called; the close callback reports and frees). A drain that does not finish
  * in time (the peer does not read) is cut by the server's linger timer.
  *
- * Output: ipc_send tries uv_try_write when nothing is pending; the rest goes to one uv_write
- * request, and while one is in flight further output is coalesced in `outq`, submitted when it
- * completes. Pending = bytes in flight + queued; passing max_output disconnects the client. */
+ * Output: lines sent while nothing is in flight are batched in `outq` and written with one
+ * uv_try_write per client once the loop iteration's work is done (the prepare and check handles:
+ * whatever produced them, timers, socket reads, close callbacks, the write happens before the
+ * loop next blocks), so a burst of events costs one syscall, not one per line. A batch is also
+ * written at once when it would pass IPC_BATCH_MAX or max_output. What the socket does not take
+ * goes to one uv_write request, and while one is in flight further output is coalesced in `outq`,
+ * submitted when it completes. Pending = bytes in flight + queued behind them (a batch is not
+ * pending: it is written within the iteration, as an immediate write was); passing max_output
+ * disconnects the client. */
 #include "daemon/ipc.h"
 
 #include <errno.h>
@@ -46,6 +52,7 @@
 #define IPC_DRAIN_MS 10000   /* ipc_client_close(flush) / EOF: longest wait for output to drain */
 #define IPC_STOP_DRAIN_MS 1000 /* ipc_stop: the same, when the daemon is stopping */
 #define IPC_LINGER_TICK_MS 100
+#define IPC_BATCH_MAX 65536  /* a client's batch is written once this big (one socket buffer) */
 
 enum client_state { C_OPEN, C_DRAINING, C_CLOSING };
 
@@ -57,7 +64,10 @@ struct ipc_client {
     bool linked;             /* an accepted client (else a rejected peer: no on_disconnect) */
     enum client_state state;
     gl_line_reader reader;
-    gl_buf outq;        /* output not yet handed to libuv (only while a write is in flight) */
+    gl_buf outq;        /* output not yet handed to libuv: while a write is in flight, queued
+                           behind it; else this iteration's batch */
+    ipc_client *dprev, *dnext; /* in s->dirty while `dirty`: a batch to write */
+    bool dirty;
     size_t inflight;    /* bytes in submitted uv_write requests */
     unsigned nwrites;   /* submitted uv_write requests */
     uint64_t deadline;  /* DRAINING: loop time (ms) after which we close anyway */
@@ -73,6 +83,9 @@ struct ipc_server {
     uv_loop_t *loop;
     uv_pipe_t listener;
     uv_timer_t linger; /* cuts drains that take too long */
+    uv_prepare_t prep; /* writes the batches before the loop blocks... */
+    uv_check_t check;  /* ...and right after the I/O callbacks that produced them */
+    ipc_client *dirty; /* clients with a batch to write */
     ipc_handlers h;
     void *ud;
     char *path;
@@ -88,7 +101,7 @@ struct ipc_server {
     unsigned nclients;  /* linked clients, until their on_disconnect */
     unsigned nrejected; /* rejected peers whose handles are still closing */
     unsigned next_id;
-    int nhandles;       /* listener + timer not yet closed */
+    int nhandles;       /* listener, timer, prepare and check not yet closed */
     bool stopping, timer_closing;
     ipc_stats st;
     char rbuf[IPC_READ_BUF]; /* shared read buffer: a read callback consumes it before returning */
@@ -98,7 +111,7 @@ typedef struct ipc_write {
     uv_write_t req;
     ipc_client *c;
     size_t len;
-    char data[];
+    char *mem; /* the client's outq buffer, handed over: freed when written */
 } ipc_write;
 
 static void close_now(ipc_client *c);
@@ -122,6 +135,8 @@ static void maybe_finish(ipc_server *s)
         return;
     s->timer_closing = true;
     uv_close((uv_handle_t *)&s->linger, on_server_handle_closed);
+    uv_close((uv_handle_t *)&s->prep, on_server_handle_closed);
+    uv_close((uv_handle_t *)&s->check, on_server_handle_closed);
 }
 
 /* ---- client teardown ----------------------------------------------------------------------- */
@@ -153,12 +168,27 @@ static void on_client_closed(uv_handle_t *h)
     maybe_finish(s);
 }
 
+static void undirty(ipc_client *c)
+{
+    if (!c->dirty)
+        return;
+    if (c->dprev)
+        c->dprev->dnext = c->dnext;
+    else
+        c->s->dirty = c->dnext;
+    if (c->dnext)
+        c->dnext->dprev = c->dprev;
+    c->dprev = c->dnext = NULL;
+    c->dirty = false;
+}
+
 /* Closes at once, dropping pending output. Write and shutdown callbacks still run (cancelled)
  * before on_client_closed. */
 static void close_now(ipc_client *c)
 {
     if (c->state == C_CLOSING)
         return;
+    undirty(c);
     c->state = C_CLOSING;
     uv_close((uv_handle_t *)&c->pipe, on_client_closed);
 }
@@ -167,33 +197,27 @@ static void close_now(ipc_client *c)
 
 static void on_write(uv_write_t *req, int status);
 
-/* Hands len bytes to libuv (copied). */
-static int submit(ipc_client *c, const char *data, size_t len)
-{
-    ipc_write *w = gl_xmalloc(sizeof *w + len);
-    w->c = c;
-    w->len = len;
-    memcpy(w->data, data, len);
-    uv_buf_t b = uv_buf_init(w->data, (unsigned)len);
-    int r = uv_write(&w->req, (uv_stream_t *)&c->pipe, &b, 1, on_write);
-    if (r < 0) {
-        free(w);
-        return r;
-    }
-    c->inflight += len;
-    c->nwrites++;
-    return 0;
-}
-
-/* Submits everything in outq as one write. */
+/* Submits everything in outq as one write. The buffer itself goes to the request (no copy of
+ * what may be megabytes for a slow reader); outq starts afresh. */
 static int submit_queue(ipc_client *c)
 {
     if (!c->outq.len)
         return 0;
-    int r = submit(c, gl_buf_head(&c->outq), c->outq.len);
-    if (r == 0)
-        gl_buf_reset(&c->outq);
-    return r;
+    ipc_write *w = gl_xmalloc(sizeof *w);
+    w->c = c;
+    w->len = c->outq.len;
+    w->mem = c->outq.data;
+    uv_buf_t b = uv_buf_init(gl_buf_head(&c->outq), (unsigned)w->len);
+    int r = uv_write(&w->req, (uv_stream_t *)&c->pipe, &b, 1, on_write);
+    c->s->st.writes++;
+    if (r < 0) {
+        free(w);
+        return r;
+    }
+    gl_buf_init(&c->outq, 0); /* its memory is the request's now */
+    c->inflight += w->len;
+    c->nwrites++;
+    return 0;
 }
 
 static void on_write(uv_write_t *req, int status)
@@ -206,6 +230,7 @@ static void on_write(uv_write_t *req, int status)
         c->bytes_out += w->len;
         c->s->st.bytes_out += w->len;
     }
+    free(w->mem);
     free(w);
     if (c->state == C_CLOSING)
         return;
@@ -224,6 +249,12 @@ static void on_write(uv_write_t *req, int status)
     }
 }
 
+/* Output the client holds beyond this iteration: in flight, and queued behind it. */
+static size_t pending(const ipc_client *x)
+{
+    return x->inflight + (x->nwrites ? x->outq.len : 0);
+}
+
 /* All clients' pending output plus `more` for c must fit the total budget: while it does not,
  * the client with the most pending (the slowest reader) is cut, a mere watcher before a client
  * whose own turns are running (h.busy): the asker keeps its answer. True if c was cut. */
@@ -237,8 +268,8 @@ static bool over_total_budget(ipc_server *s, ipc_client *c, size_t more)
         for (ipc_client *x = s->clients; x; x = x->next) {
             if (x->state == C_CLOSING)
                 continue;
-            size_t p = x->inflight + x->outq.len + (x == c ? more : 0);
-            total += x->inflight + x->outq.len;
+            size_t p = pending(x) + (x == c ? more : 0);
+            total += pending(x);
             bool busy = s->h.busy && s->h.busy(x, s->ud);
             if (!worst || (worst_busy && !busy) || (busy == worst_busy && p > worst_pending))
                 worst = x, worst_pending = p, worst_busy = busy;
@@ -253,6 +284,68 @@ static bool over_total_budget(ipc_server *s, ipc_client *c, size_t more)
             return true;
     }
 }
+
+/* What outq holds that cannot be written now (rest bytes) becomes pending: checked against the
+ * bounds, then handed to libuv. -1 if c was cut. */
+static int make_pending(ipc_client *c, size_t rest)
+{
+    ipc_server *s = c->s;
+    if (pending(c) + rest > s->max_output) {
+        log_warn("client %u (pid %d) is not reading: %zu bytes pending; disconnecting", c->id,
+                 (int)c->pid, pending(c) + rest);
+        close_now(c);
+        return -1;
+    }
+    if (over_total_budget(s, c, rest)) /* c was the slowest, and is cut */
+        return -1;
+    int r = submit_queue(c);
+    if (r < 0) {
+        log_warn("client %u (pid %d): cannot queue output: %s; disconnecting", c->id, (int)c->pid,
+                 uv_strerror(r));
+        close_now(c);
+        return -1;
+    }
+    return 0;
+}
+
+/* Writes c's batch (nothing in flight): one try, the rest pending. -1 if c was cut. */
+static int write_batch(ipc_client *c)
+{
+    undirty(c);
+    if (c->state != C_OPEN || c->nwrites || !c->outq.len)
+        return 0;
+    ipc_server *s = c->s;
+    uv_buf_t b = uv_buf_init(gl_buf_head(&c->outq), (unsigned)c->outq.len);
+    int n = uv_try_write((uv_stream_t *)&c->pipe, &b, 1);
+    s->st.writes++;
+    if (n < 0 && n != UV_EAGAIN) {
+        log_debug("client %u (pid %d): write failed: %s", c->id, (int)c->pid, uv_strerror(n));
+        close_now(c);
+        return -1;
+    }
+    if (n > 0) {
+        c->bytes_out += (size_t)n;
+        s->st.bytes_out += (size_t)n;
+        gl_buf_consume(&c->outq, (size_t)n);
+    }
+    if (c->outq.len) /* the socket is full: the rest waits for it in a write request */
+        return make_pending(c, c->outq.len);
+    if (c->outq.cap > IPC_BATCH_MAX) /* grown by a big line: not kept for the next batch */
+        gl_buf_free(&c->outq);
+    return 0;
+}
+
+/* The prepare and check callbacks: every batch of this iteration, written. */
+static void write_batches(ipc_server *s)
+{
+    while (s->dirty)
+        write_batch(s->dirty); /* unlinks it */
+    uv_prepare_stop(&s->prep);
+    uv_check_stop(&s->check);
+}
+
+static void on_prepare(uv_prepare_t *h) { write_batches(h->data); }
+static void on_check(uv_check_t *h) { write_batches(h->data); }
 
 int ipc_send(ipc_client *c, const char *line, size_t len)
 {
@@ -276,42 +369,37 @@ int ipc_send(ipc_client *c, const char *line, size_t len)
         return rc;
     }
     ipc_server *s = c->s;
-    size_t off = 0;
-    if (c->nwrites == 0 && c->outq.len == 0) {
-        uv_buf_t b = uv_buf_init((char *)line, (unsigned)len);
-        int n = uv_try_write((uv_stream_t *)&c->pipe, &b, 1);
-        if (n > 0) {
-            off = (size_t)n;
-            c->bytes_out += off;
-            s->st.bytes_out += off;
-        } else if (n < 0 && n != UV_EAGAIN) {
-            log_debug("client %u (pid %d): write failed: %s", c->id, (int)c->pid, uv_strerror(n));
-            close_now(c);
-            return -1;
+    /* Nothing in flight: the line joins the batch. A batch that would pass IPC_BATCH_MAX, or
+     * max_output (so that a small bound behaves as it did with a write per line), is written
+     * first; one that reaches it, at once. */
+    size_t cap = s->max_output < IPC_BATCH_MAX ? s->max_output : IPC_BATCH_MAX;
+    if (c->nwrites == 0 && c->outq.len && c->outq.len + len > cap && write_batch(c) < 0)
+        return -1;
+    if (c->nwrites == 0) {
+        gl_buf_append(&c->outq, line, len); /* outq has no limit: cannot fail */
+        if (!c->dirty) {
+            c->dirty = true;
+            c->dprev = NULL;
+            c->dnext = s->dirty;
+            if (s->dirty)
+                s->dirty->dprev = c;
+            s->dirty = c;
+            uv_prepare_start(&s->prep, on_prepare);
+            uv_check_start(&s->check, on_check);
         }
-    }
-    if (off < len) {
-        size_t rest = len - off;
-        size_t pending = c->inflight + c->outq.len;
-        if (pending + rest > s->max_output) {
+        if (c->outq.len >= cap && write_batch(c) < 0)
+            return -1;
+    } else {
+        /* Queued behind the write in flight, within the bounds. */
+        if (pending(c) + len > s->max_output) {
             log_warn("client %u (pid %d) is not reading: %zu bytes pending; disconnecting", c->id,
-                     (int)c->pid, pending + rest);
+                     (int)c->pid, pending(c) + len);
             close_now(c);
             return -1;
         }
-        if (over_total_budget(s, c, rest)) /* c was the slowest, and is cut */
+        if (over_total_budget(s, c, len)) /* c was the slowest, and is cut */
             return -1;
-        int r = 0;
-        if (c->nwrites == 0)
-            r = submit(c, line + off, rest);
-        else
-            gl_buf_append(&c->outq, line + off, rest); /* outq has no limit: cannot fail */
-        if (r < 0) {
-            log_warn("client %u (pid %d): cannot queue output: %s; disconnecting", c->id,
-                     (int)c->pid, uv_strerror(r));
-            close_now(c);
-            return -1;
-        }
+        gl_buf_append(&c->outq, line, len); /* outq has no limit: cannot fail */
     }
     c->lines_out++;
     s->st.lines_out++;
@@ -380,6 +468,7 @@ static void start_drain(ipc_client *c, uint64_t ms)
     c->state = C_DRAINING;
     c->deadline = deadline;
     uv_read_stop((uv_stream_t *)&c->pipe);
+    undirty(c); /* its batch goes with the rest */
     int r = submit_queue(c);
     if (r == 0)
         r = uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->pipe, on_shutdown);
@@ -910,7 +999,14 @@ ipc_server *ipc_start(uv_loop_t *loop, const ipc_opts *o, const ipc_handlers *h,
     s->listener.data = s;
     uv_timer_init(loop, &s->linger);
     s->linger.data = s;
-    s->nhandles = 2;
+    uv_prepare_init(loop, &s->prep);
+    s->prep.data = s;
+    uv_check_init(loop, &s->check);
+    s->check.data = s;
+    /* they only run while batches wait, and never keep the loop alive by themselves */
+    uv_unref((uv_handle_t *)&s->prep);
+    uv_unref((uv_handle_t *)&s->check);
+    s->nhandles = 4;
     int r = uv_pipe_open(&s->listener, fd);
     if (r < 0 && !o->inherited)
         close(fd); /* not adopted by the handle */

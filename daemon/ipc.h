@@ -69,6 +69,7 @@ typedef struct ipc_opts {
 
 typedef struct ipc_stats {
     unsigned long long bytes_in, bytes_out, lines_in, lines_out;
+    unsigned long long writes; /* write attempts to clients: lines are batched per iteration */
     unsigned clients;
 } ipc_stats;
 

@@ -2,6 +2,7 @@
  * a Unix socket (proto/PROTOCOL.md). Runs in the foreground, logs to stderr; under systemd it
  * takes its socket from socket activation and reports its state (daemon/systemd.h). */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <stdio.h>
@@ -97,6 +98,34 @@ static void notify_stopping(void)
 }
 
 /* ---- the loop's handlers -------------------------------------------------------------------- */
+static uv_timer_t trim_timer;
+
+/* Memory back to the system once activity settles. Sessions that go idle free their TLS
+ * buffers and websocket contexts (transport/), but glibc gives back only the top of its heap
+ * by itself: the freed pages in between stay resident. One malloc_trim after each burst of
+ * connections or messages (once a tick has passed without any) returns them; a daemon that is
+ * busy all the time, or idle all the time, does not pay for it. */
+#define TRIM_TICK_MS 250
+static void on_trim_timer(uv_timer_t *t)
+{
+    (void)t;
+    static unsigned long long seen;
+    static bool settled = true;
+    unsigned long long now = D.upstream.connects + D.upstream.msgs_in;
+    if (now != seen) {
+        seen = now;
+        settled = false;
+        return;
+    }
+    if (settled)
+        return;
+    settled = true;
+#ifdef __GLIBC__
+    uint64_t t0 = uv_hrtime();
+    malloc_trim(0);
+    log_debug("memory trimmed after activity (%.1f ms)", (double)(uv_hrtime() - t0) / 1e6);
+#endif
+}
 
 static void on_line(ipc_client *c, const char *line, size_t len, void *ud)
 {
@@ -120,6 +149,7 @@ static void shutdown_daemon(int signum)
     uv_close((uv_handle_t *)&sig_term, NULL);
     uv_close((uv_handle_t *)&sig_int, NULL);
     uv_close((uv_handle_t *)&sig_hup, NULL);
+    uv_close((uv_handle_t *)&trim_timer, NULL);
 }
 
 static void restore_one(const json_t *rec, void *ud)
@@ -289,7 +319,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "gliveD: state dir: %s\n", err.msg); /* sessions would vanish on restart */
         return 1;
     }
-    if (!(D.tls = gl_tls_client_ctx(D.cfg.ca_file[0] ? D.cfg.ca_file : NULL, &err))) {
+    /* the CA certificates are parsed by the first connection, not before listening */
+    if (!(D.tls = gl_tls_client_ctx_lazy(D.cfg.ca_file[0] ? D.cfg.ca_file : NULL, &err))) {
         fprintf(stderr, "gliveD: %s\n", err.msg);
         return 1;
     }
@@ -324,6 +355,9 @@ int main(int argc, char **argv)
     uv_signal_start(&sig_term, on_signal, SIGTERM);
     uv_signal_start(&sig_int, on_signal, SIGINT);
     uv_signal_start(&sig_hup, on_signal, SIGHUP);
+    uv_timer_init(D.loop, &trim_timer);
+    uv_timer_start(&trim_timer, on_trim_timer, TRIM_TICK_MS, TRIM_TICK_MS);
+    uv_unref((uv_handle_t *)&trim_timer); /* never what keeps the loop running */
     log_info("listening on %s; Live API at %s (model %s)", ipc_path(D.ipc), D.cfg.endpoint,
              D.cfg.model);
     probe_sandbox();

@@ -29,6 +29,7 @@
 #include "daemon/tools.h"
 #include "daemon/upstream.h"
 #include "proto/errors.h"
+#include "proto/fastpath.h"
 #include "proto/line.h"
 
 #define PERSIST_DELAY_MS 100 /* coalesce handle updates; well within the promised second */
@@ -110,7 +111,8 @@ struct gld_session {
 
     turn *queue;
     size_t qlen, qcap;
-    followup followups[MAX_FOLLOWUPS]; /* owed, oldest first */
+    followup *followups; /* owed, oldest first; MAX_FOLLOWUPS entries, allocated with the first
+                            (most sessions never owe one) */
     size_t nfollowups;
     turn cur;
     bool turn_running;
@@ -118,8 +120,9 @@ struct gld_session {
     long next_turn;
     unsigned long turns_done;
 
-    watcher watchers[MAX_WATCHERS];
-    size_t nwatchers;
+    watcher *watchers;   /* grown as clients come (most sessions have one or two): an idle
+                            session does not hold room for MAX_WATCHERS */
+    size_t nwatchers, watchers_cap;
 
     const char *interrupt_why; /* what we know cut the running generation, if it is cut */
     int handles_open;    /* the three timers, the calls and code tables: freed when all are closed */
@@ -255,6 +258,8 @@ static void calls_followup(void *ud, ipc_client *asker, long turn, const char *s
         memmove(&s->followups[0], &s->followups[1], (MAX_FOLLOWUPS - 1) * sizeof s->followups[0]);
         s->nfollowups--;
     }
+    if (!s->followups)
+        s->followups = gl_xcalloc(MAX_FOLLOWUPS, sizeof *s->followups);
     s->followups[s->nfollowups++] = (followup){turn, asker};
     if (strcmp(scheduling, "INTERRUPT") == 0 && s->turn_running)
         s->interrupt_why = "a function response with scheduling INTERRUPT cut the generation";
@@ -278,6 +283,10 @@ void gld_session_watch(gld_session *s, ipc_client *c, bool subscribe)
             log_warn("session %s: %d watchers already; client %u not added", s->name, MAX_WATCHERS,
                      ipc_client_id(c));
             return;
+        }
+        if (s->nwatchers == s->watchers_cap) {
+            s->watchers_cap = s->watchers_cap ? 2 * s->watchers_cap : 4;
+            s->watchers = gl_xrealloc(s->watchers, s->watchers_cap * sizeof *s->watchers);
         }
         w = &s->watchers[s->nwatchers++];
         w->c = c;
@@ -718,11 +727,18 @@ static bool is_turn_output(const live_event *ev)
     }
 }
 
+/* Output with no turn running begins one; so does the user's speech, heard after audio went
+ * out (its transcript belongs to the spoken turn). */
+static bool starts_turn(const gld_session *s, const live_event *ev)
+{
+    return !s->turn_running &&
+           (is_turn_output(ev) || (ev->kind == LIVE_EV_INPUT_TRANSCRIPTION && s->audio_since_turn));
+}
+
 static int on_live_event(const live_event *ev, void *ud)
 {
     gld_session *s = ud;
-    if (!s->turn_running &&
-        (is_turn_output(ev) || (ev->kind == LIVE_EV_INPUT_TRANSCRIPTION && s->audio_since_turn)))
+    if (starts_turn(s, ev))
         begin_model_turn(s);
     ipc_client *snd = s->turn_running ? s->cur.sender : NULL;
     long tn = s->turn_running ? s->cur.no : 0;
@@ -852,6 +868,98 @@ static int on_live_event(const live_event *ev, void *ud)
     return 0;
 }
 
+bool gld_session_fast_path = true;
+
+/* The fast path's event line, built in place: one buffer for the whole daemon (one thread, and
+ * deliver() copies the line out before the next one is built), grown to the largest line seen. */
+static char *fast_line;
+static size_t fast_line_cap;
+
+static char *put(char *o, const char *s, size_t n)
+{
+    memcpy(o, s, n);
+    return o + n;
+}
+#define PUT_LIT(o, lit) put((o), (lit), sizeof(lit) - 1)
+
+static char *put_jstr(char *o, const gl_jstr *s)
+{
+    *o++ = '"';
+    o += gl_jstr_put(s, o);
+    *o++ = '"';
+    return o;
+}
+
+/* A hot server message (proto/fastpath.h: text and audio parts, transcriptions) straight to
+ * event lines, the message's escaped strings copied into them: no tree, no allocation. The lines
+ * are byte for byte those on_live_event builds for the same events, with the same turn
+ * bookkeeping (tests/unit/test_session.c compares the two paths). False if the message is not
+ * one of those shapes: live_parse_server then takes it. */
+static bool fast_message(gld_session *s, const char *data, size_t len)
+{
+    live_fast_event evs[LIVE_FAST_MAX];
+    size_t n;
+    if (!gld_session_fast_path || !live_fast_parse(data, len, evs, &n))
+        return false;
+    s->d->upstream.msgs_fast++;
+    size_t name_len = strlen(s->name); /* gl_session_name_ok: nothing in it needs escaping */
+    for (size_t i = 0; i < n; i++) {
+        const live_fast_event *fe = &evs[i];
+        live_event ev = {.kind = fe->kind, .thought = fe->thought};
+        if (starts_turn(s, &ev))
+            begin_model_turn(s);
+        ipc_client *snd = s->turn_running ? s->cur.sender : NULL;
+        long tn = s->turn_running ? s->cur.no : 0;
+        bool text_session_on_audio_model = s->modality == LIVE_TEXT && s->mi->audio_only;
+        if (fe->kind == LIVE_EV_TEXT && fe->thought) { /* thought summaries are not the answer */
+            char t[200 + 4];
+            size_t tl = gl_jstr_decode(&fe->str, t, 200);
+            t[tl < 200 ? tl : 200] = '\0';
+            log_debug("session %s: thought: %s", s->name, t);
+            continue;
+        }
+        if (fe->kind == LIVE_EV_AUDIO && (text_session_on_audio_model || s->cut))
+            continue; /* (s->cut: barge-in, see on_live_event) */
+        /* the fixed parts, the name and the strings (never longer than they stand in data) */
+        size_t need = 160 + name_len + fe->str.len + fe->mime.len;
+        if (need > fast_line_cap) {
+            fast_line_cap = need < 4096 ? 4096 : need;
+            fast_line = gl_xrealloc(fast_line, fast_line_cap);
+        }
+        char *o = fast_line;
+        bool transcript = (fe->kind == LIVE_EV_OUTPUT_TRANSCRIPTION && !text_session_on_audio_model) ||
+                          fe->kind == LIVE_EV_INPUT_TRANSCRIPTION;
+        o = PUT_LIT(o, "{\"event\":\"");
+        o = fe->kind == LIVE_EV_AUDIO ? PUT_LIT(o, "audio") : transcript ? PUT_LIT(o, "transcript")
+                                                                         : PUT_LIT(o, "text");
+        o = PUT_LIT(o, "\",\"session\":\"");
+        o = put(o, s->name, name_len);
+        o = PUT_LIT(o, "\",");
+        if (fe->kind == LIVE_EV_AUDIO) {
+            o = PUT_LIT(o, "\"mime\":");
+            o = put_jstr(o, &fe->mime);
+            o = PUT_LIT(o, ",\"data\":");
+            o = put_jstr(o, &fe->str);
+        } else if (transcript) {
+            o = fe->kind == LIVE_EV_INPUT_TRANSCRIPTION ? PUT_LIT(o, "\"source\":\"input\",\"text\":")
+                                                        : PUT_LIT(o, "\"source\":\"output\",\"text\":");
+            o = put_jstr(o, &fe->str);
+            o = fe->finished ? PUT_LIT(o, ",\"finished\":true") : PUT_LIT(o, ",\"finished\":false");
+            if (fe->interim)
+                o = PUT_LIT(o, ",\"interim\":true");
+        } else {
+            o = PUT_LIT(o, "\"text\":");
+            o = put_jstr(o, &fe->str);
+        }
+        if (tn > 0)
+            o += snprintf(o, 32, ",\"turn\":%ld", tn);
+        o = PUT_LIT(o, "}\n");
+        *o = '\0';
+        deliver(s, fast_line, snd, NULL);
+    }
+    return true;
+}
+
 static void on_ws_message(ws_conn *ws, int opcode, const uint8_t *data, size_t len, void *ud)
 {
     (void)opcode;
@@ -863,7 +971,8 @@ static void on_ws_message(ws_conn *ws, int opcode, const uint8_t *data, size_t l
     s->last_activity = uv_now(s->d->loop);
     log_debug("session %s: < %.*s", s->name, (int)(len < 300 ? len : 300), (const char *)data);
     gl_err err;
-    if (live_parse_server((const char *)data, len, on_live_event, s, &err) != 0) {
+    if (!fast_message(s, (const char *)data, len) &&
+        live_parse_server((const char *)data, len, on_live_event, s, &err) != 0) {
         log_warn("session %s: %s; dropping the connection", s->name, err.msg);
         s->d->net->abort(s->ws, "the Live API sent a message that is not JSON");
         return;
@@ -1575,8 +1684,11 @@ void gld_session_client_gone(gld_session *s, ipc_client *c)
 static void on_handle_closed(void *ud)
 {
     gld_session *s = ud;
-    if (--s->handles_open == 0)
+    if (--s->handles_open == 0) {
+        free(s->watchers);
+        free(s->followups);
         free(s);
+    }
 }
 
 static void on_timer_closed(uv_handle_t *h) { on_handle_closed(h->data); }

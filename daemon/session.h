@@ -121,4 +121,9 @@ const char *gld_session_state_name(const gld_session *s);
 /* Its owner and whether it is shared: who may use it (gld_access_allows, daemon/access.h). */
 gld_access gld_session_access(const gld_session *s);
 
+/* Hot server messages (text and audio parts, transcriptions) become event lines through the
+ * fast path (proto/fastpath.h) when true, the default; false sends every message through
+ * live_parse_server, the reference, so that tests can compare the two paths' lines. */
+extern bool gld_session_fast_path;
+
 #endif

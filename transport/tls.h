@@ -14,6 +14,12 @@ typedef struct gl_tls gl_tls;
 
 /* Client context: trusts ca_file if given, else the system CA store. */
 SSL_CTX *gl_tls_client_ctx(const char *ca_file, gl_err *err);
+/* The same, but the CA certificates are read by the first gl_tls_client that verifies (parsing
+ * the system bundle takes tens of milliseconds: a daemon listens first). ca_file must be
+ * readable now (else the same error as gl_tls_client_ctx's); if loading fails later, that
+ * gl_tls_client fails with it (and the next one tries again). Peer verification is on from the
+ * start either way: nothing is trusted before the CAs are loaded. */
+SSL_CTX *gl_tls_client_ctx_lazy(const char *ca_file, gl_err *err);
 /* Server context from PEM files. */
 SSL_CTX *gl_tls_server_ctx(const char *cert_file, const char *key_file, gl_err *err);
 

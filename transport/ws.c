@@ -8,6 +8,7 @@
 #include "transport/ws.h"
 
 #include <arpa/inet.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #define WRITE_HIGH (256 * 1024)
 #define IN_LIMIT (1024 * 1024)        /* plaintext read but not yet consumed by wslay */
 #define CLOSE_TIMEOUT_MS 5000         /* the peer's time to answer our close frame */
+#define HIBERNATE_MS 200              /* quiet this long after a small read: release wslay */
 
 enum conn_state {
     ST_RESOLVING,
@@ -41,6 +43,7 @@ struct ws_conn {
     uv_loop_t *loop;
     uv_tcp_t tcp;
     uv_timer_t timer;
+    uv_timer_t idle_timer;  /* HIBERNATE_MS after a small read: hibernate() */
     uv_getaddrinfo_t gai;
     uv_connect_t connect_req;
     uv_shutdown_t shutdown_req;
@@ -56,7 +59,12 @@ struct ws_conn {
     gl_buf in;              /* plaintext not yet consumed */
     gl_buf out;             /* bytes ready to hand to uv_write */
     size_t in_flight;       /* bytes in uv_write requests */
-    wslay_event_context_ptr ws;
+    wslay_event_context_ptr ws; /* NULL while open and idle: see hibernate() */
+    /* What wslay was given and what it parsed, to know when it holds no partial frame:
+     * bytes handed to it, bytes of the frames it finished, the frame it is in, and whether a
+     * fragmented message is under way. */
+    uint64_t ws_fed, ws_done, frame_bytes;
+    bool in_frame, in_message;
 
     ws_handlers h;
     void *ud;
@@ -64,8 +72,9 @@ struct ws_conn {
     unsigned ping_interval_ms, pong_timeout_ms;
     uint64_t ping_sent_at;  /* 0 = no ping outstanding */
 
-    /* client */
-    gl_url url;
+    /* client: the URL and headers only until the upgrade request is written (4 KiB, and the
+       API key: gone once it is sent) */
+    gl_url *url;
     char key[25];
     int http_status;  /* the upgrade was answered with this instead of 101 */
     char **headers;
@@ -109,7 +118,7 @@ struct write_req {
     uv_write_t req;
     ws_conn *c;
     size_t len;
-    char data[];
+    char *mem; /* c->out's buffer, handed over: freed when written */
 };
 
 static void on_write(uv_write_t *req, int status)
@@ -117,6 +126,7 @@ static void on_write(uv_write_t *req, int status)
     struct write_req *w = (struct write_req *)req;
     ws_conn *c = w->c;
     c->in_flight -= w->len;
+    free(w->mem);
     free(w);
     if (status < 0 && status != UV_ECANCELED && c->state < ST_DEAD)
         conn_fail(c, "write failed: %s", uv_strerror(status));
@@ -124,19 +134,22 @@ static void on_write(uv_write_t *req, int status)
         pump(c);
 }
 
-/* Hands everything in c->out to libuv as one write. */
+/* Hands everything in c->out to libuv as one write: the buffer itself, not a copy; c->out
+ * starts afresh (an idle connection keeps no output buffer). */
 static void flush_out(ws_conn *c)
 {
     if (c->out.len == 0 || c->state == ST_DEAD || c->stalled)
         return;
-    struct write_req *w = gl_xmalloc(sizeof *w + c->out.len);
+    struct write_req *w = gl_xmalloc(sizeof *w);
     w->c = c;
     w->len = c->out.len;
-    memcpy(w->data, gl_buf_head(&c->out), c->out.len);
-    gl_buf_reset(&c->out);
-    uv_buf_t b = uv_buf_init(w->data, (unsigned)w->len);
+    w->mem = c->out.data;
+    uv_buf_t b = uv_buf_init(gl_buf_head(&c->out), (unsigned)w->len);
+    size_t limit = c->out.limit;
+    gl_buf_init(&c->out, limit);
     int r = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
     if (r < 0) {
+        free(w->mem);
         free(w);
         conn_fail(c, "write failed: %s", uv_strerror(r));
         return;
@@ -190,7 +203,31 @@ static ssize_t wsl_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, i
     size_t n = c->in.len < len ? c->in.len : len;
     memcpy(buf, gl_buf_head(&c->in), n);
     gl_buf_consume(&c->in, n);
+    c->ws_fed += n;
     return (ssize_t)n;
+}
+
+/* Frame boundaries, for hibernate(). wslay accepts only minimal length encodings, frames masked
+ * from clients and unmasked from servers, so a frame's size on the wire follows from its
+ * payload length. */
+static void wsl_frame_start(wslay_event_context_ptr ctx,
+                            const struct wslay_event_on_frame_recv_start_arg *a, void *user)
+{
+    (void)ctx;
+    ws_conn *c = user;
+    uint64_t n = a->payload_length;
+    c->frame_bytes = 2 + (n > 125 ? (n > 0xffff ? 8 : 2) : 0) + (c->client ? 0 : 4) + n;
+    c->in_frame = true;
+    if (a->opcode < 8) /* text, binary, continuation: control frames may come in between */
+        c->in_message = !a->fin;
+}
+
+static void wsl_frame_end(wslay_event_context_ptr ctx, void *user)
+{
+    (void)ctx;
+    ws_conn *c = user;
+    c->ws_done += c->frame_bytes;
+    c->in_frame = false;
 }
 
 static int wsl_genmask(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, void *user)
@@ -237,8 +274,12 @@ static int start_wslay(ws_conn *c)
         .recv_callback = wsl_recv,
         .send_callback = wsl_send,
         .genmask_callback = wsl_genmask,
+        .on_frame_recv_start_callback = wsl_frame_start,
+        .on_frame_recv_end_callback = wsl_frame_end,
         .on_msg_recv_callback = wsl_on_msg,
     };
+    c->ws_fed = c->ws_done = 0;
+    c->in_frame = c->in_message = false;
     int r = c->client ? wslay_event_context_client_init(&c->ws, &cb, c)
                       : wslay_event_context_server_init(&c->ws, &cb, c);
     if (r != 0) {
@@ -249,10 +290,43 @@ static int start_wslay(ws_conn *c)
     return 0;
 }
 
+/* An open connection with nothing under way gives its wslay context back (~9 KiB: two fixed
+ * 4 KiB buffers), so that thousands of idle sessions do not keep one each; the next input or
+ * output makes a fresh one (awake()). Nothing under way: no frame half read (every byte wslay
+ * was given belongs to a frame it finished), no fragmented message, nothing queued or half
+ * sent, no close sent or received. Those are all the state wslay keeps between frames, so the
+ * fresh context carries on exactly where this one stood. */
+static void hibernate(ws_conn *c)
+{
+    if (!c->ws || c->state != ST_OPEN || c->depth || c->stalled || c->in.len || c->in_frame ||
+        c->in_message || c->ws_fed != c->ws_done || wslay_event_want_write(c->ws) ||
+        wslay_event_get_queued_msg_count(c->ws) || wslay_event_get_close_sent(c->ws) ||
+        wslay_event_get_close_received(c->ws) || !wslay_event_get_read_enabled(c->ws) ||
+        !wslay_event_get_write_enabled(c->ws))
+        return;
+    wslay_event_context_free(c->ws);
+    c->ws = NULL;
+}
+
+static void on_idle(uv_timer_t *t) { hibernate(t->data); }
+
+/* The context back, if hibernate() released it. -1 if there is none (not open, or it cannot
+ * be made: conn_fail'd). */
+static int awake(ws_conn *c)
+{
+    if (c->ws)
+        return 0;
+    return c->state == ST_OPEN ? start_wslay(c) : -1;
+}
+
 /* Runs wslay both ways and decides whether the connection is over. */
 static void pump(ws_conn *c)
 {
-    if (c->state < ST_OPEN || c->state == ST_DEAD || !c->ws || c->stalled)
+    if (c->state < ST_OPEN || c->state == ST_DEAD || c->stalled)
+        return;
+    /* no context: not a websocket yet (or any more), or hibernating with nothing to read
+     * (anything to send woke it first) */
+    if (!c->ws && (!c->in.len || awake(c) != 0))
         return;
     c->depth++;
     if (wslay_event_want_read(c->ws) && c->in.len && wslay_event_recv(c->ws) != 0 && !c->error[0])
@@ -280,6 +354,24 @@ static void pump(ws_conn *c)
 }
 
 /* ---- teardown ---- */
+
+/* The upgrade request's URL and headers, wiped (they hold the API key) and freed. */
+static void forget_request(ws_conn *c)
+{
+    if (c->url) {
+        OPENSSL_cleanse(c->url, sizeof *c->url);
+        free(c->url);
+        c->url = NULL;
+    }
+    if (c->headers) {
+        for (char **p = c->headers; *p; p++) {
+            OPENSSL_cleanse(*p, strlen(*p));
+            free(*p);
+        }
+        free(c->headers);
+        c->headers = NULL;
+    }
+}
 
 static void on_handle_closed(uv_handle_t *h)
 {
@@ -314,10 +406,7 @@ static void conn_unref(ws_conn *c)
     gl_tls_free(c->tls);
     gl_buf_free(&c->in);
     gl_buf_free(&c->out);
-    if (c->headers)
-        for (char **p = c->headers; *p; p++)
-            free(*p);
-    free(c->headers);
+    forget_request(c);
     free(c);
 }
 
@@ -330,6 +419,7 @@ static void close_handles(ws_conn *c)
     c->state = ST_DEAD;
     uv_timer_stop(&c->timer);
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&c->idle_timer, on_handle_closed);
     if (c->tcp_inited)
         uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
 }
@@ -398,7 +488,7 @@ static void on_timer(uv_timer_t *t)
     }
     if (!c->ping_sent_at) {
         struct wslay_event_msg m = {.opcode = WSLAY_PING, .msg = (const uint8_t *)"gl", .msg_length = 2};
-        if (wslay_event_queue_msg(c->ws, &m) == 0)
+        if (awake(c) == 0 && wslay_event_queue_msg(c->ws, &m) == 0)
             c->ping_sent_at = now;
         pump(c);
     }
@@ -505,7 +595,7 @@ static void send_upgrade_request(ws_conn *c)
     gl_buf req;
     gl_buf_init(&req, GL_HTTP_MAX_HEAD + 1024);
     if (gl_ws_key_new(c->key, &err) != 0 ||
-        gl_http_write_upgrade(&req, &c->url, c->key, (const char *const *)c->headers, &err) != 0) {
+        gl_http_write_upgrade(&req, c->url, c->key, (const char *const *)c->headers, &err) != 0) {
         gl_buf_free(&req);
         conn_fail(c, "%s", err.msg);
         return;
@@ -513,7 +603,9 @@ static void send_upgrade_request(ws_conn *c)
     c->state = ST_HTTP;
     if (put_plain(c, gl_buf_head(&req), req.len) == 0)
         flush_out(c);
+    OPENSSL_cleanse(req.data, req.cap);
     gl_buf_free(&req);
+    forget_request(c);
 }
 
 /* Plaintext arrived in c->in: advance the handshake or hand it to wslay. */
@@ -609,6 +701,17 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     if (c->in.len)
         process_input(c);
+    /* Everything was consumed (wslay keeps a partial frame itself): after a small read the
+     * buffer goes, so that an idle connection holds none. A streaming one (reads of a socket
+     * buffer's worth) keeps it: freeing and refaulting 64 KiB per read costs more than the
+     * copy it holds. */
+    if (c->in.len == 0 && nread < (ssize_t)sizeof g_readbuf / 4) {
+        gl_buf_free(&c->in);
+        /* perhaps the last read for a while: if it stays quiet, the wslay context goes too
+         * (not at once: a stream of small reads would make and free one per read) */
+        if (c->ws && c->state == ST_OPEN)
+            uv_timer_start(&c->idle_timer, on_idle, HIBERNATE_MS, 0);
+    }
 }
 
 static int start_reading(ws_conn *c)
@@ -630,15 +733,15 @@ static void on_connected(uv_connect_t *req, int status)
     if (c->state == ST_DEAD)
         return;
     if (status < 0) {
-        conn_fail(c, "cannot connect to %s:%d: %s", c->url.host, c->url.port, uv_strerror(status));
+        conn_fail(c, "cannot connect to %s:%d: %s", c->url->host, c->url->port, uv_strerror(status));
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
     if (start_reading(c) != 0)
         return;
-    if (c->url.tls) {
+    if (c->url->tls) {
         gl_err err;
-        c->tls = gl_tls_client(c->tls_ctx, c->url.host, !c->insecure, &err);
+        c->tls = gl_tls_client(c->tls_ctx, c->url->host, !c->insecure, &err);
         if (!c->tls) {
             conn_fail(c, "%s", err.msg);
             return;
@@ -665,7 +768,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     c->refs--; /* the lookup's reference; the tcp handle takes one below */
     if (status < 0) {
         uv_freeaddrinfo(res);
-        conn_fail(c, "cannot resolve %s: %s", c->url.host, uv_strerror(status));
+        conn_fail(c, "cannot resolve %s: %s", c->url->host, uv_strerror(status));
         return;
     }
     c->state = ST_CONNECTING;
@@ -677,7 +780,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     int r = uv_tcp_connect(&c->connect_req, &c->tcp, res->ai_addr, on_connected);
     uv_freeaddrinfo(res);
     if (r < 0)
-        conn_fail(c, "cannot connect to %s:%d: %s", c->url.host, c->url.port, uv_strerror(r));
+        conn_fail(c, "cannot connect to %s:%d: %s", c->url->host, c->url->port, uv_strerror(r));
 }
 
 static ws_conn *conn_new(uv_loop_t *loop, size_t max_message, size_t max_output)
@@ -690,7 +793,9 @@ static ws_conn *conn_new(uv_loop_t *loop, size_t max_message, size_t max_output)
     gl_buf_init(&c->out, 0); /* bounded by WRITE_HIGH checks and max_output */
     uv_timer_init(loop, &c->timer);
     c->timer.data = c;
-    c->refs = 1; /* the timer; the tcp handle adds its own */
+    uv_timer_init(loop, &c->idle_timer);
+    c->idle_timer.data = c;
+    c->refs = 2; /* the timers; the tcp handle adds its own */
     return c;
 }
 
@@ -706,7 +811,8 @@ ws_conn *ws_connect(uv_loop_t *loop, const ws_client_opts *o, const ws_handlers 
     }
     ws_conn *c = conn_new(loop, o->max_message, o->max_output);
     c->client = true;
-    c->url = url;
+    c->url = gl_xmalloc(sizeof *c->url);
+    *c->url = url;
     c->h = *h;
     c->ud = ud;
     c->insecure = o->insecure;
@@ -749,7 +855,7 @@ int ws_send(ws_conn *c, int opcode, const void *data, size_t len, gl_err *err)
         .msg = data,
         .msg_length = len,
     };
-    if (wslay_event_queue_msg(c->ws, &m) != 0)
+    if (awake(c) != 0 || wslay_event_queue_msg(c->ws, &m) != 0)
         return gl_fail(err, "closed", "websocket cannot queue a message now");
     if (c->depth == 0)
         pump(c);
@@ -769,6 +875,8 @@ void ws_close(ws_conn *c, int code, const char *reason)
         while (rl > 0 && ((unsigned char)reason[rl] & 0xC0) == 0x80)
             rl--;
     }
+    if (awake(c) != 0)
+        return;
     wslay_event_queue_close(c->ws, (uint16_t)code, (const uint8_t *)reason, rl);
     c->state = ST_CLOSING;
     arm_close_deadline(c);
@@ -789,6 +897,7 @@ void ws_abort(ws_conn *c, const char *why)
         c->state = ST_DEAD;
         uv_timer_stop(&c->timer);
         uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+        uv_close((uv_handle_t *)&c->idle_timer, on_handle_closed);
         return;
     }
     close_handles(c);
@@ -814,6 +923,7 @@ size_t ws_queued_bytes(const ws_conn *c)
 
 void ws_set_userdata(ws_conn *c, void *ud) { c->ud = ud; }
 bool ws_is_open(const ws_conn *c) { return c->state == ST_OPEN; }
+bool ws_is_hibernating(const ws_conn *c) { return c->state == ST_OPEN && !c->ws; }
 const char *ws_peer(const ws_conn *c) { return c->peer; }
 
 /* ---- server ---- */

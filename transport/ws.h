@@ -65,6 +65,9 @@ void ws_stall(ws_conn *c);
 size_t ws_queued_bytes(const ws_conn *c);
 void ws_set_userdata(ws_conn *c, void *ud);
 bool ws_is_open(const ws_conn *c);
+/* True while an open connection, idle, holds no websocket context (it is made again at the next
+ * frame in or out): for tests. */
+bool ws_is_hibernating(const ws_conn *c);
 /* Peer address as "ip:port" (server side logs). */
 const char *ws_peer(const ws_conn *c);
 

@@ -41,31 +41,67 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-json_t *wait_event(glive_client *c, int timeout_ms, gl_err *err)
+/* Calls next(c, slice) in slices of at most SLICE_MS until it gives something (0), fails with
+ * anything but timeout/eintr (-1), a signal came or timeout_ms passed. */
+static int wait_sliced(glive_client *c, int timeout_ms, gl_err *err,
+                       int (*next)(glive_client *c, int slice, void *out, gl_err *err), void *out)
 {
     int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
     for (;;) {
-        if (got_signal) {
-            gl_fail(err, "signal", "stopped by signal %d", (int)got_signal);
-            return NULL;
-        }
+        if (got_signal)
+            return gl_fail(err, "signal", "stopped by signal %d", (int)got_signal);
         int slice = SLICE_MS;
         if (deadline >= 0) {
             int64_t left = deadline - now_ms();
-            if (left <= 0) {
-                gl_fail(err, "timeout", "no event from gliveD for %d s (see --timeout)",
-                        (timeout_ms + 999) / 1000);
-                return NULL;
-            }
+            if (left <= 0)
+                return gl_fail(err, "timeout", "no event from gliveD for %d s (see --timeout)",
+                               (timeout_ms + 999) / 1000);
             if (left < slice)
                 slice = (int)left;
         }
-        json_t *ev = glive_next_event(c, slice, err);
-        if (ev)
+        if (next(c, slice, out, err) == 0)
+            return 0;
+        if (strcmp(err->code, "timeout") != 0 && strcmp(err->code, "eintr") != 0)
+            return -1;
+    }
+}
+
+static int next_event(glive_client *c, int slice, void *out, gl_err *err)
+{
+    json_t *ev = glive_next_event(c, slice, err);
+    *(json_t **)out = ev;
+    return ev ? 0 : -1;
+}
+
+json_t *wait_event(glive_client *c, int timeout_ms, gl_err *err)
+{
+    json_t *ev = NULL;
+    if (!got_signal) { /* what is there already, then flush before blocking (as wait_view) */
+        if ((ev = glive_next_event(c, 0, err)))
             return ev;
         if (strcmp(err->code, "timeout") != 0 && strcmp(err->code, "eintr") != 0)
             return NULL;
     }
+    o_flush();
+    return wait_sliced(c, timeout_ms, err, next_event, &ev) == 0 ? ev : NULL;
+}
+
+static int next_view(glive_client *c, int slice, void *out, gl_err *err)
+{
+    return glive_next_view(c, slice, out, err);
+}
+
+int wait_view(glive_client *c, int timeout_ms, glive_view *v, gl_err *err)
+{
+    /* what is there already: no clock, no flush (a streamed answer mostly goes this way) */
+    if (!got_signal) {
+        if (glive_next_view(c, 0, v, err) == 0)
+            return 0;
+        if (strcmp(err->code, "timeout") != 0 && strcmp(err->code, "eintr") != 0)
+            return -1;
+    }
+    o_flush(); /* nothing more for now: show what was written */
+    return wait_sliced(c, timeout_ms, err, next_view, v);
 }
 
 /* ---- connecting and requests --------------------------------------------------------------- */
@@ -81,6 +117,7 @@ glive_client *connect_daemon(const globals *g)
 
 json_t *request(glive_client *c, const globals *g, json_t *req, gl_err *err)
 {
+    o_flush(); /* deferred output is shown before a wait */
     return glive_request(c, req, g->timeout_ms, err);
 }
 

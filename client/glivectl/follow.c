@@ -68,36 +68,49 @@ static int conn_failed(follower *f, const gl_err *e)
 
 /* ---- the answer ---------------------------------------------------------------------------- */
 
-static int on_audio(follower *f, const json_t *ev)
+/* True when the audio goes nowhere (said once). */
+static bool audio_unwanted(follower *f)
 {
-    const char *data = str_or(ev, "data", "");
-    if (!f->wav && !f->raw_pcm) {
-        if (!f->json && !f->audio_noted) {
-            errline("[audio not saved: %s]", f->audio_hint ? f->audio_hint : "no place to put it");
-            f->audio_noted = true;
-        }
+    if (f->wav || f->raw_pcm)
+        return false;
+    if (!f->json && !f->audio_noted) {
+        errline("[audio not saved: %s]", f->audio_hint ? f->audio_hint : "no place to put it");
+        f->audio_noted = true;
+    }
+    return true;
+}
+
+static int write_pcm(follower *f, const char *mime, const unsigned char *pcm, size_t n)
+{
+    gl_err e;
+    if (f->wav) {
+        uint32_t rate = gl_wav_mime_rate(mime, GL_WAV_DEFAULT_RATE);
+        if (gl_wav_set_rate(f->wav, rate) != 0)
+            errline("[audio: rate changed to %u Hz mid-stream; the WAV keeps %u Hz]", rate,
+                    f->wav->rate);
+        if (gl_wav_write(f->wav, pcm, n, &e) < 0)
+            return report(&e);
         return EV_CONTINUE;
     }
+    if (n && fwrite(pcm, 1, n, stdout) != n) {
+        gl_fail(&e, "io", "cannot write audio to stdout: %s", strerror(errno));
+        return report(&e);
+    }
+    o_sync(&OUT);
+    return EV_CONTINUE;
+}
+
+static int on_audio(follower *f, const json_t *ev)
+{
+    if (audio_unwanted(f))
+        return EV_CONTINUE;
+    const char *data = str_or(ev, "data", "");
     unsigned char *pcm;
     size_t n;
     gl_err e;
     if (gl_b64_decode(data, strlen(data), &pcm, &n, &e) < 0)
         return report(&e);
-    int rc = EV_CONTINUE;
-    if (f->wav) {
-        uint32_t rate = gl_wav_mime_rate(str_or(ev, "mime", NULL), GL_WAV_DEFAULT_RATE);
-        if (gl_wav_set_rate(f->wav, rate) != 0)
-            errline("[audio: rate changed to %u Hz mid-stream; the WAV keeps %u Hz]", rate,
-                    f->wav->rate);
-        if (gl_wav_write(f->wav, pcm, n, &e) < 0)
-            rc = report(&e);
-    } else {
-        if (n && fwrite(pcm, 1, n, stdout) != n) {
-            gl_fail(&e, "io", "cannot write audio to stdout: %s", strerror(errno));
-            rc = report(&e);
-        }
-        fflush(stdout);
-    }
+    int rc = write_pcm(f, str_or(ev, "mime", NULL), pcm, n);
     free(pcm);
     return rc;
 }
@@ -440,6 +453,22 @@ static void say_queued(follower *f)
         errline("[queued: the session is busy]");
 }
 
+/* A text or audio event read without a tree (glive_next_view, the hot path of a streamed
+ * answer): what on_event does for them. */
+static int on_view(follower *f, const glive_view *v)
+{
+    if (v->session && strcmp(v->session, f->session) != 0)
+        return EV_CONTINUE;
+    if (v->has_turn && turn_index(f, v->turn) < 0)
+        return EV_CONTINUE; /* another turn of the session */
+    if (v->has_turn)
+        f->started = true;
+    if (v->kind == GLIVE_VIEW_AUDIO)
+        return audio_unwanted(f) ? EV_CONTINUE : write_pcm(f, v->mime, v->pcm, v->pcm_len);
+    o_putn(f->text, v->text, v->text_len);
+    return all_done(f) ? EXIT_OK : EV_CONTINUE;
+}
+
 int follow_prompt(follower *f, const char *text)
 {
     gl_err e;
@@ -482,7 +511,20 @@ int follow_prompt(follower *f, const char *text)
             int64_t left = progress + timeout - mono_ms();
             wait = left > 0 ? (int)left : 0;
         }
-        json_t *ev = wait_event(f->c, wait, &e);
+        /* --json prints every event as it came: the JSON path; else text and audio come as
+         * views, without a tree */
+        glive_view v = {.kind = GLIVE_VIEW_JSON};
+        json_t *ev = NULL;
+        bool got = f->json ? (ev = wait_event(f->c, wait, &e)) != NULL : wait_view(f->c, wait, &v, &e) == 0;
+        if (got && !f->json && v.kind != GLIVE_VIEW_JSON) {
+            progress = mono_ms();
+            int rc = on_view(f, &v);
+            if (rc != EV_CONTINUE)
+                return rc;
+            continue;
+        }
+        if (got && !f->json)
+            ev = v.json;
         if (!ev) {
             if (strcmp(e.code, "signal") == 0) {
                 f->err = e;

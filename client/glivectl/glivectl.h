@@ -21,8 +21,8 @@ typedef struct globals {
 
 /* ---- output.c ------------------------------------------------------------------------------ */
 
-/* A stream and whether its last byte written left it mid-line. Every write is flushed: text is
- * streamed as it arrives. */
+/* A stream and whether its last byte written left it mid-line. Every write is flushed (text is
+ * streamed as it arrives) unless output is deferred (o_defer): then waits flush it. */
 typedef struct ostream {
     FILE *f;
     bool midline;
@@ -32,6 +32,14 @@ extern ostream OUT, ERR;            /* stdout and stderr; main() sets their FILE
 extern const char *transcript_run;  /* source of the transcript being streamed to stderr, or NULL */
 
 void o_puts(ostream *o, const char *s);
+void o_putn(ostream *o, const char *s, size_t n);
+/* Deferred output, for streams of many small writes (ask): writes are not flushed one by one but
+ * when the command is about to wait (wait_view flushes when nothing more is pending), and
+ * before the other stream is written (the order stays). o_defer(false) flushes. */
+void o_defer(bool on);
+void o_flush(void);
+/* o's FILE was written to directly (raw PCM): flushed now unless deferred. */
+void o_sync(ostream *o);
 void o_printf(ostream *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Moves o to the start of a line. */
 void o_newline(ostream *o);
@@ -64,8 +72,12 @@ void catch_signals(void);
 /* The signal caught since the last call (0 if none), and forget it: chat goes on after Ctrl-C. */
 int take_signal(void);
 /* Waits for the next event, at most timeout_ms (-1 forever) but in slices so that a signal is
- * seen. NULL with err (code "timeout" when timeout_ms passed, "signal" on SIGINT/SIGTERM). */
+ * seen; deferred output (o_defer) is flushed before it blocks. NULL with err (code "timeout"
+ * when timeout_ms passed, "signal" on SIGINT/SIGTERM). */
 json_t *wait_event(glive_client *c, int timeout_ms, gl_err *err);
+/* The same with glive_next_view (text and audio without a JSON tree); it takes what is already
+ * there first, and flushes deferred output (o_flush) before it blocks. 0, or -1 with err. */
+int wait_view(glive_client *c, int timeout_ms, glive_view *v, gl_err *err);
 /* Connects to gliveD; on failure prints why and returns NULL (exit with EXIT_CONNECT). */
 glive_client *connect_daemon(const globals *g);
 /* Sends req (stolen) and returns the reply whatever "ok" says, or NULL with err. */

@@ -14,16 +14,52 @@
 ostream OUT, ERR;
 const char *transcript_run;
 
+static bool deferred;      /* o_defer: flushed before a wait, not after each write */
+static ostream *last;      /* the stream written last, maybe holding unflushed bytes */
+
+/* Before writing to o: what was written to the other stream goes out first, so that a terminal
+ * shows stdout and stderr in the order they were written even while output is deferred. */
+static void take_turn(ostream *o)
+{
+    if (last && last != o)
+        fflush(last->f);
+    last = o;
+}
+
+void o_defer(bool on)
+{
+    deferred = on;
+    if (!on)
+        o_flush();
+}
+
+void o_flush(void)
+{
+    if (last)
+        fflush(last->f);
+    last = NULL;
+}
+
+void o_sync(ostream *o)
+{
+    take_turn(o);
+    if (!deferred)
+        fflush(o->f);
+}
+
 static void o_write(ostream *o, const char *s, size_t n)
 {
     if (!n)
         return;
+    take_turn(o);
     fwrite(s, 1, n, o->f);
     o->midline = s[n - 1] != '\n';
-    fflush(o->f);
+    if (!deferred)
+        fflush(o->f);
 }
 
 void o_puts(ostream *o, const char *s) { o_write(o, s, strlen(s)); }
+void o_putn(ostream *o, const char *s, size_t n) { o_write(o, s, n); }
 
 static void o_vprintf(ostream *o, const char *fmt, va_list ap)
 {

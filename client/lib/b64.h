@@ -13,6 +13,9 @@ int gl_b64_decode(const char *in, size_t len, unsigned char **out, size_t *outle
 
 /* Standard base64 with padding, NUL-terminated, malloc'd. */
 char *gl_b64_encode(const void *data, size_t len);
+/* The same into out, which must hold gl_b64_decoded_max(len) bytes (no allocation). */
+int gl_b64_decode_into(const char *in, size_t len, unsigned char *out, size_t *outlen, gl_err *err);
+size_t gl_b64_decoded_max(size_t len);
 
 /* Bytes that len chars of (well-formed) base64 decode to, without decoding (for display). */
 size_t gl_b64_decoded_len(const char *in, size_t len);

@@ -13,8 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client/lib/b64.h"
 #include "common/paths.h"
 #include "common/xalloc.h"
+#include "proto/fastpath.h"
 #include "proto/line.h"
 
 #define READ_CHUNK 65536
@@ -30,6 +32,10 @@ struct glive_client {
     char *path;
     gl_line_reader rd;
     char *rbuf;           /* READ_CHUNK bytes; the reader borrows it until drained */
+    bool fed;             /* rbuf was fed to rd and not drained yet: glive_next_view takes the
+                             lines one at a time; every other reader drains them first */
+    char *vbuf;           /* the strings and PCM of the last view (glive_next_view) */
+    size_t vcap;
 
     qitem *q;             /* ring buffer */
     size_t qhead, qlen, qcap;
@@ -209,26 +215,38 @@ static void drain(glive_client *c)
     }
 }
 
-/* Waits up to the deadline for bytes, reads once and dispatches what came.
+/* Waits up to the deadline for bytes, reads once and dispatches what came (or, unless
+ * `dispatch_now`, leaves it fed to the reader for glive_next_view). Lines a view left fed are
+ * dispatched first, without reading (they come before anything the socket holds).
  * 1: read something (maybe no complete line); 0: timeout; -1: error (err set; eof/io are sticky;
  * "eintr" is returned only when `eintr_fails`, else the wait is resumed). */
-static int read_some(glive_client *c, int64_t deadline, bool eintr_fails, gl_err *err)
+static int read_some(glive_client *c, int64_t deadline, bool eintr_fails, bool dispatch_now,
+                     gl_err *err)
 {
+    if (c->fed) {
+        c->fed = false;
+        drain(c);
+        return 1;
+    }
     if (c->dead)
         return fail_dead(c, err);
-    for (;;) {
-        struct pollfd p = {.fd = c->fd, .events = POLLIN};
-        int n = poll(&p, 1, remaining(deadline));
-        if (n < 0) {
-            if (errno == EINTR) {
-                if (eintr_fails)
-                    return gl_fail(err, "eintr", "interrupted by a signal");
-                continue;
+    /* The socket is non-blocking: read first and wait only when there is nothing (while an
+     * answer streams in there nearly always is: one syscall per read, not two). */
+    for (bool wait = false;; wait = true) {
+        if (wait) {
+            struct pollfd p = {.fd = c->fd, .events = POLLIN};
+            int n = poll(&p, 1, remaining(deadline));
+            if (n < 0) {
+                if (errno == EINTR) {
+                    if (eintr_fails)
+                        return gl_fail(err, "eintr", "interrupted by a signal");
+                    continue;
+                }
+                return fail_io(c, err, "poll", errno);
             }
-            return fail_io(c, err, "poll", errno);
+            if (n == 0)
+                return 0;
         }
-        if (n == 0)
-            return 0;
         ssize_t r = recv(c->fd, c->rbuf, READ_CHUNK, 0);
         if (r < 0) {
             if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
@@ -245,7 +263,10 @@ static int read_some(glive_client *c, int64_t deadline, bool eintr_fails, gl_err
             return fail_eof(c, err);
         }
         gl_line_feed(&c->rd, c->rbuf, (size_t)r);
-        drain(c);
+        if (dispatch_now)
+            drain(c);
+        else
+            c->fed = true;
         return 1;
     }
 }
@@ -273,7 +294,7 @@ static int send_all(glive_client *c, const char *buf, size_t len, int64_t deadli
             return gl_fail(err, "timeout", "timed out sending a request to gliveD");
         }
         if (p.revents & POLLIN) {
-            if (read_some(c, 0, false, err) < 0)
+            if (read_some(c, 0, false, true, err) < 0)
                 return -1;
             if (c->dead)
                 return fail_dead(c, err);
@@ -355,6 +376,7 @@ void glive_close(glive_client *c)
     json_decref(c->reply);
     gl_line_reader_free(&c->rd);
     free(c->rbuf);
+    free(c->vbuf);
     free(c->path);
     free(c);
 }
@@ -377,7 +399,10 @@ void glive_abandon(glive_client *c)
 }
 
 int glive_fd(const glive_client *c) { return c->fd; }
-size_t glive_queued(const glive_client *c) { return c->qlen; }
+size_t glive_queued(const glive_client *c)
+{
+    return c->qlen + (c->fed && c->rd.in_len && memchr(c->rd.in, '\n', c->rd.in_len) ? 1 : 0);
+}
 const char *glive_path(const glive_client *c) { return c->path; }
 
 json_t *glive_request(glive_client *c, json_t *req, int timeout_ms, gl_err *err)
@@ -414,7 +439,7 @@ json_t *glive_request(glive_client *c, json_t *req, int timeout_ms, gl_err *err)
     int rc = send_all(c, line, n + 1, deadline, err);
     free(line);
     while (rc == 0 && !c->reply && !c->dead) {
-        rc = read_some(c, deadline, false, err);
+        rc = read_some(c, deadline, false, true, err);
         if (rc == 0 && !c->reply) {
             gl_fail(err, "timeout", "no reply from gliveD within %d ms", timeout_ms);
             rc = -1;
@@ -464,12 +489,139 @@ json_t *glive_next_event(glive_client *c, int timeout_ms, gl_err *err)
             fail_dead(c, err);
             return NULL;
         }
-        int rc = read_some(c, deadline, true, err);
+        int rc = read_some(c, deadline, true, true, err);
         if (rc == 0) {
             gl_fail(err, "timeout", "no event from gliveD within %d ms", timeout_ms);
             return NULL;
         }
         if (rc < 0 && !c->qlen)
             return NULL;
+    }
+}
+
+/* ---- views --------------------------------------------------------------------------------- */
+
+static bool key_is(const gl_fast_field *f, const char *k)
+{
+    size_t n = strlen(k);
+    return f->key_len == n && memcmp(f->key, k, n) == 0;
+}
+
+/* The string's bytes, NUL-terminated, at *o in vbuf (room checked by the caller). */
+static const char *vstr(const gl_fast_field *f, char **o)
+{
+    char *s = *o;
+    size_t n = gl_jstr_decode(&f->str, s, SIZE_MAX);
+    s[n] = '\0';
+    *o = s + n + 1;
+    return s;
+}
+
+/* A text or audio event line exactly as gliveD writes it -> *v (true); anything else: false,
+ * and the caller dispatches the line as JSON. Whatever this accepts, json_loadb reads the same
+ * way: a string holding \u0000 (which json_loadb refuses here) is left to it. */
+static bool view_of(glive_client *c, const char *line, size_t len, glive_view *v)
+{
+    static const char head[] = "{\"event\":\"";
+    if (c->dead || len < sizeof head || memcmp(line, head, sizeof head - 1) != 0)
+        return false;
+    gl_fast_field f[6];
+    /* "data" is only found: base64's decoder checks it (below), so it is read once */
+    int n = gl_fast_flat(line, len, f, 6, "data");
+    if (n < 0)
+        return false;
+    const gl_fast_field *ev = NULL, *session = NULL, *turn = NULL, *text = NULL, *mime = NULL,
+                        *data = NULL;
+    for (int i = 0; i < n; i++) {
+        const gl_fast_field *x = &f[i];
+        const gl_fast_field **slot = key_is(x, "event") ? &ev : key_is(x, "session") ? &session
+                                     : key_is(x, "turn") ? &turn : key_is(x, "text") ? &text
+                                     : key_is(x, "mime") ? &mime : key_is(x, "data") ? &data : NULL;
+        if (!slot || (x->type == GL_FAST_STR && (x->str.flags & GL_JSTR_NUL)))
+            return false;
+        if (x->type != (slot == &turn ? GL_FAST_INT : GL_FAST_STR))
+            return false;
+        *slot = x;
+    }
+    bool is_text = ev && ev->str.len == 4 && memcmp(ev->str.p, "text", 4) == 0;
+    bool is_audio = ev && ev->str.len == 5 && memcmp(ev->str.p, "audio", 5) == 0;
+    if (!(is_text && text && !mime && !data) && !(is_audio && data && !text))
+        return false;
+    /* every string decoded is at most as long as it stands in the line, plus its NUL */
+    size_t need = len + 8 + (data ? gl_b64_decoded_max(data->str.len) : 0);
+    if (need > c->vcap) {
+        free(c->vbuf);
+        c->vcap = need < 4096 ? 4096 : need;
+        c->vbuf = gl_xmalloc(c->vcap);
+    }
+    char *o = c->vbuf;
+    *v = (glive_view){.kind = is_text ? GLIVE_VIEW_TEXT : GLIVE_VIEW_AUDIO};
+    v->session = session ? vstr(session, &o) : NULL;
+    v->has_turn = turn != NULL;
+    v->turn = turn ? turn->num : 0;
+    if (is_text) {
+        v->text = vstr(text, &o);
+        v->text_len = strlen(v->text);
+        return true;
+    }
+    v->mime = mime ? vstr(mime, &o) : NULL;
+    /* The raw "data" is the string as it stands. If the decoder takes it, every byte was of
+     * base64's alphabet (no quote, backslash, control or non-ASCII byte): a valid JSON string
+     * with no escapes, so its bytes are the string's and the line read right. Anything else
+     * (an escape, bad base64) goes to the JSON path, which reads or reports it as before. */
+    size_t pcm_len;
+    if (gl_b64_decode_into(data->str.p, data->str.len, (unsigned char *)o, &pcm_len, NULL) < 0)
+        return false;
+    v->pcm = (const unsigned char *)o;
+    v->pcm_len = pcm_len;
+    return true;
+}
+
+int glive_next_view(glive_client *c, int timeout_ms, glive_view *v, gl_err *err)
+{
+    bool have_deadline = false; /* read the clock only when a wait is needed */
+    int64_t deadline = -1;
+    for (;;) {
+        qitem it;
+        if (q_pop(c, &it)) {
+            if (it.ev) {
+                *v = (glive_view){.kind = GLIVE_VIEW_JSON, .json = it.ev};
+                return 0;
+            }
+            if (err)
+                *err = *it.err;
+            free(it.err);
+            return -1;
+        }
+        if (c->fed) {
+            const char *line;
+            size_t len;
+            gl_err e;
+            int rc = gl_line_next(&c->rd, &line, &len, &e);
+            if (rc == 0) {
+                c->fed = false;
+                continue;
+            }
+            if (rc < 0) { /* as glive_next_event reports it: in stream order */
+                if (err)
+                    *err = e;
+                return -1;
+            }
+            if (view_of(c, line, len, v))
+                return 0;
+            dispatch(c, line, len);
+            continue;
+        }
+        if (c->dead)
+            return fail_dead(c, err);
+        if (!have_deadline) {
+            deadline = deadline_from(timeout_ms);
+            have_deadline = true;
+        }
+        int rc = read_some(c, deadline, true, false, err);
+        if (rc == 0)
+            return gl_fail(err, "timeout", "no event from gliveD within %d ms", timeout_ms);
+        if (rc < 0 && !c->qlen)
+            return -1;
     }
 }

@@ -40,6 +40,7 @@
 #define GL_CLIENT_GLIVE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/err.h"
@@ -68,7 +69,8 @@ void glive_abandon(glive_client *c);
  * Do not read from or write to it directly. */
 int glive_fd(const glive_client *c);
 
-/* Events queued and not yet returned by glive_next_event. */
+/* Events queued and not yet returned by glive_next_event, plus one when glive_next_view left a
+ * complete line read but not yet handed out (it takes the lines one at a time). */
 size_t glive_queued(const glive_client *c);
 
 /* The path this client connected to. */
@@ -93,5 +95,33 @@ int glive_reply_error(const json_t *reply, gl_err *err);
  * "eintr" when a signal interrupted the wait, or another error. Replies arriving here (to
  * requests that timed out) are dropped. */
 json_t *glive_next_event(glive_client *c, int timeout_ms, gl_err *err);
+
+/* The next event as glive_next_event gives it, except that the two that stream (text and audio)
+ * come without a JSON tree when their line is exactly what gliveD writes: that costs a fraction
+ * of parsing them (text and audio are nearly all of a streamed answer). */
+typedef enum {
+    GLIVE_VIEW_JSON,  /* json: the event, a new reference (json_decref it) */
+    GLIVE_VIEW_TEXT,  /* a "text" event: text */
+    GLIVE_VIEW_AUDIO, /* an "audio" event: mime, pcm */
+} glive_view_kind;
+
+typedef struct glive_view {
+    glive_view_kind kind;
+    json_t *json;            /* GLIVE_VIEW_JSON only */
+    /* TEXT and AUDIO: BORROWED, valid until the next call on the client */
+    const char *session;     /* NULL when the event has none */
+    bool has_turn;
+    long long turn;
+    const char *text;        /* TEXT: NUL-terminated (never holds a NUL) */
+    size_t text_len;
+    const char *mime;        /* AUDIO: NULL when absent */
+    const unsigned char *pcm; /* AUDIO: "data", base64-decoded (gl_b64_decode's rules) */
+    size_t pcm_len;
+} glive_view;
+
+/* Fills *v with the next event: 0, or -1 with err exactly as glive_next_event's NULL. A text
+ * or audio line with anything unusual (another field, invalid base64...) comes as
+ * GLIVE_VIEW_JSON, so a caller can always fall back to its JSON handling. */
+int glive_next_view(glive_client *c, int timeout_ms, glive_view *v, gl_err *err);
 
 #endif

@@ -206,6 +206,57 @@ TEST(b64_padding)
     CHECK_INT(b64("AA==", out, &n), 0); CHECK_INT(n, 1);
 }
 
+/* The decoder before gliveD had its own: EVP_DecodeBlock with the padding evened out. The
+ * table decoder must give the same bytes and the same verdict on any input. */
+static int b64_evp(const char *in, size_t len, unsigned char *out, size_t *outlen)
+{
+    while (len && (in[len - 1] == ' ' || in[len - 1] == '\n' || in[len - 1] == '\r' || in[len - 1] == '\t'))
+        len--;
+    size_t pad = 0;
+    while (pad < len && pad < 2 && in[len - 1 - pad] == '=')
+        pad++;
+    size_t body = len - pad;
+    if (body % 4 == 1)
+        return -1;
+    size_t missing = (4 - body % 4) % 4, full = body + missing;
+    char tmp[600];
+    memcpy(tmp, in, body);
+    memset(tmp + body, '=', missing);
+    unsigned char buf[600];
+    int n = full ? EVP_DecodeBlock(buf, (const unsigned char *)tmp, (int)full) : 0;
+    if (n < 0 || (size_t)n != full / 4 * 3)
+        return -1;
+    *outlen = (size_t)n - missing;
+    memcpy(out, buf, *outlen);
+    return 0;
+}
+
+TEST(b64_decoder_is_evp_decodeblock)
+{
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+                                   "======  \n\r\t-_.@\x80\xff";
+    uint64_t x = 88172645463325252ull;
+    char in[400];
+    unsigned char a[400], b[400];
+    unsigned long ok = 0;
+    for (int r = 0; r < 200000; r++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        size_t len = (size_t)(x % 24);
+        for (size_t i = 0; i < len; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            /* mostly base64, sometimes anything else */
+            in[i] = alphabet[x % 16 ? x % 64 : x % (sizeof alphabet - 1)];
+        }
+        size_t na = 0, nb = 0;
+        gl_err err;
+        int ra = b64_evp(in, len, a, &na), rb = gl_b64_decode_into(in, len, b, &nb, &err);
+        if (ra != rb || (ra == 0 && (na != nb || memcmp(a, b, na) != 0)))
+            GL_FAILF("input %d \"%.*s\": evp %d/%zu, ours %d/%zu", r, (int)len, in, ra, na, rb, nb);
+        ok += ra == 0;
+    }
+    CHECK(ok > 20000);
+}
+
 TEST(b64_round_trip_all_lengths)
 {
     unsigned char raw[64], enc[128];
@@ -1290,4 +1341,166 @@ TEST(glivectl_exit_codes)
     CHECK_CONTAINS(err, "glivectl: upstream: closed 1011");
     CHECK_CONTAINS(out, "{\"id\":1,\"ok\":true}\n{\"id\":2,\"ok\":true,\"turn\":1,\"queued\":false}\n"
                         "{\"event\":\"error\",");
+}
+
+/* ---- views (glive_next_view) against events (glive_next_event) ---------------------------- */
+
+/* Lines as gliveD writes them, and near misses: every one must read the same through a view
+ * as through the JSON path (a view carries exactly what the event's fields hold). */
+#define VIEW_LINES                                                                              \
+    "{\"event\":\"text\",\"session\":\"s\",\"text\":\"Hel\",\"turn\":1}\n"                       \
+    "{\"event\":\"text\",\"session\":\"s\",\"text\":\"a\\n\\\"b\\\"\\\\ \\u00e9\\/\\ud83d\\ude00\",\"turn\":1}\n" \
+    "{\"event\":\"audio\",\"session\":\"s\",\"mime\":\"audio/pcm;rate=24000\",\"data\":\"AAECAwQF\",\"turn\":1}\n" \
+    "{\"event\":\"audio\",\"session\":\"s\",\"mime\":\"audio/pcm\",\"data\":\"AAE\\/\",\"turn\":1}\n" \
+    "{\"event\":\"audio\",\"session\":\"s\",\"data\":\"QQ==\"}\n"                                \
+    "{\"event\":\"audio\",\"session\":\"s\",\"mime\":\"audio/pcm\",\"data\":\"Q\",\"turn\":1}\n" \
+    "{\"event\":\"text\",\"session\":\"s\",\"text\":\"x\",\"turn\":1,\"extra\":true}\n"          \
+    "{\"event\":\"text\",\"session\":\"s\",\"text\":\"nul\\u0000\",\"turn\":1}\n"                \
+    "{\"event\":\"text\",\"session\":\"s\",\"text\":\"dup\",\"text\":\"twice\"}\n"               \
+    "{\"event\":\"text\",\"session\":\"s\",\"turn\":\"1\",\"text\":\"str turn\"}\n"              \
+    "{\"event\":\"text\",\"text\":\"no session, no turn\"}\n"                                   \
+    "{\"id\":99,\"ok\":true}\n"                                                                 \
+    "not json\n"                                                                                \
+    "{\"event\":\"state\",\"session\":\"s\",\"state\":\"ready\"}\n"                              \
+    "{\"event\":\"turn_complete\",\"session\":\"s\",\"turn\":1}\n"
+
+static int VIEWS; /* items view_item got as TEXT or AUDIO views */
+
+/* An audio event's "data" replaced by its decoded bytes in hex, as views carry them. */
+static void decoded_data(json_t *ev)
+{
+    json_t *d = json_object_get(ev, "data");
+    unsigned char *pcm;
+    size_t n;
+    gl_err err;
+    if (d && gl_b64_decode(json_string_value(d), json_string_length(d), &pcm, &n, &err) == 0) {
+        char hex[256] = "";
+        for (size_t i = 0; i < n && 2 * i + 2 < sizeof hex; i++)
+            snprintf(hex + 2 * i, 3, "%02x", pcm[i]);
+        free(pcm);
+        json_object_set_new(ev, "data", json_string(hex));
+    }
+}
+
+/* One item read either way, as a comparable string. */
+static void view_item(glive_client *c, bool view, char *out, size_t cap)
+{
+    gl_err err;
+    if (!view) {
+        json_t *ev = glive_next_event(c, 2000, &err);
+        if (!ev) {
+            snprintf(out, cap, "error %s: %s", err.code, err.msg);
+            return;
+        }
+        decoded_data(ev);
+        char *s = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
+        snprintf(out, cap, "%s", s);
+        free(s);
+        json_decref(ev);
+        return;
+    }
+    glive_view v;
+    if (glive_next_view(c, 2000, &v, &err) < 0) {
+        snprintf(out, cap, "error %s: %s", err.code, err.msg);
+        return;
+    }
+    if (v.kind == GLIVE_VIEW_JSON) { /* the same as the JSON path, audio included */
+        decoded_data(v.json);
+        char *s = json_dumps(v.json, JSON_COMPACT | JSON_SORT_KEYS);
+        snprintf(out, cap, "%s", s);
+        free(s);
+        json_decref(v.json);
+        return;
+    }
+    VIEWS++;
+    json_t *ev = json_object();
+    json_object_set_new(ev, "event", json_string(v.kind == GLIVE_VIEW_TEXT ? "text" : "audio"));
+    if (v.session)
+        json_object_set_new(ev, "session", json_string(v.session));
+    if (v.has_turn)
+        json_object_set_new(ev, "turn", json_integer(v.turn));
+    if (v.kind == GLIVE_VIEW_TEXT) {
+        json_object_set_new(ev, "text", json_stringn(v.text, v.text_len));
+        if (strlen(v.text) != v.text_len)
+            json_object_set_new(ev, "BAD", json_true());
+    } else {
+        if (v.mime)
+            json_object_set_new(ev, "mime", json_string(v.mime));
+        char hex[256] = "";
+        for (size_t i = 0; i < v.pcm_len && 2 * i + 2 < sizeof hex; i++)
+            snprintf(hex + 2 * i, 3, "%02x", v.pcm[i]);
+        json_object_set_new(ev, "data", json_string(hex));
+    }
+    char *s = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
+    snprintf(out, cap, "%s", s);
+    free(s);
+    json_decref(ev);
+}
+
+TEST(lib_views_read_as_events_do)
+{
+    static const step steps[] = {{S_SEND, VIEW_LINES, 0}, CLOSE};
+    char a[20][512], b[20][512];
+    VIEWS = 0;
+    for (int way = 0; way < 2; way++) {
+        fake f;
+        CHECK_INT(fake_start(&f, steps), 0);
+        gl_err err;
+        glive_client *c = glive_connect(f.path, &err);
+        CHECK(c != NULL);
+        for (int i = 0; i < 20; i++)
+            view_item(c, way == 1, way ? b[i] : a[i], sizeof a[i]);
+        glive_close(c);
+        fake_stop(&f);
+    }
+    for (int i = 0; i < 20; i++)
+        if (strcmp(a[i], b[i]) != 0)
+            GL_FAILF("item %d: event %s, view %s", i, a[i], b[i]);
+    CHECK_CONTAINS(a[1], "\"text\":\"a\\n\\\"b\\\"\\\\ \xc3\xa9/\xf0\x9f\x98\x80\"");
+    /* lines 1, 2, 3, 5 and 11; the rest is not exactly as gliveD writes them (line 4's base64
+     * has an escape: the JSON path reads it) */
+    CHECK_INT(VIEWS, 5);
+    CHECK_CONTAINS(b[5], "\"data\":\"Q\""); /* bad base64: left to the JSON path, which reports it */
+    CHECK_CONTAINS(b[7], "error protocol"); /* \u0000: as json_loadb refuses it */
+}
+
+TEST(lib_views_then_a_request_keep_the_order)
+{
+    /* a request made while a view left lines unread: they are queued first, the reply is
+     * found among them, and the events come out in order afterwards */
+    static const step steps[] = {
+        {S_SEND, "{\"event\":\"text\",\"session\":\"s\",\"text\":\"1\",\"turn\":1}\n"
+                 "{\"event\":\"text\",\"session\":\"s\",\"text\":\"2\",\"turn\":1}\n"
+                 "{\"event\":\"text\",\"session\":\"s\",\"text\":\"3\",\"turn\":1}\n", 0},
+        {S_READ, NULL, 0},
+        {S_SEND, "{\"event\":\"text\",\"session\":\"s\",\"text\":\"4\",\"turn\":1}\n"
+                 "{\"id\":$ID,\"ok\":true}\n"
+                 "{\"event\":\"text\",\"session\":\"s\",\"text\":\"5\",\"turn\":1}\n", 0},
+        WAIT,
+    };
+    fake f;
+    CHECK_INT(fake_start(&f, steps), 0);
+    gl_err err;
+    glive_client *c = glive_connect(f.path, &err);
+    glive_view v;
+    CHECK_INT(glive_next_view(c, 2000, &v, &err), 0);
+    CHECK_INT(v.kind, GLIVE_VIEW_TEXT);
+    CHECK_STR(v.text, "1");
+    usleep(20000); /* lines 2 and 3 arrived in the same read: a view left them in the reader */
+    json_t *reply = glive_request(c, json_pack("{s:s}", "op", "hello"), 2000, &err);
+    CHECK(reply != NULL);
+    CHECK_INT(glive_reply_error(reply, &err), 0);
+    json_decref(reply);
+    for (int i = 2; i <= 5; i++) {
+        CHECK_INT(glive_next_view(c, 2000, &v, &err), 0);
+        char want[2] = {(char)('0' + i), 0};
+        /* queued while the request waited: as JSON */
+        CHECK_INT(v.kind, GLIVE_VIEW_JSON);
+        CHECK_STR(json_string_value(json_object_get(v.json, "text")), want);
+        json_decref(v.json);
+    }
+    CHECK_INT(glive_next_view(c, 0, &v, &err), -1);
+    CHECK_STR(err.code, "timeout");
+    glive_close(c);
+    fake_stop(&f);
 }

@@ -126,6 +126,13 @@ static void t_on_line(ipc_client *c, const char *line, size_t len, void *ud)
         if (ipc_send(c, b, sz + 1) < 0)
             T.send_fail++;
         free(b);
+    } else if (strncmp(cmd, "burst ", 6) == 0) { /* N short numbered lines to this client */
+        int count = atoi(cmd + 6);
+        for (int k = 0; k < count; k++) {
+            char b[32];
+            snprintf(b, sizeof b, "line %d\n", k);
+            send_str(c, b);
+        }
     } else if (strcmp(cmd, "nonl") == 0) {
         ipc_send(c, "no newline", 10);
     } else if (strcmp(cmd, "silent") == 0) {
@@ -1258,4 +1265,68 @@ TEST(an_inherited_fd_that_is_not_a_listening_unix_socket_is_refused)
     close(sv[0]);
     close(sv[1]);
     CHECK_INT(env_finish(), 0);
+}
+
+/* Lines sent in one loop iteration go out in one write, in order; a line sent from a timer (not
+ * from an I/O callback) goes out before the loop blocks again. */
+static ipc_client *TIMER_TO;
+static void on_send_timer(uv_timer_t *t)
+{
+    (void)t;
+    send_str(TIMER_TO, "from a timer\n");
+}
+
+static void t_on_line_keep(ipc_client *c, const char *line, size_t len, void *ud)
+{
+    TIMER_TO = c;
+    t_on_line(c, line, len, ud);
+}
+
+TEST(lines_of_one_iteration_are_one_write)
+{
+    env_init();
+    gl_err err;
+    static const ipc_handlers h = {t_on_line_keep, t_on_disconnect, NULL};
+    ipc_opts o = {.path = T.path};
+    T.s = ipc_start(&T.loop, &o, &h, NULL, &err);
+    CHECK(T.s != NULL);
+    tcli c;
+    CHECK_INT(cli_open(&c, T.path), 0);
+    char line[512];
+    CHECK_INT(cli_sends(&c, "ping\n"), 0);
+    CHECK(cli_line(&c, line, sizeof line, 2000) > 0);
+    CHECK_STR(line, "echo:ping");
+    ipc_stats st0, st1;
+    ipc_get_stats(T.s, &st0);
+    CHECK_INT(cli_sends(&c, "burst 300\n"), 0);
+    for (int k = 0; k < 300; k++) {
+        char want[32];
+        snprintf(want, sizeof want, "line %d", k);
+        CHECK(cli_line(&c, line, sizeof line, 2000) > 0);
+        CHECK_STR(line, want);
+    }
+    ipc_get_stats(T.s, &st1);
+    CHECK_INT(st1.lines_out - st0.lines_out, 300);
+    CHECK_INT(st1.writes - st0.writes, 1);
+    /* a batch is written once it reaches 64 KiB: 3000 lines of ~10 bytes, a few writes */
+    CHECK_INT(cli_sends(&c, "burst 9000\n"), 0);
+    for (int k = 0; k < 9000; k++) {
+        char want[32];
+        snprintf(want, sizeof want, "line %d", k);
+        CHECK(cli_line(&c, line, sizeof line, 2000) > 0);
+        if (strcmp(line, want) != 0)
+            GL_FAILF("line %d: %s", k, line);
+    }
+    ipc_get_stats(T.s, &st0);
+    CHECK(st0.writes - st1.writes >= 2 && st0.writes - st1.writes <= 6);
+    /* from a timer callback */
+    uv_timer_t tm;
+    uv_timer_init(&T.loop, &tm);
+    uv_timer_start(&tm, on_send_timer, 1, 0);
+    CHECK(cli_line(&c, line, sizeof line, 2000) > 0);
+    CHECK_STR(line, "from a timer");
+    uv_close((uv_handle_t *)&tm, NULL);
+    cli_close(&c);
+    CHECK_INT(env_finish(), 0);
+    CHECK_INT(T.bad, 0);
 }

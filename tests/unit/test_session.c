@@ -16,6 +16,7 @@
 #include "daemon/tools.h"
 #include "daemon/upstream.h"
 #include "tests/unit/fake_ipc.h"
+#include "tests/unit/fast_corpus.h"
 #include "tests/unit/testlib.h"
 
 /* ---- the fake Live API connection ---- */
@@ -1172,4 +1173,86 @@ TEST(a_key_file_that_appears_later_is_read_and_the_refusal_names_it)
     fake_ipc_client_free(w);
     unlink(path);
     rmdir(dir);
+}
+
+/* ---- the fast path's event lines ---- */
+
+/* One run of a message through a session: two copies of it, a turnComplete, a third copy; in
+ * a turn the asker prompted (scenario 0), outside any turn (1: the model's own turn), and in a
+ * TEXT session on an audio-only model (2: output transcriptions become text). Returns every
+ * line the subscriber and the asker got, and whether the connection was dropped (malloc'd). */
+static unsigned long long LAST_FAST; /* messages the fast path took in the last lines_for */
+
+static char *lines_for(const char *msg, size_t len, int scenario, bool fast)
+{
+    gld_session_fast_path = fast;
+    daemon_up();
+    ipc_client *w = fake_ipc_client_new(1), *asker = fake_ipc_client_new(2);
+    gld_session *s = open_session("s", scenario == 2 ? NULL : MODEL, w);
+    gld_session_connect(s);
+    srv_open(&CONNS[0]);
+    srv_says(&CONNS[0], "{\"setupComplete\":{}}");
+    if (scenario != 1)
+        send_prompt(s, asker, "hi", false);
+    fake_conn *c = &CONNS[0];
+    for (int i = 0; i < 3; i++) {
+        if (i == 2)
+            srv_says(c, "{\"serverContent\":{\"turnComplete\":true}}");
+        c->h->on_message((ws_conn *)c, WS_TEXT, (const uint8_t *)msg, len, c->ud);
+    }
+    const char *wo = fake_ipc_output(w);
+    size_t wl = strlen(wo);
+    char *out = malloc(wl + 16);
+    memcpy(out, wo, wl + 1);
+    const char *ao = fake_ipc_output(asker);
+    size_t al = strlen(ao);
+    out = realloc(out, wl + al + 32);
+    snprintf(out + wl, al + 32, "--asker--\n%s--aborted %d", ao, (int)c->aborted);
+    LAST_FAST = D.upstream.msgs_fast;
+    daemon_down();
+    fake_ipc_client_free(w);
+    fake_ipc_client_free(asker);
+    gld_session_fast_path = true;
+    return out;
+}
+
+typedef struct fast_cmp {
+    unsigned long runs, differ, fast;
+    char first[1200];
+} fast_cmp;
+
+static void compare_lines(const char *msg, size_t len, void *ud)
+{
+    fast_cmp *fc = ud;
+    for (int sc = 0; sc < 3; sc++) {
+        char *slow = lines_for(msg, len, sc, false), *fast = lines_for(msg, len, sc, true);
+        fc->runs++;
+        fc->fast += LAST_FAST > 0;
+        if (strcmp(slow, fast) != 0 && !fc->differ++)
+            snprintf(fc->first, sizeof fc->first, "scenario %d, %.*s\n  slow: %.400s\n  fast: %.400s", sc,
+                     (int)(len < 200 ? len : 200), msg, slow, fast);
+        free(slow);
+        free(fast);
+    }
+}
+
+TEST(fast_path_lines_are_the_reference_lines)
+{
+    /* every message of the corpus (tests/unit/fast_corpus.h), the hot ones and the rest */
+    fast_cmp fc = {0};
+    fast_corpus_each(compare_lines, &fc);
+    CHECK(fc.fast > 1000); /* the runs on the fast path: 3 scenarios x 3 copies of a message */
+    if (fc.differ)
+        GL_FAILF("%lu of %lu runs differ; first: %s", fc.differ, fc.runs, fc.first);
+    /* and the fast path is the one taken: a sample of its lines */
+    const char *m = "{\"serverContent\":{\"modelTurn\":{\"parts\":[{\"text\":\"a\\u00e9\\/\"},"
+                        "{\"inlineData\":{\"mimeType\":\"audio/pcm\",\"data\":\"AA==\"}}]},"
+                        "\"inputTranscription\":{\"text\":\"in\"},\"outputTranscription\":{\"text\":\"out\",\"finished\":true}}}";
+    char *l = lines_for(m, strlen(m), 0, true);
+    CHECK_INT(LAST_FAST, 3);
+    CHECK_CONTAINS(l, EV("text", ",\"text\":\"a\xc3\xa9/\",\"turn\":1") "\n"
+                      EV("audio", ",\"mime\":\"audio/pcm\",\"data\":\"AA==\",\"turn\":1") "\n"
+                      EV("transcript", ",\"source\":\"input\",\"text\":\"in\",\"finished\":false,\"turn\":1") "\n"
+                      EV("transcript", ",\"source\":\"output\",\"text\":\"out\",\"finished\":true,\"turn\":1") "\n");
+    free(l);
 }

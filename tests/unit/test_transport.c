@@ -14,6 +14,7 @@
 /* ---- an echo server: messages come back as they came; a few commands do other things ---- */
 
 static struct {
+    ws_conn *conn; /* the last one opened */
     int opened, closed, last_close_code;
     char last_close_reason[128];
     char last_error[256];
@@ -50,8 +51,8 @@ static void srv_msg(ws_conn *c, int op, const uint8_t *msg, size_t n, void *ud)
 
 static void srv_open(ws_conn *c, void *ud)
 {
-    (void)c;
     (void)ud;
+    srv_seen.conn = c;
     srv_seen.opened++;
 }
 
@@ -569,4 +570,222 @@ TEST(url_parsing)
     CHECK_INT(u.port, 443);
     CHECK_INT(gl_url_parse("ftp://x", &u, &e), -1);
     CHECK_INT(gl_url_parse("ws://x:99999/", &u, &e), -1);
+}
+
+/* ---- the TLS engine alone ---- */
+
+/* The engine reads ciphertext through its own BIO straight from what it is fed: records split
+ * anywhere across feeds (one byte at a time here) must come out whole, both ways, and an idle
+ * engine holds nothing of what it was fed. */
+static void tls_pipe(gl_buf *from_out, gl_tls *to, gl_buf *to_plain, gl_buf *to_out, size_t step)
+{
+    bool eof;
+    gl_err err;
+    while (from_out->len) {
+        size_t n = from_out->len < step ? from_out->len : step;
+        if (gl_tls_feed(to, gl_buf_head(from_out), n, to_plain, to_out, &eof, &err) != 0) {
+            printf("feed failed: %s\n", err.msg);
+            abort();
+        }
+        gl_buf_consume(from_out, n);
+    }
+}
+
+TEST(tls_engine_takes_records_split_anywhere)
+{
+    CHECK_INT(start_server(1, 0), 0);
+    gl_err err;
+    gl_tls *cl = gl_tls_client(client_ctx, "127.0.0.1", true, &err);
+    gl_tls *sv = gl_tls_server(server_ctx, &err);
+    CHECK(cl && sv);
+    gl_buf c_out, c_plain, s_out, s_plain;
+    gl_buf_init(&c_out, 0), gl_buf_init(&c_plain, 0), gl_buf_init(&s_out, 0), gl_buf_init(&s_plain, 0);
+    CHECK_INT(gl_tls_handshake(cl, &c_out, &err), 0);
+    for (int round = 0; round < 10 && !(gl_tls_ready(cl) && gl_tls_ready(sv)); round++) {
+        tls_pipe(&c_out, sv, &s_plain, &s_out, 1);
+        tls_pipe(&s_out, cl, &c_plain, &c_out, 7);
+    }
+    CHECK(gl_tls_ready(cl));
+    CHECK(gl_tls_ready(sv));
+    char msg[40000];
+    for (size_t i = 0; i < sizeof msg; i++)
+        msg[i] = (char)('a' + i % 26);
+    CHECK_INT(gl_tls_write(cl, msg, sizeof msg, &c_out, &err), 0);
+    tls_pipe(&c_out, sv, &s_plain, &s_out, 1);
+    CHECK_INT(s_plain.len, sizeof msg);
+    CHECK(memcmp(gl_buf_head(&s_plain), msg, sizeof msg) == 0);
+    CHECK_INT(gl_tls_write(sv, "pong", 4, &s_out, &err), 0);
+    tls_pipe(&s_out, cl, &c_plain, &c_out, 3);
+    CHECK_INT(c_plain.len, 4);
+    CHECK(memcmp(gl_buf_head(&c_plain), "pong", 4) == 0);
+    /* close_notify reaches the other side as eof */
+    gl_tls_shutdown(cl, &c_out);
+    bool eof = false;
+    gl_buf_reset(&s_plain);
+    CHECK_INT(gl_tls_feed(sv, gl_buf_head(&c_out), c_out.len, &s_plain, &s_out, &eof, &err), 0);
+    CHECK(eof);
+    gl_tls_free(cl);
+    gl_tls_free(sv);
+    gl_buf_free(&c_out), gl_buf_free(&c_plain), gl_buf_free(&s_out), gl_buf_free(&s_plain);
+    stop_server();
+}
+
+/* The daemon's context reads its CAs at the first connection, not before listening: the same
+ * trust and the same refusals as a context that read them at once. */
+TEST(lazy_ca_context_trusts_and_refuses_as_the_eager_one)
+{
+    CHECK_INT(start_server(1, 0), 0);
+    gl_err err;
+    char ca[128], junk[128];
+    snprintf(ca, sizeof ca, "%s/ca.pem", tlsdir);
+    SSL_CTX *lazy = gl_tls_client_ctx_lazy(ca, &err);
+    CHECK(lazy != NULL);
+    client_run r = {.msgs = {"hello"}, .nmsgs = 1, .stop_after = 1};
+    CHECK(connect_to(&r, "wss", "127.0.0.1", "/ws", lazy, 0));
+    run_until(&r.closed);
+    CHECK_INT(r.opened, 1);
+    CHECK_STR(r.got[0], "hello");
+    client_run r2 = {.msgs = {"again"}, .nmsgs = 1, .stop_after = 1}; /* loaded once, kept */
+    CHECK(connect_to(&r2, "wss", "127.0.0.1", "/ws", lazy, 0));
+    run_until(&r2.closed);
+    CHECK_INT(r2.opened, 1);
+    SSL_CTX_free(lazy);
+
+    /* the system store does not know the emulator's CA */
+    SSL_CTX *system_lazy = gl_tls_client_ctx_lazy(NULL, &err);
+    client_run r3 = {.msgs = {"x"}, .nmsgs = 1};
+    CHECK(connect_to(&r3, "wss", "127.0.0.1", "/ws", system_lazy, 0));
+    run_until(&r3.closed);
+    CHECK_INT(r3.opened, 0);
+    CHECK_CONTAINS(r3.error, "certificate");
+    SSL_CTX_free(system_lazy);
+
+    /* a missing file fails at once; one that is not PEM, at the first connection */
+    snprintf(junk, sizeof junk, "%s/missing.pem", tlsdir);
+    CHECK(gl_tls_client_ctx_lazy(junk, &err) == NULL);
+    CHECK_CONTAINS(err.msg, "cannot load CA certificates from ");
+    snprintf(junk, sizeof junk, "%s/junk.pem", tlsdir);
+    FILE *f = fopen(junk, "w");
+    fputs("not a certificate\n", f);
+    fclose(f);
+    SSL_CTX *bad = gl_tls_client_ctx_lazy(junk, &err);
+    CHECK(bad != NULL);
+    client_run r4 = {.msgs = {"x"}, .nmsgs = 1};
+    CHECK(connect_to(&r4, "wss", "127.0.0.1", "/ws", bad, 0));
+    run_until(&r4.closed);
+    CHECK_INT(r4.opened, 0);
+    CHECK_CONTAINS(r4.error, "cannot load CA certificates from ");
+    SSL_CTX_free(bad);
+    stop_server();
+}
+
+/* An idle open connection gives its wslay context back and makes a fresh one at the next frame:
+ * frames that arrive a byte at a time (every state a frame can be cut in: header, extended
+ * length, mask, payload, a fragmented message with a ping between its fragments) must come out
+ * exactly as if they had come at once, the context must not be released in the middle, and the
+ * close handshake still works afterwards. */
+static size_t frame16(char *p, int op, const char *payload, size_t n) /* 126 <= n < 65536 */
+{
+    size_t i = 0;
+    p[i++] = (char)(0x80 | op);
+    p[i++] = (char)(0x80 | 126);
+    p[i++] = (char)(n >> 8);
+    p[i++] = (char)(n & 0xff);
+    const unsigned char mask[4] = {9, 8, 7, 6};
+    memcpy(p + i, mask, 4);
+    i += 4;
+    for (size_t k = 0; k < n; k++)
+        p[i++] = (char)(payload[k] ^ mask[k % 4]);
+    return i;
+}
+
+static void turns(int n)
+{
+    for (int i = 0; i < n; i++)
+        uv_run(&loop, UV_RUN_NOWAIT);
+}
+
+/* Runs the loop for ms milliseconds (timers included). */
+static void quiet(int ms)
+{
+    for (int i = 0; i < ms; i++)
+        turns(1), usleep(1000);
+}
+
+TEST(idle_connection_releases_its_websocket_context)
+{
+    CHECK_INT(start_server(0, 0), 0);
+    static char first[1024];
+    size_t n = strlen(UPGRADE);
+    memcpy(first, UPGRADE, n);
+    n += frame(first + n, 1, 2, "first", 5);
+    static raw_client rc;
+    memset(&rc, 0, sizeof rc);
+    rc.out = first;
+    rc.outlen = n;
+    uv_tcp_init(&loop, &rc.tcp);
+    rc.tcp.data = rc.creq.data = &rc;
+    struct sockaddr_in a;
+    uv_ip4_addr("127.0.0.1", ws_server_port(server), &a);
+    uv_tcp_connect(&rc.creq, &rc.tcp, (struct sockaddr *)&a, raw_connected);
+    for (int i = 0; i < 500 && !memmem(rc.in, rc.inlen, "first", 5); i++)
+        turns(1), usleep(1000);
+    CHECK(memmem(rc.in, rc.inlen, "first", 5) != NULL);
+    CHECK(srv_seen.conn && !ws_is_hibernating(srv_seen.conn)); /* not at once... */
+    quiet(300);
+    CHECK(ws_is_hibernating(srv_seen.conn)); /* ...but once quiet */
+    uv_tcp_nodelay(&rc.tcp, 1); /* each byte its own segment, so the server reads them apart */
+
+    /* a fragmented message with a ping inside, and a 300-byte one, a byte per read, with quiet
+     * pauses inside frames and messages (no release there) and between messages (release) */
+    static char drip[1024], big[300];
+    memset(big, 'b', sizeof big);
+    size_t d = 0;
+    d += frame(drip + d, 0, 1, "Hel", 3);   /* bytes 1-9 */
+    d += frame(drip + d, 1, 9, "pp", 2);    /* 10-17 */
+    d += frame(drip + d, 1, 0, "lo", 2);    /* 18-25: "Hello" complete */
+    d += frame16(drip + d, 2, big, sizeof big); /* 26-333 */
+    size_t before = rc.inlen;
+    for (size_t i = 0; i < d; i++) {
+        uv_buf_t b = uv_buf_init(drip + i, 1);
+        CHECK_INT(uv_try_write((uv_stream_t *)&rc.tcp, &b, 1), 1);
+        usleep(200);
+        turns(3);
+        size_t fed = i + 1;
+        if (fed == 5 || fed == 9 || fed == 12 || fed == 17 || fed == 25 || fed == 27 || fed == 31 ||
+            fed == 200) {
+            quiet(300);
+            if (ws_is_hibernating(srv_seen.conn) != (fed == 25))
+                GL_FAILF("after %zu bytes: hibernating %d", fed, ws_is_hibernating(srv_seen.conn));
+        }
+    }
+    for (int i = 0; i < 500 && rc.inlen < before + 4 + 7 + 4 + sizeof big; i++)
+        turns(1), usleep(1000);
+    const unsigned char *f = (const unsigned char *)rc.in + before;
+    CHECK(rc.inlen >= before + 4 + 7 + 4 + sizeof big);
+    CHECK_INT(f[0], 0x8A); /* pong "pp" */
+    CHECK(memcmp(f + 2, "pp", 2) == 0);
+    CHECK_INT(f[4], 0x81); /* "Hello", whole */
+    CHECK_INT(f[5], 5);
+    CHECK(memcmp(f + 6, "Hello", 5) == 0);
+    CHECK_INT(f[11], 0x82); /* the 300 bytes, whole */
+    CHECK_INT(f[12], 126);
+    CHECK_INT((f[13] << 8) | f[14], (int)sizeof big);
+    CHECK(memcmp(f + 15, big, sizeof big) == 0);
+    quiet(300);
+    CHECK(ws_is_hibernating(srv_seen.conn));
+
+    /* the close handshake from a hibernating connection */
+    static char bye[32];
+    size_t bl = frame(bye, 1, 8, "\x03\xe8" "ok", 4);
+    before = rc.inlen;
+    uv_buf_t b = uv_buf_init(bye, (unsigned)bl);
+    CHECK_INT(uv_try_write((uv_stream_t *)&rc.tcp, &b, 1), (int)bl);
+    for (int i = 0; i < 500 && !rc.done; i++)
+        turns(1), usleep(1000);
+    CHECK(rc.inlen > before);
+    CHECK_INT((unsigned char)rc.in[before], 0x88);
+    stop_server();
+    CHECK_INT(srv_seen.last_close_code, 1000);
+    CHECK_STR(srv_seen.last_close_reason, "ok");
 }
