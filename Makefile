@@ -2,6 +2,8 @@
 #   make check       every test; ends with "N passed, N failed"
 #   make check-asan  the same suite built with ASan+UBSan (into build-asan/)
 #   make demo        emulator + daemon + the seven seed scenarios through glivectl
+#   make fuzz        libFuzzer targets (fuzz/) with ASan+UBSan, built by clang into build-fuzz/
+#   make check-fuzz  a 60-second run of each fuzz target; fails on any crash (not in `check`)
 
 BUILD   ?= build
 CC      ?= cc
@@ -55,7 +57,8 @@ BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 PREFIX  ?= /usr/local
 
-.PHONY: all check check-asan check-layers check-docs demo deps test-deps install clean
+.PHONY: all check check-asan check-layers check-docs demo deps test-deps install clean \
+        fuzz fuzz-deps fuzz-bins check-fuzz
 all: $(BINS) $(UNIT_BINS) $(BENCH_BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -98,6 +101,32 @@ $(BUILD)/bench/$(1): $(call obj,bench/$(1).c) $(call libs_for,bench/$(1).c)
 endef
 $(foreach b,$(patsubst bench/%.c,%,$(BENCH_SRC)),$(eval $(call bench_prog,$(b))))
 
+# Fuzz targets (fuzz/README.md): one program per fuzz/fuzz_*.c, linked like a unit test (the
+# libraries its #includes name) plus libFuzzer's main. Only `make fuzz` builds them, with clang,
+# every object instrumented for coverage and ASan+UBSan (UB aborts, so libFuzzer sees it as a
+# crash); plain `make` and gcc never see them.
+FUZZ_SRC  := $(wildcard fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+FUZZ_SAN  := -fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=undefined \
+             -fno-omit-frame-pointer
+define fuzz_prog
+$(BUILD)/fuzz/$(1): $(call obj,fuzz/$(1).c) $(call libs_for,fuzz/$(1).c)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -fsanitize=fuzzer -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach f,$(patsubst fuzz/%.c,%,$(FUZZ_SRC)),$(eval $(call fuzz_prog,$(f))))
+
+fuzz-deps:
+	@scripts/install-deps.sh --fuzz
+fuzz: fuzz-deps
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT="-O1 -g" SAN="$(FUZZ_SAN)" fuzz-bins
+fuzz-bins: $(FUZZ_BINS)
+# FUZZ_SECONDS per target, two at a time (the machines have two cores); new inputs go to
+# build-fuzz/corpus/, never into the committed fuzz/corpus/.
+FUZZ_SECONDS ?= 60
+check-fuzz: fuzz
+	@scripts/check-fuzz.sh build-fuzz $(FUZZ_SECONDS)
+
 check-docs:
 	@$(PYTHON) scripts/check-docs.py --self-test docs/ARCHITECTURE.md README.md proto/PROTOCOL.md
 
@@ -134,6 +163,6 @@ install: all
 	install -m 0644 systemd/gliveD-user.service $(DESTDIR)$(PREFIX)/lib/systemd/user/gliveD.service
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
