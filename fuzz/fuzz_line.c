@@ -65,7 +65,7 @@ static void handle_line(const char *line, size_t len)
     CHECK(req.root && req.op && *req.op);
     /* Every accessor on a few keys, required or not; the last failure is answered, like the
      * daemon answers the first (one reply per request). */
-    static const char *const keys[] = {"session", "text", "id", "timeout", "tools", "x"};
+    static const char *const keys[] = {"session", "text", "id", "x"};
     gl_err last;
     bool failed = false;
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
@@ -87,10 +87,10 @@ static void handle_line(const char *line, size_t len)
         check_built(gl_reply_err(req.id, err.code, err.msg));
     else
         CHECK(session && strlen(session) <= GL_SESSION_NAME_MAX);
-    /* Echo the whole request back as fields (reserved keys must be dropped, not duplicated) and
-     * as an event named by the client's op. */
-    check_built(gl_reply_ok(req.id, json_deep_copy(req.root)));
-    check_built(gl_event(req.op, session, json_deep_copy(req.root)));
+    /* Echo the whole request back as fields (reserved keys must be dropped, not duplicated),
+     * and an event named by the client's op. */
+    check_built(gl_reply_ok(req.id, json_incref(req.root)));
+    check_built(gl_event(req.op, session, NULL));
     gl_req_free(&req);
 }
 

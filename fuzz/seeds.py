@@ -3,11 +3,13 @@
 
 The seeds come from proto/PROTOCOL.md, docs/emulator-script.md and the unit tests; the rest of
 each corpus is what libFuzzer found (merged with -merge=1, fuzz/README.md). Run it from the
-repository root after changing a seed; existing seed-* files are overwritten, others kept.
+repository root after changing a seed: it rewrites every seed-* file (the seeds taken from the
+tests are named by a hash of their content, so they stay put when tests move); other files are
+kept.
 
   fuzz/seeds.py
 """
-import base64
+import hashlib
 import json
 import os
 import re
@@ -71,9 +73,17 @@ def json_docs(path, want=None):
     return docs
 
 
+CLEARED = set()
+
+
 def put(target, name, data):
     d = os.path.join(ROOT, "corpus", target)
     os.makedirs(d, exist_ok=True)
+    if target not in CLEARED:  # seed-* files are all ours: start from none
+        CLEARED.add(target)
+        for f in os.listdir(d):
+            if f.startswith("seed-"):
+                os.remove(os.path.join(d, f))
     if isinstance(data, str):
         data = data.encode()
     with open(os.path.join(d, "seed-" + name), "wb") as f:
@@ -119,8 +129,8 @@ def line_seeds():
 # ---- fuzz_live: one document, read as a server message and as a client's JSON pieces.
 def live_seeds():
     docs = json_docs("tests/unit/test_live.c") + json_docs("tests/unit/test_codec_agreement.c")
-    for i, d in enumerate(dict.fromkeys(docs)):
-        put("live", "test-%03d" % i, d)
+    for d in dict.fromkeys(docs):
+        put("live", "test-" + hashlib.sha1(d).hexdigest()[:10], d)
     put("live", "open", json.dumps({  # an open request's pieces, as build_setup() reads them
         "model": "gemini-3.8-live", "audio": True, "manual": True, "resumption": True,
         "handle": "CiQ5", "compression": True, "trigger": 25600, "target": 12800, "in": True,
@@ -153,6 +163,140 @@ def live_seeds():
     put("live", "server-nul", b'{"serverContent":{"modelTurn":{"parts":[{"text":"a\\u0000b"}]}}}')
 
 
+# RFC 6455's example key and its accept value (the fuzz targets' fixed key).
+KEY, ACCEPT = "dGhlIHNhbXBsZSBub25jZQ==", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+UPGRADE = ("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Key: " + KEY + "\r\nSec-WebSocket-Version: 13\r\n\r\n")
+LIVE_PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
+SWITCH = ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+          "Sec-WebSocket-Accept: " + ACCEPT + "\r\n\r\n")
+
+
+# ---- fuzz_http: byte 0 = 0 request, 1 response, 2 URL (+ extra header lines).
+def http_seeds():
+    put("http", "upgrade", b"\x00" + UPGRADE.encode())
+    put("http", "upgrade-live", b"\x00" + ("GET " + LIVE_PATH + "?key=k HTTP/1.1\r\nHost: 127.0.0.1:8443\r\n"
+        "upgrade: WebSocket\r\nconnection: keep-alive, Upgrade\r\nsec-websocket-key: " + KEY +
+        "\r\nsec-websocket-version: 13\r\nx-goog-api-key: k\r\n\r\n\x81\x82abcd").encode())
+    put("http", "plain-get", b"\x00GET /emulator/stats HTTP/1.1\r\nHost: x\r\n\r\n")
+    put("http", "no-version", b"\x00GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+    put("http", "garbage", b"\x00\x16\x03\x01garbage\r\n\r\n")
+    put("http", "post-folded", b"\x00POST /a?b=c&d HTTP/1.0\r\nX: 1\r\n  folded\r\nEmpty:\r\n\r\n")
+    put("http", "switch", b"\x01" + SWITCH.encode())
+    put("http", "switch-bad", b"\x01HTTP/1.1 101 OK\r\nUpgrade: h2c\r\nSec-WebSocket-Accept: x\r\n\r\n")
+    put("http", "refused", b"\x01HTTP/1.1 403 Forbidden\r\nContent-Length: 5\r\nConnection: close\r\n\r\nnope\n")
+    put("http", "url-live", b"\x02wss://generativelanguage.googleapis.com" + LIVE_PATH.encode() + b"?key=k")
+    put("http", "url-v6", b"\x02ws://[::1]:8080/x?y\nx-goog-api-key: k\nUser-Agent: gliveD")
+    put("http", "url-port", b"\x02ws://127.0.0.1:65535")
+
+
+def frame(opcode, payload, fin=True, mask=b"", rsv=0):
+    """One websocket frame; a 4-byte mask makes it a client's (masked) frame."""
+    if isinstance(payload, str):
+        payload = payload.encode()
+    b = bytes([(0x80 if fin else 0) | rsv | opcode])
+    m = 0x80 if mask else 0
+    n = len(payload)
+    if n < 126:
+        b += bytes([m | n])
+    elif n < 65536:
+        b += bytes([m | 126]) + struct.pack(">H", n)
+    else:
+        b += bytes([m | 127]) + struct.pack(">Q", n)
+    if mask:
+        b += mask
+        payload = bytes(c ^ mask[i % 4] for i, c in enumerate(payload))
+    return b + payload
+
+
+def close_payload(code, reason=b""):
+    return struct.pack(">H", code) + reason
+
+
+# ---- fuzz_ws: byte 0 = mode (bit 0 client, bits 1-2 end: EOF/close/abort/reset, bit 3 refuse,
+# bit 4 max_message 64, bit 5 max_output 64 KiB, bit 6 HTTP handler), byte 1 = feed size/16.
+def ws_seeds():
+    M = b"\x01\x02\x03\x04"
+    up = UPGRADE.encode()
+    sw = SWITCH.encode()
+    # server side: test_transport.c's raw exchanges, then what the handlers react to
+    put("ws", "srv-fragments-ping", b"\x00\xff" + up + frame(1, "Hel", False, M) + frame(9, "pp", True, M)
+        + frame(0, "lo", True, M))
+    put("ws", "srv-close-done", b"\x00\x00" + up + frame(8, close_payload(1000, b"done"), True, M))
+    put("ws", "srv-unmasked", b"\x00\x03" + up + b"\x81\x02hi")
+    put("ws", "srv-echo-close", b"\x02\x01" + up + frame(1, "echo", True, M) + frame(2, b"e\x00\xff", True, M)
+        + frame(1, "c" + "\u00e9" * 80, True, M))
+    put("ws", "srv-abort", b"\x04\x02" + up + frame(1, "abort", True, M) + frame(1, "late", True, M))
+    put("ws", "srv-big-send", b"\x26\x00" + up + frame(2, "send", True, M) + frame(8, close_payload(1001), True, M))
+    put("ws", "srv-too-big", b"\x10\xff" + up + frame(2, b"x" * 200, True, M))
+    put("ws", "srv-64bit-len", b"\x00\xff" + up + frame(2, b"y" * 70000, True, M)[:80])
+    put("ws", "srv-bad-opcode", b"\x06\xff" + up + frame(3, "?", True, M) + frame(1, "z", True, M, rsv=0x40))
+    put("ws", "srv-refused", b"\x08\x00" + up)
+    put("ws", "srv-http", b"\x40\x00GET /emulator/stats HTTP/1.1\r\nHost: x\r\n\r\n")
+    put("ws", "srv-post", b"\x40\x00POST /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n")
+    put("ws", "srv-garbage", b"\x00\x00\x16\x03\x01garbage\r\n\r\n")
+    # client side: the Live API's 101, then its (unmasked) frames
+    live = json.dumps({"serverContent": {"modelTurn": {"parts": [{"text": "Hello"}]}}}).encode()
+    put("ws", "cli-live-turn", b"\x01\x00" + sw + frame(2, b"{\"setupComplete\":{}}") + frame(2, live)
+        + frame(1, "e" + "x" * 10) + frame(9, "") + frame(10, "gl") + frame(8, close_payload(1000, b"bye")))
+    put("ws", "cli-fragmented", b"\x03\x05" + sw + frame(1, "Hel", False) + frame(0, "lo", True))
+    put("ws", "cli-close-1007", b"\x01\xff" + sw + frame(8, close_payload(1007, b"Invalid JSON payload received.")))
+    put("ws", "cli-masked", b"\x05\x00" + sw + frame(1, "hi", True, M))
+    put("ws", "cli-bad-accept", b"\x01\x00" + sw.replace(ACCEPT.encode(), b"AAAAAAAAAAAAAAAAAAAAAAAAAAA="))
+    put("ws", "cli-403", b"\x01\x00HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+    put("ws", "cli-close-empty", b"\x07\x00" + sw + frame(8, b""))
+
+
+# ---- fuzz_strict: one client message as glive-emulator reads it.
+def strict_seeds():
+    client = lambda v: isinstance(v, dict) and len(v) >= 1  # noqa: E731
+    docs = json_docs("tests/unit/test_strict.c", client) + json_docs("tests/unit/test_codec_agreement.c", client)
+    for d in dict.fromkeys(docs):
+        put("strict", "test-" + hashlib.sha1(d).hexdigest()[:10], d)
+    put("strict", "syntax", b'{"setup":{"model":"m",}}')
+    put("strict", "deep", b'{"setup":{"tools":[{"function_declarations":[{"parameters":' * 1 +
+        b'{"items":' * 40 + b'{}' + b'}' * 40 + b'}]}]}}')
+    put("strict", "realtime-two", b'{"realtimeInput":{"text":"a","audio_stream_end":true}}')
+    put("strict", "tool-response", b'{"tool_response":{"function_responses":{"id":"c","name":"f",'
+        b'"response":{"x":[1,null,{"y":"\\u00e9"}]},"will_continue":"yes","scheduling":2}}}')
+    put("strict", "numbers", b'{"setup":{"model":"m","generation_config":{"temperature":"NaN","top_k":"7",'
+        b'"seed":-2147483648,"top_p":3.5e38,"max_output_tokens":1e3},"context_window_compression":'
+        b'{"trigger_tokens":"-9223372036854775808","sliding_window":{"target_tokens":9.2e18}}}}')
+    put("strict", "bytes", b'{"realtimeInput":{"audio":{"mime_type":"audio/pcm","data":"AAE-_w"}}}')
+
+
+# ---- fuzz_config: file content, NUL, then argv[1..] separated by NULs.
+def config_seeds():
+    def cfg(text, *args):
+        return text.encode() + b"".join(b"\0" + a.encode() for a in args)
+    full = json.dumps({"socket": "/run/glive/g.sock", "endpoint": "wss://127.0.0.1:8443/",
+                       "ca-file": "ca.pem", "state-dir": "st", "model": "gemini-3.8-live",
+                       "api-key-file": "k", "api-version": "v1alpha", "log-level": "debug",
+                       "max-line": 1024, "max-output": "65536", "max-clients": 1, "max-message": 4096,
+                       "max-queue": 10000, "ping-interval": 0.1, "pong-timeout": "3600",
+                       "backoff-min": 0.29, "backoff-max": ".5", "tool-timeout": 86400,
+                       "code-exec": "local", "code-sandbox": "none", "code-timeout": 1})
+    put("config", "full-file", cfg(full, "--config", "c.json"))
+    put("config", "argv-wins", cfg('{"model":"a","backoff-min":20}', "--config=c.json", "--model", "b",
+                                   "--backoff-max=25", "--backoff-min", "1"))
+    put("config", "argv-only", cfg("", "--endpoint", "ws://localhost:9", "--max-line=67108864",
+                                   "--ping-interval", "3600", "--code-exec", "off", "--log-level=warn"))
+    put("config", "bad-numbers", cfg('{"max-line":-2,"ping-interval":1e3}', "--config", "c.json"))
+    put("config", "bad-argv", cfg("", "--max-line", "10k", "--api-key", "SECRET"))
+    put("config", "api-key-in-file", cfg('{"api-key":"x"}', "--config", "c.json"))
+    put("config", "not-object", cfg("[1,2]", "--config", "c.json"))
+    put("config", "syntax", cfg('{"model":"m",\n"x"', "--config", "c.json"))
+    put("config", "help", cfg("", "--help"))
+    put("config", "version", cfg("", "--version=1"))
+    put("config", "unknown", cfg('{"max-lines":1}', "--config", "c.json", "--bogus"))
+    put("config", "types", cfg('{"model":5,"max-line":"1024","log-level":true,"code-exec":null}',
+                               "--config", "c.json"))
+
+
 if __name__ == "__main__":
     line_seeds()
     live_seeds()
+    http_seeds()
+    ws_seeds()
+    strict_seeds()
+    config_seeds()
