@@ -128,7 +128,7 @@ check-fuzz: fuzz
 	@scripts/check-fuzz.sh build-fuzz $(FUZZ_SECONDS)
 
 check-docs:
-	@$(PYTHON) scripts/check-docs.py --self-test docs/ARCHITECTURE.md README.md proto/PROTOCOL.md
+	@$(PYTHON) scripts/check-docs.py --self-test docs/ARCHITECTURE.md README.md proto/PROTOCOL.md fuzz/README.md
 
 comma := ,
 empty :=
@@ -163,6 +163,6 @@ install: all
 	install -m 0644 systemd/gliveD-user.service $(DESTDIR)$(PREFIX)/lib/systemd/user/gliveD.service
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-fuzz-cov
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

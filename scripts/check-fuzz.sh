@@ -20,12 +20,10 @@ mkdir -p "$build/logs"
 run() {
     name=$1
     mkdir -p "$build/corpus/$name" "$build/artifacts/$name"
-    dict=""
-    [ -f "fuzz/$name.dict" ] && dict="-dict=fuzz/$name.dict"
     # -timeout: one input may take 10 s (the slowest targets need milliseconds);
     # -rss_limit_mb: more than 2 GiB is a leak or an unbounded buffer, i.e. a bug.
     "$build/fuzz/fuzz_$name" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-        -print_final_stats=1 $dict -artifact_prefix="$build/artifacts/$name/" \
+        -print_final_stats=1 -artifact_prefix="$build/artifacts/$name/" \
         "$build/corpus/$name" "fuzz/corpus/$name" >"$build/logs/$name.log" 2>&1
 }
 
