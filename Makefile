@@ -5,6 +5,8 @@
 #   make install     [DESTDIR=...] [PREFIX=/usr/local]; make uninstall removes what it put
 #   make bench       CPU per message against the official SDK, latency, memory per session
 #                    (bench/run.py; BENCH_ARGS="--readme README.md" rewrites README's Performance)
+#   make fuzz        libFuzzer targets (fuzz/) with ASan+UBSan, built by clang into build-fuzz/
+#   make check-fuzz  a 60-second run of each fuzz target; fails on any crash (not in `check`)
 
 BUILD   ?= build
 CC      ?= cc
@@ -79,7 +81,8 @@ SYSTEMDDIR ?= $(PREFIX)/lib/systemd
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 VERSION    := $(shell sed -n 's/^\#define GL_VERSION "\(.*\)"/\1/p' proto/version.h)
 
-.PHONY: all check check-asan check-layers check-docs demo bench deps test-deps install uninstall clean
+.PHONY: all check check-asan check-layers check-docs demo bench deps test-deps install uninstall clean \
+        fuzz fuzz-deps fuzz-bins check-fuzz
 all: $(BINS) $(UNIT_BINS) $(BENCH_BINS) $(LIBGLIVE) $(if $(SCDOC),$(MANS))
 
 $(BUILD)/obj/%.o: %.c
@@ -136,8 +139,34 @@ $(BUILD)/bench/$(1): $(call obj,bench/$(1).c) $(call libs_for,bench/$(1).c)
 endef
 $(foreach b,$(patsubst bench/%.c,%,$(BENCH_SRC)),$(eval $(call bench_prog,$(b))))
 
+# Fuzz targets (fuzz/README.md): one program per fuzz/fuzz_*.c, linked like a unit test (the
+# libraries its #includes name) plus libFuzzer's main. Only `make fuzz` builds them, with clang,
+# every object instrumented for coverage and ASan+UBSan (UB aborts, so libFuzzer sees it as a
+# crash); plain `make` and gcc never see them.
+FUZZ_SRC  := $(wildcard fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+FUZZ_SAN  := -fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=undefined \
+             -fno-omit-frame-pointer
+define fuzz_prog
+$(BUILD)/fuzz/$(1): $(call obj,fuzz/$(1).c) $(call libs_for,fuzz/$(1).c)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -fsanitize=fuzzer -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach f,$(patsubst fuzz/%.c,%,$(FUZZ_SRC)),$(eval $(call fuzz_prog,$(f))))
+
+fuzz-deps:
+	@scripts/install-deps.sh --fuzz
+fuzz: fuzz-deps
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT="-O1 -g" SAN="$(FUZZ_SAN)" fuzz-bins
+fuzz-bins: $(FUZZ_BINS)
+# FUZZ_SECONDS per target, two at a time (the machines have two cores); new inputs go to
+# build-fuzz/corpus/, never into the committed fuzz/corpus/.
+FUZZ_SECONDS ?= 60
+check-fuzz: fuzz
+	@scripts/check-fuzz.sh build-fuzz $(FUZZ_SECONDS)
+
 check-docs:
-	@$(PYTHON) scripts/check-docs.py --self-test docs/ARCHITECTURE.md README.md proto/PROTOCOL.md
+	@$(PYTHON) scripts/check-docs.py --self-test docs/ARCHITECTURE.md README.md proto/PROTOCOL.md $(wildcard fuzz/README.md)
 
 comma := ,
 empty :=
@@ -214,6 +243,6 @@ uninstall:
 	  [ ! -d "$(DESTDIR)$$d" ] || rmdir --ignore-fail-on-non-empty "$(DESTDIR)$$d"; done
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz build-fuzz-cov
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1048,7 +1048,9 @@ int live_parse_server(const char *data, size_t len, live_server_cb cb, void *ud,
             live_event ev = {.kind = LIVE_EV_GO_AWAY, .time_left_ms = -1};
             if (json_is_string(t))
                 ev.time_left_ms = live_parse_duration_ms(json_string_value(t));
-            else if (json_is_number(t) && json_number_value(t) >= 0)
+            /* The same bound as the string form's 15 digits: a larger number would overflow
+             * the conversion to long long (undefined behaviour), so it counts as unparseable. */
+            else if (json_is_number(t) && json_number_value(t) >= 0 && json_number_value(t) < 1e15)
                 ev.time_left_ms = (long long)(json_number_value(t) * 1000.0);
             emit(&e, &ev);
         } else if (!strcmp(name, "sessionResumptionUpdate")) {

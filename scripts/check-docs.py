@@ -20,7 +20,8 @@ CNAME = re.compile(r"^[a-z_][a-z0-9_]*(\(\))?$")
 def c_words(root):
     words = set()
     for top, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in ("build", "build-asan", "node_modules")]
+        dirs[:] = [d for d in dirs if not d.startswith(".") and
+                   d not in ("build", "build-asan", "build-fuzz", "build-fuzz-cov", "node_modules")]
         for f in files:
             if f.endswith((".c", ".h")):
                 with open(os.path.join(top, f), encoding="utf-8", errors="replace") as fh:
@@ -38,7 +39,7 @@ def check(root, docs):
                 continue
             if re.match(r"^(audio|image|video|text|application)/", tok):
                 continue  # a MIME type, not a path
-            if tok.startswith(("build/", "build-asan/", "demo-out/")):
+            if tok.startswith(("build/", "build-asan/", "build-fuzz/", "demo-out/")):
                 continue  # made by make, not kept in the repository
             if re.search(r"(^|/)[A-Z][A-Z_]*(/|\.|$)", tok):
                 continue  # a placeholder: DIR/ca.pem, STATE_DIR/sessions/NAME.json

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs what building and testing gliveD needs on Debian, when missing.
 # As root it runs apt-get; otherwise it prints the exact line to run.
-# Usage: scripts/install-deps.sh [--test]   (--test adds what `make check` needs)
+# Usage: scripts/install-deps.sh [--test|--fuzz]
+#   --test adds what `make check` needs; --fuzz what `make fuzz` / `make check-fuzz` need.
 set -eu
 pkgs="build-essential pkg-config libuv1-dev libjansson-dev libssl-dev libwslay-dev libhttp-parser-dev"
 # libsoxr: the band-limiting resampler for microphone audio at rates other than 16 kHz
@@ -27,6 +28,12 @@ if [ "${1:-}" = "--test" ]; then
   # only ask Debian for it when there is none.
   command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs"
   command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
+fi
+if [ "${1:-}" = "--fuzz" ]; then
+  # libFuzzer exists only in clang (gcc has no -fsanitize=fuzzer); its runtime and the sanitizer
+  # runtimes are in libclang-rt-dev, which clang only recommends. Kept out of --test on purpose:
+  # `make check` builds with gcc and the fuzz runs are not part of it (CI time).
+  pkgs="$pkgs clang libclang-rt-dev"
 fi
 missing=""
 for p in $pkgs; do

@@ -892,8 +892,10 @@ void ws_abort(ws_conn *c, const char *why)
         uv_cancel((uv_req_t *)&c->gai);
     if (why && !c->error[0])
         snprintf(c->error, sizeof c->error, "%s", why);
-    if (c->tcp_inited) { /* RST instead of FIN: the peer sees an abrupt drop */
-        uv_tcp_close_reset(&c->tcp, on_handle_closed);
+    /* RST instead of FIN: the peer sees an abrupt drop. libuv refuses the reset while our
+     * shutdown is pending (UV_EINVAL: the connection was draining behind a slow reader); then it
+     * is a plain close, else the socket would stay open and on_close never come. */
+    if (c->tcp_inited && uv_tcp_close_reset(&c->tcp, on_handle_closed) == 0) {
         c->state = ST_DEAD;
         uv_timer_stop(&c->timer);
         uv_close((uv_handle_t *)&c->timer, on_handle_closed);

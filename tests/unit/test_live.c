@@ -550,6 +550,22 @@ TEST(server_go_away)
     CHECK_STR(r.s, "GO_AWAY(50000) GO_AWAY(-1) GO_AWAY(-1)");
 }
 
+/* Seen while writing fuzz/fuzz_live.c, which reproduces it: a numeric timeLeft too large for
+ * long long milliseconds was converted anyway (undefined behaviour; UBSan: "1e+303 is outside
+ * the range of representable values of type 'long long'"). Now it is unparseable, like a string
+ * of more than 15 digits. */
+TEST(server_go_away_numeric_time_left)
+{
+    rec r = {0};
+    gl_err e;
+    CHECK_INT(parse(&r, "{\"goAway\":{\"timeLeft\":1.5}}", &e), 0);
+    CHECK_INT(parse(&r, "{\"goAway\":{\"timeLeft\":999999999999}}", &e), 0);
+    CHECK_INT(parse(&r, "{\"goAway\":{\"timeLeft\":1e300}}", &e), 0);
+    CHECK_INT(parse(&r, "{\"goAway\":{\"timeLeft\":1e15}}", &e), 0);
+    CHECK_INT(parse(&r, "{\"goAway\":{\"timeLeft\":-2}}", &e), 0);
+    CHECK_STR(r.s, "GO_AWAY(1500) GO_AWAY(999999999999000) GO_AWAY(-1) GO_AWAY(-1) GO_AWAY(-1)");
+}
+
 TEST(server_resumption_update)
 {
     rec r = {0};

@@ -1,5 +1,6 @@
 /* Transport tests: a ws server and client on one loop, over plain TCP and TLS, plus raw byte
  * feeds (hand-made frames) for fragmentation, ping/pong and close. */
+#include <signal.h>
 #include <stdlib.h>
 #include <openssl/x509v3.h>
 #include <unistd.h>
@@ -49,18 +50,40 @@ static void srv_msg(ws_conn *c, int op, const uint8_t *msg, size_t n, void *ud)
     ws_send(c, op, msg, n, NULL);
 }
 
+static ws_conn *srv_last; /* the server side of the newest connection, until its on_close */
+static int quiet_port;     /* local port of a test client that never reads; 0 = none */
+
+/* Gives the server's socket to the quiet client a 4 KiB send buffer (no autotuning to MiBs), so
+ * what the server writes to it stays queued in libuv. The socket is found by its peer's port. */
+static void shrink_quiet_peer(void)
+{
+    for (int fd = 3; fd < 1024; fd++) {
+        struct sockaddr_in p;
+        socklen_t l = sizeof p;
+        if (getpeername(fd, (struct sockaddr *)&p, &l) == 0 && p.sin_family == AF_INET &&
+            ntohs(p.sin_port) == quiet_port) {
+            int v = 4096;
+            setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof v);
+        }
+    }
+}
+
 static void srv_open(ws_conn *c, void *ud)
 {
     (void)ud;
     srv_seen.conn = c;
     srv_seen.opened++;
+    srv_last = c;
+    if (quiet_port)
+        shrink_quiet_peer();
 }
 
 static void srv_close(ws_conn *c, const ws_close_info *i, void *ud)
 {
-    (void)c;
     (void)ud;
     srv_seen.closed++;
+    if (c == srv_last)
+        srv_last = NULL;
     srv_seen.last_close_code = i->code;
     snprintf(srv_seen.last_close_reason, sizeof srv_seen.last_close_reason, "%s", i->reason);
     snprintf(srv_seen.last_error, sizeof srv_seen.last_error, "%s", i->error ? i->error : "");
@@ -502,6 +525,85 @@ TEST(close_handshake_from_raw_bytes)
     CHECK_STR(srv_seen.last_close_reason, "done");
 }
 
+/* Seen while writing fuzz/fuzz_ws.c, which reproduces it: ws_abort() on a connection that had
+ * finished its close handshake but was still flushing (its TCP shutdown waiting behind a write
+ * the peer does not read) left the socket open for good: libuv refuses a reset while a shutdown
+ * is pending (uv_tcp_close_reset: UV_EINVAL), so on_close never came and the connection leaked.
+ * Here the server sends 200 KB to a client that never reads (both socket buffers shrunk); once
+ * that write is stuck, the client's close frame ends the handshake (the server's close goes out
+ * behind it, and its shutdown waits for both), and a check handle aborts the connection as soon
+ * as it is no longer open. */
+static struct {
+    raw_client rc;
+    uv_write_t close_req;
+    char close_frame[16];
+    size_t close_len;
+    int close_sent, aborted;
+} quiet;
+
+static void quiet_step(uv_check_t *h)
+{
+    (void)h;
+    if (!srv_last)
+        return;
+    if (!quiet.close_sent) { /* the server has read "big:" and written what it could */
+        quiet.close_sent = 1;
+        uv_buf_t b = uv_buf_init(quiet.close_frame, (unsigned)quiet.close_len);
+        uv_write(&quiet.close_req, (uv_stream_t *)&quiet.rc.tcp, &b, 1, raw_written);
+    } else if (!quiet.aborted && !ws_is_open(srv_last)) {
+        quiet.aborted = 1;
+        ws_abort(srv_last, "test abort while draining");
+    }
+}
+
+static void quiet_connected(uv_connect_t *req, int st)
+{
+    (void)st;
+    raw_client *rc = req->data;
+    struct sockaddr_in me;
+    int l = sizeof me;
+    uv_tcp_getsockname(&rc->tcp, (struct sockaddr *)&me, &l);
+    quiet_port = ntohs(me.sin_port);
+    uv_buf_t b = uv_buf_init(rc->out, (unsigned)rc->outlen);
+    uv_write(&rc->wreq, (uv_stream_t *)&rc->tcp, &b, 1, raw_written); /* and never read */
+}
+
+TEST(abort_while_draining_still_reports_close)
+{
+    signal(SIGPIPE, SIG_IGN); /* as the programs do: the server writes to a client that left */
+    CHECK_INT(start_server(0, 0), 0);
+    srv_last = NULL;
+    memset(&quiet, 0, sizeof quiet);
+    uv_check_t check;
+    uv_check_init(&loop, &check);
+    uv_check_start(&check, quiet_step);
+    static char req[1024];
+    size_t n = strlen(UPGRADE);
+    memcpy(req, UPGRADE, n);
+    n += frame(req + n, 1, 1, "big:200000", 10);
+    quiet.close_len = frame(quiet.close_frame, 1, 8, "\x03\xe8" "done", 6);
+    raw_client *rc = &quiet.rc;
+    rc->out = req;
+    rc->outlen = n;
+    uv_tcp_init_ex(&loop, &rc->tcp, AF_INET);
+    int small = 4096;
+    uv_recv_buffer_size((uv_handle_t *)&rc->tcp, &small);
+    rc->tcp.data = rc->creq.data = rc;
+    struct sockaddr_in a;
+    uv_ip4_addr("127.0.0.1", ws_server_port(server), &a);
+    uv_tcp_connect(&rc->creq, &rc->tcp, (struct sockaddr *)&a, quiet_connected);
+    run_until(&srv_seen.closed);
+    uv_close((uv_handle_t *)&check, NULL);
+    uv_close((uv_handle_t *)&rc->tcp, raw_closed);
+    run_until(&rc->done);
+    quiet_port = 0;
+    CHECK_INT(quiet.aborted, 1);
+    CHECK_INT(srv_seen.closed, 1);
+    CHECK_STR(srv_seen.last_close_reason, "done");
+    CHECK_STR(srv_seen.last_error, "test abort while draining");
+    stop_server();
+}
+
 TEST(unmasked_client_frame_is_protocol_error)
 {
     CHECK_INT(start_server(0, 0), 0);
@@ -706,7 +808,7 @@ static void turns(int n)
 }
 
 /* Runs the loop for ms milliseconds (timers included). */
-static void quiet(int ms)
+static void quiet_for_ms(int ms)
 {
     for (int i = 0; i < ms; i++)
         turns(1), usleep(1000);
@@ -732,7 +834,7 @@ TEST(idle_connection_releases_its_websocket_context)
         turns(1), usleep(1000);
     CHECK(memmem(rc.in, rc.inlen, "first", 5) != NULL);
     CHECK(srv_seen.conn && !ws_is_hibernating(srv_seen.conn)); /* not at once... */
-    quiet(300);
+    quiet_for_ms(300);
     CHECK(ws_is_hibernating(srv_seen.conn)); /* ...but once quiet */
     uv_tcp_nodelay(&rc.tcp, 1); /* each byte its own segment, so the server reads them apart */
 
@@ -754,7 +856,7 @@ TEST(idle_connection_releases_its_websocket_context)
         size_t fed = i + 1;
         if (fed == 5 || fed == 9 || fed == 12 || fed == 17 || fed == 25 || fed == 27 || fed == 31 ||
             fed == 200) {
-            quiet(300);
+            quiet_for_ms(300);
             if (ws_is_hibernating(srv_seen.conn) != (fed == 25))
                 GL_FAILF("after %zu bytes: hibernating %d", fed, ws_is_hibernating(srv_seen.conn));
         }
@@ -772,7 +874,7 @@ TEST(idle_connection_releases_its_websocket_context)
     CHECK_INT(f[12], 126);
     CHECK_INT((f[13] << 8) | f[14], (int)sizeof big);
     CHECK(memcmp(f + 15, big, sizeof big) == 0);
-    quiet(300);
+    quiet_for_ms(300);
     CHECK(ws_is_hibernating(srv_seen.conn));
 
     /* the close handshake from a hibernating connection */
