@@ -14,6 +14,7 @@
 #include "proto/errors.h"
 #include "proto/version.h"
 #include "daemon/models.h"
+#include "transport/url.h"
 
 
 /* Every setting, by its long option name: one table for argv, the config file and --help.
@@ -479,7 +480,12 @@ int gld_config_load(gld_config *c, int argc, char **argv, gl_err *err)
         return -1;
     if (strncmp(c->endpoint, "wss://", 6) != 0 && strncmp(c->endpoint, "ws://", 5) != 0)
         return gl_fail(err, "bad_config", "--endpoint must start with wss:// (or ws:// for tests)");
-    size_t el = strlen(c->endpoint);
+    /* the parser the sessions use, here so that "wss:///" fails at start, once, not per session */
+    gl_url url;
+    gl_err uerr = {0};
+    if (gl_url_parse(c->endpoint, &url, &uerr) != 0)
+        return gl_fail(err, "bad_config", "--endpoint: %s", uerr.msg);
+    size_t el = strlen(c->endpoint); /* a host is there, so the strip cannot reach it */
     while (el > 0 && c->endpoint[el - 1] == '/') /* we add the path */
         c->endpoint[--el] = '\0';
     gl_log_set_level(c->log_level);

@@ -492,6 +492,20 @@ TEST(empty_model_and_api_version_rejected)
     CHECK_INT(LOAD(&c, &e, "--endpoint", ""), -1);
 }
 
+/* fuzz/README.md finding 3: slashes alone were accepted and failed later, in every session */
+TEST(endpoint_without_a_host_rejected_at_start)
+{
+    gld_config c;
+    gl_err e;
+    CHECK_INT(LOAD(&c, &e, "--endpoint", "wss:///"), -1);
+    CHECK(strstr(e.msg, "host") != NULL);
+    CHECK_INT(LOAD(&c, &e, "--endpoint", "ws://"), -1);
+    CHECK_INT(LOAD(&c, &e, "--endpoint", "wss://:443"), -1);
+    CHECK_INT(LOAD(&c, &e, "--endpoint", "wss://h:99999"), -1);
+    CHECK_INT(LOAD(&c, &e, "--endpoint", "wss://example.test:8443/"), 0);
+    CHECK_STR(c.endpoint, "wss://example.test:8443");
+}
+
 TEST(too_long_string_rejected)
 {
     gld_config c;
