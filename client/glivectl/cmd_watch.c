@@ -33,6 +33,13 @@ static void watch_event(const json_t *ev)
     o_newline(&OUT);
     if (strcmp(name, "turn_complete") == 0) {
         o_printf(&OUT, "[turn %lld complete]\n", (long long)json_integer_value(tj));
+    } else if (strcmp(name, "turn_started") == 0) {
+        json_t *of = json_object_get(ev, "of_turn"); /* a follow-up of an async call's answer */
+        char ofs[48] = "";
+        if (json_is_integer(of))
+            snprintf(ofs, sizeof ofs, ", follows turn %lld", (long long)json_integer_value(of));
+        o_printf(&OUT, "[turn %lld started: %s%s]\n", (long long)json_integer_value(tj),
+                 str_or(ev, "cause", "?"), ofs);
     } else if (strcmp(name, "state") == 0) {
         const char *reason = json_string_value(json_object_get(ev, "reason"));
         o_printf(&OUT, "[state %s%s%s]\n", str_or(ev, "state", "?"), reason ? ": " : "",

@@ -181,3 +181,20 @@ def test_audio_after_a_goaway_reaches_the_new_connection_once(ctx):
     assert turn["bytes"] == len(pcm), (turn["bytes"], len(pcm))  # every byte once
     assert turn["transcript"] == "Hello?"
     assert emu.stats()["connections_total"] == 2 and turn["conn"] == 2, (emu.stats(), turn)
+
+
+def test_watch_shows_both_transcripts_of_a_spoken_turn(ctx):
+    d = ctx.daemon(ctx.emulator())
+    d.ctl("talk", "--in", voice("hello"), "--out", os.path.join(ctx.tmp, "a.wav"))  # opens "talk"
+    glivectl = d.proc.argv[0].replace("gliveD", "glivectl")
+    w = ctx.start("watch", [glivectl, "--socket", d.socket, "watch", "talk"])
+    c = d.client()
+    wait_for(lambda: c.ok("list")["sessions"][0]["subscribers"] == 1, 10, "watch subscribed")
+    d.ctl("talk", "--in", voice("hello"), "--out", os.path.join(ctx.tmp, "b.wav"))
+    wait_for(lambda: "[turn 2 complete]" in w.stdout(), 10, "watch output")
+    out = w.stdout()
+    assert "[turn 2 started: audio]" in out, out
+    heard = "".join(l.split("] ", 1)[1] for l in out.splitlines() if l.startswith("[transcript input"))
+    said = "".join(l.split("] ", 1)[1] for l in out.splitlines() if l.startswith("[transcript output"))
+    assert heard == "Hello?" and said == "Hello! How can I help you today?", out
+    assert w.stop() == 0
