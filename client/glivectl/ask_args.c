@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "client/glivectl/suggest.h"
+#include "client/lib/b64.h"
 #include "common/xalloc.h"
 #include "proto/line.h"
 
@@ -18,7 +19,7 @@ void gl_ask_opts_free(gl_ask_opts *o)
 }
 
 /* The session options of ask, chat, open and close, and which commands take each. */
-enum opt_kind { O_SESSION, O_MODEL, O_WAV, O_FUNCTION, O_TOOLS, O_SYSTEM, O_TOOL_REPLY,
+enum opt_kind { O_SESSION, O_MODEL, O_WAV, O_IMAGE, O_FUNCTION, O_TOOLS, O_SYSTEM, O_TOOL_REPLY,
                 O_AUDIO, O_CODE, O_SEARCH, O_JSON, O_KEEP, O_QUIET, O_HELP };
 
 #define ASK (1u << GL_CMD_ASK)
@@ -35,6 +36,7 @@ static const struct {
 } ASK_OPTS[] = {
     {"--session", O_SESSION, true, CONFIG | CLOSE}, {"--model", O_MODEL, true, CONFIG},
     {"--wav", O_WAV, true, ASK},                    {"--function", O_FUNCTION, true, CONFIG},
+    {"--image", O_IMAGE, true, ASK},
     {"--tools", O_TOOLS, true, CONFIG},             {"--system", O_SYSTEM, true, CONFIG},
     {"--tool-reply", O_TOOL_REPLY, true, ASK | CHAT},
     {"--audio", O_AUDIO, false, CONFIG},            {"--code-execution", O_CODE, false, CONFIG},
@@ -107,6 +109,7 @@ int gl_session_parse(gl_cmd cmd, int argc, char **argv, gl_ask_opts *o, gl_err *
         case O_SESSION: o->session = val; break;
         case O_MODEL: o->model = val; break;
         case O_WAV: o->wav = val; break;
+        case O_IMAGE: o->image = val; break;
         case O_TOOLS: o->tools_file = val; break;
         case O_SYSTEM: o->system = val; break;
         case O_TOOL_REPLY: o->tool_reply = val; break;
@@ -130,6 +133,8 @@ int gl_session_parse(gl_cmd cmd, int argc, char **argv, gl_ask_opts *o, gl_err *
         return 0;
     if (o->wav && !*o->wav)
         return gl_fail(err, "usage", "option \"--wav\" needs a FILE");
+    if (o->image && !*o->image)
+        return gl_fail(err, "usage", "option \"--image\" needs a FILE");
     if (o->model && !*o->model)
         return gl_fail(err, "usage", "option \"--model\" needs a NAME");
     if (cmd == GL_CMD_ASK && !o->prompt)
@@ -171,6 +176,39 @@ json_t *gl_ask_tools(const gl_ask_opts *o, const json_t *extra)
         json_array_foreach(extra, i, t)
             json_array_append(tools, t);
     return tools;
+}
+
+json_t *gl_ask_image_part(const char *path, gl_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        gl_fail(err, "usage", "--image %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    unsigned char *buf = gl_xmalloc(GL_ASK_IMAGE_MAX + 1);
+    size_t n = fread(buf, 1, GL_ASK_IMAGE_MAX + 1, f);
+    int rerr = ferror(f) ? errno : 0;
+    fclose(f);
+    const char *mime = NULL;
+    if (n >= 8 && memcmp(buf, "\x89PNG\r\n\x1a\n", 8) == 0)
+        mime = "image/png";
+    else if (n >= 3 && memcmp(buf, "\xff\xd8\xff", 3) == 0)
+        mime = "image/jpeg";
+    json_t *part = NULL;
+    if (rerr)
+        gl_fail(err, "usage", "--image %s: %s", path, strerror(rerr));
+    else if (n > GL_ASK_IMAGE_MAX)
+        gl_fail(err, "usage", "--image %s: more than %zu MiB, the most the Live API takes inline", path,
+                GL_ASK_IMAGE_MAX >> 20);
+    else if (!mime)
+        gl_fail(err, "usage", "--image %s: neither a PNG nor a JPEG", path);
+    else {
+        char *b64 = gl_b64_encode(buf, n);
+        part = json_pack("{s:{s:s, s:s}}", "inline_data", "mime_type", mime, "data", b64);
+        free(b64);
+    }
+    free(buf);
+    return part;
 }
 
 json_t *gl_ask_load_tools(const char *path, gl_err *err)

@@ -1,6 +1,6 @@
 /* The pure parts of `glivectl ask` (and helpers shared by the other commands): argument parsing,
  * the `open` request built from the flags, the default tool reply, grounding sources. No I/O
- * except reading the --tools file. */
+ * except reading the --tools and --image files. */
 #ifndef GL_CLIENT_ASK_ARGS_H
 #define GL_CLIENT_ASK_ARGS_H
 
@@ -19,6 +19,7 @@ typedef struct gl_ask_opts {
     const char *model;          /* NULL: the daemon's default */
     bool audio;                 /* --audio */
     const char *wav;            /* --wav FILE (implies AUDIO) */
+    const char *image;          /* --image FILE: a JPEG or PNG sent with the prompt, in its turn */
     bool code_execution;
     bool google_search;
     const char **functions;     /* --function NAME..., owned array of borrowed strings */
@@ -67,6 +68,12 @@ json_t *gl_ask_load_tools(const char *path, gl_err *err);
  * `tools` only when non-empty. Loads o->tools_file. Error code "usage" (bad session name, bad
  * tools file). */
 json_t *gl_ask_open_request(const gl_ask_opts *o, gl_err *err);
+
+/* The --image file as a Gemini Part, {"inline_data":{"mime_type","data"}}: a JPEG or PNG (told
+ * by its first bytes, not its name) of at most GL_ASK_IMAGE_MAX bytes, the most the Live API
+ * takes inline. Error code "usage" naming the file. */
+#define GL_ASK_IMAGE_MAX ((size_t)7 << 20)
+json_t *gl_ask_image_part(const char *path, gl_err *err);
 
 /* The response object for function calls: --tool-reply parsed (must be a JSON object), else
  * GL_ASK_DEFAULT_TOOL_REPLY. Error code "usage". */

@@ -30,6 +30,7 @@ const char cmd_ask_usage[] =
     "  --audio             ask for AUDIO; without --wav the PCM (s16le mono) goes to stdout (not\n"
     "                      a terminal) and text to stderr\n"
     "  --wav FILE          ask for AUDIO and write it to FILE as a WAV (24 kHz s16le mono)\n"
+    "  --image FILE        send a picture (JPEG or PNG, at most 7 MiB) with PROMPT, in its turn\n"
     "  --code-execution    enable the code execution tool\n"
     "  --google-search     enable the Google Search tool\n"
     "  --function NAME     declare a function NAME (repeatable)\n"
@@ -130,20 +131,23 @@ int cmd_ask(const globals *g, int argc, char **argv)
     }
     json_t *open_req = gl_ask_open_request(&o, &e);
     json_t *tool_reply = open_req ? gl_ask_tool_reply(&o, &e) : NULL;
+    json_t *image = tool_reply && o.image ? gl_ask_image_part(o.image, &e) : NULL;
     char *stdin_prompt = NULL;
-    if (!open_req || !tool_reply) {
+    if (!open_req || !tool_reply || (o.image && !image)) {
         json_decref(open_req);
+        json_decref(tool_reply);
         gl_ask_opts_free(&o);
         return usage_fail("ask", "%s", e.msg);
     }
     if (o.prompt_stdin && !(stdin_prompt = read_stdin_prompt())) {
         json_decref(open_req);
         json_decref(tool_reply);
+        json_decref(image);
         gl_ask_opts_free(&o);
         return EXIT_USAGE;
     }
     follower f = {.g = g, .session = o.session, .json = o.json, .quiet = o.quiet, .text = &OUT,
-                  .raw_pcm = raw_pcm, .tool_reply = tool_reply,
+                  .raw_pcm = raw_pcm, .tool_reply = tool_reply, .image_part = image,
                   .audio_hint = "use --wav FILE, or --audio for raw PCM on stdout"};
     if (raw_pcm)
         f.text = &ERR; /* stdout carries the PCM */
@@ -169,6 +173,7 @@ int cmd_ask(const globals *g, int argc, char **argv)
         glive_abandon(f.c);
     follow_free(&f);
     json_decref(tool_reply);
+    json_decref(image);
     free(stdin_prompt);
     gl_ask_opts_free(&o);
     return rc;

@@ -478,8 +478,13 @@ int follow_prompt(follower *f, const char *text)
     f->owed_followups = 0;
     json_array_clear(f->sources);
 
-    json_t *send = json_pack("{s:s, s:s, s:o}", "op", "send", "session", f->session, "text",
-                             gl_json_text(text));
+    json_t *send;
+    if (f->image_part) /* the picture and the question in one turn, as a typed question about it */
+        send = json_pack("{s:s, s:s, s:[O, {s:o}]}", "op", "send", "session", f->session, "parts",
+                         f->image_part, "text", gl_json_text(text));
+    else
+        send = json_pack("{s:s, s:s, s:o}", "op", "send", "session", f->session, "text",
+                         gl_json_text(text));
     json_t *reply = request(f->c, f->g, send, &e);
     if (!reply)
         return conn_failed(f, &e);

@@ -30,6 +30,7 @@ typedef struct follower {
     gl_wav *wav;            /* audio to this open WAV (NULL: not saved) */
     const char *audio_hint; /* how to save audio, said once when some is dropped */
     const json_t *tool_reply; /* the response to function calls (borrowed) */
+    const json_t *image_part; /* ask --image: a Part sent before the prompt's text (borrowed) */
 
     /* What happened (read by the caller after follow_prompt). */
     bool unreachable;       /* gave up: the Live API was never reached and the prompt not sent */

@@ -198,3 +198,31 @@ def test_watch_shows_both_transcripts_of_a_spoken_turn(ctx):
     said = "".join(l.split("] ", 1)[1] for l in out.splitlines() if l.startswith("[transcript output"))
     assert heard == "Hello?" and said == "Hello! How can I help you today?", out
     assert w.stop() == 0
+
+
+def test_ask_image_sends_the_picture_with_the_question_in_one_turn(ctx):
+    import hashlib
+    emu = ctx.emulator()
+    d = ctx.daemon(emu)
+    jpg = os.path.join(ctx.tmp, "photo.jpg")  # told by its first bytes, whatever its name
+    body = bytes.fromhex("ffd8ffe0") + os.urandom(300)
+    with open(jpg, "wb") as f:
+        f.write(body)
+    p = d.ctl("ask", "--session", "pic", "--image", jpg, "what is on this picture?")
+    digest = hashlib.sha256(body).hexdigest()
+    assert digest[:12] in p.stdout_text and str(len(body)) in p.stdout_text, p.stdout_text
+    assert emu.log(kind="image")[0]["sha256"] == digest
+    img = emu.log(kind="image")[0]
+    assert img["mime"] == "image/jpeg" and img["via"] == "clientContent", img  # in the turn itself
+    # neither PNG nor JPEG, missing, too big: usage errors naming the file, nothing sent
+    txt = os.path.join(ctx.tmp, "notes.png")
+    with open(txt, "w") as f:
+        f.write("not a picture")
+    big = os.path.join(ctx.tmp, "big.png")
+    with open(big, "wb") as f:
+        f.write(bytes.fromhex("89504e470d0a1a0a") + b"\0" * (7 << 20))
+    for path, why in ((txt, "neither a PNG nor a JPEG"), (ctx.tmp + "/none.jpg", "No such file"),
+                      (big, "more than 7 MiB")):
+        p = d.ctl("ask", "--session", "pic", "--image", path, "and this one?", check=False)
+        assert p.returncode == 2 and path in p.stderr_text and why in p.stderr_text, p.stderr_text
+    assert len(emu.log(kind="image")) == 1

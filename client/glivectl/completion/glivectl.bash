@@ -53,7 +53,7 @@ _glivectl()
                         --tools --system --keep-connected"
     local opts=""
     case $cmd in
-        ask) opts="$session_opts --wav --tool-reply --json --quiet -q --help" ;;
+        ask) opts="$session_opts --wav --image --tool-reply --json --quiet -q --help" ;;
         chat) opts="$session_opts --tool-reply --quiet -q --help" ;;
         open) opts="$session_opts --json --help" ;;
         close) opts="--session --json --help" ;;
@@ -74,7 +74,7 @@ _glivectl()
                 COMPREPLY+=("\\*")
             fi
             return ;;
-        --wav | --tools | --parameters) _glivectl_reply -f -- "$cur"; return ;;
+        --wav | --image | --tools | --parameters) _glivectl_reply -f -- "$cur"; return ;;
         --scheduling) _glivectl_reply -W "INTERRUPT WHEN_IDLE SILENT" -- "$cur"; return ;;
         --model | --function | --system | --tool-reply | --name | --description | --timeout)
             COMPREPLY=(); return ;;
