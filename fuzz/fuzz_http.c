@@ -19,17 +19,7 @@
 #include "common/xalloc.h"
 #include "transport/http.h"
 #include "transport/url.h"
-
-#define CHECK(cond)                                                                              \
-    do {                                                                                         \
-        if (!(cond)) {                                                                           \
-            fprintf(stderr, "fuzz_http: contract broken: %s (line %d)\n", #cond, __LINE__);     \
-            abort();                                                                             \
-        }                                                                                        \
-    } while (0)
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz/fuzz.h"
 
 /* RFC 6455's example key; seeds answer it with its accept value, s3pPLMBiTxaQ9kYGzzhZRbK+xOo=. */
 static const char KEY[] = "dGhlIHNhbXBsZSBub25jZQ==";

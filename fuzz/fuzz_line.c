@@ -18,17 +18,7 @@
 #include "common/buf.h"
 #include "common/xalloc.h"
 #include "proto/line.h"
-
-#define CHECK(cond)                                                                              \
-    do {                                                                                         \
-        if (!(cond)) {                                                                           \
-            fprintf(stderr, "fuzz_line: contract broken: %s (line %d)\n", #cond, __LINE__);     \
-            abort();                                                                             \
-        }                                                                                        \
-    } while (0)
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz/fuzz.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

@@ -21,17 +21,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-
-#define CHECK(cond)                                                                              \
-    do {                                                                                         \
-        if (!(cond)) {                                                                           \
-            fprintf(stderr, "fuzz_ws: contract broken: %s (line %d)\n", #cond, __LINE__);       \
-            abort();                                                                             \
-        }                                                                                        \
-    } while (0)
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz/fuzz.h"
 
 /* RFC 6455's example key: the seeds' 101 answers it with s3pPLMBiTxaQ9kYGzzhZRbK+xOo=. */
 static const char KEY[] = "dGhlIHNhbXBsZSBub25jZQ==";
