@@ -79,6 +79,8 @@ MANDIR     ?= $(PREFIX)/share/man
 DOCDIR     ?= $(PREFIX)/share/doc/glive
 SYSTEMDDIR ?= $(PREFIX)/lib/systemd
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
 VERSION    := $(shell sed -n 's/^\#define GL_VERSION "\(.*\)"/\1/p' proto/version.h)
 
 .PHONY: all check check-asan check-layers check-docs demo bench deps test-deps install uninstall clean \
@@ -213,6 +215,7 @@ INSTALLED := $(addprefix $(BINDIR)/,$(notdir $(BINS))) \
              $(SYSTEMDDIR)/system/gliveD.service $(SYSTEMDDIR)/user/gliveD.service \
              $(SYSTEMDDIR)/system/gliveD.socket $(SYSTEMDDIR)/user/gliveD.socket \
              $(SYSUSERSDIR)/glive.conf \
+             $(BASHCOMPDIR)/glivectl $(ZSHCOMPDIR)/_glivectl \
              $(foreach m,$(MANS),$(call inst_man,$(m))) \
              $(addprefix $(DOCDIR)/,$(notdir $(INST_DOCS))) \
              $(foreach h,$(INST_HEADERS),$(call inst_header,$(h))) \
@@ -231,6 +234,8 @@ install: $(BINS) $(LIBGLIVE) $(MANS)
 	$(call install_subst,systemd/gliveD.socket,$(SYSTEMDDIR)/system/gliveD.socket)
 	$(call install_subst,systemd/gliveD-user.socket,$(SYSTEMDDIR)/user/gliveD.socket)
 	install -m 0644 systemd/glive.sysusers $(DESTDIR)$(SYSUSERSDIR)/glive.conf
+	install -m 0644 client/glivectl/completion/glivectl.bash $(DESTDIR)$(BASHCOMPDIR)/glivectl
+	install -m 0644 client/glivectl/completion/_glivectl $(DESTDIR)$(ZSHCOMPDIR)/_glivectl
 	$(foreach m,$(MANS),install -m 0644 $(m) $(DESTDIR)$(call inst_man,$(m)) &&) true
 	install -m 0644 $(INST_DOCS) $(DESTDIR)$(DOCDIR)/
 	$(foreach h,$(INST_HEADERS),install -m 0644 $(h) $(DESTDIR)$(call inst_header,$(h)) &&) true

@@ -32,6 +32,8 @@ EXPECTED = {
     "lib/systemd/system/gliveD.socket": 0o644,
     "lib/systemd/user/gliveD.socket": 0o644,
     "lib/sysusers.d/glive.conf": 0o644,
+    "share/bash-completion/completions/glivectl": 0o644,
+    "share/zsh/site-functions/_glivectl": 0o644,
     "share/man/man8/gliveD.8": 0o644,
     "share/man/man1/glivectl.1": 0o644,
     "share/man/man7/glive-protocol.7": 0o644,
