@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <locale.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <wchar.h>
 
 #include "client/glivectl/ask_args.h"
 #include "client/glivectl/follow.h"
@@ -71,6 +73,7 @@ typedef struct chat {
     bool interactive;
     bool failed;            /* a prompt failed: exit 1 at the end */
     EditLine *el;
+    mbstate_t mbs;          /* a character split across reads of the terminal (edit_getc) */
     History *hist;
     char hist_path[PATH_MAX];
     char prompt[80];
@@ -168,6 +171,60 @@ static void history_setup(chat *ch)
     history(ch->hist, &ev, H_LOAD, ch->hist_path); /* none yet is fine */
 }
 
+/* libedit's read of one character, ours so that a SIGINT caught at any moment ends el_gets:
+ * its own read blocks on the terminal even when the signal came just before it (a Ctrl-C typed
+ * while the terminal was not yet raw: the tty driver eats the line and nothing more comes).
+ * SIGINT and SIGTERM are blocked outside ppoll, which lets them in atomically: caught before
+ * the wait, the flag is seen; during it, ppoll returns. 1 with a character, 0 at EOF, -1 and
+ * errno (EINTR for a signal, which read_edited takes). */
+static int edit_getc(EditLine *el, wchar_t *wc)
+{
+    chat *ch;
+    el_get(el, EL_CLIENTDATA, &ch);
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigprocmask(SIG_BLOCK, &block, &old);
+    int rc = -1;
+    for (;;) {
+        if (peek_signal()) {
+            errno = EINTR;
+            break;
+        }
+        struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
+        if (ppoll(&p, 1, NULL, &old) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        char b;
+        ssize_t n = read(STDIN_FILENO, &b, 1);
+        if (n == 0) {
+            rc = 0;
+            break;
+        }
+        if (n < 0) {
+            if (errno == EINTR || errno == EAGAIN)
+                continue;
+            break;
+        }
+        size_t m = mbrtowc(wc, &b, 1, &ch->mbs);
+        if (m == (size_t)-2) /* more bytes of this character to come */
+            continue;
+        if (m == (size_t)-1) { /* not in the locale's encoding: the byte as it is, as libedit does */
+            memset(&ch->mbs, 0, sizeof ch->mbs);
+            *wc = (wchar_t)(unsigned char)b;
+        }
+        rc = 1;
+        break;
+    }
+    int e = errno;
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    errno = e;
+    return rc;
+}
+
 static void editor_start(chat *ch, const char *argv0)
 {
     snprintf(ch->prompt, sizeof ch->prompt, "%.60s> ", ch->o->session);
@@ -185,6 +242,7 @@ static void editor_start(chat *ch, const char *argv0)
     /* SIGINT is ours (catch_signals): it ends the read with EINTR. libedit's own handlers would
      * re-send each signal to the whole process group, a test runner included. */
     el_set(ch->el, EL_SIGNAL, 0);
+    el_set(ch->el, EL_GETCFN, edit_getc);
     el_set(ch->el, EL_BIND, "^R", "em-inc-search-prev", NULL);
     el_source(ch->el, NULL); /* the user's ~/.editrc, as every libedit program */
     history_setup(ch);

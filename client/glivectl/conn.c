@@ -27,6 +27,11 @@ void catch_signals(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
+int peek_signal(void)
+{
+    return got_signal;
+}
+
 int take_signal(void)
 {
     int sig = got_signal;

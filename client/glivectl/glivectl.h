@@ -71,6 +71,8 @@ void print_code_result(ostream *o, const json_t *ev);
 void catch_signals(void);
 /* The signal caught since the last call (0 if none), and forget it: chat goes on after Ctrl-C. */
 int take_signal(void);
+/* The signal caught and not yet taken (0 if none); it stays for take_signal. */
+int peek_signal(void);
 /* Waits for the next event, at most timeout_ms (-1 forever) but in slices so that a signal is
  * seen; deferred output (o_defer) is flushed before it blocks. NULL with err (code "timeout"
  * when timeout_ms passed, "signal" on SIGINT/SIGTERM). */

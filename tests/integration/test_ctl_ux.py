@@ -9,6 +9,7 @@ import select
 import shutil
 import signal
 import subprocess
+import termios
 import time
 
 import harness
@@ -46,6 +47,12 @@ class Pty:
             finally:
                 os._exit(127)
         self.out = b""
+
+    def editing(self, timeout=10):
+        """Waits until the line editor has the terminal (not canonical: keys go to it one by one).
+        libedit may show its prompt before that; a key typed meanwhile is the tty driver's (^D
+        an EOF the switch loses, ^C a SIGINT and the line flushed)."""
+        wait_for(lambda: not termios.tcgetattr(self.fd)[3] & termios.ICANON, timeout, "raw terminal")
 
     def read_until(self, needle, timeout=30):
         """Waits for needle in what the program wrote since the last needle found (a prompt seen
@@ -85,7 +92,7 @@ class Pty:
         os.kill(self.pid, signal.SIGKILL)
         os.waitpid(self.pid, 0)
         os.close(self.fd)
-        raise AssertionError(f"still running after {timeout}s: {self.out!r}")
+        raise AssertionError(f"still running after {timeout}s: {self.out!r}; before: {self.seen[-600:]!r}")
 
 
 # ---- open, close, ask - ---------------------------------------------------------------------
@@ -322,21 +329,29 @@ def test_chat_failed_prompt_and_lost_daemon_set_the_exit_status(ctx):
 def test_chat_on_a_terminal_edits_lines_and_keeps_history(ctx):
     d = ctx.daemon(ctx.emulator())
     state = os.path.join(ctx.tmp, "state")
-    env = dict(os.environ, XDG_STATE_HOME=state, TERM="xterm")
+    env = dict(os.environ, XDG_STATE_HOME=state, TERM="xterm", LC_ALL="C.UTF-8")
     t = Pty([glivectl(), "--socket", d.socket, "chat", "--session", "tty"], env)
     assert "[session tty: created," in t.read_until("tty> ")
+    t.editing()
     t.type(b"Hello?\r")
     t.read_until("How can I help you today?")
     t.read_until("tty> ")
+    t.editing()
     t.type(b"\x1b[A\r")  # up: the line before, again
     t.read_until("How can I help you today?")
     t.read_until("tty> ")
-    # Ctrl-C drops the line, a new prompt comes. Known race (next session): a Ctrl-C that lands
-    # before libedit has the terminal in raw mode is eaten by the tty driver with the typed line,
-    # and el_gets then waits; typing a moment after the prompt avoids it here.
-    time.sleep(0.3)
-    t.type(b"draft line\x03")
+    t.editing()
+    t.type(b"draft line\x03")  # Ctrl-C drops the line, a new prompt comes
     t.read_until("tty> ")
+    # A SIGINT at once after the prompt, maybe before libedit reads the terminal: el_gets must
+    # end all the same (edit_getc sees the flag; libedit's own read would block).
+    os.kill(t.pid, signal.SIGINT)
+    t.read_until("tty> ")
+    t.editing()
+    t.type("Grüße?\r".encode())  # a character of two bytes, read one byte at a time
+    t.read_until("I heard you say: Grüße?")
+    t.read_until("tty> ")
+    t.editing()
     t.type(b"\x04")  # Ctrl-D leaves
     assert t.wait() == 0, t.seen + t.out
     hist_path = os.path.join(state, "glive", "chat_history")
@@ -344,6 +359,7 @@ def test_chat_on_a_terminal_edits_lines_and_keeps_history(ctx):
     with open(hist_path) as f:
         hist = f.read()
     assert "Hello?" in hist and "draft" not in hist, hist
+    assert "Grüße?" in hist or "Gr\\303\\274\\303\\237e?" in hist, hist  # libedit's vis(3) form
     assert not any(m in (t.seen + t.out).decode(errors="replace") for m in harness.SANITIZER_MARKS), t.out
 
 
