@@ -92,7 +92,7 @@ class Pty:
         os.kill(self.pid, signal.SIGKILL)
         os.waitpid(self.pid, 0)
         os.close(self.fd)
-        raise AssertionError(f"still running after {timeout}s: {self.out!r}; before: {getattr(self, "seen", b"")[-600:]!r}")
+        raise AssertionError(f"still running after {timeout}s: {self.out!r}; before: {getattr(self, 'seen', b'')[-600:]!r}")
 
 
 # ---- open, close, ask - ---------------------------------------------------------------------
