@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "common/utf8.h"
+
 /* ---- strings ----------------------------------------------------------------------------- */
 
 static int hexval(char c)
@@ -33,37 +35,6 @@ static long hex4(const char *p, bool *lower)
         v = v * 16 + h;
     }
     return v;
-}
-
-/* Length of the valid UTF-8 sequence at s (n bytes left), or 0 if invalid: Jansson's rules
- * (no overlong forms, no surrogates, nothing past U+10FFFF). */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    uint32_t cp;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        cp = c & 0x07;
-    } else
-        return 0;
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return len;
 }
 
 /* True when one of the 16 bytes at p is a quote, a backslash, a control character or
@@ -150,7 +121,7 @@ static const char *scan_string(const char *p, const char *end, gl_jstr *out)
         } else if (c < 0x20) {
             return NULL;
         } else if (c >= 0x80) {
-            size_t k = utf8_len((const unsigned char *)p, (size_t)(end - p));
+            size_t k = gl_utf8_len((const unsigned char *)p, (size_t)(end - p));
             if (!k)
                 return NULL;
             p += k;

@@ -37,6 +37,19 @@ def wait_for(cond, timeout=10.0, what="condition", interval=0.02):
         time.sleep(interval)
 
 
+def accepting(path):
+    """True once a Unix socket takes connections (its file exists from bind(), before listen())."""
+    import socket as _s
+    s = _s.socket(_s.AF_UNIX, _s.SOCK_STREAM)
+    try:
+        s.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
 class Proc:
     def __init__(self, ctx, name, argv, env=None, stdin=None):
         self.name = name
@@ -205,15 +218,7 @@ class Daemon:
             raise AssertionError(f"gliveD exited: {self.proc.stderr()}")
 
     def _accepting(self):
-        import socket as _s
-        s = _s.socket(_s.AF_UNIX, _s.SOCK_STREAM)
-        try:
-            s.connect(self.socket)
-            return True
-        except OSError:
-            return False
-        finally:
-            s.close()
+        return accepting(self.socket)
 
     def client(self):
         return LineClient(self.socket)

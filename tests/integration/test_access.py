@@ -216,7 +216,7 @@ def test_a_daemon_outside_its_socket_group_keeps_a_private_socket_and_says_so(ct
                              "--clear-groups", os.path.join(harness.BUILD, "gliveD"), "--socket", sock,
                              "--socket-group", "root", "--code-exec", "off"],
                   env={"GEMINI_API_KEY": "k"})
-    wait_for(lambda: os.path.exists(sock) or not d.alive(), 10, "the socket")
+    wait_for(lambda: harness.accepting(sock) or not d.alive(), 10, "the socket")
     st = os.stat(sock)
     assert stat.S_IMODE(st.st_mode) == 0o600 and st.st_uid == NOBODY, st
     wait_for(lambda: "is not in it, so it cannot give the socket that group" in d.stderr(), 5, "why")

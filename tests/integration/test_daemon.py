@@ -486,7 +486,7 @@ def test_logs_carry_priority_prefixes_when_stderr_is_the_journal(ctx):
                               os.path.join(ctx.tmp, "j.sock"), "--log-level", "debug"],
                              stderr=f, stdout=subprocess.DEVNULL, env=env)
         try:
-            wait_for(lambda: os.path.exists(os.path.join(ctx.tmp, "j.sock")), 10, "the socket")
+            wait_for(lambda: harness.accepting(os.path.join(ctx.tmp, "j.sock")), 10, "the socket")
             c = harness.LineClient(os.path.join(ctx.tmp, "j.sock"))
             c.request("tool.result", call_id="forged\n<3>gliveD error: fake", error="x")
             c.close()

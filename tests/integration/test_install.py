@@ -383,7 +383,7 @@ int main(int argc, char **argv)
     # and it talks to the installed gliveD
     sock = os.path.join(ctx.tmp, "g.sock")
     d = ctx.start("gliveD", [inst(dest, "bin/gliveD"), "--socket", sock, "--code-exec", "off"])
-    wait_for(lambda: os.path.exists(sock) or not d.alive(), 10, "gliveD socket")
+    wait_for(lambda: harness.accepting(sock) or not d.alive(), 10, "gliveD socket")
     out = subprocess.run([prog, sock], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0 and out.stdout.strip() == "gliveD", (out.returncode, out.stdout, out.stderr)
     out = subprocess.run([prog, os.path.join(ctx.tmp, "none.sock")], capture_output=True, text=True, timeout=30)
@@ -412,7 +412,7 @@ def test_example_config_holds_every_setting_and_gliveD_starts_with_it(ctx):
                 (key, value, helplines[key])
     sock = os.path.join(ctx.tmp, "g.sock")
     d = ctx.start("gliveD", [gliveD, "--config", example, "--socket", sock])
-    wait_for(lambda: os.path.exists(sock) or not d.alive(), 10, "gliveD socket")
+    wait_for(lambda: harness.accepting(sock) or not d.alive(), 10, "gliveD socket")
     assert d.alive(), d.stderr()
     c = LineClient(sock)
     assert c.ok("hello")["daemon"] == "gliveD"

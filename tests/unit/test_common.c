@@ -1,6 +1,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/utf8.h"
 #include <unistd.h>
 #include "tests/unit/testlib.h"
 
@@ -66,4 +67,22 @@ TEST(log_lines_stay_one_line)
     CHECK(n > 0);
     CHECK_CONTAINS(buf, "info: id x\\x0ay\n");
     CHECK(strchr(buf, '\n') == buf + n - 1);
+}
+
+#define U8(s) gl_utf8_len((const unsigned char *)(s), sizeof(s) - 1)
+
+TEST(utf8_len_follows_jansson_rules)
+{
+    CHECK_INT(U8("a"), 1);
+    CHECK_INT(U8("\xc3\xa9"), 2);             /* é */
+    CHECK_INT(U8("\xe2\x82\xac"), 3);         /* € */
+    CHECK_INT(U8("\xf0\x9f\x98\x80"), 4);     /* U+1F600 */
+    CHECK_INT(U8("\xf4\x8f\xbf\xbf"), 4);     /* U+10FFFF, the last */
+    CHECK_INT(U8("\xc0\x80"), 0);             /* overlong NUL */
+    CHECK_INT(U8("\xe0\x80\xaf"), 0);         /* overlong '/' */
+    CHECK_INT(U8("\xed\xa0\x80"), 0);         /* a surrogate */
+    CHECK_INT(U8("\xf4\x90\x80\x80"), 0);     /* past U+10FFFF */
+    CHECK_INT(U8("\xe2\x82"), 0);             /* cut short */
+    CHECK_INT(U8("\xc3\x28"), 0);             /* not a continuation byte */
+    CHECK_INT(U8("\x80"), 0);                 /* a lone continuation byte */
 }
