@@ -465,8 +465,26 @@ static int scan_argv(gld_config *c, int argc, char **argv, bool apply, gl_err *e
     return 0;
 }
 
+/* The endpoint, checked after every setting is in (file, then command line): the parser the
+ * sessions use takes it here, so "wss:///" fails at start, once, not in every session. */
+static int check_endpoint(gld_config *c, gl_err *err)
+{
+    if (strncmp(c->endpoint, "wss://", 6) != 0 && strncmp(c->endpoint, "ws://", 5) != 0)
+        return gl_fail(err, "bad_config", "--endpoint must start with wss:// (or ws:// for tests)");
+    gl_url url;
+    gl_err uerr = {0};
+    if (gl_url_parse(c->endpoint, &url, &uerr) != 0)
+        return gl_fail(err, "bad_config", "--endpoint: %s", uerr.msg);
+    size_t el = strlen(c->endpoint); /* a host is there, so the strip cannot reach it */
+    while (el > 0 && c->endpoint[el - 1] == '/') /* we add the path */
+        c->endpoint[--el] = '\0';
+    return 0;
+}
+
 int gld_config_load(gld_config *c, int argc, char **argv, gl_err *err)
 {
+    c->argc = argc;
+    c->argv = argv;
     int rc = scan_argv(c, argc, argv, false, err);
     if (rc != 0)
         return rc;
@@ -478,16 +496,8 @@ int gld_config_load(gld_config *c, int argc, char **argv, gl_err *err)
         return -1;
     if (!c->socket_path[0] && gl_default_socket_path(c->socket_path, sizeof c->socket_path, err) != 0)
         return -1;
-    if (strncmp(c->endpoint, "wss://", 6) != 0 && strncmp(c->endpoint, "ws://", 5) != 0)
-        return gl_fail(err, "bad_config", "--endpoint must start with wss:// (or ws:// for tests)");
-    /* the parser the sessions use, here so that "wss:///" fails at start, once, not per session */
-    gl_url url;
-    gl_err uerr = {0};
-    if (gl_url_parse(c->endpoint, &url, &uerr) != 0)
-        return gl_fail(err, "bad_config", "--endpoint: %s", uerr.msg);
-    size_t el = strlen(c->endpoint); /* a host is there, so the strip cannot reach it */
-    while (el > 0 && c->endpoint[el - 1] == '/') /* we add the path */
-        c->endpoint[--el] = '\0';
+    if (check_endpoint(c, err) != 0)
+        return -1;
     gl_log_set_level(c->log_level);
     return 0;
 }
@@ -497,7 +507,10 @@ int gld_config_reload(gld_config *c, gl_err *err)
     if (!c->config_file[0])
         return 0;
     gld_config tmp = *c;
-    if (load_file(&tmp, c->config_file, true, err) != 0 || check_all(&tmp, err) != 0)
+    /* the command line won over the file at start: it wins again (fuzz/README.md, finding 4) */
+    if (load_file(&tmp, c->config_file, true, err) != 0 ||
+        scan_argv(&tmp, c->argc, c->argv, true, err) != 0 || check_all(&tmp, err) != 0 ||
+        check_endpoint(&tmp, err) != 0)
         return -1;
     *c = tmp;
     gl_log_set_level(c->log_level);

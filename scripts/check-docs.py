@@ -24,6 +24,7 @@ def c_words(root):
                    d not in ("build", "build-asan", "build-fuzz", "build-fuzz-cov", "node_modules")]
         for f in files:
             if f.endswith((".c", ".h")):
+                words.add(f[:-2])  # a program is named by its file: `fuzz_line`, `test_session`
                 with open(os.path.join(top, f), encoding="utf-8", errors="replace") as fh:
                     words.update(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", fh.read()))
     return words

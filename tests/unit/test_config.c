@@ -51,7 +51,8 @@ static const char *write_conf(const char *text)
 /* gld_config_load on defaults with argv = "gliveD" + the list. */
 static int load_list(gld_config *c, gl_err *e, const char *const *list)
 {
-    char *argv[64] = {"gliveD"};
+    static char *argv[64]; /* static: the config keeps it for reloads, as main's */
+    argv[0] = "gliveD";
     int n = 1;
     while (list[n - 1] && n < 63) {
         argv[n] = (char *)list[n - 1];
@@ -802,4 +803,31 @@ TEST(allow_lists_refuse_unknown_names_and_bad_entries)
     CHECK_CONTAINS(e.msg, "entry 0 must be a name or a number");
     CHECK_INT(LOAD(&c, &e, "--config", write_conf("{\"allow-group\": 5}")), -1);
     CHECK_CONTAINS(e.msg, "must be a string");
+}
+
+/* fuzz/README.md finding 4: a reload used to apply the file over the command line */
+TEST(reload_keeps_the_command_line_over_the_file)
+{
+    gld_config c;
+    gl_err e;
+    rewrite("{\"model\": \"a\", \"max-queue\": 5}");
+    CHECK_INT(LOAD(&c, &e, "--config", reload_path(), "--model", "b", "--backoff-max", "25",
+                   "--backoff-min", "1"), 0);
+    CHECK_STR(c.model, "b");
+    rewrite("{\"model\": \"a\", \"max-queue\": 9, \"backoff-min\": 30}");
+    CHECK_INT(gld_config_reload(&c, &e), 0); /* backoff-min 30 > 25 no more: argv's 1 wins */
+    CHECK_STR(c.model, "b");
+    CHECK_INT(c.max_queue, 9); /* what the command line does not set comes from the file */
+    CHECK_INT(c.backoff_min_ms, 1000);
+    CHECK_INT(c.backoff_max_ms, 25000);
+}
+
+TEST(reload_keeps_the_endpoint_as_the_start_made_it)
+{
+    gld_config c;
+    gl_err e;
+    rewrite("{}");
+    CHECK_INT(LOAD(&c, &e, "--config", reload_path(), "--endpoint", "wss://example.test/"), 0);
+    CHECK_INT(gld_config_reload(&c, &e), 0);
+    CHECK_STR(c.endpoint, "wss://example.test"); /* the command line again, stripped again */
 }
