@@ -483,8 +483,6 @@ static int check_endpoint(gld_config *c, gl_err *err)
 
 int gld_config_load(gld_config *c, int argc, char **argv, gl_err *err)
 {
-    c->argc = argc;
-    c->argv = argv;
     int rc = scan_argv(c, argc, argv, false, err);
     if (rc != 0)
         return rc;
@@ -507,10 +505,7 @@ int gld_config_reload(gld_config *c, gl_err *err)
     if (!c->config_file[0])
         return 0;
     gld_config tmp = *c;
-    /* the command line won over the file at start: it wins again (fuzz/README.md, finding 4) */
-    if (load_file(&tmp, c->config_file, true, err) != 0 ||
-        scan_argv(&tmp, c->argc, c->argv, true, err) != 0 || check_all(&tmp, err) != 0 ||
-        check_endpoint(&tmp, err) != 0)
+    if (load_file(&tmp, c->config_file, true, err) != 0 || check_all(&tmp, err) != 0)
         return -1;
     *c = tmp;
     gl_log_set_level(c->log_level);

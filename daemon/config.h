@@ -60,8 +60,6 @@ typedef struct gld_config {
     /* not settable from files: */
     char api_key[512];         /* never logged, never echoed */
     char api_key_source[PATH_MAX + 32];
-    int argc;                  /* the command line (borrowed: main's, which outlives c), which */
-    char **argv;               /* a reload applies again over the file, as the start did */
 } gld_config;
 
 void gld_config_defaults(gld_config *c);
@@ -69,8 +67,8 @@ void gld_config_defaults(gld_config *c);
  * Returns 0, 1 if --help/--version was handled (exit 0), or -1 with err (exit 2). */
 int gld_config_load(gld_config *c, int argc, char **argv, gl_err *err);
 /* Re-reads the config file for SIGHUP: every setting in it is checked, only those that can
- * change live are applied, and the command line wins over the file again; on error c is
- * unchanged. */
+ * change live are applied (over the command line's too: the file is how a running daemon's
+ * settings change); on error c is unchanged. */
 int gld_config_reload(gld_config *c, gl_err *err);
 /* The --help text: every option with its range and default. */
 void gld_config_usage(FILE *f);
