@@ -59,6 +59,7 @@ static const struct opt OPTS[] = {
     {"max-line", NUM(O_BYTES, max_line, 1 * KIB, 64 * MIB), false, "BYTES  longest request line"},
     {"max-output", NUM(O_BYTES, max_output, 64 * KIB, 1024 * MIB), false, "BYTES  output a client may leave unread before it is dropped"},
     {"max-output-total", NUM(O_BYTES, max_output_total, 1 * MIB, 16384 * MIB), false, "BYTES  unread output of all clients together; past it the slowest reader is cut"},
+    {"sender-timeout", NUM(O_SECONDS, sender_timeout_ms, 1000, 3600000), false, "S  a turn's asker that reads slower than the Live API sends makes its session wait (stops reading the service); one that reads nothing at all for S is disconnected (default 60)"},
     {"max-clients", NUM(O_COUNT, max_clients, 1, 65536), false, "N  local clients connected at once (lowered to fit the open-file limit)"},
     {"max-sessions-per-uid", NUM(O_COUNT, max_sessions_per_uid, 1, 10000), true, "N  sessions one uid may have (each holds a Live API connection)"},
     {"max-message", NUM(O_BYTES, max_message, 4 * KIB, 256 * MIB), false, "BYTES  largest Live API message"},
@@ -91,6 +92,7 @@ void gld_config_defaults(gld_config *c)
     c->max_queue = 64;
     c->max_clients = 1024;
     c->max_output_total = 256u << 20;
+    c->sender_timeout_ms = 60000;
     c->max_sessions_per_uid = 64;
     c->ping_interval_ms = 30000;
     c->pong_timeout_ms = 90000;

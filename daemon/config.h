@@ -44,6 +44,7 @@ typedef struct gld_config {
     size_t max_line;           /* request line bound (bytes) */
     size_t max_output;         /* per-client pending output bound (bytes) */
     size_t max_output_total;   /* all clients' pending output together (bytes) */
+    unsigned sender_timeout_ms; /* a turn's asker its session waits for must read within this */
     unsigned max_sessions_per_uid; /* sessions one uid may have open */
     unsigned max_clients;      /* connected local clients at once */
     size_t max_message;        /* largest Live API message accepted (bytes) */

@@ -456,6 +456,12 @@ bool gld_dispatch_busy(gld_daemon *d, ipc_client *c)
     return false;
 }
 
+void gld_dispatch_drained(gld_daemon *d, ipc_client *c)
+{
+    for (gld_session *s = d->sessions; s; s = gld_session_next(s))
+        gld_session_client_drained(s, c);
+}
+
 void gld_dispatch_disconnect(gld_daemon *d, ipc_client *c)
 {
     gld_tools_client_gone(d, c); /* first: its pending calls then find no handler */

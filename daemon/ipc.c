@@ -53,6 +53,11 @@
 #define IPC_STOP_DRAIN_MS 1000 /* ipc_stop: the same, when the daemon is stopping */
 #define IPC_LINGER_TICK_MS 100
 #define IPC_BATCH_MAX 65536  /* a client's batch is written once this big (one socket buffer) */
+/* Flow control (ipc.h, "Holding"): a held client lags past FLOW_HIGH of unwritten output and has
+ * caught up at FLOW_LOW; both at most a quarter of max_output, so a held client never comes near
+ * the bound that cuts it. 1 MiB: 13 s of 24 kHz audio lines, 16 socket buffers. */
+#define FLOW_HIGH_MAX ((size_t)1 << 20)
+#define IPC_SENDER_TIMEOUT_DEFAULT_MS 60000
 
 enum client_state { C_OPEN, C_DRAINING, C_CLOSING };
 
@@ -76,6 +81,8 @@ struct ipc_client {
     pid_t pid;
     void *data;
     bool eof;           /* shut its write side: no more requests; events still go out */
+    unsigned holds;     /* sessions waiting for this client to catch up (ipc_client_hold) */
+    uint64_t progress_at; /* loop time (ms) it last took output, while held */
     unsigned long long bytes_in, bytes_out, lines_in, lines_out;
 };
 
@@ -96,6 +103,8 @@ struct ipc_server {
     gld_peer_policy own_only;
     bool groups_warned; /* said once that SO_PEERGROUPS is missing */
     size_t max_line, max_output, max_output_total;
+    size_t flow_high, flow_low;  /* ipc_client_lagging / _caught_up */
+    uint64_t sender_timeout_ms;  /* a held client that takes nothing this long is cut */
     unsigned max_clients;
     ipc_client *clients;
     unsigned nclients;  /* linked clients, until their on_disconnect */
@@ -159,6 +168,8 @@ static void on_client_closed(uv_handle_t *h)
                   c->id, (int)c->pid, c->bytes_in, c->lines_in, c->bytes_out, c->lines_out);
         if (s->h.on_disconnect)
             s->h.on_disconnect(c, s->ud);
+        if (c->holds) /* every session releases its hold in on_disconnect */
+            log_error("bug: client %u freed while %u session(s) hold it", c->id, c->holds);
     } else {
         s->nrejected--;
     }
@@ -197,6 +208,19 @@ static void close_now(ipc_client *c)
 
 static void on_write(uv_write_t *req, int status);
 
+/* Output not yet taken by the client's socket: in flight, queued, or this iteration's batch. */
+static size_t unwritten(const ipc_client *c) { return c->inflight + c->outq.len; }
+
+/* A held client that has caught up: the sessions waiting for it are told (on_drain). Called
+ * where output leaves: write completions and the iteration's batch writes, never from inside
+ * ipc_send (its caller is in the middle of delivering). */
+static void maybe_drained(ipc_client *c)
+{
+    ipc_server *s = c->s;
+    if (c->holds && c->state == C_OPEN && unwritten(c) <= s->flow_low && s->h.on_drain)
+        s->h.on_drain(c, s->ud);
+}
+
 /* Submits everything in outq as one write. The buffer itself goes to the request (no copy of
  * what may be megabytes for a slow reader); outq starts afresh. */
 static int submit_queue(ipc_client *c)
@@ -229,6 +253,7 @@ static void on_write(uv_write_t *req, int status)
     if (status == 0) {
         c->bytes_out += w->len;
         c->s->st.bytes_out += w->len;
+        c->progress_at = uv_now(c->s->loop);
     }
     free(w->mem);
     free(w);
@@ -245,8 +270,10 @@ static void on_write(uv_write_t *req, int status)
             log_warn("client %u (pid %d): cannot write: %s; disconnecting", c->id, (int)c->pid,
                      uv_strerror(r));
             close_now(c);
+            return;
         }
     }
+    maybe_drained(c);
 }
 
 /* Output the client holds beyond this iteration: in flight, and queued behind it. */
@@ -326,6 +353,7 @@ static int write_batch(ipc_client *c)
     if (n > 0) {
         c->bytes_out += (size_t)n;
         s->st.bytes_out += (size_t)n;
+        c->progress_at = uv_now(s->loop);
         gl_buf_consume(&c->outq, (size_t)n);
     }
     if (c->outq.len) /* the socket is full: the rest waits for it in a write request */
@@ -338,8 +366,11 @@ static int write_batch(ipc_client *c)
 /* The prepare and check callbacks: every batch of this iteration, written. */
 static void write_batches(ipc_server *s)
 {
-    while (s->dirty)
-        write_batch(s->dirty); /* unlinks it */
+    while (s->dirty) {
+        ipc_client *c = s->dirty;
+        if (write_batch(c) == 0) /* unlinks it */
+            maybe_drained(c);
+    }
     uv_prepare_stop(&s->prep);
     uv_check_stop(&s->check);
 }
@@ -416,6 +447,16 @@ static void on_linger(uv_timer_t *t)
     uint64_t now = uv_now(s->loop);
     bool any = false;
     for (ipc_client *c = s->clients; c; c = c->next) {
+        if (c->state == C_OPEN && c->holds) { /* a session waits for it: it must read */
+            if (now - c->progress_at >= s->sender_timeout_ms) {
+                log_warn("client %u (pid %d) has read nothing for %.3g s while %u session(s) "
+                         "wait for it (--sender-timeout); disconnecting", c->id, (int)c->pid,
+                         (double)(now - c->progress_at) / 1000, c->holds);
+                close_now(c);
+                continue;
+            }
+            any = true;
+        }
         if (c->state == C_OPEN && c->eof) { /* half-closed: close once its turns have ended */
             if (s->h.busy && s->h.busy(c, s->ud))
                 any = true;
@@ -974,6 +1015,9 @@ ipc_server *ipc_start(uv_loop_t *loop, const ipc_opts *o, const ipc_handlers *h,
     s->max_output = o->max_output ? o->max_output : IPC_MAX_OUTPUT_DEFAULT;
     s->max_output_total = o->max_output_total ? o->max_output_total : IPC_MAX_OUTPUT_TOTAL_DEFAULT;
     s->max_clients = o->max_clients ? o->max_clients : IPC_MAX_CLIENTS_DEFAULT;
+    s->flow_high = s->max_output / 4 < FLOW_HIGH_MAX ? s->max_output / 4 : FLOW_HIGH_MAX;
+    s->flow_low = s->flow_high / 4;
+    s->sender_timeout_ms = o->sender_timeout_ms ? o->sender_timeout_ms : IPC_SENDER_TIMEOUT_DEFAULT_MS;
     s->own_only.self = geteuid();
     s->policy = o->policy ? o->policy : &s->own_only;
     s->inherited = o->inherited;
@@ -1054,6 +1098,32 @@ void ipc_stop(ipc_server *s)
 }
 
 /* ---- accessors ----------------------------------------------------------------------------- */
+
+bool ipc_client_lagging(const ipc_client *c)
+{
+    return c->state == C_OPEN && unwritten(c) > c->s->flow_high;
+}
+
+bool ipc_client_caught_up(const ipc_client *c)
+{
+    return c->state != C_OPEN || unwritten(c) <= c->s->flow_low;
+}
+
+void ipc_client_hold(ipc_client *c)
+{
+    if (c->holds++ == 0)
+        c->progress_at = uv_now(c->s->loop);
+    start_linger(c->s);
+}
+
+void ipc_client_release(ipc_client *c)
+{
+    if (c->holds == 0) {
+        log_error("bug: ipc_client_release of client %u, which no session holds", c->id);
+        return;
+    }
+    c->holds--;
+}
 
 void ipc_client_set_data(ipc_client *c, void *data) { c->data = data; }
 void *ipc_client_data(const ipc_client *c) { return c->data; }

@@ -26,7 +26,14 @@
  * against the policy and warned about (SocketMode= defaults to 0666).
  *
  * Slow readers: output beyond max_output bytes pending disconnects that client (logged), so one
- * stuck client never grows the daemon's memory; nothing is silently dropped for a live client. */
+ * stuck client never grows the daemon's memory; nothing is silently dropped for a live client.
+ *
+ * Holding (flow control, for a turn's asker): a session whose asker lags (ipc_client_lagging:
+ * more than a high-water mark of unwritten output, min(1 MiB, max_output / 4)) holds the client
+ * and stops reading its Live API connection; on_drain tells it when the client has caught up
+ * (at most a quarter of that mark unwritten), and it releases the client and reads again. So a
+ * slow asker slows the service down instead of losing its answer. A held client that takes no
+ * output at all for sender_timeout is disconnected (logged), which ends the hold. */
 #ifndef GL_IPC_H
 #define GL_IPC_H
 
@@ -50,6 +57,9 @@ typedef struct ipc_handlers {
      * turns are still to come) it stays open for output, asked again every linger tick; then
      * it is closed after its output is flushed. */
     bool (*busy)(ipc_client *c, void *ud);
+    /* May be NULL. A held client (ipc_client_hold) has caught up; called from the loop, after
+     * output left, until every hold is released. */
+    void (*on_drain)(ipc_client *c, void *ud);
 } ipc_handlers;
 
 typedef struct ipc_opts {
@@ -60,6 +70,7 @@ typedef struct ipc_opts {
                                 it the client with the most pending is cut: many slow readers
                                 together cannot grow memory without bound either */
     unsigned max_clients;   /* 0 = 1024; more are accepted and closed at once (logged) */
+    unsigned sender_timeout_ms; /* a held client that reads nothing this long is cut; 0 = 60 s */
     const gld_peer_policy *policy; /* who may connect (daemon/access.h), BORROWED for the
                                       server's life; NULL: the daemon's own uid and root */
     bool inherited;         /* fd is a listening socket handed over by systemd: path is then
@@ -87,6 +98,14 @@ void ipc_stop(ipc_server *s);
 int ipc_send(ipc_client *c, const char *line, size_t len);
 /* Closes after flushing pending output (flush=true) or at once. on_disconnect follows. */
 void ipc_client_close(ipc_client *c, bool flush);
+
+/* Flow control ("Holding" above). lagging: past the high-water mark (an open client only);
+ * caught_up: at most the low-water mark unwritten, or closing. hold/release count: a client may
+ * be held by several sessions. */
+bool ipc_client_lagging(const ipc_client *c);
+bool ipc_client_caught_up(const ipc_client *c);
+void ipc_client_hold(ipc_client *c);
+void ipc_client_release(ipc_client *c);
 
 void ipc_client_set_data(ipc_client *c, void *data);
 void *ipc_client_data(const ipc_client *c);

@@ -134,6 +134,7 @@ static void on_line(ipc_client *c, const char *line, size_t len, void *ud)
 
 static void on_disconnect(ipc_client *c, void *ud) { gld_dispatch_disconnect(ud, c); }
 static bool on_busy(ipc_client *c, void *ud) { return gld_dispatch_busy(ud, c); }
+static void on_drain(ipc_client *c, void *ud) { gld_dispatch_drained(ud, c); }
 
 static void shutdown_daemon(int signum)
 {
@@ -342,8 +343,9 @@ int main(int argc, char **argv)
     ipc_opts io = {.path = D.cfg.socket_path, .max_line = D.cfg.max_line,
                    .max_output = D.cfg.max_output, .max_output_total = D.cfg.max_output_total,
                    .max_clients = D.cfg.max_clients, .policy = &D.policy,
+                   .sender_timeout_ms = D.cfg.sender_timeout_ms,
                    .inherited = activated == 1, .fd = listen_fd};
-    static const ipc_handlers ih = {on_line, on_disconnect, on_busy};
+    static const ipc_handlers ih = {on_line, on_disconnect, on_busy, on_drain};
     if (!(D.ipc = ipc_start(D.loop, &io, &ih, &D, &err))) {
         fprintf(stderr, "gliveD: %s\n", err.msg);
         SSL_CTX_free(D.tls);

@@ -125,6 +125,9 @@ struct gld_session {
     size_t nwatchers, watchers_cap;
 
     const char *interrupt_why; /* what we know cut the running generation, if it is cut */
+    ipc_client *held;    /* the turn's asker this session waits for, its connection not read
+                            (flow_check), or NULL */
+    unsigned long waits; /* times it waited so */
     int handles_open;    /* the three timers, the calls and code tables: freed when all are closed */
     gld_session *next;
 };
@@ -138,6 +141,43 @@ typedef struct sess_why {
 
 static void fire(gld_session *s, sess_event ev, sess_why why);
 static void session_free(gld_session *s);
+
+/* ---- flow control ---- */
+
+/* A slow asker keeps its own answer (issue 11). The service sends a turn as fast as the socket
+ * takes it; the asker may read slower (a pipe into a slow program, a loaded machine). While the
+ * running turn's asker lags (daemon/ipc.h "Holding": past a high-water mark of unwritten output)
+ * the session stops reading its connection, so TCP backpressure reaches the service and nothing
+ * piles up here; once the asker has caught up (low-water mark, ipc's on_drain) it reads again.
+ * The asker leaving, the turn or the connection ending, or the session closing also end the
+ * wait; an asker that reads nothing at all for --sender-timeout is cut by ipc, which ends it.
+ * Only the asker is waited for: subscribers and handlers that fall behind are cut at
+ * --max-output as before, they cannot slow a turn down for the asker.
+ * Called after every server message and whenever one of those conditions may have changed. */
+static void flow_check(gld_session *s)
+{
+    ipc_client *c = s->turn_running && s->ws && s->state != SS_GONE ? s->cur.sender : NULL;
+    ipc_client *want = c && (s->held == c ? !ipc_client_caught_up(c) : ipc_client_lagging(c)) ? c : NULL;
+    if (want == s->held)
+        return;
+    if (s->held)
+        ipc_client_release(s->held);
+    if (want) {
+        ipc_client_hold(want);
+        s->waits++;
+    }
+    if (s->ws && !want != !s->held)
+        s->d->net->pause(s->ws, want != NULL);
+    log_debug("session %s: %s", s->name, want ? "waiting for its asker to catch up: not reading "
+                                                "the Live API" : "reading the Live API again");
+    s->held = want;
+}
+
+void gld_session_client_drained(gld_session *s, ipc_client *c)
+{
+    if (s->held == c)
+        flow_check(s);
+}
 static bool code_local(const gld_daemon *d, const gld_model_info *mi, const json_t *tools);
 
 /* ---- names and lookups ---- */
@@ -978,6 +1018,7 @@ static void on_ws_message(ws_conn *ws, int opcode, const uint8_t *data, size_t l
         return;
     }
     gld_session_pump(s);
+    flow_check(s);
 }
 
 /* ---- connection ---- */
@@ -1044,6 +1085,7 @@ static void on_ws_close(ws_conn *ws, const ws_close_info *info, void *ud)
     if (ws != s->ws)
         return;
     s->ws = NULL;
+    flow_check(s); /* no connection: nothing to wait with */
     if (s->state == SS_GONE) {
         session_free(s);
         return;
@@ -1672,6 +1714,7 @@ void gld_session_client_gone(gld_session *s, ipc_client *c)
     s->qlen = kept;
     if (s->turn_running && s->cur.sender == c)
         s->cur.sender = NULL;
+    flow_check(s); /* it may have been the asker the session waited for */
     if (s->audio_client == c)
         s->audio_client = NULL;
     for (size_t i = 0; i < s->nfollowups; i++)
@@ -1726,6 +1769,7 @@ void gld_session_close(gld_session *s, const char *reason, bool forget)
     fail_queue(s, GL_E_CLOSED, reason);
     gld_calls_cancel_all(s->calls, reason);
     fire(s, SE_CLOSE, (sess_why){.reason = reason});
+    flow_check(s); /* gone: waits for nobody */
     s->nwatchers = 0; /* told; a closing session speaks to nobody (its clients may go first) */
     for (gld_session **p = &s->d->sessions; *p; p = &(*p)->next)
         if (*p == s) {
@@ -1757,6 +1801,9 @@ json_t *gld_session_info(const gld_session *s)
                           "compression", s->compression);
     if (s->keep_connected)
         json_object_set_new(o, "keep_connected", json_true());
+    if (s->held)
+        json_object_set_new(o, "waiting_for_client", json_integer(ipc_client_id(s->held)));
+    json_object_set_new(o, "flow_waits", json_integer((json_int_t)s->waits));
     json_object_set_new(o, "tokens", json_integer((json_int_t)s->tokens));
     json_object_set_new(o, "last_activity_s",
                         s->last_activity ? json_integer((json_int_t)((now - s->last_activity) / 1000)) : json_null());

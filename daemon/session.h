@@ -102,6 +102,8 @@ void gld_session_unsubscribe(gld_session *s, ipc_client *c);
 bool gld_session_client_busy(const gld_session *s, const ipc_client *c);
 /* The client is gone: forget it everywhere in this session. */
 void gld_session_client_gone(gld_session *s, ipc_client *c);
+/* c, which the session may be waiting for (ipc_client_hold), has caught up. */
+void gld_session_client_drained(gld_session *s, ipc_client *c);
 /* The session is in use (open of a new session): connect if not connected. */
 void gld_session_connect(gld_session *s);
 /* Starts the next queued turn if the session can (call after replying to `send`, so the reply

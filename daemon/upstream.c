@@ -10,4 +10,5 @@ const gld_upstream_ops gld_upstream_ws = {
     .send_text = ws_send_text,
     .close = ws_close,
     .abort = ws_abort,
+    .pause = ws_pause,
 };

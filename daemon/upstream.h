@@ -6,6 +6,7 @@
 #ifndef GLD_UPSTREAM_H
 #define GLD_UPSTREAM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -23,6 +24,8 @@ typedef struct gld_upstream_ops {
     void (*close)(ws_conn *c, int code, const char *reason);
     /* Drops the connection at once (the service broke the protocol); on_close follows. */
     void (*abort)(ws_conn *c, const char *why);
+    /* Stops (true) or resumes (false) reading the connection: ws_pause. */
+    void (*pause)(ws_conn *c, bool pause);
 } gld_upstream_ops;
 
 extern const gld_upstream_ops gld_upstream_ws;

@@ -53,6 +53,7 @@ struct ws_conn {
     bool tcp_inited;
     bool reading;
     bool stalled;
+    bool paused;            /* ws_pause: the consumer wants no messages for now */
     int depth;              /* >0 while inside wslay or a user callback */
 
     gl_tls *tls;
@@ -196,7 +197,7 @@ static ssize_t wsl_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, i
 {
     (void)flags;
     ws_conn *c = user;
-    if (c->in.len == 0) {
+    if (c->in.len == 0 || c->paused) {
         wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
         return -1;
     }
@@ -308,7 +309,16 @@ static void hibernate(ws_conn *c)
     c->ws = NULL;
 }
 
-static void on_idle(uv_timer_t *t) { hibernate(t->data); }
+/* Also the deferred pump of ws_pause(c, false): what was read before the pause, delivered from
+ * the loop, not from inside the caller's frame. */
+static void on_idle(uv_timer_t *t)
+{
+    ws_conn *c = t->data;
+    if (c->in.len && !c->paused)
+        pump(c);
+    else
+        hibernate(c);
+}
 
 /* The context back, if hibernate() released it. -1 if there is none (not open, or it cannot
  * be made: conn_fail'd). */
@@ -479,7 +489,7 @@ static void on_timer(uv_timer_t *t)
         close_handles(c);
         return;
     }
-    if (c->stalled || !c->ping_interval_ms)
+    if (c->stalled || c->paused || !c->ping_interval_ms) /* paused: a pong could not be read */
         return;
     uint64_t now = uv_now(c->loop);
     if (c->ping_sent_at && now - c->ping_sent_at >= c->pong_timeout_ms) {
@@ -877,6 +887,7 @@ void ws_close(ws_conn *c, int code, const char *reason)
     }
     if (awake(c) != 0)
         return;
+    ws_pause(c, false); /* the peer's close frame must be read */
     wslay_event_queue_close(c->ws, (uint16_t)code, (const uint8_t *)reason, rl);
     c->state = ST_CLOSING;
     arm_close_deadline(c);
@@ -914,6 +925,29 @@ void ws_stall(ws_conn *c)
     c->stalled = true;
     uv_timer_stop(&c->timer);
 }
+
+void ws_pause(ws_conn *c, bool pause)
+{
+    if (c->paused == pause)
+        return;
+    c->paused = pause;
+    if (pause) {
+        if (c->reading) {
+            uv_read_stop((uv_stream_t *)&c->tcp);
+            c->reading = false;
+        }
+        c->ping_sent_at = 0; /* a ping in flight: its pong waits in the socket, not late */
+        return;
+    }
+    if (c->state < ST_OPEN || c->state >= ST_DRAINING || c->stalled)
+        return;
+    if (!c->reading && start_reading(c) != 0)
+        return;
+    if (c->in.len) /* read before the pause: delivered from the loop (see on_idle) */
+        uv_timer_start(&c->idle_timer, on_idle, 0, 0);
+}
+
+bool ws_is_paused(const ws_conn *c) { return c->paused; }
 
 size_t ws_queued_bytes(const ws_conn *c)
 {

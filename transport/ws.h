@@ -60,6 +60,13 @@ int ws_send(ws_conn *c, int opcode, const void *data, size_t len, gl_err *err);
 void ws_close(ws_conn *c, int code, const char *reason);
 /* Drops the TCP connection at once, no close frame (also used for fault injection). */
 void ws_abort(ws_conn *c, const char *why);
+/* Flow control by the consumer: while paused, the socket is not read (TCP backpressure reaches
+ * the peer) and no message is delivered (at most those wslay has already buffered, 4 KiB);
+ * keepalive pings are not sent (a pong could not be read). Unpausing reads again and delivers
+ * what was read before, from the loop (never inside the caller's frame). ws_close unpauses: the
+ * peer's close frame must be read. Sending is not affected. */
+void ws_pause(ws_conn *c, bool pause);
+bool ws_is_paused(const ws_conn *c);
 /* Fault injection: stop reading and writing for good (pings go unanswered). */
 void ws_stall(ws_conn *c);
 size_t ws_queued_bytes(const ws_conn *c);

@@ -13,6 +13,8 @@ struct ipc_client {
     unsigned id;
     uid_t uid;
     bool closed, failing;
+    size_t unwritten;
+    unsigned holds;
     void *data;
     gl_buf out;
 };
@@ -64,6 +66,8 @@ const char *fake_ipc_next_line(ipc_client *c)
 bool fake_ipc_closed(const ipc_client *c) { return c->closed; }
 void fake_ipc_set_failing(ipc_client *c, bool failing) { c->failing = failing; }
 void fake_ipc_set_uid(ipc_client *c, uid_t uid) { c->uid = uid; }
+void fake_ipc_set_unwritten(ipc_client *c, size_t n) { c->unwritten = n; }
+unsigned fake_ipc_holds(const ipc_client *c) { return c->holds; }
 
 /* ---- daemon/ipc.h ---------------------------------------------------------------------- */
 
@@ -95,6 +99,19 @@ void ipc_client_close(ipc_client *c, bool flush)
 {
     (void)flush;
     c->closed = true;
+}
+
+bool ipc_client_lagging(const ipc_client *c) { return !c->closed && c->unwritten > FAKE_IPC_FLOW_HIGH; }
+bool ipc_client_caught_up(const ipc_client *c) { return c->closed || c->unwritten <= FAKE_IPC_FLOW_LOW; }
+void ipc_client_hold(ipc_client *c) { c->holds++; }
+
+void ipc_client_release(ipc_client *c)
+{
+    if (c->holds == 0) {
+        fprintf(stderr, "fake_ipc: release of client %u, which nobody holds\n", c->id);
+        abort();
+    }
+    c->holds--;
 }
 
 void ipc_client_set_data(ipc_client *c, void *data) { c->data = data; }

@@ -11,7 +11,9 @@
  *   ipc_client_id/uid/pid, _set_data/_data   the id given, getuid() (or fake_ipc_set_uid's),
  *                      1000 + id, the pointer.
  *   ipc_start          fails ("internal"); ipc_stop does nothing; ipc_get_stats counts the
- *                      fake clients not yet freed, all byte and line counters 0. */
+ *                      fake clients not yet freed, all byte and line counters 0.
+ *   ipc_client_lagging / _caught_up   what fake_ipc_set_unwritten says, against the marks
+ *                      FAKE_IPC_FLOW_HIGH / _LOW; _hold / _release count (fake_ipc_holds). */
 #ifndef GL_FAKE_IPC_H
 #define GL_FAKE_IPC_H
 
@@ -33,5 +35,11 @@ bool fake_ipc_closed(const ipc_client *c);
 void fake_ipc_set_failing(ipc_client *c, bool failing);
 /* c's peer uid from now on (the ownership rules of daemon/access.h). */
 void fake_ipc_set_uid(ipc_client *c, uid_t uid);
+/* Flow control: c's unwritten output from now on (bytes; lines sent do not add to it), and how
+ * many sessions hold c. */
+#define FAKE_IPC_FLOW_HIGH ((size_t)1 << 20)
+#define FAKE_IPC_FLOW_LOW (FAKE_IPC_FLOW_HIGH / 4)
+void fake_ipc_set_unwritten(ipc_client *c, size_t n);
+unsigned fake_ipc_holds(const ipc_client *c);
 
 #endif

@@ -44,7 +44,8 @@ static void fake_close(ws_conn *c, int code, const char *reason)
     fc->h->on_close(c, &info, fc->ud);
 }
 static void fake_abort(ws_conn *c, const char *why) { (void)c, (void)why; }
-static const gld_upstream_ops NET = {fake_connect, fake_send, fake_close, fake_abort};
+static void fake_pause(ws_conn *c, bool pause) { (void)c, (void)pause; }
+static const gld_upstream_ops NET = {fake_connect, fake_send, fake_close, fake_abort, fake_pause};
 
 static gld_daemon D;
 static uv_loop_t LOOP;

@@ -42,6 +42,10 @@ static struct {
     int send_fail;         /* ipc_send that returned -1 */
     int after_close_rc;    /* ipc_send right after ipc_client_close in "quit" */
     unsigned long long queued_bytes; /* bytes handed to ipc_send successfully */
+    ipc_client *held;      /* "flood" held this client (as a session holds a turn's asker) */
+    int drains;            /* on_drain calls */
+    bool lagging_at_hold;  /* ipc_client_lagging said so when "flood" held it */
+    bool caught_up_at_hold;
 } T;
 
 static int send_str(ipc_client *c, const char *s)
@@ -133,6 +137,18 @@ static void t_on_line(ipc_client *c, const char *line, size_t len, void *ud)
             snprintf(b, sizeof b, "line %d\n", k);
             send_str(c, b);
         }
+    } else if (strcmp(cmd, "flood") == 0) {
+        /* 4 KiB lines until the client lags, then hold it, as a session holds its asker */
+        char big[4097];
+        memset(big, 'f', sizeof big);
+        big[4095] = '\n';
+        big[4096] = '\0';
+        for (int k = 0; k < 1000 && !ipc_client_lagging(c); k++)
+            send_str(c, big);
+        T.lagging_at_hold = ipc_client_lagging(c);
+        T.caught_up_at_hold = ipc_client_caught_up(c);
+        ipc_client_hold(c);
+        T.held = c;
     } else if (strcmp(cmd, "nonl") == 0) {
         ipc_send(c, "no newline", 10);
     } else if (strcmp(cmd, "silent") == 0) {
@@ -158,9 +174,23 @@ static void t_on_disconnect(ipc_client *c, void *ud)
     drop_sub(c);
     if (ipc_send(c, "x\n", 2) != -1) /* a disconnected client takes no output */
         T.bad++;
+    if (T.held == c) { /* as a session does when its asker leaves */
+        ipc_client_release(c);
+        T.held = NULL;
+    }
 }
 
-static const ipc_handlers handlers = {t_on_line, t_on_disconnect, NULL};
+static void t_on_drain(ipc_client *c, void *ud)
+{
+    (void)ud;
+    T.drains++;
+    if (T.held != c || !ipc_client_caught_up(c))
+        T.bad++;
+    ipc_client_release(c);
+    T.held = NULL;
+}
+
+static const ipc_handlers handlers = {t_on_line, t_on_disconnect, NULL, t_on_drain};
 
 static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *f)
 {
@@ -700,6 +730,76 @@ TEST(slow_reader_disconnected_others_keep_working)
     CHECK_INT(T.bad, 0);
 }
 
+/* Flow control (ipc.h "Holding"): with max_output 256 KiB the marks are 64 KiB and 16 KiB. */
+TEST(a_held_client_that_reads_catches_up_and_its_holder_is_told_once)
+{
+    env_init();
+    gl_err err;
+    CHECK(start(0, 256 * 1024, 0, &err));
+    tcli a;
+    CHECK_INT(cli_open(&a, T.path), 0);
+    CHECK_INT(cli_sends(&a, "flood\n"), 0);
+    PUMP_UNTIL(T.held, 2000);
+    CHECK(T.held != NULL);
+    CHECK(T.lagging_at_hold);
+    CHECK(!T.caught_up_at_hold);
+    CHECK_INT(T.send_fail, 0); /* lagging comes long before the cut */
+    CHECK_INT(T.drains, 0);
+    /* it reads: every byte arrives, and once it has caught up its holder hears of it */
+    size_t want = (size_t)T.queued_bytes;
+    double end = now_ms() + 5000;
+    while (a.len < want && now_ms() < end) {
+        pump();
+        if (!cli_fill(&a))
+            nap();
+    }
+    CHECK_INT(a.len, want);
+    PUMP_UNTIL(T.drains, 2000);
+    CHECK_INT(T.drains, 1);
+    CHECK(T.held == NULL);
+    pump_for(50);
+    CHECK_INT(T.drains, 1); /* released: not told again */
+    cli_close(&a);
+    CHECK_INT(env_finish(), 0);
+    CHECK_INT(T.bad, 0);
+}
+
+TEST(a_held_client_that_reads_nothing_is_cut_after_the_sender_timeout)
+{
+    env_init();
+    gl_err err;
+    ipc_opts o = {.path = T.path, .max_output = 256 * 1024, .sender_timeout_ms = 300};
+    CHECK((T.s = ipc_start(&T.loop, &o, &handlers, NULL, &err)) != NULL);
+    tcli a, b;
+    CHECK_INT(cli_open(&a, T.path), 0);
+    CHECK_INT(cli_open(&b, T.path), 0);
+    char line[512];
+    CHECK_INT(cli_sends(&b, "hi\n"), 0); /* b is not held: it may stay quiet for ever */
+    CHECK(cli_line(&b, line, sizeof line, 2000) > 0);
+    cap_begin();
+    CHECK_INT(cli_sends(&a, "flood\n"), 0);
+    PUMP_UNTIL(T.held, 2000);
+    CHECK(T.held != NULL);
+    double t0 = now_ms();
+    PUMP_UNTIL(T.ndisc, 5000);
+    double took = now_ms() - t0;
+    char log[8192];
+    cap_end(log, sizeof log);
+    CHECK_INT(T.ndisc, 1);
+    CHECK(took >= 250); /* not before its time (the timer ticks every 100 ms) */
+    CHECK_CONTAINS(log, "has read nothing for");
+    CHECK_CONTAINS(log, "--sender-timeout");
+    CHECK(T.held == NULL); /* released in on_disconnect */
+    CHECK_INT(T.drains, 0);
+    CHECK_INT(cli_sends(&b, "still\n"), 0);
+    CHECK(cli_line(&b, line, sizeof line, 2000) > 0);
+    CHECK_STR(line, "echo:still");
+    cli_close(&a);
+    cli_close(&b);
+    CHECK_INT(env_finish(), 0);
+    CHECK_INT(T.bad, 0);
+}
+
 TEST(big_reply_is_delivered_whole)
 {
     env_init();
@@ -778,7 +878,7 @@ static void rec_disc(ipc_client *c, void *ud)
 TEST(peer_credentials)
 {
     env_init();
-    ipc_handlers h = {rec_line, rec_disc, NULL};
+    ipc_handlers h = {rec_line, rec_disc, NULL, NULL};
     ipc_opts o = {.path = T.path};
     gl_err err;
     T.s = ipc_start(&T.loop, &o, &h, NULL, &err);
@@ -1286,7 +1386,7 @@ TEST(lines_of_one_iteration_are_one_write)
 {
     env_init();
     gl_err err;
-    static const ipc_handlers h = {t_on_line_keep, t_on_disconnect, NULL};
+    static const ipc_handlers h = {t_on_line_keep, t_on_disconnect, NULL, NULL};
     ipc_opts o = {.path = T.path};
     T.s = ipc_start(&T.loop, &o, &h, NULL, &err);
     CHECK(T.s != NULL);

@@ -31,6 +31,8 @@ typedef struct fake_conn {
     size_t nsent, next;   /* messages the session sent; next: the first the test has not read */
     int close_code;       /* the session asked to close with this code (0: not asked) */
     bool aborted, ended;  /* ended: on_close delivered */
+    bool paused;          /* the session stopped reading it (flow control) */
+    unsigned pauses;      /* times it was paused */
 } fake_conn;
 
 static fake_conn CONNS[16];
@@ -76,7 +78,18 @@ static void fake_abort(ws_conn *w, const char *why)
     ((fake_conn *)w)->aborted = true;
 }
 
-static const gld_upstream_ops FAKE_NET = {fake_connect, fake_send, fake_close, fake_abort};
+static void fake_pause(ws_conn *w, bool pause)
+{
+    fake_conn *c = (fake_conn *)w;
+    if (pause == c->paused) { /* the session changes it only when it changes */
+        fprintf(stderr, "fake: pause(%d) twice\n", pause);
+        abort();
+    }
+    c->paused = pause;
+    c->pauses += pause;
+}
+
+static const gld_upstream_ops FAKE_NET = {fake_connect, fake_send, fake_close, fake_abort, fake_pause};
 
 /* The server's side of the play. */
 static void srv_open(fake_conn *c) { c->h->on_open((ws_conn *)c, c->ud); }
@@ -1039,6 +1052,124 @@ TEST(a_failed_connection_says_when_it_retries)
     CHECK_CONTAINS(st, "\"retry_in_ms\":");
     CHECK_INT(daemon_down(), 0);
     fake_ipc_client_free(w);
+}
+
+/* ---- flow control: a slow asker keeps its own answer ---- */
+
+#define PART(t) "{\"serverContent\":{\"modelTurn\":{\"parts\":[{\"text\":\"" t "\"}]}}}"
+
+TEST(a_lagging_asker_makes_the_session_stop_reading_until_it_catches_up)
+{
+    daemon_up();
+    ipc_client *w = fake_ipc_client_new(1), *asker = fake_ipc_client_new(2);
+    gld_session *s = ready_session(w);
+    send_prompt(s, asker, "long", false);
+    srv_says(&CONNS[0], PART("a"));
+    CHECK(!CONNS[0].paused); /* keeping up: nothing to wait for */
+    fake_ipc_set_unwritten(asker, FAKE_IPC_FLOW_HIGH + 1);
+    srv_says(&CONNS[0], PART("b"));
+    CHECK(CONNS[0].paused);
+    CHECK_INT(fake_ipc_holds(asker), 1);
+    json_t *info = gld_session_info(s);
+    CHECK_INT(json_integer_value(json_object_get(info, "waiting_for_client")), 2);
+    CHECK_INT(json_integer_value(json_object_get(info, "flow_waits")), 1);
+    json_decref(info);
+    /* what was already read still goes out, to everyone */
+    srv_says(&CONNS[0], PART("c"));
+    CHECK_INT(CONNS[0].pauses, 1);
+    /* between the marks: still waiting (hysteresis) */
+    fake_ipc_set_unwritten(asker, FAKE_IPC_FLOW_LOW + 1);
+    gld_session_client_drained(s, asker);
+    CHECK(CONNS[0].paused);
+    fake_ipc_set_unwritten(asker, FAKE_IPC_FLOW_LOW);
+    gld_session_client_drained(s, w); /* another client: not the one it waits for */
+    CHECK(CONNS[0].paused);
+    gld_session_client_drained(s, asker);
+    CHECK(!CONNS[0].paused);
+    CHECK_INT(fake_ipc_holds(asker), 0);
+    info = gld_session_info(s);
+    CHECK(json_object_get(info, "waiting_for_client") == NULL);
+    json_decref(info);
+    srv_says(&CONNS[0], "{\"serverContent\":{\"turnComplete\":true}}");
+    for (const char *t = "abc"; *t; t++) {
+        char want[128];
+        snprintf(want, sizeof want, EV("text", ",\"text\":\"%c\",\"turn\":1"), *t);
+        CHECK_STR(fake_ipc_next_line(asker), want);
+    }
+    CHECK_STR(fake_ipc_next_line(asker), EV("turn_complete", ",\"turn\":1"));
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(w);
+    fake_ipc_client_free(asker);
+}
+
+TEST(only_the_asker_is_waited_for_not_a_lagging_subscriber)
+{
+    daemon_up();
+    ipc_client *w = fake_ipc_client_new(1), *asker = fake_ipc_client_new(2);
+    gld_session *s = ready_session(w);
+    send_prompt(s, asker, "long", false);
+    fake_ipc_set_unwritten(w, FAKE_IPC_FLOW_HIGH * 8); /* w lags far behind: ipc cuts it, not us */
+    srv_says(&CONNS[0], PART("a"));
+    CHECK(!CONNS[0].paused);
+    CHECK_INT(fake_ipc_holds(w), 0);
+    /* no turn running: nobody's answer to keep */
+    srv_says(&CONNS[0], "{\"serverContent\":{\"turnComplete\":true}}");
+    fake_ipc_set_unwritten(asker, FAKE_IPC_FLOW_HIGH * 8);
+    srv_says(&CONNS[0], "{\"sessionResumptionUpdate\":{\"newHandle\":\"h1\",\"resumable\":true}}");
+    CHECK(!CONNS[0].paused);
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(w);
+    fake_ipc_client_free(asker);
+}
+
+TEST(the_wait_ends_when_the_asker_leaves_the_connection_drops_or_the_session_closes)
+{
+    /* the asker leaves (ipc cut it for reading nothing, or it hung up) */
+    daemon_up();
+    ipc_client *w = fake_ipc_client_new(1), *asker = fake_ipc_client_new(2);
+    gld_session *s = ready_session(w);
+    send_prompt(s, asker, "long", false);
+    fake_ipc_set_unwritten(asker, FAKE_IPC_FLOW_HIGH + 1);
+    srv_says(&CONNS[0], PART("a"));
+    CHECK(CONNS[0].paused);
+    gld_session_client_gone(s, asker);
+    CHECK(!CONNS[0].paused);
+    CHECK_INT(fake_ipc_holds(asker), 0);
+    fake_ipc_clear(w);
+    srv_says(&CONNS[0], PART("b")); /* the rest of the turn goes to the subscribers */
+    CHECK_STR(fake_ipc_next_line(w), EV("text", ",\"text\":\"b\",\"turn\":1"));
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(asker);
+
+    /* the connection drops: the next one is read from the start */
+    daemon_up();
+    asker = fake_ipc_client_new(2);
+    s = ready_session(w);
+    send_prompt(s, asker, "long", false);
+    fake_ipc_set_unwritten(asker, FAKE_IPC_FLOW_HIGH + 1);
+    srv_says(&CONNS[0], PART("a"));
+    CHECK(CONNS[0].paused);
+    srv_closes(&CONNS[0], 1006, "", "connection reset");
+    CHECK_INT(fake_ipc_holds(asker), 0);
+    run_until_connects(2);
+    CHECK(!CONNS[1].paused);
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(asker);
+
+    /* the session closes while it waits */
+    daemon_up();
+    asker = fake_ipc_client_new(2);
+    s = ready_session(w);
+    send_prompt(s, asker, "long", false);
+    fake_ipc_set_unwritten(asker, FAKE_IPC_FLOW_HIGH + 1);
+    srv_says(&CONNS[0], PART("a"));
+    CHECK(CONNS[0].paused);
+    gld_session_close(s, "closed by client 1", true);
+    CHECK_INT(fake_ipc_holds(asker), 0);
+    CHECK(!CONNS[0].paused);
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(w);
+    fake_ipc_client_free(asker);
 }
 
 /* ---- voice and vision in ---- */

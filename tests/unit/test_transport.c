@@ -43,6 +43,18 @@ static void srv_msg(ws_conn *c, int op, const uint8_t *msg, size_t n, void *ud)
         free(b);
         return;
     }
+    if (n > 5 && memcmp(d, "many:", 5) == 0) { /* many:N:SIZE: N messages of SIZE bytes */
+        int count = atoi(d + 5);
+        size_t sz = (size_t)atol(strchr(d + 5, ':') + 1);
+        char *b = malloc(sz);
+        for (int k = 0; k < count; k++) {
+            memset(b, 'a' + k % 26, sz);
+            snprintf(b, sz, "%04d", k);
+            ws_send(c, WS_BINARY, b, sz, NULL);
+        }
+        free(b);
+        return;
+    }
     if (n == 4 && memcmp(d, "drop", 4) == 0) {
         ws_abort(c, "test drop");
         return;
@@ -264,6 +276,82 @@ static void echo_roundtrip(int tls)
 
 TEST(plain_echo_and_clean_close) { echo_roundtrip(0); }
 TEST(tls_echo_and_clean_close) { echo_roundtrip(1); }
+
+/* ws_pause: a client that pauses after the first message gets no more (at most the one wslay
+ * had buffered) until it resumes, then all of them in order; a close while paused completes. */
+static struct {
+    int received, paused_at, order_bad, closed, close_code;
+    bool pause_on_first;
+} pz;
+
+static void pz_open(ws_conn *c, void *ud)
+{
+    (void)ud;
+    ws_send(c, WS_TEXT, "many:200:3000", 13, NULL);
+}
+
+static void pz_msg(ws_conn *c, int op, const uint8_t *d, size_t n, void *ud)
+{
+    (void)op, (void)ud;
+    char num[5] = {0};
+    memcpy(num, d, n < 4 ? n : 4);
+    pz.order_bad += atoi(num) != pz.received || n != 3000;
+    pz.received++;
+    if (pz.pause_on_first && pz.received == 1) {
+        ws_pause(c, true);
+        pz.paused_at = pz.received;
+    }
+}
+
+static void pz_close(ws_conn *c, const ws_close_info *i, void *ud)
+{
+    (void)c, (void)ud;
+    pz.closed = 1;
+    pz.close_code = i->code;
+}
+
+static const ws_handlers pause_handlers = {pz_open, pz_msg, pz_close};
+
+static void pause_then_resume(int tls)
+{
+    if (start_server(tls, 0) != 0)
+        GL_FAILF("server start");
+    memset(&pz, 0, sizeof pz);
+    pz.pause_on_first = true;
+    char url[256];
+    snprintf(url, sizeof url, "%s://127.0.0.1:%d/ws", tls ? "wss" : "ws", ws_server_port(server));
+    ws_client_opts o = {.url = url, .tls = client_ctx, .ping_interval_ms = 20, .pong_timeout_ms = 40};
+    gl_err err;
+    ws_conn *c = ws_connect(&loop, &o, &pause_handlers, NULL, &err);
+    CHECK(c != NULL);
+    run_until(&pz.paused_at);
+    CHECK_INT(pz.paused_at, 1);
+    CHECK(ws_is_paused(c));
+    /* 200 ms paused, with keepalive every 20 ms and 40 ms to answer: no message, no pong timeout */
+    uv_timer_t t;
+    uv_timer_init(&loop, &t);
+    uv_timer_start(&t, on_deadline, 200, 0); /* uv_stop */
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_close((uv_handle_t *)&t, NULL);
+    CHECK(pz.received <= 2); /* the one wslay had already read, at most */
+    CHECK_INT(pz.closed, 0);
+    ws_pause(c, false);
+    CHECK(!ws_is_paused(c));
+    for (int i = 0; i < 500 && pz.received < 200; i++)
+        uv_run(&loop, UV_RUN_ONCE);
+    CHECK_INT(pz.received, 200);
+    CHECK_INT(pz.order_bad, 0);
+    /* paused again, then closed: the close handshake still completes (the peer's frame is read) */
+    ws_pause(c, true);
+    ws_close(c, 1000, "bye");
+    run_until(&pz.closed);
+    CHECK_INT(pz.closed, 1);
+    CHECK_INT(pz.close_code, 1000);
+    stop_server();
+}
+
+TEST(pause_stops_delivery_until_resumed_plain) { pause_then_resume(0); }
+TEST(pause_stops_delivery_until_resumed_tls) { pause_then_resume(1); }
 
 TEST(server_close_code_and_reason_reach_client)
 {
