@@ -100,6 +100,7 @@ static int op_open(op_ctx *x, gl_err *err)
         cfg.vad = NULL;
     cfg.compression_set = json_is_boolean(json_object_get(x->req->root, "compression"));
     cfg.shared_set = json_is_boolean(json_object_get(x->req->root, "shared"));
+    cfg.keep_connected_set = json_is_boolean(json_object_get(x->req->root, "keep_connected"));
     if (modality) {
         if (live_modality_parse(modality, &cfg.modality, "modality", err) != 0)
             return -1;
@@ -122,6 +123,8 @@ static int op_open(op_ctx *x, gl_err *err)
             return gl_fail(err, GL_E_CONFLICT, "session \"%s\" exists with another configuration "
                            "(model %s, %s); close it first or use another name", name,
                            gld_session_model(s), live_modality_name(gld_session_modality(s)));
+        if (cfg.keep_connected_set) /* how the daemon treats it, not what it is: no conflict */
+            gld_session_set_keep_connected(s, cfg.keep_connected);
     } else {
         uid_t uid = ipc_client_uid(x->c);
         unsigned have = gld_sessions_of_uid(x->d, uid);

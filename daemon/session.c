@@ -1589,6 +1589,20 @@ gld_session *gld_session_restore(gld_daemon *d, const json_t *rec, gl_err *err)
     return s;
 }
 
+void gld_session_set_keep_connected(gld_session *s, bool keep)
+{
+    if (s->keep_connected == keep)
+        return;
+    s->keep_connected = keep;
+    log_info("session %s: %s", s->name, keep ? "kept connected from now on (keep_connected)"
+                                             : "closes its connection when unused again (keep_connected off)");
+    persist_soon(s);
+    if (keep)
+        gld_session_connect(s); /* an idle or parked session connects now */
+    else if (s->state == SS_READY)
+        arm_idle(s, s->d->cfg.idle_timeout_ms);
+}
+
 static bool asks_code_execution(const json_t *tools)
 {
     size_t i;

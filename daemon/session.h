@@ -102,6 +102,9 @@ void gld_session_unsubscribe(gld_session *s, ipc_client *c);
 bool gld_session_client_busy(const gld_session *s, const ipc_client *c);
 /* The client is gone: forget it everywhere in this session. */
 void gld_session_client_gone(gld_session *s, ipc_client *c);
+/* keep_connected given at an attaching open: true connects an idle session now and exempts it
+ * from --idle-timeout; false lets it close when unused. Kept in the state dir. */
+void gld_session_set_keep_connected(gld_session *s, bool keep);
 /* c, which the session may be waiting for (ipc_client_hold), has caught up. */
 void gld_session_client_drained(gld_session *s, ipc_client *c);
 /* The session is in use (open of a new session): connect if not connected. */

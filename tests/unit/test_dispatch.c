@@ -131,6 +131,16 @@ TEST(open_validates_fields_then_config_then_conflicts)
     CHECK_STR(req("{\"id\":8,\"op\":\"open\",\"session\":\"s\"}"),
               "{\"id\":8,\"ok\":true,\"session\":\"s\",\"created\":false,\"state\":\"connecting\","
               "\"model\":\"m1\",\"modality\":\"TEXT\"}");
+    /* keep_connected is how the daemon treats the session, not what it is: an attach changes it */
+    CHECK_CONTAINS(req("{\"id\":9,\"op\":\"open\",\"session\":\"s\",\"keep_connected\":true}"),
+                   "\"ok\":true,\"session\":\"s\",\"created\":false");
+    CHECK_CONTAINS(req("{\"id\":10,\"op\":\"list\"}"), "\"keep_connected\":true");
+    CHECK_STR(req("{\"id\":11,\"op\":\"open\",\"session\":\"s\",\"keep_connected\":1}"),
+              ERR("11", "bad_request", "field \\\"keep_connected\\\" must be a boolean"));
+    CHECK_CONTAINS(req("{\"id\":12,\"op\":\"open\",\"session\":\"s\",\"keep_connected\":false}"),
+                   "\"ok\":true");
+    const char *l = req("{\"id\":13,\"op\":\"list\"}");
+    CHECK(l && !strstr(l, "keep_connected"));
     CHECK_INT(down(), 0);
 }
 

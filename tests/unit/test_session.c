@@ -1019,6 +1019,33 @@ TEST(subscribers_turns_and_keep_connected_keep_a_session_connected)
     fake_ipc_client_free(w);
 }
 
+TEST(keep_connected_set_on_attach_connects_now_and_unset_lets_it_park)
+{
+    daemon_up();
+    D.cfg.idle_timeout_ms = 50;
+    ipc_client *w = fake_ipc_client_new(1);
+    gld_session *s = ready_session(w);
+    gld_session_unsubscribe(s, w);
+    run_for(150);
+    CHECK_INT(CONNS[0].close_code, 1000); /* unused: parked */
+    srv_closes(&CONNS[0], 1000, "", NULL);
+    CHECK_STR(gld_session_state_name(s), "idle");
+    gld_session_set_keep_connected(s, true); /* an attaching open with keep_connected: true */
+    CHECK_INT(NCONNS, 2);                     /* connects at once */
+    srv_open(&CONNS[1]);
+    srv_says(&CONNS[1], "{\"setupComplete\":{}}");
+    run_for(150);
+    CHECK_INT(CONNS[1].close_code, 0); /* and stays */
+    json_t *info = gld_session_info(s);
+    CHECK(json_is_true(json_object_get(info, "keep_connected")));
+    json_decref(info);
+    gld_session_set_keep_connected(s, false);
+    run_for(150);
+    CHECK_INT(CONNS[1].close_code, 1000); /* unused again: parks */
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(w);
+}
+
 TEST(a_prompt_whose_client_left_before_it_was_sent_is_dropped)
 {
     daemon_up();
