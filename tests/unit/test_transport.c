@@ -593,6 +593,68 @@ TEST(fragments_and_ping_from_raw_bytes)
     CHECK_INT(srv_seen.last_close_code, 1006); /* we hung up without a close frame */
 }
 
+/* The upgrade request a byte per millisecond: each byte is its own read on the server, so the
+ * head's end is found across reads (each read scans only what it added), and the frame after it
+ * is not lost. */
+static size_t trickle_pos;
+static uv_timer_t trickle_timer;
+static void trickle_next(uv_timer_t *t)
+{
+    raw_client *rc = t->data;
+    if (trickle_pos >= rc->outlen) {
+        uv_timer_stop(t);
+        return;
+    }
+    uv_buf_t b = uv_buf_init(rc->out + trickle_pos++, 1);
+    uv_try_write((uv_stream_t *)&rc->tcp, &b, 1);
+}
+
+static void trickle_connected(uv_connect_t *req, int st)
+{
+    raw_client *rc = req->data;
+    if (st < 0) {
+        uv_close((uv_handle_t *)&rc->tcp, raw_closed);
+        return;
+    }
+    uv_tcp_nodelay(&rc->tcp, 1);
+    uv_read_start((uv_stream_t *)&rc->tcp, raw_alloc, raw_read);
+    trickle_pos = 0;
+    uv_timer_init(&loop, &trickle_timer);
+    trickle_timer.data = rc;
+    uv_timer_start(&trickle_timer, trickle_next, 1, 1);
+}
+
+TEST(upgrade_request_a_byte_at_a_time)
+{
+    CHECK_INT(start_server(0, 0), 0);
+    static char req[1024];
+    size_t n = strlen(UPGRADE);
+    memcpy(req, UPGRADE, n);
+    n += frame(req + n, 1, 1, "Hi", 2);
+    static raw_client rc;
+    memset(&rc, 0, sizeof rc);
+    rc.until = "Hi";
+    rc.out = req;
+    rc.outlen = n;
+    uv_tcp_init(&loop, &rc.tcp);
+    rc.tcp.data = rc.creq.data = &rc;
+    struct sockaddr_in a;
+    uv_ip4_addr("127.0.0.1", ws_server_port(server), &a);
+    uv_tcp_connect(&rc.creq, &rc.tcp, (struct sockaddr *)&a, trickle_connected);
+    run_until(&rc.done);
+    uv_close((uv_handle_t *)&trickle_timer, NULL);
+    CHECK(rc.done);
+    CHECK_INT(trickle_pos, n);
+    CHECK_CONTAINS(rc.in, "HTTP/1.1 101");
+    char *body = strstr(rc.in, "\r\n\r\n");
+    CHECK(body != NULL);
+    const unsigned char *f = (unsigned char *)body + 4;
+    CHECK_INT(f[0], 0x81);
+    CHECK_INT(f[1], 2);
+    CHECK(memcmp(f + 2, "Hi", 2) == 0);
+    stop_server();
+}
+
 TEST(close_handshake_from_raw_bytes)
 {
     CHECK_INT(start_server(0, 0), 0);
