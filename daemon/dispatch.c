@@ -390,6 +390,13 @@ static int op_status(op_ctx *x, gl_err *err)
                        "connects", (json_int_t)d->upstream.connects,
                        "version", GL_VERSION, "endpoint", d->cfg.endpoint, "session_list", sessions);
     json_object_set_new(x->out, "tools", gld_tools_info(d, ipc_client_uid(x->c)));
+    /* gliveD's own added latency: an upstream read -> the write of its event lines (ipc.h) */
+    const gl_hist *h = ipc_latency(d->ipc);
+    json_object_set_new(x->out, "latency_us",
+                        json_pack("{s:I, s:f, s:f, s:f, s:f, s:f}", "writes", (json_int_t)h->count,
+                                  "p50", gl_hist_quantile(h, 0.5) / 1000.0, "p90", gl_hist_quantile(h, 0.9) / 1000.0,
+                                  "p99", gl_hist_quantile(h, 0.99) / 1000.0,
+                                  "p999", gl_hist_quantile(h, 0.999) / 1000.0, "max", h->max / 1000.0));
     return 0;
 }
 

@@ -73,6 +73,7 @@ struct ipc_client {
                            behind it; else this iteration's batch */
     ipc_client *dprev, *dnext; /* in s->dirty while `dirty`: a batch to write */
     bool dirty;
+    uint64_t batch_origin; /* ipc_set_origin's time of the first measured line in outq, or 0 */
     size_t inflight;    /* bytes in submitted uv_write requests */
     unsigned nwrites;   /* submitted uv_write requests */
     uint64_t deadline;  /* DRAINING: loop time (ms) after which we close anyway */
@@ -113,6 +114,8 @@ struct ipc_server {
     int nhandles;       /* listener, timer, prepare and check not yet closed */
     bool stopping, timer_closing;
     ipc_stats st;
+    uint64_t origin_ns;  /* ipc_set_origin */
+    gl_hist latency;     /* origin -> batch written, ns */
     char rbuf[IPC_READ_BUF]; /* shared read buffer: a read callback consumes it before returning */
 };
 
@@ -239,6 +242,7 @@ static int submit_queue(ipc_client *c)
         return r;
     }
     gl_buf_init(&c->outq, 0); /* its memory is the request's now */
+    c->batch_origin = 0;      /* waited for the client: not measured */
     c->inflight += w->len;
     c->nwrites++;
     return 0;
@@ -356,8 +360,14 @@ static int write_batch(ipc_client *c)
         c->progress_at = uv_now(s->loop);
         gl_buf_consume(&c->outq, (size_t)n);
     }
-    if (c->outq.len) /* the socket is full: the rest waits for it in a write request */
+    if (c->outq.len) { /* the socket is full: the rest waits for it in a write request */
+        c->batch_origin = 0;
         return make_pending(c, c->outq.len);
+    }
+    if (c->batch_origin) {
+        gl_hist_add(&s->latency, uv_hrtime() - c->batch_origin);
+        c->batch_origin = 0;
+    }
     if (c->outq.cap > IPC_BATCH_MAX) /* grown by a big line: not kept for the next batch */
         gl_buf_free(&c->outq);
     return 0;
@@ -407,6 +417,8 @@ int ipc_send(ipc_client *c, const char *line, size_t len)
     if (c->nwrites == 0 && c->outq.len && c->outq.len + len > cap && write_batch(c) < 0)
         return -1;
     if (c->nwrites == 0) {
+        if (s->origin_ns && !c->batch_origin)
+            c->batch_origin = s->origin_ns;
         gl_buf_append(&c->outq, line, len); /* outq has no limit: cannot fail */
         if (!c->dirty) {
             c->dirty = true;
@@ -1132,6 +1144,8 @@ uid_t ipc_client_uid(const ipc_client *c) { return c->uid; }
 pid_t ipc_client_pid(const ipc_client *c) { return c->pid; }
 
 const char *ipc_path(const ipc_server *s) { return s->path; }
+void ipc_set_origin(ipc_server *s, uint64_t ns) { s->origin_ns = ns; }
+const gl_hist *ipc_latency(const ipc_server *s) { return &s->latency; }
 
 void ipc_get_stats(const ipc_server *s, ipc_stats *out)
 {

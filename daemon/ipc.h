@@ -43,6 +43,7 @@
 #include <uv.h>
 
 #include "common/err.h"
+#include "common/hist.h"
 #include "daemon/access.h"
 
 typedef struct ipc_server ipc_server;
@@ -113,6 +114,12 @@ unsigned ipc_client_id(const ipc_client *c); /* small unique number, for logs */
 uid_t ipc_client_uid(const ipc_client *c);
 pid_t ipc_client_pid(const ipc_client *c);
 void ipc_get_stats(const ipc_server *s, ipc_stats *out);
+/* Latency (issue 11): while an origin is set (uv_hrtime() ns of the upstream read that produced
+ * the lines being sent; 0: none), a line that starts a client's batch stamps it, and the write
+ * that hands the whole batch to the client's socket records now - origin. A batch the socket does
+ * not take at once (a slow client) is not measured: that wait is the client's, not gliveD's. */
+void ipc_set_origin(ipc_server *s, uint64_t ns);
+const gl_hist *ipc_latency(const ipc_server *s);
 /* The socket's path (the inherited socket's own name when adopted). */
 const char *ipc_path(const ipc_server *s);
 

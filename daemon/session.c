@@ -1011,8 +1011,11 @@ static void on_ws_message(ws_conn *ws, int opcode, const uint8_t *data, size_t l
     s->last_activity = uv_now(s->d->loop);
     log_debug("session %s: < %.*s", s->name, (int)(len < 300 ? len : 300), (const char *)data);
     gl_err err;
-    if (!fast_message(s, (const char *)data, len) &&
-        live_parse_server((const char *)data, len, on_live_event, s, &err) != 0) {
+    ipc_set_origin(s->d->ipc, s->d->net->read_time(ws)); /* the event lines' latency starts there */
+    bool ok = fast_message(s, (const char *)data, len) ||
+              live_parse_server((const char *)data, len, on_live_event, s, &err) == 0;
+    ipc_set_origin(s->d->ipc, 0);
+    if (!ok) {
         log_warn("session %s: %s; dropping the connection", s->name, err.msg);
         s->d->net->abort(s->ws, "the Live API sent a message that is not JSON");
         return;

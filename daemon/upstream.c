@@ -11,4 +11,5 @@ const gld_upstream_ops gld_upstream_ws = {
     .close = ws_close,
     .abort = ws_abort,
     .pause = ws_pause,
+    .read_time = ws_read_time,
 };

@@ -26,6 +26,8 @@ typedef struct gld_upstream_ops {
     void (*abort)(ws_conn *c, const char *why);
     /* Stops (true) or resumes (false) reading the connection: ws_pause. */
     void (*pause)(ws_conn *c, bool pause);
+    /* ws_read_time: when the message being delivered was read (ns; 0: unknown). */
+    uint64_t (*read_time)(const ws_conn *c);
 } gld_upstream_ops;
 
 extern const gld_upstream_ops gld_upstream_ws;

@@ -67,6 +67,7 @@ struct ws_conn {
     uint64_t ws_fed, ws_done, frame_bytes;
     bool in_frame, in_message;
     size_t head_scanned;    /* ST_HTTP: bytes of c->in known to hold no end of the head */
+    uint64_t read_ns;       /* uv_hrtime() when the last read from the socket came */
 
     ws_handlers h;
     void *ud;
@@ -680,6 +681,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     ws_conn *c = s->data;
     if (nread == 0 || c->state >= ST_DRAINING)
         return;
+    c->read_ns = uv_hrtime();
     if (nread < 0) {
         if (nread == UV_EOF) {
             if (c->state < ST_OPEN && !c->error[0])
@@ -957,6 +959,7 @@ void ws_pause(ws_conn *c, bool pause)
 }
 
 bool ws_is_paused(const ws_conn *c) { return c->paused; }
+uint64_t ws_read_time(const ws_conn *c) { return c->read_ns; }
 
 size_t ws_queued_bytes(const ws_conn *c)
 {

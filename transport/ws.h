@@ -67,6 +67,9 @@ void ws_abort(ws_conn *c, const char *why);
  * peer's close frame must be read. Sending is not affected. */
 void ws_pause(ws_conn *c, bool pause);
 bool ws_is_paused(const ws_conn *c);
+/* uv_hrtime() of the socket read that brought the bytes being delivered now (0 before any):
+ * where a message's time in this process starts, for latency measurements. */
+uint64_t ws_read_time(const ws_conn *c);
 /* Fault injection: stop reading and writing for good (pings go unanswered). */
 void ws_stall(ws_conn *c);
 size_t ws_queued_bytes(const ws_conn *c);

@@ -38,6 +38,21 @@ def test_hello_open_send_streams_chunks(ctx):
     assert emu.stats()["setups"] == 1
 
 
+def test_status_reports_the_added_latency_of_event_lines(ctx):
+    """latency_us: gliveD's own time from reading a Live API message to writing its event lines
+    (measured per write; the values are whatever this machine gives: only their shape is checked)."""
+    d = ctx.daemon(ctx.emulator())
+    c = d.client()
+    before = c.ok("status")["latency_us"]
+    assert before["writes"] == 0 and before["p99"] == 0, before
+    c.ok("open", session="l")
+    for _ in range(3):
+        c.turn_events(c.ok("send", session="l", text="Hello?")["turn"])
+    lat = c.ok("status")["latency_us"]
+    assert lat["writes"] >= 3, lat  # a turn's lines read together are written together
+    assert 0 < lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["p999"] <= lat["max"], lat
+
+
 def test_reply_precedes_turn_events_and_turns_are_serialized(ctx):
     emu = ctx.emulator()
     d = ctx.daemon(emu)

@@ -1,5 +1,6 @@
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/hist.h"
 #include "common/log.h"
 #include "common/utf8.h"
 #include <unistd.h>
@@ -85,4 +86,36 @@ TEST(utf8_len_follows_jansson_rules)
     CHECK_INT(U8("\xe2\x82"), 0);             /* cut short */
     CHECK_INT(U8("\xc3\x28"), 0);             /* not a continuation byte */
     CHECK_INT(U8("\x80"), 0);                 /* a lone continuation byte */
+}
+
+TEST(hist_quantiles_are_within_a_bucket_of_the_truth)
+{
+    static gl_hist h;
+    memset(&h, 0, sizeof h);
+    CHECK_INT(gl_hist_quantile(&h, 0.99), 0);
+    for (uint64_t v = 1; v <= 100000; v++) /* 1..100000: the q-quantile is q * 100000 */
+        gl_hist_add(&h, v);
+    CHECK_INT(h.count, 100000);
+    CHECK_INT(h.max, 100000);
+    const double qs[] = {0.5, 0.9, 0.99, 0.999};
+    for (size_t i = 0; i < 4; i++) {
+        uint64_t want = (uint64_t)(qs[i] * 100000), got = gl_hist_quantile(&h, qs[i]);
+        CHECK(got >= want && got <= want + want / 32);
+    }
+    CHECK_INT(gl_hist_quantile(&h, 1.0), 100000);
+    CHECK_INT(gl_hist_quantile(&h, 0), 1);
+    /* small values are exact; huge ones land in the last bucket, max still exact */
+    memset(&h, 0, sizeof h);
+    gl_hist_add(&h, 7);
+    CHECK_INT(gl_hist_quantile(&h, 0.5), 7);
+    gl_hist_add(&h, (uint64_t)1 << 50);
+    CHECK_INT(gl_hist_quantile(&h, 1.0), (uint64_t)1 << 50);
+    /* every bucket's bounds: a value and its bucket's top are in the same bucket */
+    for (uint64_t v = 1; v < ((uint64_t)1 << 36); v = v * 3 / 2 + 1) {
+        memset(&h, 0, sizeof h);
+        gl_hist_add(&h, v);
+        h.max = UINT64_MAX; /* see the bucket's own top */
+        uint64_t top = gl_hist_quantile(&h, 1.0);
+        CHECK(top >= v && top - v <= v / 32);
+    }
 }

@@ -45,7 +45,9 @@ static void fake_close(ws_conn *c, int code, const char *reason)
 }
 static void fake_abort(ws_conn *c, const char *why) { (void)c, (void)why; }
 static void fake_pause(ws_conn *c, bool pause) { (void)c, (void)pause; }
-static const gld_upstream_ops NET = {fake_connect, fake_send, fake_close, fake_abort, fake_pause};
+static uint64_t fake_read_time(const ws_conn *c) { return (void)c, 0; }
+static const gld_upstream_ops NET = {fake_connect, fake_send, fake_close, fake_abort, fake_pause,
+                                     fake_read_time};
 
 static gld_daemon D;
 static uv_loop_t LOOP;

@@ -89,7 +89,10 @@ static void fake_pause(ws_conn *w, bool pause)
     c->pauses += pause;
 }
 
-static const gld_upstream_ops FAKE_NET = {fake_connect, fake_send, fake_close, fake_abort, fake_pause};
+static uint64_t fake_read_time(const ws_conn *w) { return (void)w, 0; }
+
+static const gld_upstream_ops FAKE_NET = {fake_connect, fake_send, fake_close, fake_abort, fake_pause,
+                                          fake_read_time};
 
 /* The server's side of the play. */
 static void srv_open(fake_conn *c) { c->h->on_open((ws_conn *)c, c->ud); }
