@@ -38,6 +38,9 @@
 /* Microphone audio that waits while the session is not connected: 10 s at 16 kHz. A live
  * stream must not pile up without bound; past it the client is told (busy). */
 #define AUDIO_BACKLOG_MAX (10 * GLD_AUDIO_RATE * 2)
+/* Audio a connection took since its newest handle, sent again on the next one: the most recent
+ * 10 s of it (see audio_replay_next). */
+#define AUDIO_REPLAY_MAX (10 * GLD_AUDIO_RATE * 2)
 
 typedef struct turn {
     long no;
@@ -79,7 +82,11 @@ struct gld_session {
     gld_resampler *rs;   /* the microphone's rate to 16 kHz (owned), when not 16 kHz */
     ipc_client *audio_client;  /* the client streaming audio: spoken turns are its */
     bool audio_since_turn;     /* audio went out since the last turn began */
-    gl_buf audio_backlog;      /* 16 kHz PCM waiting for a connection (AUDIO_BACKLOG_MAX) */
+    gl_buf audio_backlog;      /* 16 kHz PCM waiting for a connection: AUDIO_BACKLOG_MAX of new
+                                  audio after audio_replayed bytes of replay */
+    size_t audio_replayed;
+    gl_buf audio_sent;         /* what this connection took since its newest handle or the start
+                                  of a spoken turn (AUDIO_REPLAY_MAX, oldest dropped) */
     bool compression;
     const gld_model_info *mi;
 
@@ -497,7 +504,7 @@ static int audio_out(gld_session *s, const char *pcm, size_t n, gl_err *err)
     if (!n)
         return 0;
     if (s->state != SS_READY) {
-        if (s->audio_backlog.len + n > AUDIO_BACKLOG_MAX)
+        if (s->audio_backlog.len - s->audio_replayed + n > AUDIO_BACKLOG_MAX)
             return gl_fail(err, GL_E_BUSY, "session %s is not connected and 10 s of audio wait already",
                            s->name);
         gl_buf_append(&s->audio_backlog, pcm, n);
@@ -511,12 +518,37 @@ static int audio_out(gld_session *s, const char *pcm, size_t n, gl_err *err)
     gl_buf_free(&b64);
     if (rc != 0)
         return gl_fail(err, GL_E_UPSTREAM, "the audio could not be sent to the Live API");
+    gl_buf_append(&s->audio_sent, pcm, n);
+    if (s->audio_sent.len > AUDIO_REPLAY_MAX) /* the oldest goes; keep whole samples */
+        gl_buf_consume(&s->audio_sent, (s->audio_sent.len - AUDIO_REPLAY_MAX + 1) & ~(size_t)1);
     s->audio_since_turn = true;
     s->last_activity = uv_now(s->d->loop);
     return 0;
 }
 
 /* Entering ready: the audio that waited goes first, in order. */
+/* The service keeps a conversation up to the newest handle it gave; audio a connection took
+ * after that (the beginning of an utterance the goAway or a drop cut in two) is lost with the
+ * connection. So when one ends and the next resumes, that audio goes first on the next one, then
+ * what waited meanwhile: the utterance arrives whole, once. Audio of a spoken turn the service
+ * has begun to answer is not sent again (the turn was heard; like a prompt, it is not re-asked),
+ * nor audio of a session parked for being unused. */
+static void audio_replay_next(gld_session *s)
+{
+    if (!s->audio_sent.len)
+        return;
+    log_info("session %s: the lost connection took %zu ms of audio after its newest handle: sent "
+             "again first on the next one", s->name, s->audio_sent.len / 2 * 1000 / GLD_AUDIO_RATE);
+    gl_buf_append(&s->audio_sent, gl_buf_head(&s->audio_backlog), s->audio_backlog.len);
+    gl_buf t = s->audio_backlog;
+    s->audio_replayed = s->audio_sent.len - s->audio_backlog.len;
+    s->audio_backlog = s->audio_sent;
+    s->audio_sent = t;
+    gl_buf_reset(&s->audio_sent);
+    s->audio_backlog.limit = AUDIO_BACKLOG_MAX + AUDIO_REPLAY_MAX; /* the buffers' roles, swapped */
+    s->audio_sent.limit = 0;
+}
+
 static void audio_backlog_flush(gld_session *s)
 {
     if (!s->audio_backlog.len)
@@ -526,6 +558,7 @@ static void audio_backlog_flush(gld_session *s)
     char *pcm = gl_xmalloc(n);
     memcpy(pcm, gl_buf_head(&s->audio_backlog), n);
     gl_buf_reset(&s->audio_backlog);
+    s->audio_replayed = 0;
     if (audio_out(s, pcm, n, &err) != 0)
         log_warn("session %s: %s", s->name, err.msg);
     free(pcm);
@@ -729,6 +762,7 @@ static void begin_model_turn(gld_session *s)
     turn t = {.no = ++s->next_turn, .cause = "model"};
     if (s->audio_since_turn) { /* the server heard the user: a spoken turn, for who spoke */
         s->audio_since_turn = false;
+        gl_buf_reset(&s->audio_sent); /* heard: never asked again (audio_replay_next) */
         t.cause = "audio";
         t.sender = s->audio_client;
     } else if (s->nfollowups) {
@@ -882,6 +916,7 @@ static int on_live_event(const live_event *ev, void *ud)
     case LIVE_EV_RESUMPTION_UPDATE:
         /* read at all times, not only during a turn; empty handles come with resumable:false */
         if (ev->resumable && ev->new_handle && *ev->new_handle) {
+            gl_buf_reset(&s->audio_sent); /* the service keeps what came before */
             free(s->handle);
             s->handle = gl_xstrdup(ev->new_handle);
             s->handle_time = time(NULL);
@@ -1093,6 +1128,10 @@ static void on_ws_close(ws_conn *ws, const ws_close_info *info, void *ud)
         session_free(s);
         return;
     }
+    if (s->state == SS_PARKING) /* unused for --idle-timeout: nothing of it is still being said */
+        gl_buf_reset(&s->audio_sent);
+    else
+        audio_replay_next(s);
     bool setup_done = s->state == SS_READY || s->state == SS_DRAINING || s->state == SS_HANGING_UP ||
                       s->state == SS_PARKING;
     char why[sizeof s->last_close];
@@ -1493,7 +1532,8 @@ gld_session *gld_session_new(gld_daemon *d, const char *name, const gld_session_
     s->input_tx = cfg->input_transcription;
     s->output_tx = cfg->output_transcription;
     s->vad_off = json_is_false(cfg->vad) || json_is_true(json_object_get(cfg->vad, "disabled"));
-    gl_buf_init(&s->audio_backlog, AUDIO_BACKLOG_MAX);
+    gl_buf_init(&s->audio_backlog, AUDIO_BACKLOG_MAX + AUDIO_REPLAY_MAX);
+    gl_buf_init(&s->audio_sent, 0); /* bounded by audio_out */
     json_t *gen = merged_generation_config(cfg);
     int rc = check_vad(cfg->vad, &s->vad, err);
     if (rc == 0 && gen)
@@ -1763,6 +1803,7 @@ static void session_free(gld_session *s)
     free(s->handle);
     gld_resampler_free(s->rs);
     gl_buf_free(&s->audio_backlog);
+    gl_buf_free(&s->audio_sent);
     gld_calls_free(s->calls, on_handle_closed, s);
     gld_coderun_free(s->code, on_handle_closed, s); /* after its programs have ended */
     uv_close((uv_handle_t *)&s->retry_timer, on_timer_closed);

@@ -1167,6 +1167,24 @@ static int on_http(const ws_request *req, char **body, const char **ctype, void 
         unsigned long oldest = s->log_seq > s->log_cap ? s->log_seq - s->log_cap : 0;
         for (unsigned long seq = from > oldest ? from : oldest; seq < s->log_seq; seq++)
             json_array_append(out, s->log[seq % s->log_cap]);
+    } else if (strcmp(req->path, "/emulator/goaway") == 0) {
+        /* fault injection at a moment the test chooses: goAway now on every active connection,
+         * then the cut after ms (default 1000), as at the end of a lifetime */
+        char ms[32] = "1000";
+        query_param(req->query, "ms", ms, sizeof ms);
+        unsigned long left = strtoul(ms, NULL, 10);
+        if (left > 3600000)
+            left = 3600000;
+        unsigned n = 0;
+        for (emu_conn *c = s->conns; c; c = c->next) {
+            if (c->phase != PH_ACTIVE)
+                continue;
+            send_goaway(c, (unsigned)left);
+            uv_timer_stop(&c->life_timer);
+            uv_timer_start(&c->life_timer, on_life_timer, left, 0);
+            n++;
+        }
+        out = json_pack("{s:i}", "goaways", (int)n);
     } else {
         *body = gl_xstrdup("{\"error\":\"not found\"}\n");
         *ctype = "application/json";

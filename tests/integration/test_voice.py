@@ -162,9 +162,8 @@ def test_audio_and_image_ops_refuse_what_would_break_the_session(ctx):
 
 def test_audio_after_a_goaway_reaches_the_new_connection_once(ctx):
     """goAway mid-conversation: the audio streamed while gliveD drains, reconnects and resumes
-    waits (bounded) and reaches the new connection, every byte once. (Audio that straddles the cut
-    itself is a next step: the emulator logs audio per turn, and a turn cut by the close is not
-    logged.)"""
+    waits (bounded) and reaches the new connection, every byte once. (An utterance the cut itself
+    splits: the next test.)"""
     emu = ctx.emulator(script={"rules": [{"match": "go away", "steps": [{"goaway_ms": 100}, {"say": "bye"}]}],
                                "default": [{"echo": True}]})
     d = ctx.daemon(emu)
@@ -181,6 +180,34 @@ def test_audio_after_a_goaway_reaches_the_new_connection_once(ctx):
     assert turn["bytes"] == len(pcm), (turn["bytes"], len(pcm))  # every byte once
     assert turn["transcript"] == "Hello?"
     assert emu.stats()["connections_total"] == 2 and turn["conn"] == 2, (emu.stats(), turn)
+
+
+def test_an_utterance_a_goaway_cuts_in_two_reaches_the_next_connection_whole_once(ctx):
+    """The goAway comes while the user is speaking: the service forgets what the old connection
+    took after its newest handle, so gliveD sends that part again first on the resumed
+    connection; the emulator hears the whole question there, every byte once."""
+    emu = ctx.emulator()
+    d = ctx.daemon(emu)
+    c = d.client()
+    c.ok("open", session="g")
+    wait_for(lambda: c.ok("list")["sessions"][0]["state"] == "ready", 10, "ready")
+    rate, _, pcm = read_pcm(voice("hello"))
+    chunks = [pcm[i:i + 640] for i in range(0, len(pcm), 640)]
+    half = len(chunks) // 2
+    for ch in chunks[:half]:
+        c.ok("audio", session="g", data=base64.b64encode(ch).decode(), rate=rate)
+    wait_for(lambda: emu.stats()["messages"]["realtimeInput"] >= half, 10, "the first half on conn 1")
+    assert emu.get("/emulator/goaway?ms=2000")["goaways"] == 1
+    wait_for(lambda: emu.stats()["setups"] == 2 and c.ok("list")["sessions"][0]["state"] == "ready",
+             10, "resumed on a new connection")
+    for ch in chunks[half:]:
+        c.ok("audio", session="g", data=base64.b64encode(ch).decode(), rate=rate)
+    c.ok("audio.end", session="g")
+    turn = wait_for(lambda: emu.log(kind="audio_turn"), 15, "the spoken turn")
+    assert len(turn) == 1, turn
+    assert turn[0]["conn"] == 2 and turn[0]["bytes"] == len(pcm), (turn, len(pcm))  # whole, once
+    assert turn[0]["transcript"] == "Hello?", turn
+    assert "sent again first on the next one" in d.proc.stderr()
 
 
 def test_watch_shows_both_transcripts_of_a_spoken_turn(ctx):

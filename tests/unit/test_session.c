@@ -1266,6 +1266,65 @@ TEST(audio_waits_for_the_connection_and_the_spoken_turn_is_the_speakers)
     fake_ipc_client_free(mic);
 }
 
+#define AUDIO16(b64) "{\"realtimeInput\":{\"audio\":{\"data\":\"" b64 "\",\"mimeType\":\"audio/pcm;rate=16000\"}}}"
+
+/* A goAway cuts an utterance in two: what the old connection took after its newest handle goes
+ * first on the next one, then what waited; audio before a handle, of a turn the service began to
+ * answer, or of a parked session, is not sent again. */
+TEST(audio_a_cut_connection_took_after_its_newest_handle_goes_first_on_the_next)
+{
+    daemon_up();
+    ipc_client *w = fake_ipc_client_new(1);
+    gld_session *s = ready_session(w);
+    gl_err err;
+    static const int16_t a[2] = {1, 2}, b[2] = {3, 4}, c[2] = {5, 6};
+    CHECK_INT(gld_session_audio(s, w, a, sizeof a, 16000, &err), 0); /* before the handle: kept */
+    srv_says(&CONNS[0], "{\"sessionResumptionUpdate\":{\"newHandle\":\"h1\",\"resumable\":true}}");
+    CHECK_INT(gld_session_audio(s, w, b, sizeof b, 16000, &err), 0); /* after it: lost with the cut */
+    CHECK_STR(sent(&CONNS[0]), AUDIO16("AQACAA=="));
+    CHECK_STR(sent(&CONNS[0]), AUDIO16("AwAEAA=="));
+    srv_says(&CONNS[0], "{\"goAway\":{\"timeLeft\":\"5s\"}}"); /* no turn running: hangs up */
+    CHECK_INT(CONNS[0].close_code, 1000);
+    CHECK_INT(gld_session_audio(s, w, c, sizeof c, 16000, &err), 0); /* waits for the next one */
+    srv_closes(&CONNS[0], 1000, "", NULL);
+    CHECK_INT(NCONNS, 2);
+    srv_open(&CONNS[1]);
+    CHECK_STR(sent(&CONNS[1]), SETUP_RESUME("h1"));
+    srv_says(&CONNS[1], "{\"setupComplete\":{}}");
+    CHECK_STR(sent(&CONNS[1]), AUDIO16("AwAEAAUABgA=")); /* b then c, once; not a */
+    CHECK_STR(sent(&CONNS[1]), "");
+    /* the service answers the utterance: heard, so never sent again */
+    srv_says(&CONNS[1], "{\"serverContent\":{\"modelTurn\":{\"parts\":[{\"text\":\"Hi\"}]}}}");
+    srv_says(&CONNS[1], "{\"goAway\":{\"timeLeft\":\"5s\"}}");
+    srv_says(&CONNS[1], "{\"serverContent\":{\"turnComplete\":true}}");
+    srv_closes(&CONNS[1], 1000, "", NULL);
+    CHECK_INT(NCONNS, 3);
+    srv_open(&CONNS[2]);
+    (void)sent(&CONNS[2]);
+    srv_says(&CONNS[2], "{\"setupComplete\":{}}");
+    CHECK_STR(sent(&CONNS[2]), "");
+    CHECK_INT(daemon_down(), 0);
+
+    /* parked for being unused: its audio is old, not sent on the next use */
+    daemon_up();
+    D.cfg.idle_timeout_ms = 50;
+    s = ready_session(w);
+    gld_session_unsubscribe(s, w);
+    CHECK_INT(gld_session_audio(s, w, a, sizeof a, 16000, &err), 0);
+    (void)sent(&CONNS[0]);
+    run_for(150);
+    CHECK_INT(CONNS[0].close_code, 1000);
+    srv_closes(&CONNS[0], 1000, "", NULL);
+    send_prompt(s, w, "again", false);
+    srv_open(&CONNS[1]);
+    (void)sent(&CONNS[1]);
+    srv_says(&CONNS[1], "{\"setupComplete\":{}}");
+    CHECK_STR(sent(&CONNS[1]), PROMPT("again"));
+    CHECK_STR(sent(&CONNS[1]), "");
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(w);
+}
+
 TEST(activity_marks_need_vad_off_and_images_go_as_video)
 {
     daemon_up();
