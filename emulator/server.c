@@ -1021,6 +1021,11 @@ static void on_close(ws_conn *ws, const ws_close_info *info, void *ud)
                         info->error));
     log_debug("conn %u closed: %d %s%s%s", c->id, info->code, info->reason,
               info->error ? " / " : "", info->error ? info->error : "");
+    emu_heard h; /* an utterance the close cut: never answered, but the log says what was lost */
+    if (c->hear && emu_hear_in_turn(c->hear) && emu_hear_stream_end(c->hear, &h))
+        log_event(s, c, "audio_cut", json_pack("{s:I, s:i, s:i}", "bytes", (json_int_t)h.bytes,
+                                               "duration_ms", (int)h.duration_ms, "speech_ms",
+                                               (int)h.speech_ms));
     if (c->prev)
         c->prev->next = c->next;
     else

@@ -207,6 +207,8 @@ def test_an_utterance_a_goaway_cuts_in_two_reaches_the_next_connection_whole_onc
     assert len(turn) == 1, turn
     assert turn[0]["conn"] == 2 and turn[0]["bytes"] == len(pcm), (turn, len(pcm))  # whole, once
     assert turn[0]["transcript"] == "Hello?", turn
+    cut = emu.log(kind="audio_cut")  # the premise: connection 1 lost the utterance's beginning
+    assert len(cut) == 1 and cut[0]["conn"] == 1 and 0 < cut[0]["bytes"] < len(pcm), cut
     assert "sent again first on the next one" in d.proc.stderr()
 
 
