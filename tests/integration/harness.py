@@ -37,6 +37,15 @@ def wait_for(cond, timeout=10.0, what="condition", interval=0.02):
         time.sleep(interval)
 
 
+def rss_kib(pid):
+    """A process's resident memory (VmRSS), KiB; 0 if it has none (gone)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
 def accepting(path):
     """True once a Unix socket takes connections (its file exists from bind(), before listen())."""
     import socket as _s

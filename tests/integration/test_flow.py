@@ -9,7 +9,7 @@ import socket
 import time
 
 import harness
-from harness import wait_for
+from harness import rss_kib, wait_for
 
 CHUNKS = 8000  # 160 s of 24 kHz audio in 20 ms chunks: about 11 MB of event lines
 MAX_OUTPUT = 4 << 20  # the daemon's --max-output here: the flow marks are 1 MiB and 256 KiB
@@ -23,46 +23,18 @@ def stream_pcm(chunks):
     return bytes(out)
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-class RawAsker:
+class RawAsker(harness.LineClient):
     """Opens an AUDIO session, asks for the stream, then reads at a chosen pace (bytes/s; None:
-    as fast as it can), keeping every line. `on_tick` runs between reads."""
+    as fast as it can), keeping every line of the turn. `on_tick` runs between reads."""
 
     def __init__(self, path, session):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(path)
+        super().__init__(path)
         self.session = session
-        self.buf = b""
         self.lines = []
 
-    def line(self, timeout=10):
-        self.sock.settimeout(timeout)
-        while b"\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise EOFError("gliveD closed the connection")
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        return json.loads(line)
-
-    def request(self, op, **fields):
-        self.sock.sendall((json.dumps(dict(fields, op=op, id=op)) + "\n").encode())
-        while True:
-            m = self.line()
-            if m.get("id") == op:
-                assert m["ok"], m
-                return m
-
     def ask_stream(self, chunks):
-        self.request("open", session=self.session, modality="AUDIO")
-        return self.request("send", session=self.session, text=f"emu:stream audio_ms={chunks * 20}")["turn"]
+        self.ok("open", session=self.session, modality="AUDIO")
+        return self.ok("send", session=self.session, text=f"emu:stream audio_ms={chunks * 20}")["turn"]
 
     def read_turn(self, turn, pace=None, on_tick=None, timeout=120):
         """Reads until the turn's turn_complete; returns (event lines of the turn, bytes, seconds)."""

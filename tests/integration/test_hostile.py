@@ -7,15 +7,7 @@ import socket
 import time
 
 import harness
-from harness import wait_for
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+from harness import rss_kib, wait_for
 
 
 def raw(path):

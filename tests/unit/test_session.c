@@ -1152,15 +1152,22 @@ TEST(only_the_asker_is_waited_for_not_a_lagging_subscriber)
     fake_ipc_client_free(asker);
 }
 
+/* A session on CONNS[0] whose running turn's asker lags: it stopped reading for it. */
+static gld_session *waiting_for(ipc_client *w, ipc_client *asker)
+{
+    gld_session *s = ready_session(w);
+    send_prompt(s, asker, "long", false);
+    fake_ipc_set_unwritten(asker, FAKE_IPC_FLOW_HIGH + 1);
+    srv_says(&CONNS[0], PART("a"));
+    return s;
+}
+
 TEST(the_wait_ends_when_the_asker_leaves_the_connection_drops_or_the_session_closes)
 {
     /* the asker leaves (ipc cut it for reading nothing, or it hung up) */
     daemon_up();
     ipc_client *w = fake_ipc_client_new(1), *asker = fake_ipc_client_new(2);
-    gld_session *s = ready_session(w);
-    send_prompt(s, asker, "long", false);
-    fake_ipc_set_unwritten(asker, FAKE_IPC_FLOW_HIGH + 1);
-    srv_says(&CONNS[0], PART("a"));
+    gld_session *s = waiting_for(w, asker);
     CHECK(CONNS[0].paused);
     gld_session_client_gone(s, asker);
     CHECK(!CONNS[0].paused);
@@ -1174,10 +1181,7 @@ TEST(the_wait_ends_when_the_asker_leaves_the_connection_drops_or_the_session_clo
     /* the connection drops: the next one is read from the start */
     daemon_up();
     asker = fake_ipc_client_new(2);
-    s = ready_session(w);
-    send_prompt(s, asker, "long", false);
-    fake_ipc_set_unwritten(asker, FAKE_IPC_FLOW_HIGH + 1);
-    srv_says(&CONNS[0], PART("a"));
+    s = waiting_for(w, asker);
     CHECK(CONNS[0].paused);
     srv_closes(&CONNS[0], 1006, "", "connection reset");
     CHECK_INT(fake_ipc_holds(asker), 0);
@@ -1189,10 +1193,7 @@ TEST(the_wait_ends_when_the_asker_leaves_the_connection_drops_or_the_session_clo
     /* the session closes while it waits */
     daemon_up();
     asker = fake_ipc_client_new(2);
-    s = ready_session(w);
-    send_prompt(s, asker, "long", false);
-    fake_ipc_set_unwritten(asker, FAKE_IPC_FLOW_HIGH + 1);
-    srv_says(&CONNS[0], PART("a"));
+    s = waiting_for(w, asker);
     CHECK(CONNS[0].paused);
     gld_session_close(s, "closed by client 1", true);
     CHECK_INT(fake_ipc_holds(asker), 0);
