@@ -17,6 +17,9 @@ WSLAY_LIBS := $(shell pkg-config --libs wslay 2>/dev/null || echo -lwslay)
 # libedit (libedit-dev): line editing and history for `glivectl chat`, linked into glivectl
 # only (the daemon, the library and the tests have no terminal to edit on).
 EDIT_LIBS  := $(shell pkg-config --libs libedit 2>/dev/null || echo -ledit)
+# ALSA (libasound2-dev): the microphone and speaker of `glivectl talk --mic --play`, `ask --play`,
+# `chat --play`; linked into glivectl only, like libedit.
+ALSA_LIBS  := $(shell pkg-config --libs alsa 2>/dev/null || echo -lasound)
 
 OPT     ?= -O2 -g
 SAN     ?=
@@ -121,7 +124,7 @@ $(BUILD)/glive-emulator: $(call obj,emulator/main.c) $(foreach l,emulator $(USES
 $(BUILD)/gliveD: $(call obj,daemon/main.c) $(foreach l,daemon $(USES_daemon),$(call lib,$(l)))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/glivectl: $(call obj,client/glivectl/main.c) $(foreach l,client/glivectl $(USES_client/glivectl),$(call lib,$(l)))
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(EDIT_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(EDIT_LIBS) $(ALSA_LIBS)
 
 # Test doubles (tests/unit/fake_*.c) are linked before the libraries, so they replace the real
 # implementation of an interface (fake_ipc.c stands for daemon/ipc.c). TEST_EXTRA_test_x lists them.
