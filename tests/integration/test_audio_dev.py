@@ -1,14 +1,17 @@
 """Live audio devices for glivectl (issues 9 and 12): `talk --mic --play`, `ask --play`,
-`chat --play` through ALSA, without a sound card. ALSA's `file` plugin stands in for the devices:
-over the `null` PCM, playback writes what glivectl played to a file, and capture reads a file
-(its `infile`) as the microphone. ALSA_CONFIG_PATH loads the system's alsa.conf and then the
-test's own PCMs, for glivectl only.
+`chat --play` through ALSA, without a sound card. Two kinds of test PCM stand in for the devices,
+defined in an asoundrc that ALSA_CONFIG_PATH loads after the system's alsa.conf, for glivectl
+only:
 
-What the file plugin does (alsa-lib 1.2.8, checked by hand and in pcm_file.c / pcm_null.c): the
-null PCM has no clock, so capture gives frames as fast as they are read, and past the end of the
-infile it counts frames without filling them (glivectl reads them as silence); playback takes
-every frame at once, so nothing is ever waiting in the device and the file holds exactly what
-glivectl wrote."""
+- ALSA's `file` plugin over `null` (glivetest, glivetest_play, glivetest_mic): playback writes
+  what glivectl wrote to a file, capture reads a file (its `infile`) as the microphone. The null
+  PCM has no clock (alsa-lib 1.2.8, checked by hand and in pcm_file.c / pcm_null.c): capture
+  gives frames as fast as they are read, and past the end of the infile it counts frames without
+  filling them (glivectl reads them as silence); playback takes every frame at once, so nothing
+  ever waits in the device and the file holds exactly what glivectl wrote.
+- tests/alsa/pcm_glivetest_clock.c (glivetest_paced), a plugin built with the tests that plays
+  and records at the real rate, by the clock, as a sound card does: the file holds what was
+  played, so what a barge-in dropped in the device is missing from it."""
 import os
 import signal
 import time
@@ -19,6 +22,10 @@ from harness import wait_for
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "data")
 ALSA_CONF = "/usr/share/alsa/alsa.conf"
+
+
+def CLOCK_PLUGIN():
+    return os.path.join(harness.BUILD, "tests", "alsa", "libasound_module_pcm_glivetest_clock.so")
 
 
 def voice(name):
@@ -34,7 +41,7 @@ class Devices:
     """The test's PCMs: `glivetest_play` (playback into played.raw), `glivetest_mic` (capture from
     a raw s16le file) and `glivetest`, both in one as the `default` of a desktop is."""
 
-    def __init__(self, ctx, mic_wav=None, tag="a"):
+    def __init__(self, ctx, mic_wav=None, tag="a", mic_pcm=None):
         self.dir = os.path.join(ctx.tmp, f"alsa-{tag}")
         os.makedirs(self.dir)
         self.played = os.path.join(self.dir, "played.raw")
@@ -45,13 +52,17 @@ class Devices:
             with open(self.question, "wb") as f:
                 f.write(pcm)
         else:
-            open(self.question, "wb").close()
+            with open(self.question, "wb") as f:
+                f.write(mic_pcm or b"")
         conf = os.path.join(self.dir, "asoundrc")
         with open(conf, "w") as f:
             f.write(f'pcm.glivetest_play {{ type file; slave.pcm "null"; file "{self.played}"; format "raw" }}\n'
                     f'pcm.glivetest_mic {{ type file; slave.pcm "null"; file "/dev/null"; '
                     f'infile "{self.question}"; format "raw" }}\n'
-                    'pcm.glivetest { type asym; playback.pcm "glivetest_play"; capture.pcm "glivetest_mic" }\n')
+                    'pcm.glivetest { type asym; playback.pcm "glivetest_play"; capture.pcm "glivetest_mic" }\n'
+                    f'pcm_type.glivetest_clock {{ lib "{CLOCK_PLUGIN()}" }}\n'
+                    f'pcm.glivetest_paced {{ type glivetest_clock; outfile "{self.played}"; '
+                    f'infile "{self.question}" }}\n')
         if not os.path.exists(ALSA_CONF):
             raise harness.Skip(f"no {ALSA_CONF} (libasound2-data)")
         self.env = {"ALSA_CONFIG_PATH": f"{ALSA_CONF}:{conf}"}
@@ -208,17 +219,74 @@ def test_play_on_a_text_session_is_refused(ctx):
     assert not os.path.exists(dev.played) or dev.played_bytes() == b""
 
 
-def test_talk_mic_ends_cleanly_on_sigterm(ctx):
+# ---- on the paced device ------------------------------------------------------------------------
+
+def test_paced_ask_play_plays_the_whole_answer_then_exits(ctx):
+    """A real-rate device: ask waits for the end of the answer to be played, not just received."""
+    d = ctx.daemon(ctx.emulator())
+    dev = Devices(ctx)
+    wav = os.path.join(ctx.tmp, "a.wav")
+    d.ctl("ask", "--session", "w", "--wav", wav, "Hello?")
+    _, answer = wav_pcm(wav)
+    t0 = time.monotonic()
+    p = ctl(ctx, d, dev, "ask-paced", "ask", "--session", "p", "--play", "--device", "glivetest_paced", "Hello?")
+    took = time.monotonic() - t0
+    assert p.rc == 0, p.stderr()
+    assert dev.played_bytes() == answer, (len(dev.played_bytes()), len(answer))
+    assert took >= len(answer) / 2 / 24000 - 0.1, took  # played at its pace, to its end
+
+
+def silence(seconds, rate=16000):
+    return b"\0\0" * int(seconds * rate)
+
+
+def test_paced_talk_mic_play_barge_in_by_voice_drops_what_the_device_holds(ctx):
+    """The conversation as a person has it: the question, a pause, and the user speaking over the
+    spoken answer through the microphone; the answer stops, and what the device still held is
+    never played (the played file is shorter than what glivectl received, written by --out)."""
+    emu = ctx.emulator(time_scale=1.0)
+    d = ctx.daemon(emu)
+    _, question = wav_pcm(voice("palindrome"))
+    _, stop = wav_pcm(voice("stop"))
+    dev = Devices(ctx, mic_pcm=question + silence(1.5) + stop)
+    out = os.path.join(ctx.tmp, "received.wav")
+    p = ctl(ctx, d, dev, "talk-paced", "talk", "--session", "live", "--mic", "--play", "--device",
+            "glivetest_paced", "--out", out, "--seconds", "8", timeout=60)
+    err = p.stderr()
+    assert p.rc == 0, err
+    assert "[you] What is the largest prime palindrome under 100000" in err, err
+    assert "[interrupted" in err, err
+    assert "[you] Stop, wait a moment" in err, err
+    assert emu.log(kind="speech_start")[1]["barge_in"] is True, emu.log(kind="speech_start")
+    _, received = wav_pcm(out)
+    played = dev.played_bytes()
+    dropped = len(received) - len(played)
+    # at most the device's 200 ms buffer and a few chunks on their way
+    assert 0 < dropped <= 24000 * 2 * 0.5, (len(received), len(played))
+    print(f"  (received {len(received)} bytes, played {len(played)}: {dropped / 48:.0f} ms dropped at the barge-in)")
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_paced_talk_mic_idles_cheaply_and_ends_on_sigterm_without_a_turn(ctx):
     emu = ctx.emulator()
     d = ctx.daemon(emu)
-    dev = Devices(ctx, mic_wav=voice("hello"))
-    p = ctx.start("talk-mic", [glivectl(d), "--socket", d.socket, "talk", "--session", "live", "--mic",
-                               "--play", "--device", "glivetest"], env=dev.env)
-    wait_for(lambda: "[model] Hello! How can I help you today?" in p.stderr(), 20, "the answer")
+    dev = Devices(ctx)  # the microphone hears silence
+    p = ctx.start("talk-idle", [glivectl(d), "--socket", d.socket, "talk", "--mic", "--play", "--device",
+                                "glivetest_paced"], env=dev.env)
+    wait_for(lambda: "[listening" in p.stderr(), 10, "listening")
+    time.sleep(0.5)
+    c0, t0 = cpu_seconds(p.pid), time.monotonic()
+    time.sleep(3)
+    share = (cpu_seconds(p.pid) - c0) / (time.monotonic() - t0)
     os.kill(p.pid, signal.SIGTERM)
     p.wait(timeout=10)
     p.stop()
-    err = p.stderr()
-    assert p.rc == 0, err
-    assert "[stopped listening: the answer being given is finished]" in err, err
-    assert len(dev.played_bytes()) > 24000
+    assert p.rc == 0 and "[stopped listening" in p.stderr(), p.stderr()
+    limit = 0.25 if harness.SANITIZED else 0.05
+    assert share < limit, f"glivectl used {share:.1%} of a CPU while listening to silence"
+    print(f"  (glivectl listening: {share:.2%} of a CPU, 50 chunks a second to gliveD)")
