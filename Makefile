@@ -17,6 +17,9 @@ WSLAY_LIBS := $(shell pkg-config --libs wslay 2>/dev/null || echo -lwslay)
 # libedit (libedit-dev): line editing and history for `glivectl chat`, linked into glivectl
 # only (the daemon, the library and the tests have no terminal to edit on).
 EDIT_LIBS  := $(shell pkg-config --libs libedit 2>/dev/null || echo -ledit)
+# ALSA (libasound2-dev): the microphone and speaker of `glivectl talk --mic --play`, `ask --play`,
+# `chat --play`; linked into glivectl only, like libedit.
+ALSA_LIBS  := $(shell pkg-config --libs alsa 2>/dev/null || echo -lasound)
 
 OPT     ?= -O2 -g
 SAN     ?=
@@ -68,6 +71,9 @@ LIBGLIVE_OBJS := $(call obj,$(foreach l,client/lib $(USES_client/lib),$(call lay
 SCDOC := $(shell command -v scdoc 2>/dev/null)
 MANS := $(patsubst man/%.scd,$(BUILD)/man/%,$(wildcard man/*.scd))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+# A paced ALSA PCM for tests/integration/test_audio_dev.py, where there is no sound card: an ALSA
+# plugin, so a shared object (ALSA's dlsym version check needs -DPIC).
+ALSA_TEST_PCM := $(BUILD)/tests/alsa/libasound_module_pcm_glivetest_clock.so
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 # Where `make install` puts things (README "Installing"); DESTDIR is prepended to every path.
@@ -85,7 +91,7 @@ VERSION    := $(shell sed -n 's/^\#define GL_VERSION "\(.*\)"/\1/p' proto/versio
 
 .PHONY: all check check-asan check-layers check-docs demo bench deps test-deps install uninstall clean \
         fuzz fuzz-deps fuzz-bins check-fuzz
-all: $(BINS) $(UNIT_BINS) $(BENCH_BINS) $(LIBGLIVE) $(if $(SCDOC),$(MANS))
+all: $(BINS) $(UNIT_BINS) $(BENCH_BINS) $(LIBGLIVE) $(ALSA_TEST_PCM) $(if $(SCDOC),$(MANS))
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -121,7 +127,7 @@ $(BUILD)/glive-emulator: $(call obj,emulator/main.c) $(foreach l,emulator $(USES
 $(BUILD)/gliveD: $(call obj,daemon/main.c) $(foreach l,daemon $(USES_daemon),$(call lib,$(l)))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/glivectl: $(call obj,client/glivectl/main.c) $(foreach l,client/glivectl $(USES_client/glivectl),$(call lib,$(l)))
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(EDIT_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(EDIT_LIBS) $(ALSA_LIBS)
 
 # Test doubles (tests/unit/fake_*.c) are linked before the libraries, so they replace the real
 # implementation of an interface (fake_ipc.c stands for daemon/ipc.c). TEST_EXTRA_test_x lists them.
@@ -134,6 +140,9 @@ $(BUILD)/tests/$(1): $(call obj,tests/unit/$(1).c $(TEST_EXTRA_$(1))) $(call lib
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
 $(foreach t,$(patsubst tests/unit/%.c,%,$(UNIT_SRC)),$(eval $(call unit_test,$(t))))
+$(ALSA_TEST_PCM): tests/alsa/pcm_glivetest_clock.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DPIC -fPIC -shared $(LDFLAGS) -o $@ $< $(ALSA_LIBS)
 define bench_prog
 $(BUILD)/bench/$(1): $(call obj,bench/$(1).c) $(call libs_for,bench/$(1).c)
 	@mkdir -p $$(dir $$@)

@@ -10,6 +10,9 @@ pkgs="$pkgs libsoxr-dev"
 # libedit-dev: line editing and history for `glivectl chat` on a terminal (BSD licence, Debian's
 # own; linked into glivectl only).
 pkgs="$pkgs libedit-dev"
+# libasound2-dev: ALSA, the microphone and speaker of `glivectl talk --mic --play` and `--play`
+# (linked into glivectl only; the tests build a paced ALSA test PCM with it).
+pkgs="$pkgs libasound2-dev"
 # Runtime: run_python runs the model's code with python3 inside a bubblewrap sandbox
 # (daemon/sandbox.c, bwrap 0.8 or later); without bwrap only `--code-sandbox none` can run code.
 pkgs="$pkgs bubblewrap python3"

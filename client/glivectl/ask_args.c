@@ -20,7 +20,7 @@ void gl_ask_opts_free(gl_ask_opts *o)
 
 /* The session options of ask, chat, open and close, and which commands take each. */
 enum opt_kind { O_SESSION, O_MODEL, O_WAV, O_IMAGE, O_FUNCTION, O_TOOLS, O_SYSTEM, O_TOOL_REPLY,
-                O_AUDIO, O_CODE, O_SEARCH, O_JSON, O_KEEP, O_QUIET, O_HELP };
+                O_DEVICE, O_PLAY, O_AUDIO, O_CODE, O_SEARCH, O_JSON, O_KEEP, O_QUIET, O_HELP };
 
 #define ASK (1u << GL_CMD_ASK)
 #define CHAT (1u << GL_CMD_CHAT)
@@ -39,6 +39,7 @@ static const struct {
     {"--image", O_IMAGE, true, ASK},
     {"--tools", O_TOOLS, true, CONFIG},             {"--system", O_SYSTEM, true, CONFIG},
     {"--tool-reply", O_TOOL_REPLY, true, ASK | CHAT},
+    {"--play", O_PLAY, false, ASK | CHAT},          {"--device", O_DEVICE, true, ASK | CHAT},
     {"--audio", O_AUDIO, false, CONFIG},            {"--code-execution", O_CODE, false, CONFIG},
     {"--google-search", O_SEARCH, false, CONFIG},   {"--json", O_JSON, false, ASK | OPEN | CLOSE},
     {"--keep-connected", O_KEEP, false, CONFIG},
@@ -113,6 +114,8 @@ int gl_session_parse(gl_cmd cmd, int argc, char **argv, gl_ask_opts *o, gl_err *
         case O_TOOLS: o->tools_file = val; break;
         case O_SYSTEM: o->system = val; break;
         case O_TOOL_REPLY: o->tool_reply = val; break;
+        case O_DEVICE: o->device = val; break;
+        case O_PLAY: o->play = true; break;
         case O_AUDIO: o->audio = true; break;
         case O_CODE: o->code_execution = true; break;
         case O_SEARCH: o->google_search = true; break;
@@ -135,6 +138,10 @@ int gl_session_parse(gl_cmd cmd, int argc, char **argv, gl_ask_opts *o, gl_err *
         return gl_fail(err, "usage", "option \"--wav\" needs a FILE");
     if (o->image && !*o->image)
         return gl_fail(err, "usage", "option \"--image\" needs a FILE");
+    if (o->device && !*o->device)
+        return gl_fail(err, "usage", "option \"--device\" needs a NAME");
+    if (o->device && !o->play)
+        return gl_fail(err, "usage", "option \"--device\" names the device of --play: give --play too");
     if (o->model && !*o->model)
         return gl_fail(err, "usage", "option \"--model\" needs a NAME");
     if (cmd == GL_CMD_ASK && !o->prompt)
@@ -154,7 +161,7 @@ int gl_ask_parse(int argc, char **argv, gl_ask_opts *o, gl_err *err)
 
 const char *gl_ask_modality(const gl_ask_opts *o)
 {
-    return o->audio || o->wav ? "AUDIO" : "TEXT";
+    return o->audio || o->wav || o->play ? "AUDIO" : "TEXT";
 }
 
 json_t *gl_ask_tools(const gl_ask_opts *o, const json_t *extra)

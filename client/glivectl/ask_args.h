@@ -20,6 +20,8 @@ typedef struct gl_ask_opts {
     bool audio;                 /* --audio */
     const char *wav;            /* --wav FILE (implies AUDIO) */
     const char *image;          /* --image FILE: a JPEG or PNG sent with the prompt, in its turn */
+    bool play;                  /* --play: the answer's audio on the speaker (implies AUDIO) */
+    const char *device;         /* --device NAME: the ALSA device --play uses (NULL: "default") */
     bool code_execution;
     bool google_search;
     const char **functions;     /* --function NAME..., owned array of borrowed strings */
@@ -36,8 +38,8 @@ typedef struct gl_ask_opts {
 } gl_ask_opts;
 
 /* The commands sharing these options: ask, and chat/open/close, which take the session
- * options of ask that fit them (chat: not --wav/--json; open: not --wav/--tool-reply; close:
- * --session and --json only) and no PROMPT. */
+ * options of ask that fit them (chat: not --wav/--json; open: not --wav/--tool-reply/--play;
+ * close: --session and --json only) and no PROMPT. */
 typedef enum gl_cmd { GL_CMD_ASK, GL_CMD_CHAT, GL_CMD_OPEN, GL_CMD_CLOSE } gl_cmd;
 
 /* Parses the arguments after "ask" (argv[0] is the first of them). Options and the one PROMPT may
@@ -51,7 +53,7 @@ int gl_ask_parse(int argc, char **argv, gl_ask_opts *o, gl_err *err);
 int gl_session_parse(gl_cmd cmd, int argc, char **argv, gl_ask_opts *o, gl_err *err);
 void gl_ask_opts_free(gl_ask_opts *o);
 
-/* "AUDIO" if --audio or --wav, else "TEXT". */
+/* "AUDIO" if --audio, --wav or --play, else "TEXT". */
 const char *gl_ask_modality(const gl_ask_opts *o);
 
 /* The `tools` array from the flags: {"code_execution":{}}, {"google_search":{}}, one

@@ -1,5 +1,6 @@
 /* glivectl ask: opens (or attaches to) a session, sends one prompt (an argument, or stdin with
- * "-") and streams the answer of that turn: text, audio (to a WAV or raw PCM on stdout),
+ * "-") and streams the answer of that turn: text, audio (to a WAV, raw PCM on stdout, the
+ * speaker),
  * transcripts, code, grounding sources; it answers the turn's function calls with --tool-reply.
  * Arguments and requests: ask_args.c; following the prompt: follow.c. */
 #include <errno.h>
@@ -27,9 +28,12 @@ const char cmd_ask_usage[] =
     "\n"
     "  --session NAME      the session (default \"default\"); created if it does not exist\n"
     "  --model NAME        model of a new session (default: gliveD's)\n"
-    "  --audio             ask for AUDIO; without --wav the PCM (s16le mono) goes to stdout (not\n"
-    "                      a terminal) and text to stderr\n"
+    "  --audio             ask for AUDIO; without --wav or --play the PCM (s16le mono) goes to\n"
+    "                      stdout (not a terminal) and text to stderr\n"
     "  --wav FILE          ask for AUDIO and write it to FILE as a WAV (24 kHz s16le mono)\n"
+    "  --play              ask for AUDIO and play it as it comes on the audio device (ALSA);\n"
+    "                      ask ends when it has been played (Ctrl-C stops it)\n"
+    "  --device NAME       the ALSA device of --play (default \"default\")\n"
     "  --image FILE        send a picture (JPEG or PNG, at most 7 MiB) with PROMPT, in its turn\n"
     "  --code-execution    enable the code execution tool\n"
     "  --google-search     enable the Google Search tool\n"
@@ -123,7 +127,7 @@ int cmd_ask(const globals *g, int argc, char **argv)
         gl_ask_opts_free(&o);
         return EXIT_OK;
     }
-    bool raw_pcm = o.audio && !o.wav && !o.json;
+    bool raw_pcm = o.audio && !o.wav && !o.json && !o.play;
     if (raw_pcm && isatty(STDOUT_FILENO)) { /* binary noise on a terminal helps nobody */
         gl_ask_opts_free(&o);
         return usage_fail("ask", "--audio writes raw PCM to stdout, which is a terminal: redirect it "
@@ -148,13 +152,19 @@ int cmd_ask(const globals *g, int argc, char **argv)
     }
     follower f = {.g = g, .session = o.session, .json = o.json, .quiet = o.quiet, .text = &OUT,
                   .raw_pcm = raw_pcm, .tool_reply = tool_reply, .image_part = image,
-                  .audio_hint = "use --wav FILE, or --audio for raw PCM on stdout"};
+                  .audio_hint = "use --wav FILE, --play, or --audio for raw PCM on stdout"};
     if (raw_pcm)
         f.text = &ERR; /* stdout carries the PCM */
     follow_init(&f);
     gl_wav wav;
     int rc;
-    if (!(f.c = connect_daemon(g))) {
+    /* the device first: a missing one is said before anything is asked */
+    if (o.play && !(f.play = audio_play_open(o.device ? o.device : AUDIO_DEFAULT_DEVICE,
+                                             GL_WAV_DEFAULT_RATE, &e))) {
+        errline("glivectl: %s", e.msg);
+        rc = EXIT_ERR;
+        json_decref(open_req);
+    } else if (!(f.c = connect_daemon(g))) {
         rc = EXIT_CONNECT;
         json_decref(open_req);
     } else if (o.wav && gl_wav_open(&wav, o.wav, &e) < 0) {
@@ -163,7 +173,13 @@ int cmd_ask(const globals *g, int argc, char **argv)
     } else {
         f.wav = o.wav ? &wav : NULL;
         catch_signals();
+        wait_feeds(f.play);
         rc = ask_run(&f, &o, open_req, stdin_prompt ? stdin_prompt : o.prompt);
+        if (rc == EXIT_OK && f.play && play_out(f.play, &e) < 0) { /* the answer's end still plays */
+            errline("glivectl: %s", e.msg);
+            rc = strcmp(e.code, "signal") == 0 ? EXIT_SIGNAL : EXIT_ERR;
+        }
+        wait_feeds(NULL);
     }
     if (f.wav && gl_wav_close(f.wav, &e) < 0 && (rc == EXIT_OK))
         rc = report(&e);
@@ -171,6 +187,7 @@ int cmd_ask(const globals *g, int argc, char **argv)
         glive_close(f.c);
     else /* given up (unreachable, timeout, signal): gliveD must not send the prompt later */
         glive_abandon(f.c);
+    audio_play_close(f.play);
     follow_free(&f);
     json_decref(tool_reply);
     json_decref(image);

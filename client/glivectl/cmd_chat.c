@@ -1,7 +1,8 @@
 /* glivectl chat: a conversation with one session. On a terminal, lines are read with libedit
  * (editing, history kept across runs); otherwise stdin is read line by line with no prompt, so
  * scripts and tests can drive it. Each line is a prompt followed to its end (follow.c), or a
- * command: /audio FILE.wav, /audio off, /close, /quit, /help. */
+ * command: /audio FILE.wav, /audio off, /close, /quit, /help. With --play each answer is played
+ * on the audio device, to its end, before the next line is read. */
 #include <errno.h>
 #include <histedit.h>
 #include <jansson.h>
@@ -37,6 +38,10 @@ const char cmd_chat_usage[] =
     "  --session NAME      the session (default \"default\"); created if it does not exist\n"
     "  --model NAME        model of a new session (default: gliveD's)\n"
     "  --audio             ask for AUDIO (save it with /audio FILE.wav; transcripts go to stderr)\n"
+    "  --play              ask for AUDIO and play each answer on the audio device (ALSA) as it\n"
+    "                      comes; the next prompt is read once it has been played (Ctrl-C stops\n"
+    "                      the playing)\n"
+    "  --device NAME       the ALSA device of --play (default \"default\")\n"
     "  --code-execution    enable the code execution tool\n"
     "  --google-search     enable the Google Search tool\n"
     "  --function NAME     declare a function NAME (repeatable)\n"
@@ -449,6 +454,20 @@ static int chat_loop(chat *ch)
             break;
         }
         int r = follow_prompt(&ch->f, line);
+        gl_err pe;
+        if (ch->f.play && r == EXIT_OK && play_out(ch->f.play, &pe) < 0) {
+            r = strcmp(pe.code, "signal") == 0 ? EXIT_SIGNAL : EXIT_ERR;
+            if (r == EXIT_SIGNAL && ch->interactive) {
+                take_signal();
+                errline("[playing stopped]");
+                continue;
+            }
+            errline("glivectl: %s", pe.msg);
+            if (r == EXIT_SIGNAL) {
+                rc = EXIT_SIGNAL;
+                break;
+            }
+        }
         if (r == EXIT_SIGNAL && !ch->interactive) {
             errline("glivectl: %s", ch->f.err.msg);
             rc = EXIT_SIGNAL;
@@ -504,7 +523,18 @@ int cmd_chat(const globals *g, int argc, char **argv)
                       .tool_reply = tool_reply, .audio_hint = "/audio FILE.wav saves it"};
     follow_init(&ch.f);
     ch.interactive = isatty(STDIN_FILENO) && isatty(STDERR_FILENO);
+    /* the device first: a missing one is said before anything is asked */
+    if (o.play && !(ch.f.play = audio_play_open(o.device ? o.device : AUDIO_DEFAULT_DEVICE,
+                                                GL_WAV_DEFAULT_RATE, &e))) {
+        errline("glivectl: %s", e.msg);
+        follow_free(&ch.f);
+        json_decref(ch.open_req);
+        json_decref(tool_reply);
+        gl_ask_opts_free(&o);
+        return EXIT_ERR;
+    }
     catch_signals();
+    wait_feeds(ch.f.play);
     int rc = chat_connect(&ch, true);
     if (rc == 0) {
         if (ch.interactive) {
@@ -515,6 +545,8 @@ int cmd_chat(const globals *g, int argc, char **argv)
         editor_end(&ch);
     }
     audio_stop(&ch);
+    wait_feeds(NULL);
+    audio_play_close(ch.f.play);
     if (rc == EXIT_SIGNAL) /* a prompt may still wait: it must not be sent after we left */
         glive_abandon(ch.f.c);
     else

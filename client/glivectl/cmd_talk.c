@@ -1,10 +1,13 @@
-/* glivectl talk: speak to a session. Streams a WAV file (any rate, mono or stereo) or raw s16le
- * from stdin through gliveD's `audio` op, at real-time pace unless --fast, prints what the
- * service heard and what the model says (transcripts, on stderr), and writes the spoken answer
- * (a WAV, or raw PCM on stdout). It ends when the input has ended and the turns it caused (the
- * spoken turn, the model's follow-ups of its function calls) have ended. */
+/* glivectl talk: speak to a session. Streams a WAV file (any rate, mono or stereo), raw s16le
+ * from stdin or the microphone (--mic) through gliveD's `audio` op, at real-time pace unless
+ * --fast, prints what the service heard and what the model says (transcripts, on stderr), and
+ * writes the spoken answer (a WAV, raw PCM on stdout) or plays it (--play, with barge-in). It
+ * ends when the input has ended (the microphone's: Ctrl-C or --seconds) and the turns it caused
+ * (the spoken turns, the model's follow-ups of its function calls) have ended. */
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,20 +22,33 @@
 #include "common/xalloc.h"
 
 const char cmd_talk_usage[] =
-    "Usage: glivectl talk [--session NAME] [--model NAME] [--in FILE.wav|-] [--out FILE.wav|-]\n"
-    "                     [--rate HZ] [--fast] [--function NAME]... [--json]\n"
+    "Usage: glivectl talk [--session NAME] [--model NAME] [--in FILE.wav|- | --mic [--seconds N]]\n"
+    "                     [--out FILE.wav|-] [--play] [--device NAME] [--rate HZ] [--fast]\n"
+    "                     [--function NAME]... [--json]\n"
     "\n"
     "Speaks to a session: streams the input's audio to gliveD (it resamples any rate to the 16 kHz\n"
     "the Live API takes), prints the transcripts on stderr (\"[you] ...\", \"[model] ...\"), and\n"
-    "writes the spoken answer. Ends when the input has ended and the answer (with the follow-ups\n"
-    "of its function calls) is complete.\n"
+    "writes or plays the spoken answer. Ends when the input has ended and the answer (with the\n"
+    "follow-ups of its function calls) is complete. `talk --mic --play` is a conversation: it\n"
+    "listens until Ctrl-C (or --seconds), and the model's answers play as they come; speaking\n"
+    "over one stops it (barge-in). Use headphones: a microphone hearing the speaker interrupts\n"
+    "the model with its own voice.\n"
     "\n"
     "  --session NAME   the session (default \"talk\"); opened for AUDIO with both transcriptions\n"
     "  --model NAME     the model of a new session\n"
     "  --in FILE.wav    16-bit PCM WAV, mono or stereo (downmixed), any rate; \"-\" (default):\n"
     "                   raw s16le mono on stdin at --rate, streamed as it comes\n"
+    "  --mic            the input is the audio device's microphone (ALSA), instead of --in;\n"
+    "                   Ctrl-C or SIGTERM ends it (the answer being given is finished; a second\n"
+    "                   Ctrl-C stops at once)\n"
+    "  --seconds N      with --mic: stop listening after N seconds of audio\n"
     "  --out FILE.wav   the answer as a WAV (24 kHz s16le mono); \"-\": raw PCM on stdout\n"
-    "  --rate HZ        the rate of raw stdin input (8000..192000, default 16000)\n"
+    "  --play           play the answer on the audio device as it comes (with --out too, if\n"
+    "                   given); an interruption drops what the device still holds\n"
+    "  --device NAME    the ALSA device of --mic and --play (default \"default\"; see\n"
+    "                   `aplay -L`)\n"
+    "  --rate HZ        the rate of raw stdin input (8000..192000, default 16000); with --mic,\n"
+    "                   the rate asked of the microphone (the nearest it takes is used)\n"
     "  --fast           send a file as fast as gliveD takes it, not at real-time pace\n"
     "  --function NAME  declare a function (no parameters) and answer its calls with\n"
     "                   {\"result\":{\"string_value\":\"ok\"}} (the seed notebook's answer)\n"
@@ -42,13 +58,18 @@ const char cmd_talk_usage[] =
 #define MAX_WAV_BYTES ((size_t)256 << 20) /* 256 MiB of samples: over an hour at 48 kHz */
 #define MAX_FUNCTIONS 16
 #define MAX_TRACKED 64
+#define WAIT_SLICE_MS 250 /* the microphone loop's longest wait, so signals are seen */
 
 typedef struct talk {
     const globals *g;
     glive_client *c;
-    const char *session, *model, *in, *out;
+    const char *session, *model, *in, *out, *device;
     unsigned rate;
-    bool fast, json;
+    bool fast, json, use_mic, use_play;
+    double seconds;          /* --seconds: how much of the microphone to send (0: until a signal) */
+    audio_mic *mic;
+    audio_play *play;
+    bool play_noted;         /* a playback problem was said */
     const char *functions[MAX_FUNCTIONS];
     int nfunctions;
     gl_wav wav;
@@ -60,6 +81,7 @@ typedef struct talk {
     int nonblocking_calls;   /* of those, the ones the model answers in a turn of its own */
     unsigned owed_followups; /* answered non-blocking calls whose follow-up has not started */
     bool input_ended;
+    bool by_signal;          /* the microphone was ended by Ctrl-C: no turn need have started */
 } talk;
 
 static uint64_t now_ms(void)
@@ -77,9 +99,22 @@ static long tracked(const talk *t, long long turn)
     return -1;
 }
 
+/* A conversation (--mic) has more turns than fit: the older ones that ended are forgotten; the
+ * newest half stays, so a follow-up's of_turn is still known. */
+static void forget_old_turns(talk *t)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < t->nturns; i++)
+        if (!t->done[i] || i >= t->nturns - MAX_TRACKED / 2) {
+            t->turns[k] = t->turns[i];
+            t->done[k++] = t->done[i];
+        }
+    t->nturns = k;
+}
+
 static bool finished(const talk *t)
 {
-    if (!t->input_ended || !t->nturns || t->pending_calls > 0 || t->owed_followups)
+    if (!t->input_ended || (!t->nturns && !t->by_signal) || t->pending_calls > 0 || t->owed_followups)
         return false;
     for (size_t i = 0; i < t->nturns; i++)
         if (!t->done[i])
@@ -113,7 +148,9 @@ static int on_audio(talk *t, const json_t *ev)
     if (gl_b64_decode(data, strlen(data), &pcm, &n, &e) < 0)
         return report(&e);
     int rc = EXIT_OK;
-    if (t->wav_open) {
+    if (t->play && play_chunk(t->play, str_or(ev, "mime", NULL), pcm, n, &t->play_noted, &e) < 0)
+        rc = report(&e);
+    else if (t->wav_open) {
         gl_wav_set_rate(&t->wav, gl_wav_mime_rate(str_or(ev, "mime", NULL), GL_WAV_DEFAULT_RATE));
         if (gl_wav_write(&t->wav, pcm, n, &e) < 0)
             rc = report(&e);
@@ -151,6 +188,8 @@ static int on_event(talk *t, const json_t *ev)
     if (strcmp(name, "turn_started") == 0) {
         const char *cause = str_or(ev, "cause", "");
         long long of = json_integer_value(json_object_get(ev, "of_turn"));
+        if (t->nturns == MAX_TRACKED)
+            forget_old_turns(t);
         if ((strcmp(cause, "audio") == 0 || (of && tracked(t, of) >= 0)) && t->nturns < MAX_TRACKED) {
             t->turns[t->nturns++] = turn;
             if (of)
@@ -178,8 +217,11 @@ static int on_event(talk *t, const json_t *ev)
         say(str_or(ev, "source", "output"), str_or(ev, "text", ""), json_is_true(json_object_get(ev, "finished")));
     } else if (strcmp(name, "audio") == 0) {
         return on_audio(t, ev);
-    } else if (strcmp(name, "interrupted") == 0 && !t->json) {
-        errline("[interrupted: %s]", str_or(ev, "reason", ""));
+    } else if (strcmp(name, "interrupted") == 0) {
+        if (t->play) /* barge-in: what the device still holds is not said any more */
+            audio_play_drop(t->play);
+        if (!t->json)
+            errline("[interrupted: %s]", str_or(ev, "reason", ""));
     } else if (strcmp(name, "tool_call") == 0) {
         t->pending_calls++;
         if (strcmp(str_or(ev, "behavior", ""), "NON_BLOCKING") == 0)
@@ -196,6 +238,9 @@ static int on_event(talk *t, const json_t *ev)
         long i = tracked(t, turn);
         if (i >= 0)
             t->done[i] = true;
+        gl_err e;
+        if (t->play && audio_play_flush(t->play, &e) < 0) /* a short answer plays too */
+            return report(&e);
     }
     return EXIT_OK;
 }
@@ -285,13 +330,89 @@ static int stream_stdin(talk *t)
     return rc;
 }
 
+/* The events already there, without waiting. */
+static int drain_events(talk *t)
+{
+    for (;;) {
+        gl_err e;
+        json_t *ev = glive_next_event(t->c, 0, &e);
+        if (!ev) {
+            if (strcmp(e.code, "timeout") == 0 || strcmp(e.code, "eintr") == 0)
+                return EXIT_OK;
+            if (strcmp(e.code, "protocol") == 0 || strcmp(e.code, "line_too_long") == 0)
+                continue; /* that line was skipped; the connection goes on */
+            return report(&e);
+        }
+        int rc = on_event(t, ev);
+        json_decref(ev);
+        if (rc != EXIT_OK)
+            return rc;
+    }
+}
+
+/* The microphone, 20 ms at a time as the device captures it, until a signal or --seconds. One
+ * poll waits for the device, gliveD's socket and the speaker, so the answer plays (and a
+ * barge-in stops it) while the user speaks. */
+static int stream_mic(talk *t)
+{
+    size_t step = t->rate * CHUNK_MS / 1000;
+    int16_t *buf = gl_xmalloc(step * sizeof *buf);
+    uint64_t limit = (uint64_t)llround(t->seconds * t->rate), sent = 0;
+    int rc = EXIT_OK;
+    if (!t->json)
+        errline("[listening on \"%s\" at %u Hz; %s]", t->device, t->rate,
+                t->seconds > 0 ? "--seconds ends it" : "Ctrl-C ends");
+    while (rc == EXIT_OK) {
+        if (peek_signal()) {
+            take_signal(); /* this one ends the input; another stops the rest at once */
+            t->by_signal = true;
+            break;
+        }
+        if (limit && sent >= limit)
+            break;
+        gl_err e;
+        bool lost;
+        int r = audio_mic_read(t->mic, buf, step, &lost, &e);
+        if (r < 0) {
+            rc = report(&e);
+            break;
+        }
+        if (lost && !t->json)
+            errline("[microphone overrun: some audio was lost]");
+        if (r == 1) {
+            sent += step;
+            if ((rc = send_audio(t, buf, step, t->rate)) == EXIT_OK)
+                rc = drain_events(t); /* a device faster than real time must not starve them */
+            continue;
+        }
+        if ((rc = drain_events(t)) != EXIT_OK)
+            break;
+        struct pollfd fds[1 + 2 * AUDIO_MAX_FDS] = {{.fd = glive_fd(t->c), .events = POLLIN}};
+        int nm = audio_mic_pollfds(t->mic, fds + 1, AUDIO_MAX_FDS);
+        int np = t->play ? audio_play_pollfds(t->play, fds + 1 + nm, AUDIO_MAX_FDS) : 0;
+        int pr = glive_queued(t->c) ? 0 : poll(fds, (nfds_t)(1 + nm + np), WAIT_SLICE_MS);
+        if (pr < 0 && errno != EINTR) {
+            gl_fail(&e, "io", "poll: %s", strerror(errno));
+            rc = report(&e);
+        } else if (audio_mic_ready(t->mic, fds + 1, pr > 0 ? nm : 0, &e) < 0 ||
+                   (t->play && audio_play_ready(t->play, fds + 1 + nm, pr > 0 ? np : 0, &e) < 0)) {
+            rc = report(&e);
+        }
+    }
+    free(buf);
+    if (rc == EXIT_OK && !t->json)
+        errline("[stopped listening%s]", t->by_signal ? ": the answer being given is finished" : "");
+    return rc;
+}
+
 static int parse(talk *t, int argc, char **argv)
 {
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         bool takes = strcmp(a, "--session") == 0 || strcmp(a, "--model") == 0 || strcmp(a, "--in") == 0 ||
-                     strcmp(a, "--out") == 0 || strcmp(a, "--rate") == 0 || strcmp(a, "--function") == 0;
+                     strcmp(a, "--out") == 0 || strcmp(a, "--rate") == 0 || strcmp(a, "--function") == 0 ||
+                     strcmp(a, "--device") == 0 || strcmp(a, "--seconds") == 0;
         if (takes && !v) {
             errline("glivectl talk: %s needs a value (glivectl talk --help)", a);
             return EXIT_USAGE;
@@ -307,6 +428,21 @@ static int parse(talk *t, int argc, char **argv)
             t->in = v;
         } else if (strcmp(a, "--out") == 0) {
             t->out = v;
+        } else if (strcmp(a, "--device") == 0) {
+            if (!*v) {
+                errline("glivectl talk: --device needs a NAME (glivectl talk --help)");
+                return EXIT_USAGE;
+            }
+            t->device = v;
+        } else if (strcmp(a, "--seconds") == 0) {
+            char *end;
+            errno = 0;
+            double sec = strtod(v, &end);
+            if (*end || !*v || errno || !(sec > 0 && sec <= 86400)) {
+                errline("glivectl talk: --seconds wants a number of seconds (0..86400], not \"%.20s\"", v);
+                return EXIT_USAGE;
+            }
+            t->seconds = sec;
         } else if (strcmp(a, "--rate") == 0) {
             char *end;
             unsigned long r = strtoul(v, &end, 10);
@@ -324,6 +460,12 @@ static int parse(talk *t, int argc, char **argv)
         } else if (strcmp(a, "--fast") == 0) {
             t->fast = true;
             continue;
+        } else if (strcmp(a, "--mic") == 0) {
+            t->use_mic = true;
+            continue;
+        } else if (strcmp(a, "--play") == 0) {
+            t->use_play = true;
+            continue;
         } else if (strcmp(a, "--json") == 0) {
             t->json = true;
             continue;
@@ -333,6 +475,19 @@ static int parse(talk *t, int argc, char **argv)
         }
         i++;
     }
+    const char *clash = t->use_mic && t->in ? "--mic and --in are two inputs: give one"
+                        : t->use_mic && t->fast ? "--fast paces a file, not --mic"
+                        : t->seconds > 0 && !t->use_mic ? "--seconds needs --mic"
+                        : t->device && !t->use_mic && !t->use_play ? "--device names the device of --mic and --play"
+                        : NULL;
+    if (clash) {
+        errline("glivectl talk: %s (glivectl talk --help)", clash);
+        return EXIT_USAGE;
+    }
+    if (!t->in)
+        t->in = "-";
+    if (!t->device)
+        t->device = AUDIO_DEFAULT_DEVICE;
     if (t->out && strcmp(t->out, "-") == 0 && (t->json || isatty(STDOUT_FILENO))) {
         errline("glivectl talk: --out - writes raw PCM to stdout: not with --json nor to a terminal");
         return EXIT_USAGE;
@@ -342,22 +497,35 @@ static int parse(talk *t, int argc, char **argv)
 
 int cmd_talk(const globals *g, int argc, char **argv)
 {
-    talk t = {.g = g, .session = "talk", .in = "-", .rate = 16000};
+    talk t = {.g = g, .session = "talk", .rate = 16000};
     int rc = parse(&t, argc, argv);
     if (rc)
         return rc < 0 ? EXIT_OK : rc;
     gl_err e;
+    /* the devices first: a missing one is said before anything is sent */
+    if ((t.use_mic && !(t.mic = audio_mic_open(t.device, &t.rate, &e))) ||
+        (t.use_play && !(t.play = audio_play_open(t.device, GL_WAV_DEFAULT_RATE, &e)))) {
+        errline("glivectl: %s", e.msg);
+        audio_mic_close(t.mic);
+        return EXIT_ERR;
+    }
     if (t.out && strcmp(t.out, "-") != 0) {
-        if (gl_wav_open(&t.wav, t.out, &e) < 0)
+        if (gl_wav_open(&t.wav, t.out, &e) < 0) {
+            audio_mic_close(t.mic);
+            audio_play_close(t.play);
             return report(&e);
+        }
         t.wav_open = true;
     }
     t.raw_out = t.out && strcmp(t.out, "-") == 0;
     if (!(t.c = connect_daemon(g))) {
         gl_wav_close(&t.wav, &e);
+        audio_mic_close(t.mic);
+        audio_play_close(t.play);
         return EXIT_CONNECT;
     }
     catch_signals();
+    wait_feeds(t.play);
     json_t *open = json_pack("{s:s, s:s, s:s, s:b, s:b}", "op", "open", "session", t.session, "modality",
                              "AUDIO", "input_transcription", 1, "output_transcription", 1);
     if (t.model)
@@ -373,7 +541,9 @@ int cmd_talk(const globals *g, int argc, char **argv)
         if (t.json)
             print_json_line(reply);
         json_decref(reply);
-        rc = strcmp(t.in, "-") == 0 ? stream_stdin(&t) : stream_file(&t);
+        rc = t.mic ? stream_mic(&t) : strcmp(t.in, "-") == 0 ? stream_stdin(&t) : stream_file(&t);
+        audio_mic_close(t.mic); /* not listening any more */
+        t.mic = NULL;
     }
     if (rc == EXIT_OK) {
         t.input_ended = true;
@@ -390,10 +560,17 @@ int cmd_talk(const globals *g, int argc, char **argv)
         rc = on_event(&t, ev);
         json_decref(ev);
     }
+    if (rc == EXIT_OK && t.play && play_out(t.play, &e) < 0) { /* the answer's end still plays */
+        errline("glivectl: %s", e.msg);
+        rc = strcmp(e.code, "signal") == 0 ? EXIT_SIGNAL : EXIT_ERR;
+    }
+    wait_feeds(NULL);
     if (transcript_run)
         o_newline(&ERR);
     if (t.wav_open && gl_wav_close(&t.wav, &e) < 0 && rc == EXIT_OK)
         rc = report(&e);
+    audio_mic_close(t.mic);
+    audio_play_close(t.play);
     glive_close(t.c);
     return rc;
 }

@@ -27,7 +27,7 @@ void follow_init(follower *f)
     f->unreachable = f->conn_lost = false;
     memset(&f->err, 0, sizeof f->err);
     f->sources = json_array();
-    f->audio_noted = f->started = f->troubled = false;
+    f->audio_noted = f->play_noted = f->started = f->troubled = false;
     f->nturns = f->ncalls = 0;
     f->owed_followups = 0;
 }
@@ -71,7 +71,7 @@ static int conn_failed(follower *f, const gl_err *e)
 /* True when the audio goes nowhere (said once). */
 static bool audio_unwanted(follower *f)
 {
-    if (f->wav || f->raw_pcm)
+    if (f->wav || f->raw_pcm || f->play)
         return false;
     if (!f->json && !f->audio_noted) {
         errline("[audio not saved: %s]", f->audio_hint ? f->audio_hint : "no place to put it");
@@ -83,6 +83,8 @@ static bool audio_unwanted(follower *f)
 static int write_pcm(follower *f, const char *mime, const unsigned char *pcm, size_t n)
 {
     gl_err e;
+    if (f->play && play_chunk(f->play, mime, pcm, n, &f->play_noted, &e) < 0)
+        return report(&e);
     if (f->wav) {
         uint32_t rate = gl_wav_mime_rate(mime, GL_WAV_DEFAULT_RATE);
         if (gl_wav_set_rate(f->wav, rate) != 0)
@@ -92,6 +94,8 @@ static int write_pcm(follower *f, const char *mime, const unsigned char *pcm, si
             return report(&e);
         return EV_CONTINUE;
     }
+    if (!f->raw_pcm)
+        return EV_CONTINUE;
     if (n && fwrite(pcm, 1, n, stdout) != n) {
         gl_fail(&e, "io", "cannot write audio to stdout: %s", strerror(errno));
         return report(&e);
@@ -398,6 +402,9 @@ static int on_event(follower *f, const json_t *ev)
         if (!js)
             errline("[tool] call %s cancelled by the model", str_or(ev, "call_id", "?"));
     } else if (strcmp(name, "turn_complete") == 0) {
+        gl_err e;
+        if (f->play && audio_play_flush(f->play, &e) < 0) /* a short answer plays too */
+            return report(&e);
         if (!js) {
             if (transcript_run) /* end the transcript line before anything else is printed */
                 o_newline(&ERR), transcript_run = NULL;
@@ -411,6 +418,8 @@ static int on_event(follower *f, const json_t *ev)
             json_array_clear(f->sources);
         }
     } else if (strcmp(name, "interrupted") == 0) {
+        if (f->play) /* barge-in: what the device still holds is not said any more */
+            audio_play_drop(f->play);
         if (json_is_false(json_object_get(ev, "final"))) { /* the generation was cut; the turn goes on */
             if (!js)
                 errline("[interrupted: %s]", str_or(ev, "reason", "the generation was cut"));

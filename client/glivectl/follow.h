@@ -1,6 +1,6 @@
 /* One prompt of a session followed to its end: `send`, then the events of everything the prompt
  * set going (its turn, its function calls, the turns the model starts to answer them), printed as
- * they come: text, audio (a WAV or raw PCM), transcripts, code, search sources; the function
+ * they come: text, audio (a WAV, raw PCM, the speaker), transcripts, code, search sources; the function
  * calls answered. What is not the answer goes to stderr as one status line each: queued (with
  * the position), connecting, reconnecting (why, and when the next attempt is), upstream errors.
  * `ask` follows one prompt, `chat` one per line. */
@@ -28,6 +28,7 @@ typedef struct follower {
     ostream *text;          /* where text goes: stdout, or stderr when stdout carries PCM */
     bool raw_pcm;           /* audio PCM to stdout */
     gl_wav *wav;            /* audio to this open WAV (NULL: not saved) */
+    audio_play *play;       /* audio played on this speaker as it comes (NULL: not played) */
     const char *audio_hint; /* how to save audio, said once when some is dropped */
     const json_t *tool_reply; /* the response to function calls (borrowed) */
     const json_t *image_part; /* ask --image: a Part sent before the prompt's text (borrowed) */
@@ -40,6 +41,7 @@ typedef struct follower {
     /* Internal. */
     json_t *sources;        /* grounding sources of the turn */
     bool audio_noted;
+    bool play_noted;        /* a playback problem (audio dropped, another rate) was said */
     bool started;           /* an event of the prompt's turn came: it is on the wire */
     bool troubled;          /* a reconnecting line was said: say when it is ready */
     char trouble[300];      /* why, for a timeout's message */

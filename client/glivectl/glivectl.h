@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "client/glivectl/audio_dev.h"
 #include "client/lib/glive.h"
 #include "common/err.h"
 
@@ -80,6 +81,16 @@ json_t *wait_event(glive_client *c, int timeout_ms, gl_err *err);
 /* The same with glive_next_view (text and audio without a JSON tree); it takes what is already
  * there first, and flushes deferred output (o_flush) before it blocks. 0, or -1 with err. */
 int wait_view(glive_client *c, int timeout_ms, glive_view *v, gl_err *err);
+/* A speaker (--play) fed while wait_event and wait_view wait: its device is polled with the
+ * socket, so the audio queued in it goes on playing. NULL: none. */
+void wait_feeds(audio_play *p);
+/* Queues an `audio` event's PCM (mime "audio/pcm;rate=24000") on p. Audio of another rate than
+ * p's, or past the queue's bound, is not played: said once (*noted). 0, or -1 with err. */
+int play_chunk(audio_play *p, const char *mime, const void *pcm, size_t n, bool *noted, gl_err *err);
+/* Waits until p has played everything queued (the end of an answer goes on playing after its
+ * turn_complete). 0, or -1 with err: "signal" (SIGINT/SIGTERM: the rest is dropped), "audio"
+ * (the device failed, or stalled: the rest is dropped). */
+int play_out(audio_play *p, gl_err *err);
 /* Connects to gliveD; on failure prints why and returns NULL (exit with EXIT_CONNECT). */
 glive_client *connect_daemon(const globals *g);
 /* Sends req (stolen) and returns the reply whatever "ok" says, or NULL with err. */

@@ -50,7 +50,7 @@ static const struct command {
     {"sessions", cmd_sessions, cmd_sessions_usage, "list gliveD's sessions"},
     {"status", cmd_status, cmd_status_usage, "show gliveD's status"},
     {"tool", cmd_tool, cmd_tool_usage, "serve a function: run a command for each of its calls"},
-    {"talk", cmd_talk, cmd_talk_usage, "speak to a session: stream a WAV or stdin, hear the answer"},
+    {"talk", cmd_talk, cmd_talk_usage, "speak to a session: a WAV, stdin or the microphone; hear the answer"},
 };
 #define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 

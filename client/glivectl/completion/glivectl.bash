@@ -10,6 +10,13 @@ _glivectl_sessions()
     glivectl ${1:+--socket "$1"} sessions 2>/dev/null | awk 'NR > 1 { print $1 }'
 }
 
+# ALSA's PCM names (--device), from aplay (alsa-utils) when it is there.
+_glivectl_devices()
+{
+    echo default
+    command -v aplay >/dev/null 2>&1 && aplay -L 2>/dev/null | grep -v '^[[:space:]]'
+}
+
 # COMPREPLY from compgen's lines: no word splitting or globbing of what it offers.
 _glivectl_reply()
 {
@@ -53,13 +60,14 @@ _glivectl()
                         --tools --system --keep-connected"
     local opts=""
     case $cmd in
-        ask) opts="$session_opts --wav --image --tool-reply --json --quiet -q --help" ;;
-        chat) opts="$session_opts --tool-reply --quiet -q --help" ;;
+        ask) opts="$session_opts --wav --image --play --device --tool-reply --json --quiet -q --help" ;;
+        chat) opts="$session_opts --play --device --tool-reply --quiet -q --help" ;;
         open) opts="$session_opts --json --help" ;;
         close) opts="--session --json --help" ;;
         watch | sessions | status) opts="--json --help" ;;
         tool) opts="--session --name --description --parameters --timeout --scheduling --json --help" ;;
-        talk) opts="--session --model --in --out --rate --fast --function --json --help" ;;
+        talk) opts="--session --model --in --mic --seconds --out --play --device --rate --fast --function
+                    --json --help" ;;
         help)
             [ "$COMP_CWORD" -eq $((cmd_at + 1)) ] && _glivectl_reply -W "$cmds" -- "$cur"
             return ;;
@@ -74,9 +82,10 @@ _glivectl()
                 COMPREPLY+=("\\*")
             fi
             return ;;
-        --wav | --image | --tools | --parameters) _glivectl_reply -f -- "$cur"; return ;;
+        --wav | --image | --tools | --parameters | --in | --out) _glivectl_reply -f -- "$cur"; return ;;
+        --device) _glivectl_reply -W "$(_glivectl_devices)" -- "$cur"; return ;;
         --scheduling) _glivectl_reply -W "INTERRUPT WHEN_IDLE SILENT" -- "$cur"; return ;;
-        --model | --function | --system | --tool-reply | --name | --description | --timeout)
+        --model | --function | --system | --tool-reply | --name | --description | --timeout | --rate | --seconds)
             COMPREPLY=(); return ;;
     esac
 
