@@ -20,7 +20,7 @@ void gl_ask_opts_free(gl_ask_opts *o)
 
 /* The session options of ask, chat, open and close, and which commands take each. */
 enum opt_kind { O_SESSION, O_MODEL, O_WAV, O_IMAGE, O_FUNCTION, O_TOOLS, O_SYSTEM, O_TOOL_REPLY,
-                O_DEVICE, O_PLAY, O_AUDIO, O_CODE, O_SEARCH, O_JSON, O_KEEP, O_QUIET, O_HELP };
+                O_DEVICE, O_PLAY, O_AUDIO, O_CODE, O_SEARCH, O_JSON, O_KEEP, O_NO_KEEP, O_QUIET, O_HELP };
 
 #define ASK (1u << GL_CMD_ASK)
 #define CHAT (1u << GL_CMD_CHAT)
@@ -42,7 +42,7 @@ static const struct {
     {"--play", O_PLAY, false, ASK | CHAT},          {"--device", O_DEVICE, true, ASK | CHAT},
     {"--audio", O_AUDIO, false, CONFIG},            {"--code-execution", O_CODE, false, CONFIG},
     {"--google-search", O_SEARCH, false, CONFIG},   {"--json", O_JSON, false, ASK | OPEN | CLOSE},
-    {"--keep-connected", O_KEEP, false, CONFIG},
+    {"--keep-connected", O_KEEP, false, CONFIG},   {"--no-keep-connected", O_NO_KEEP, false, CONFIG},
     {"--quiet", O_QUIET, false, ASK | CHAT},        {"-q", O_QUIET, false, ASK | CHAT},
     {"--help", O_HELP, false, CONFIG | CLOSE},      {"-h", O_HELP, false, CONFIG | CLOSE},
 };
@@ -120,7 +120,8 @@ int gl_session_parse(gl_cmd cmd, int argc, char **argv, gl_ask_opts *o, gl_err *
         case O_CODE: o->code_execution = true; break;
         case O_SEARCH: o->google_search = true; break;
         case O_JSON: o->json = true; break;
-        case O_KEEP: o->keep_connected = true; break;
+        case O_KEEP: o->keep_connected = 1; break;
+        case O_NO_KEEP: o->keep_connected = -1; break;
         case O_QUIET: o->quiet = true; break;
         case O_HELP: o->help = true; break;
         case O_FUNCTION: {
@@ -265,8 +266,8 @@ json_t *gl_ask_open_request(const gl_ask_opts *o, gl_err *err)
         json_object_set_new(req, "model", gl_json_text(o->model));
     if (o->system)
         json_object_set_new(req, "system_instruction", gl_json_text(o->system));
-    if (o->keep_connected)
-        json_object_set_new(req, "keep_connected", json_true());
+    if (o->keep_connected) /* given for an existing session, it changes its setting */
+        json_object_set_new(req, "keep_connected", json_boolean(o->keep_connected > 0));
     if (json_array_size(tools))
         json_object_set(req, "tools", tools);
     json_decref(tools);

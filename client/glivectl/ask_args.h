@@ -30,7 +30,8 @@ typedef struct gl_ask_opts {
     const char *system;         /* --system TEXT */
     const char *tool_reply;     /* --tool-reply JSON (text) */
     bool json;                  /* --json */
-    bool keep_connected;        /* --keep-connected: the daemon never parks the session */
+    int keep_connected;         /* 1: --keep-connected (the daemon never parks the session),
+                                   -1: --no-keep-connected (it may again), 0: neither */
     bool quiet;                 /* --quiet: no status lines (queued, connecting...) on stderr */
     bool help;                  /* --help / -h was given: nothing else is checked */
     const char *prompt;

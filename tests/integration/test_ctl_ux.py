@@ -106,6 +106,13 @@ def test_open_attach_and_close(ctx):
     assert p.stdout_text.startswith("k: attached, "), p.stdout_text
     entry = next(s for s in d.client().ok("list")["sessions"] if s["session"] == "k")
     assert entry["keep_connected"] is True
+    # keep_connected is not the session's configuration: an attach changes it, no conflict
+    assert d.ctl("open", "--session", "k", "--no-keep-connected").stdout_text.startswith("k: attached, ")
+    entry = next(s for s in d.client().ok("list")["sessions"] if s["session"] == "k")
+    assert "keep_connected" not in entry, entry
+    d.ctl("open", "--session", "k", "--keep-connected")
+    entry = next(s for s in d.client().ok("list")["sessions"] if s["session"] == "k")
+    assert entry["keep_connected"] is True
     assert d.ctl("ask", "--session", "k", "Hello?").stdout_text == "Hello! How can I help you today?\n"
     p = d.ctl("open", "--session", "k", "--audio", check=False)
     assert p.returncode == 1 and "conflict" in p.stderr_text, p.stderr_text

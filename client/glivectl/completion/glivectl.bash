@@ -57,7 +57,7 @@ _glivectl()
     fi
 
     local session_opts="--session --model --audio --code-execution --google-search --function
-                        --tools --system --keep-connected"
+                        --tools --system --keep-connected --no-keep-connected"
     local opts=""
     case $cmd in
         ask) opts="$session_opts --wav --image --play --device --tool-reply --json --quiet -q --help" ;;
