@@ -16,7 +16,11 @@ a real manager does:
   the new gliveD has not started yet waits in the backlog and is served, and the sessions come
   back from StateDirectory=;
 - `systemctl --user stop gliveD.service gliveD.socket`: STOPPING=1, exit status 0, the socket
-  file removed (RemoveOnStop=).
+  file removed (RemoveOnStop=);
+- the same units for an ordinary user (a uid the test adds to the namespace's passwd; its
+  manager unprivileged, as user@UID.service runs it): the sandbox then needs PrivateUsers=yes,
+  where root's client shows as nobody and is refused; reload works (it did not: see
+  ExecReload= in gliveD-user.service); the sessions are the user's, in its state dir.
 
 The shipped units run unmodified, every sandboxing directive included, but for one drop-in the
 test writes (gliveD.service.d/test.conf, where a user's own drop-ins go): ExecStart= is the
@@ -221,7 +225,7 @@ class Journal:
 # booted with systemd, points the journal's sockets at the test, then becomes the manager.
 SETUP = r"""
 set -u
-cg=$1 jsocket=$2 jstdout=$3 unified=$4
+cg=$1 jsocket=$2 jstdout=$3 unified=$4 systemd=$5 python=$6 uid=${7:-} etc=${8:-} runtime=${9:-}
 fail() { echo "glive-test-env: $*" >&2; exit 97; }
 echo $$ > "$cg/cgroup.procs" || fail "cannot join the cgroup $cg"
 # Where systemd booted, /run is a tmpfs. Here it is a plain directory, and a unit whose sandbox
@@ -243,8 +247,12 @@ mkdir -p /run/systemd/system /run/systemd/journal &&
 # directory", status=226/NAMESPACE (ProtectKernelTunables= hides kallsyms with inaccessible/reg).
 mkdir -m 0755 /run/systemd/inaccessible && cd /run/systemd/inaccessible &&
   : > reg && chmod 0 reg && mkdir -m 0 dir && mkfifo -m 0 fifo && mknod -m 0 chr c 0 0 &&
-  mknod -m 0 blk b 0 0 && "$6" -c 'import os, stat; os.mknod("sock", stat.S_IFSOCK)' && chmod 0 sock &&
+  mknod -m 0 blk b 0 0 && "$python" -c 'import os, stat; os.mknod("sock", stat.S_IFSOCK)' && chmod 0 sock &&
   cd / || fail "cannot make /run/systemd/inaccessible"
+# Where every sandboxed unit's namespace is built: the first one PID 1 starts at boot makes it;
+# an unprivileged user manager cannot ("Failed to set up mount namespacing: No such file or
+# directory", status=226/NAMESPACE, without it)
+mkdir -m 0700 /run/systemd/unit-root || fail "cannot make /run/systemd/unit-root"
 # On a hybrid host (cgroup2 on /sys/fs/cgroup/unified, the controllers on v1 hierarchies) a
 # root manager also writes into the v1 hierarchies, at its cgroup's path from their top: it made
 # /sys/fs/cgroup/memory/app.slice, outside the memory cgroup this machine runs the tests in.
@@ -252,14 +260,30 @@ mkdir -m 0755 /run/systemd/inaccessible && cd /run/systemd/inaccessible &&
 if [ "$unified" != /sys/fs/cgroup ]; then
   mount -t cgroup2 cgroup2 /sys/fs/cgroup || fail "cannot mount cgroup2 on /sys/fs/cgroup"
 fi
-exec "$5" --user --log-level=debug --log-target=journal
+if [ -z "$uid" ]; then
+  exec "$systemd" --user --log-level=debug --log-target=journal
+fi
+# A user of this namespace's own (its passwd and group entries added here only), whose manager
+# runs unprivileged, as a login's user@UID.service would
+mount --bind "$etc/passwd" /etc/passwd && mount --bind "$etc/group" /etc/group ||
+  fail "cannot bind passwd and group"
+# Its runtime dir where logind would make it, /run/user/UID: an unprivileged manager's sandboxes
+# take their inaccessible nodes from /run/user/UID/systemd/inaccessible, whatever
+# $XDG_RUNTIME_DIR says (namespace.c); elsewhere "/run/systemd/unit-root/proc/kallsyms: No
+# such file or directory", status=226/NAMESPACE
+mkdir -p /run/user && mount -t tmpfs -o mode=0755 tmpfs /run/user && mkdir -m 0700 "/run/user/$uid" &&
+  mount --bind "$runtime" "/run/user/$uid" || fail "cannot make /run/user/$uid"
+exec setpriv --reuid="$uid" --regid="$uid" --clear-groups -- "$systemd" --user --log-level=debug --log-target=journal
 """
 
 
 class UserManager:
-    def __init__(self, ctx, root):
-        self.ctx, self.root = ctx, root
-        self.runtime = os.path.join(root, "runtime")
+    """systemd --user in a mount namespace of its own (SETUP): root's, or, with uid, that of a
+    user made for it (uid = gid, name glivetest, home ROOT/home)."""
+
+    def __init__(self, ctx, root, uid=None):
+        self.ctx, self.root, self.uid = ctx, root, uid
+        self.runtime = os.path.join(root, "runtime")  # the test's path to $XDG_RUNTIME_DIR
         self.config = os.path.join(root, "config")
         self.prefix = os.path.join(root, "prefix")
         self.unitdir = os.path.join(self.config, "systemd", "user")
@@ -268,10 +292,12 @@ class UserManager:
         # Debian's dbus.socket (sockets.target wants it): its ExecStartPost runs systemctl
         # set-environment, and the manager waits for it at start and exit. Not gliveD's business.
         os.symlink("/dev/null", os.path.join(self.unitdir, "dbus.socket"))
+        self.home = os.path.join(root, "home") if uid else os.environ.get("HOME", "/root")
         self.env = {
             "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            "HOME": os.environ.get("HOME", "/root"), "LANG": "C.UTF-8",
-            "XDG_RUNTIME_DIR": self.runtime, "XDG_CONFIG_HOME": self.config,
+            "HOME": self.home, "LANG": "C.UTF-8",
+            # the manager's (in its namespace: /run/user/UID is a bind mount of it for a user)
+            "XDG_RUNTIME_DIR": f"/run/user/{uid}" if uid else self.runtime, "XDG_CONFIG_HOME": self.config,
             "SYSTEMD_UNIT_PATH": ":".join([self.unitdir, os.path.join(self.prefix, "lib/systemd/user"),
                                            DISTRO_USER_UNITS]),
         }
@@ -289,9 +315,12 @@ class UserManager:
             raise Skip(f"cannot make a cgroup for the manager: {e}")
         self.cgroup = cgroup
         self.logs = Journal(self.root)
+        user = []
+        if self.uid:
+            user = [str(self.uid), self.make_user(), self.runtime]
         self.proc = self.ctx.start("systemd-user", ["unshare", "-m", "sh", "-c", SETUP, "setup", self.cgroup,
                                                     self.logs.socket_path, self.logs.stdout_path, point,
-                                                    SYSTEMD, "/usr/bin/python3"], env=self.env)
+                                                    SYSTEMD, "/usr/bin/python3"] + user, env=self.env)
         private = os.path.join(self.runtime, "systemd", "private")
         wait_for(lambda: harness.accepting(private) or not self.proc.alive(), 15, "the manager's private socket")
         if not self.proc.alive():
@@ -302,12 +331,43 @@ class UserManager:
         p = self.systemctl("is-system-running", "--wait", check=False, timeout=20)
         assert p.stdout.strip() in ("running", "degraded"), (p.stdout, p.stderr, self.logs.manager()[-3000:])
 
+    def make_user(self):
+        """The user's passwd and group files for SETUP, its home, and what it must own: the
+        runtime and config dirs, and the manager's cgroup (delegated as user@UID.service's:
+        the directory and the files a manager writes). Returns the dir of the two files."""
+        etc = os.path.join(self.root, "etc")
+        os.makedirs(etc)
+        u = self.uid
+        with open("/etc/passwd") as f, open(os.path.join(etc, "passwd"), "w") as out:
+            out.write(f.read() + f"glivetest:x:{u}:{u}:gliveD test:{self.home}:/usr/sbin/nologin\n")
+        with open("/etc/group") as f, open(os.path.join(etc, "group"), "w") as out:
+            out.write(f.read() + f"glivetest:x:{u}:\n")
+        os.makedirs(self.home, mode=0o700)
+        os.chmod(self.root, 0o755)
+        for top in (self.home, self.runtime, self.config):
+            os.chown(top, u, u)
+            for d, dirs, files in os.walk(top):
+                for n in dirs + files:
+                    os.lchown(os.path.join(d, n), u, u)
+        os.chown(self.cgroup, u, u)
+        for n in ("cgroup.procs", "cgroup.threads", "cgroup.subtree_control"):
+            os.chown(os.path.join(self.cgroup, n), u, u)
+        for path in (self.logs.socket_path, self.logs.stdout_path):
+            os.chmod(path, 0o666)  # as journald's
+        return etc
+
+    def as_user(self):
+        """The argv prefix that runs a program as the manager's user (nothing for root)."""
+        if not self.uid:
+            return []
+        return ["setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups", "--"]
+
     def systemctl(self, *args, check=True, timeout=20):
         # in the manager's mount namespace, where /run/systemd/system exists: elsewhere
         # systemctl thinks it runs offline (is-system-running says "offline", enable does not
-        # reload the manager)
-        p = subprocess.run(["nsenter", "-t", str(self.proc.pid), "-m", "systemctl", "--user",
-                            "--no-pager"] + list(args), env=self.env,
+        # reload the manager); as its user
+        p = subprocess.run(["nsenter", "-t", str(self.proc.pid), "-m"] + self.as_user() +
+                           ["systemctl", "--user", "--no-pager"] + list(args), env=self.env,
                            capture_output=True, text=True, timeout=timeout)
         if check:
             assert p.returncode == 0, f"systemctl --user {' '.join(args)}: exit {p.returncode}\n{p.stderr}"
@@ -361,7 +421,7 @@ def make_install(prefix):
 def skip_unless_possible():
     if os.geteuid() != 0:
         raise Skip("a user manager in its own mount namespace needs root")
-    missing = [t for t in ("unshare", "nsenter", "systemctl", "make") if not shutil.which(t)]
+    missing = [t for t in ("unshare", "nsenter", "setpriv", "systemctl", "make") if not shutil.which(t)]
     if missing or not SYSTEMD or not os.path.isdir(DISTRO_USER_UNITS):
         raise Skip(f"no systemd to run: missing {missing or SYSTEMD or DISTRO_USER_UNITS}")
     unified = unified_cgroup()
@@ -373,15 +433,16 @@ def skip_unless_possible():
 class RealUserManager:
     """The user units installed into a PREFIX and a user manager running them (see the top)."""
 
-    def __init__(self, ctx):
+    def __init__(self, ctx, uid=None, model=MODEL, script=None, hold=True):
         self.ctx = ctx
         unified = skip_unless_possible()
         self.root = tempfile.mkdtemp(prefix="glive-systemd-", dir="/run")
-        self.m = UserManager(ctx, self.root)
-        self.ok = False
+        self.m = UserManager(ctx, self.root, uid)
         try:
             make_install(self.m.prefix)
-            self.emu = ctx.emulator(tls_dir=os.path.join(self.root, "emulator-tls"))
+            self.emu = ctx.emulator(tls_dir=os.path.join(self.root, "emulator-tls"), script=script)
+            os.chmod(os.path.dirname(self.emu.ca), 0o755)  # the CA certificate is public
+            os.chmod(self.emu.ca, 0o644)
             self.hold = os.path.join(self.root, "HOLD")
             unit = os.path.join(self.m.prefix, "lib/systemd/user/gliveD.service")
             execstart = [l for l in open(unit).read().splitlines() if l.startswith("ExecStart=")]
@@ -392,10 +453,12 @@ class RealUserManager:
                 f.write(f"""[Service]
 # the emulator instead of the Live API: the installed command line, options added
 ExecStart=
-{execstart[0]} --endpoint {self.emu.ws_base} --ca-file {self.emu.ca} --model {MODEL} --log-level debug
+{execstart[0]} --endpoint {self.emu.ws_base} --ca-file {self.emu.ca}{f" --model {model}" if model else ""} --log-level debug
 # a missed ping shows within the test's time
 WatchdogSec=2s
-# the test holds a start at a known point while {self.hold} exists
+""")
+                if hold:
+                    f.write(f"""# the test holds a start at a known point while {self.hold} exists
 ExecStartPre=/bin/sh -c 'while [ -e {self.hold} ]; do sleep 0.02; done'
 """)
                 if harness.SANITIZED:
@@ -410,6 +473,9 @@ ExecStartPre=/bin/sh -c 'while [ -e {self.hold} ]; do sleep 0.02; done'
             with open(os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
                 f.write("test-key\n")
             self.m.start(unified)
+        except Skip:
+            self.close(failed=False, check=False)
+            raise
         except BaseException:
             self.close(failed=True)
             raise
@@ -423,7 +489,7 @@ ExecStartPre=/bin/sh -c 'while [ -e {self.hold} ]; do sleep 0.02; done'
         self.close(failed=exc_type is not None)
         return False
 
-    def close(self, failed):
+    def close(self, failed, check=True):
         left = self.m.stop()
         if failed:
             print(f"  (kept {self.root} for inspection)")
@@ -432,13 +498,20 @@ ExecStartPre=/bin/sh -c 'while [ -e {self.hold} ]; do sleep 0.02; done'
                 print("  --- gliveD's output ---\n" + self.m.logs.service_text()[-4000:])
         else:
             shutil.rmtree(self.root, ignore_errors=True)
-        if not failed:
+        if not failed and check:
             assert not left, f"processes left in the manager's cgroup (killed): {left}"
             out = self.m.logs.service_text()
             assert not any(mark in out for mark in harness.SANITIZER_MARKS), out[-4000:]
 
     def systemctl(self, *args, **kw):
         return self.m.systemctl(*args, **kw)
+
+    def client(self):
+        """A client of the manager's user (made by a process of that uid, see test_access.py)."""
+        if not self.m.uid:
+            return LineClient(self.sock)
+        import test_access
+        return test_access.connect_as(self.sock, self.m.uid, self.m.uid)
 
     def show(self, unit="gliveD.service", *props):
         return self.m.show(unit, *(props or ("ActiveState", "SubState", "MainPID", "StatusText")))
@@ -471,6 +544,23 @@ ExecStartPre=/bin/sh -c 'while [ -e {self.hold} ]; do sleep 0.02; done'
         st = wait_for(lambda: (lambda s: s if s["ActiveState"] == "active" else None)(self.show()),
                       15, "gliveD.service active")
         return int(st["MainPID"])
+
+
+def free_uid():
+    """A uid and gid no user or group of this machine has (the ordinary user's)."""
+    import grp
+    import pwd
+    for uid in range(4242, 5242):
+        try:
+            pwd.getpwuid(uid)
+            continue
+        except KeyError:
+            pass
+        try:
+            grp.getgrgid(uid)
+        except KeyError:
+            return uid
+    raise Skip("no free uid between 4242 and 5241")
 
 
 def gone(pid):
@@ -592,3 +682,39 @@ def test_watchdog_kills_a_hung_gliveD_and_restart_brings_its_sessions_back(ctx):
         c.close()
         s.systemctl("stop", "gliveD.service", "gliveD.socket")
         assert s.show("gliveD.service", "Result", "ExecMainStatus") == {"Result": "success", "ExecMainStatus": "0"}
+
+
+def test_user_units_for_an_ordinary_user(ctx):
+    """The user units as they mostly run: the manager of a user who is not root, unprivileged, so
+    its sandboxing needs PrivateUsers=yes (the unit says so), where root shows as nobody."""
+    uid = free_uid()
+    with RealUserManager(ctx, uid=uid, hold=False) as s:
+        s.systemctl("enable", "--now", "gliveD.socket")
+        # root's process reaches the socket (root may open any file) but gliveD sees nobody
+        root = LineClient(s.sock)
+        refused = root.read(10)
+        assert refused["error"]["code"] == "refused" and "you are uid 65534" in refused["error"]["message"], refused
+        c = s.client()  # a process of the user's
+        assert c.ok("hello")["daemon"] == "gliveD"
+        pid = s.active_pid()
+        assert open(f"/proc/{pid}/uid_map").read().split() == [str(uid), str(uid), "1"]
+        c.ok("open", session="u")
+        assert c.ok("list")["sessions"][0]["session"] == "u"
+        # reload: ExecReload's kill is a process of the unit too; with PrivateUsers=yes it could
+        # not join the unit's IPC namespace (made in gliveD's user namespace): "PrivateIPC=yes is
+        # configured, but IPC namespace setup failed ... /run/systemd/unit-root/dev/mqueue:
+        # Operation not permitted", status=226/NAMESPACE, "Reload failed for gliveD.service"
+        s.systemctl("reload", "gliveD.service")
+        s.wait_gliveD_log("<6>gliveD info: SIGHUP: config reloaded (no --config file)\n")
+        s.wait_notified(pid, "READY=1, STATUS=1 session, 1 client", after="RELOADING=1, MONOTONIC_USEC=")
+        assert s.active_pid() == pid
+        # the session is the user's, in its state dir, back after a restart
+        s.systemctl("restart", "gliveD.service")
+        read_to_eof(c)
+        pid2 = s.active_pid()
+        assert pid2 != pid and os.stat(os.path.join(s.state, "sessions", "u.json")).st_uid == uid
+        c = s.client()
+        assert [x["session"] for x in c.ok("list")["sessions"]] == ["u"]
+        s.systemctl("stop", "gliveD.service", "gliveD.socket")
+        assert s.show("gliveD.service", "Result", "ExecMainStatus") == {"Result": "success", "ExecMainStatus": "0"}
+        read_to_eof(c)
