@@ -19,8 +19,9 @@ a real manager does:
   file removed (RemoveOnStop=);
 - the same units for an ordinary user (a uid the test adds to the namespace's passwd; its
   manager unprivileged, as user@UID.service runs it): the sandbox then needs PrivateUsers=yes,
-  where root's client shows as nobody and is refused; reload works (it did not: see
-  ExecReload= in gliveD-user.service); the sessions are the user's, in its state dir.
+  where root's client shows as nobody and is refused; run_python's bwrap sandbox runs inside
+  the unit's (it did not: RestrictAddressFamilies= lacked AF_NETLINK); reload works (it did
+  not: see ExecReload= in gliveD-user.service); the sessions are the user's, in its state dir.
 
 The shipped units run unmodified, every sandboxing directive included, but for one drop-in the
 test writes (gliveD.service.d/test.conf, where a user's own drop-ins go): ExecStart= is the
@@ -72,6 +73,10 @@ MODEL = "gemini-live-2.5-flash-preview"
 SYSTEMD = next((p for p in ("/usr/lib/systemd/systemd", "/lib/systemd/systemd") if os.path.exists(p)), None)
 DISTRO_USER_UNITS = "/usr/lib/systemd/user"
 # the manager's debug line for each datagram on the notify socket
+# a prompt the emulator answers with run_python (test_user_units_for_an_ordinary_user)
+CODE_SCRIPT = {"rules": [{"match": "compute", "steps": [
+    {"call": "run_python", "args": {"code": "print(6 * 7)"}}, {"say": "It said {tool:run_python}"}]}],
+    "default": [{"echo": True}]}
 NOTIFY = re.compile(r"^systemd: gliveD\.service: Got notification message from PID (\d+) \((.*)\)$", re.M)
 
 
@@ -688,7 +693,8 @@ def test_user_units_for_an_ordinary_user(ctx):
     """The user units as they mostly run: the manager of a user who is not root, unprivileged, so
     its sandboxing needs PrivateUsers=yes (the unit says so), where root shows as nobody."""
     uid = free_uid()
-    with RealUserManager(ctx, uid=uid, hold=False) as s:
+    # gliveD's default model has no code execution of its own: run_python runs here
+    with RealUserManager(ctx, uid=uid, hold=False, model=None, script=CODE_SCRIPT) as s:
         s.systemctl("enable", "--now", "gliveD.socket")
         # root's process reaches the socket (root may open any file) but gliveD sees nobody
         root = LineClient(s.sock)
@@ -698,8 +704,14 @@ def test_user_units_for_an_ordinary_user(ctx):
         assert c.ok("hello")["daemon"] == "gliveD"
         pid = s.active_pid()
         assert open(f"/proc/{pid}/uid_map").read().split() == [str(uid), str(uid), "1"]
-        c.ok("open", session="u")
-        assert c.ok("list")["sessions"][0]["session"] == "u"
+        # run_python's sandbox (bwrap, its profile for gliveD.service's hardening) works inside
+        # the unit's: it did not, "bwrap: loopback: Failed to create NETLINK_ROUTE socket: Address
+        # family not supported by protocol" (RestrictAddressFamilies= lacked AF_NETLINK)
+        s.wait_gliveD_log("<6>gliveD info: run_python: code runs in a bubblewrap sandbox")
+        c.ok("open", session="u", tools=[{"code_execution": {}}])
+        c.ok("send", session="u", text="compute it")
+        res = c.next_event(timeout=20, where=lambda e: e["event"] == "code_result")
+        assert res["local"] and res["outcome"] == "OUTCOME_OK" and res["output"] == "42\n", res
         # reload: ExecReload's kill is a process of the unit too; with PrivateUsers=yes it could
         # not join the unit's IPC namespace (made in gliveD's user namespace): "PrivateIPC=yes is
         # configured, but IPC namespace setup failed ... /run/systemd/unit-root/dev/mqueue:
