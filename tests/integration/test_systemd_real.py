@@ -438,7 +438,7 @@ def skip_unless_possible():
 class RealUserManager:
     """The user units installed into a PREFIX and a user manager running them (see the top)."""
 
-    def __init__(self, ctx, uid=None, model=MODEL, script=None, hold=True):
+    def __init__(self, ctx, uid=None, model=MODEL, script=None, hold=True, args=""):
         self.ctx = ctx
         unified = skip_unless_possible()
         self.root = tempfile.mkdtemp(prefix="glive-systemd-", dir="/run")
@@ -458,7 +458,7 @@ class RealUserManager:
                 f.write(f"""[Service]
 # the emulator instead of the Live API: the installed command line, options added
 ExecStart=
-{execstart[0]} --endpoint {self.emu.ws_base} --ca-file {self.emu.ca}{f" --model {model}" if model else ""} --log-level debug
+{execstart[0]} --endpoint {self.emu.ws_base} --ca-file {self.emu.ca}{f" --model {model}" if model else ""} --log-level debug{args}
 # a missed ping shows within the test's time
 WatchdogSec=2s
 """)
@@ -730,3 +730,17 @@ def test_user_units_for_an_ordinary_user(ctx):
         s.systemctl("stop", "gliveD.service", "gliveD.socket")
         assert s.show("gliveD.service", "Result", "ExecMainStatus") == {"Result": "success", "ExecMainStatus": "0"}
         read_to_eof(c)
+
+
+def test_a_gliveD_that_cannot_start_fails_its_unit_and_says_why_as_an_error(ctx):
+    """Type=notify: gliveD exits before READY=1, the start job fails; its last line reaches the
+    journal with the error priority <3> (it came without a prefix, which the journal files at
+    the stream's default priority, info: `journalctl -p err` did not show why)."""
+    with RealUserManager(ctx, hold=False, args=" --max-line=-2") as s:
+        p = s.systemctl("start", "gliveD.service", check=False)  # the socket comes with it
+        assert p.returncode != 0 and "Job for gliveD.service failed" in p.stderr, (p.returncode, p.stderr)
+        st = s.show("gliveD.service", "Result", "ExecMainCode", "ExecMainStatus")
+        assert st == {"Result": "exit-code", "ExecMainCode": "1", "ExecMainStatus": "2"}, st
+        s.wait_gliveD_log('<3>gliveD: --max-line wants a whole number of bytes in 1024..67108864, not "-2"\n')
+        assert not s.notifications()
+        s.systemctl("stop", "gliveD.service", "gliveD.socket")  # no restart after 2 s
