@@ -1,6 +1,6 @@
 """gliveD's user units under a real systemd: a systemd user manager (`systemd --user`, the
-machine's own: systemd 252 on Debian 12) runs the units exactly as `make install PREFIX=...` writes them, with
-the built gliveD, against the emulator. What test_systemd.py simulates (systemd-socket-activate,
+machine's own: systemd 252 on Debian 12) runs the units exactly as `make install PREFIX=...`
+writes them, with the built gliveD, against the emulator. What test_systemd.py simulates (systemd-socket-activate,
 a fake NOTIFY_SOCKET) and test_install.py checks offline (systemd-analyze verify/security), here
 a real manager does:
 
@@ -21,14 +21,16 @@ a real manager does:
   manager unprivileged, as user@UID.service runs it): the sandbox then needs PrivateUsers=yes,
   where root's client shows as nobody and is refused; run_python's bwrap sandbox runs inside
   the unit's (it did not: RestrictAddressFamilies= lacked AF_NETLINK); reload works (it did
-  not: see ExecReload= in gliveD-user.service); the sessions are the user's, in its state dir.
+  not: see ExecReload= in gliveD-user.service); the sessions are the user's, in its state dir;
+- a gliveD that cannot start fails its start job, and says why with the error priority.
 
 The shipped units run unmodified, every sandboxing directive included, but for one drop-in the
 test writes (gliveD.service.d/test.conf, where a user's own drop-ins go): ExecStart= is the
 installed line with the emulator's --endpoint, --ca-file, --model and --log-level added (the
 user unit has no other way to take options), WatchdogSec=2s, and an ExecStartPre= that holds a
 start while the file HOLD exists (so the test can connect a client at a known point of a
-restart). The API key is where the unit reads it (%E/glive/gemini-api-key). What this machine
+restart; not for the ordinary user, whose gliveD could then not join the IPC namespace that
+ExecStartPre= made, as ExecReload= in gliveD-user.service says). The API key is where the unit reads it (%E/glive/gemini-api-key). What this machine
 (a container-like VM, root without CAP_SYS_RESOURCE) does not give the unit, found here:
 - LimitNOFILE=65536 becomes 20000 (the hard limit the manager inherits, which it cannot raise);
 - the manager runs as root, so PrivateUsers=yes maps uid 0 alone into gliveD's user namespace
