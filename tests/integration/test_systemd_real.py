@@ -74,11 +74,11 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 MODEL = "gemini-live-2.5-flash-preview"
 SYSTEMD = next((p for p in ("/usr/lib/systemd/systemd", "/lib/systemd/systemd") if os.path.exists(p)), None)
 DISTRO_USER_UNITS = "/usr/lib/systemd/user"
-# the manager's debug line for each datagram on the notify socket
 # a prompt the emulator answers with run_python (test_user_units_for_an_ordinary_user)
 CODE_SCRIPT = {"rules": [{"match": "compute", "steps": [
     {"call": "run_python", "args": {"code": "print(6 * 7)"}}, {"say": "It said {tool:run_python}"}]}],
     "default": [{"echo": True}]}
+# the manager's debug line for each datagram on the notify socket
 NOTIFY = re.compile(r"^systemd: gliveD\.service: Got notification message from PID (\d+) \((.*)\)$", re.M)
 
 
@@ -325,9 +325,12 @@ class UserManager:
         user = []
         if self.uid:
             user = [str(self.uid), self.make_user(), self.runtime]
-        self.proc = self.ctx.start("systemd-user", ["unshare", "-m", "sh", "-c", SETUP, "setup", self.cgroup,
-                                                    self.logs.socket_path, self.logs.stdout_path, point,
-                                                    SYSTEMD, "/usr/bin/python3"] + user, env=self.env)
+        # env -i: a user manager hands its environment to its services, so nothing of the test
+        # runner's (MAKEFLAGS, a GEMINI_API_KEY...) may be in it
+        self.proc = self.ctx.start("systemd-user", ["env", "-i"] + [f"{k}={v}" for k, v in self.env.items()] +
+                                   ["unshare", "-m", "sh", "-c", SETUP, "setup", self.cgroup,
+                                    self.logs.socket_path, self.logs.stdout_path, point, SYSTEMD,
+                                    "/usr/bin/python3"] + user)
         private = os.path.join(self.runtime, "systemd", "private")
         wait_for(lambda: harness.accepting(private) or not self.proc.alive(), 15, "the manager's private socket")
         if not self.proc.alive():
@@ -395,7 +398,7 @@ class UserManager:
     def stop(self):
         """Stops the manager by its pid (SIGTERM: a user manager then starts exit.target, which
         stops every unit), then checks that no process is left in its cgroup (killing any by
-        pid) and removes the cgroup. Returns the pids that were left."""
+        pid) and removes the cgroup. Returns what was left: pids, cgroups that would not go."""
         left = []
         if self.proc:
             self.proc.stop(timeout=15)
@@ -409,7 +412,10 @@ class UserManager:
             if left:
                 wait_for(lambda: not self.cgroup_pids(), 10, "the processes left to die")
             for top, dirs, _ in sorted(os.walk(self.cgroup), key=lambda t: -t[0].count("/")):
-                os.rmdir(top)
+                try:
+                    os.rmdir(top)
+                except OSError as e:
+                    left.append(f"{top}: {e}")
         if self.logs:
             self.logs.stop()
         return left
@@ -506,7 +512,7 @@ ExecStartPre=/bin/sh -c 'while [ -e {self.hold} ]; do sleep 0.02; done'
         else:
             shutil.rmtree(self.root, ignore_errors=True)
         if not failed and check:
-            assert not left, f"processes left in the manager's cgroup (killed): {left}"
+            assert not left, f"left in the manager's cgroup (processes killed): {left}"
             out = self.m.logs.service_text()
             assert not any(mark in out for mark in harness.SANITIZER_MARKS), out[-4000:]
 
