@@ -74,6 +74,17 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 MODEL = "gemini-live-2.5-flash-preview"
 SYSTEMD = next((p for p in ("/usr/lib/systemd/systemd", "/lib/systemd/systemd") if os.path.exists(p)), None)
 DISTRO_USER_UNITS = "/usr/lib/systemd/user"
+
+
+def systemd_version():
+    try:
+        out = subprocess.run([SYSTEMD, "--version"], capture_output=True, text=True, timeout=30).stdout
+        return int(re.match(r"systemd (\d+)", out).group(1))
+    except (OSError, TypeError, AttributeError, subprocess.SubprocessError):
+        return 0
+
+
+SYSTEMD_VERSION = systemd_version() if SYSTEMD else 0
 # a prompt the emulator answers with run_python (test_user_units_for_an_ordinary_user)
 CODE_SCRIPT = {"rules": [{"match": "compute", "steps": [
     {"call": "run_python", "args": {"code": "print(6 * 7)"}}, {"say": "It said {tool:run_python}"}]}],
@@ -292,6 +303,7 @@ class UserManager:
         self.ctx, self.root, self.uid = ctx, root, uid
         self.runtime = os.path.join(root, "runtime")  # the test's path to $XDG_RUNTIME_DIR
         self.config = os.path.join(root, "config")
+        self.statehome = os.path.join(root, "state")
         self.prefix = os.path.join(root, "prefix")
         self.unitdir = os.path.join(self.config, "systemd", "user")
         os.makedirs(self.runtime, mode=0o700)
@@ -305,6 +317,7 @@ class UserManager:
             "HOME": self.home, "LANG": "C.UTF-8",
             # the manager's (in its namespace: /run/user/UID is a bind mount of it for a user)
             "XDG_RUNTIME_DIR": f"/run/user/{uid}" if uid else self.runtime, "XDG_CONFIG_HOME": self.config,
+            "XDG_STATE_HOME": self.statehome,
             "SYSTEMD_UNIT_PATH": ":".join([self.unitdir, os.path.join(self.prefix, "lib/systemd/user"),
                                            DISTRO_USER_UNITS]),
         }
@@ -354,7 +367,8 @@ class UserManager:
             out.write(f.read() + f"glivetest:x:{u}:\n")
         os.makedirs(self.home, mode=0o700)
         os.chmod(self.root, 0o755)
-        for top in (self.home, self.runtime, self.config):
+        os.makedirs(self.statehome)
+        for top in (self.home, self.runtime, self.config, self.statehome):
             os.chown(top, u, u)
             for d, dirs, files in os.walk(top):
                 for n in dirs + files:
@@ -429,8 +443,6 @@ def make_install(prefix):
     test_install.make("install", f"PREFIX={prefix}")
 
 
-
-
 def skip_unless_possible():
     if os.geteuid() != 0:
         raise Skip("a user manager in its own mount namespace needs root")
@@ -493,7 +505,9 @@ ExecStartPre=/bin/sh -c 'while [ -e {self.hold} ]; do sleep 0.02; done'
             self.close(failed=True)
             raise
         self.sock = os.path.join(self.m.runtime, "glive", "gliveD.sock")
-        self.state = os.path.join(self.m.config, "glive")  # StateDirectory=glive, user mode, systemd < 254
+        # StateDirectory=glive of a user unit: $XDG_CONFIG_HOME/glive up to systemd 253,
+        # $XDG_STATE_HOME/glive from 254 on
+        self.state = os.path.join(self.m.config if SYSTEMD_VERSION < 254 else self.m.statehome, "glive")
 
     def __enter__(self):
         return self
