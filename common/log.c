@@ -89,6 +89,17 @@ void gl_log(enum gl_log_level lvl, const char *fmt, ...)
             ts.tv_nsec / 1000000, g_name, tags[lvl], safe);
 }
 
+void gl_log_fatal(const char *fmt, ...)
+{
+    char line[2048], safe[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    gl_log_escape(line, safe, sizeof safe);
+    fprintf(stderr, "%s%s: %s\n", to_journal() ? "<3>" : "", g_name, safe);
+}
+
 void gl_redact_url(const char *url, char *out, size_t outlen)
 {
     size_t o = 0;

@@ -14,6 +14,11 @@ void gl_log_set_name(const char *progname);
 int gl_log_parse_level(const char *s, enum gl_log_level *out);
 void gl_log(enum gl_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The line a program writes as it gives up at start ("NAME: MESSAGE", escaped as gl_log's):
+ * where stderr is the journal, with the error priority <3> (without it the journal files it at
+ * the stream's default, info, and `journalctl -p err` would not show why the service failed). */
+void gl_log_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #define log_error(...) gl_log(GL_LOG_ERROR, __VA_ARGS__)
 #define log_warn(...) gl_log(GL_LOG_WARN, __VA_ARGS__)
 #define log_info(...) gl_log(GL_LOG_INFO, __VA_ARGS__)

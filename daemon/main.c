@@ -304,12 +304,12 @@ int main(int argc, char **argv)
     if (rc == 1)
         return 0;
     if (rc != 0) {
-        fprintf(stderr, "gliveD: %s\n", err.msg);
+        gl_log_fatal("%s", err.msg);
         return 2;
     }
     if (gld_config_find_key(&D.cfg, &err) != 0) {
         if (strcmp(err.code, "bad_key") == 0) { /* present but unusable: say so now, not later */
-            fprintf(stderr, "gliveD: %s\n", err.msg);
+            gl_log_fatal("%s", err.msg);
             return 1;
         }
         log_warn("%s; sessions will fail until one is configured", err.msg);
@@ -317,12 +317,12 @@ int main(int argc, char **argv)
     else
         log_info("API key from %s", D.cfg.api_key_source);
     if (D.cfg.state_dir[0] && gld_persist_check(D.cfg.state_dir, &err) != 0) {
-        fprintf(stderr, "gliveD: state dir: %s\n", err.msg); /* sessions would vanish on restart */
+        gl_log_fatal("state dir: %s", err.msg); /* sessions would vanish on restart */
         return 1;
     }
     /* the CA certificates are parsed by the first connection, not before listening */
     if (!(D.tls = gl_tls_client_ctx_lazy(D.cfg.ca_file[0] ? D.cfg.ca_file : NULL, &err))) {
-        fprintf(stderr, "gliveD: %s\n", err.msg);
+        gl_log_fatal("%s", err.msg);
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -330,7 +330,7 @@ int main(int argc, char **argv)
     int listen_fd;
     int activated = gld_sd_listen_fd(&listen_fd, &err);
     if (activated < 0) {
-        fprintf(stderr, "gliveD: %s\n", err.msg);
+        gl_log_fatal("%s", err.msg);
         SSL_CTX_free(D.tls);
         return 1;
     }
@@ -347,7 +347,7 @@ int main(int argc, char **argv)
                    .inherited = activated == 1, .fd = listen_fd};
     static const ipc_handlers ih = {on_line, on_disconnect, on_busy, on_drain};
     if (!(D.ipc = ipc_start(D.loop, &io, &ih, &D, &err))) {
-        fprintf(stderr, "gliveD: %s\n", err.msg);
+        gl_log_fatal("%s", err.msg);
         SSL_CTX_free(D.tls);
         return 1;
     }

@@ -25,7 +25,9 @@ if [ "${1:-}" = "--test" ]; then
   # (pip install --no-deps --no-build-isolation). (Leak checks use ASan/LSan: make check-asan.)
   pkgs="$pkgs python3-websockets socat python3-pip python3-setuptools"
   # tests/integration/test_install.py: man-db renders the installed man pages (man -l);
-  # systemd ships systemd-analyze, which verifies the installed units (no running systemd needed).
+  # systemd ships systemd-analyze, which verifies the installed units (no running systemd needed),
+  # and systemd itself, which test_systemd_real.py runs as a user manager (unshare, nsenter and
+  # setpriv, which it also needs, are util-linux's: always there).
   pkgs="$pkgs man-db systemd"
   # Node.js may come from elsewhere than Debian (this project's machines ship their own):
   # only ask Debian for it when there is none.
