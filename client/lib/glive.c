@@ -570,6 +570,11 @@ static bool view_of(glive_client *c, const char *line, size_t len, glive_view *v
      * with no escapes, so its bytes are the string's and the line read right. Anything else
      * (an escape, bad base64) goes to the JSON path, which reads or reports it as before. */
     size_t pcm_len;
+    /* (the decoder also skips trailing whitespace, where a raw tab or CR would be a control
+     * character, which no JSON string holds: json_loadb refuses such a line) */
+    for (size_t k = data->str.len; k && strchr(" \t\r", data->str.p[k - 1]); k--)
+        if (data->str.p[k - 1] != ' ')
+            return false;
     if (gl_b64_decode_into(data->str.p, data->str.len, (unsigned char *)o, &pcm_len, NULL) < 0)
         return false;
     v->pcm = (const unsigned char *)o;

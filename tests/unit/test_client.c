@@ -1359,6 +1359,9 @@ TEST(glivectl_exit_codes)
     "{\"event\":\"text\",\"session\":\"s\",\"text\":\"dup\",\"text\":\"twice\"}\n"               \
     "{\"event\":\"text\",\"session\":\"s\",\"turn\":\"1\",\"text\":\"str turn\"}\n"              \
     "{\"event\":\"text\",\"text\":\"no session, no turn\"}\n"                                   \
+    "{\"event\":\"audio\",\"session\":\"s\",\"data\":\"QUJD \"}\n"                              \
+    "{\"event\":\"audio\",\"session\":\"s\",\"data\":\"QUJD\t\"}\n"                            \
+    "{\"event\":\"audio\",\"session\":\"s\",\"data\":\"QUJD\r \"}\n"                           \
     "{\"id\":99,\"ok\":true}\n"                                                                 \
     "not json\n"                                                                                \
     "{\"event\":\"state\",\"session\":\"s\",\"state\":\"ready\"}\n"                              \
@@ -1457,9 +1460,12 @@ TEST(lib_views_read_as_events_do)
         if (strcmp(a[i], b[i]) != 0)
             GL_FAILF("item %d: event %s, view %s", i, a[i], b[i]);
     CHECK_CONTAINS(a[1], "\"text\":\"a\\n\\\"b\\\"\\\\ \xc3\xa9/\xf0\x9f\x98\x80\"");
-    /* lines 1, 2, 3, 5 and 11; the rest is not exactly as gliveD writes them (line 4's base64
-     * has an escape: the JSON path reads it) */
-    CHECK_INT(VIEWS, 5);
+    /* lines 1, 2, 3, 5, 11 and 12; the rest is not exactly as gliveD writes them (line 4's
+     * base64 has an escape: the JSON path reads it) */
+    CHECK_INT(VIEWS, 6);
+    CHECK_CONTAINS(b[11], "\"data\":\"414243\""); /* a trailing space: JSON, and skipped */
+    CHECK_CONTAINS(b[12], "error protocol"); /* a raw tab or CR: not JSON, as json_loadb says */
+    CHECK_CONTAINS(b[13], "error protocol");
     CHECK_CONTAINS(b[5], "\"data\":\"Q\""); /* bad base64: left to the JSON path, which reports it */
     CHECK_CONTAINS(b[7], "error protocol"); /* \u0000: as json_loadb refuses it */
 }
