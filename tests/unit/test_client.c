@@ -257,6 +257,60 @@ TEST(b64_decoder_is_evp_decodeblock)
     CHECK(ok > 20000);
 }
 
+/* The AVX2 bulk (where the CPU has it) against the table alone and EVP_DecodeBlock: long inputs,
+ * all of the alphabet or with one odd character ('=', whitespace, a quote, a backslash, a
+ * control or non-ASCII byte, '-' '_') anywhere, the padding and trailing whitespace varied. */
+TEST(b64_simd_is_the_table)
+{
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    static const char odd[] = "= \n\r\t\"\\-_.@\x01\x7f\x80\xff:[`{";
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    char in[400];
+    unsigned char a[400], b[400], c[400];
+    unsigned long ok = 0;
+    for (int r = 0; r < 100000; r++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        size_t len = (size_t)(x % 300);
+        for (size_t i = 0; i < len; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            in[i] = abc[x % 64];
+        }
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        if (len && x % 3 == 0) /* one odd character somewhere */
+            in[(x >> 8) % len] = odd[(x >> 32) % (sizeof odd - 1)];
+        else if (len > 2 && x % 3 == 1) /* padding, or trailing whitespace */
+            in[len - 1] = x & 64 ? '=' : '\n', in[len - 2] = x & 128 ? '=' : in[len - 2];
+        size_t na = 0, nb = 0, nc = 0;
+        gl_err err;
+        bool was = gl_b64_use_simd(false);
+        int ra = gl_b64_decode_into(in, len, a, &na, &err);
+        gl_b64_use_simd(true);
+        int rb = gl_b64_decode_into(in, len, b, &nb, &err);
+        gl_b64_use_simd(was);
+        int rc = b64_evp(in, len, c, &nc);
+        if (ra != rb || ra != rc || (ra == 0 && (na != nb || memcmp(a, b, na) != 0)) ||
+            (ra == 0 && (na != nc || memcmp(a, c, na) != 0)))
+            GL_FAILF("input %d (%zu chars): table %d/%zu, simd %d/%zu, evp %d/%zu", r, len, ra, na,
+                     rb, nb, rc, nc);
+        ok += ra == 0;
+    }
+    CHECK(ok > 50000);
+    /* every byte value at every place of a 32-character block, and one past it */
+    for (int pos = 0; pos < 36; pos++)
+        for (int v = 0; v < 256; v++) {
+            memset(in, 'Q', 64);
+            in[pos] = (char)v;
+            size_t na = 0, nb = 0;
+            gl_err err;
+            gl_b64_use_simd(false);
+            int ra = gl_b64_decode_into(in, 64, a, &na, &err);
+            gl_b64_use_simd(true);
+            int rb = gl_b64_decode_into(in, 64, b, &nb, &err);
+            if (ra != rb || (ra == 0 && (na != nb || memcmp(a, b, na) != 0)))
+                GL_FAILF("byte %d at %d: table %d/%zu, simd %d/%zu", v, pos, ra, na, rb, nb);
+        }
+}
+
 TEST(b64_round_trip_all_lengths)
 {
     unsigned char raw[64], enc[128];
