@@ -68,8 +68,6 @@ __attribute__((target("avx2"), noinline)) static const char *skip_plain_avx2(con
 
 static inline const char *skip_plain(const char *p, const char *end)
 {
-    if (end - p >= 128 && __builtin_cpu_supports("avx2"))
-        p = skip_plain_avx2(p, end);
     const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
                   space = _mm_set1_epi8(0x20);
     while (end - p >= 16) {
@@ -80,6 +78,9 @@ static inline const char *skip_plain(const char *p, const char *end)
         if (bits)
             return p + __builtin_ctz(bits);
         p += 16;
+        /* past the first 16 bytes (where keys and short strings end, without a call) */
+        if (end - p >= 128 && __builtin_cpu_supports("avx2"))
+            p = skip_plain_avx2(p, end); /* then at the byte found, or < 32 left */
     }
     return p;
 }

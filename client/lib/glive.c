@@ -34,6 +34,7 @@ struct glive_client {
     char *rbuf;           /* READ_CHUNK bytes; the reader borrows it until drained */
     bool fed;             /* rbuf was fed to rd and not drained yet: glive_next_view takes the
                              lines one at a time; every other reader drains them first */
+    bool empty;           /* the last read found the socket empty: the next one polls first */
     char *vbuf;           /* the strings and PCM of the last view (glive_next_view) */
     size_t vcap;
 
@@ -200,7 +201,10 @@ static void dispatch(glive_client *c, const char *line, size_t len)
     q_push_err(c, &e);
 }
 
-/* Drains every complete line of what was fed (the reader borrows c->rbuf until then). */
+/* Drains every complete line of what was fed (the reader borrows c->rbuf until then), or up to
+ * the reply a request waits for: the lines after it stay fed (c->fed), for glive_next_view to
+ * take as views (an answer's first read often holds the reply and a stream of audio lines,
+ * which would otherwise all become JSON trees) and for every other reader to drain first. */
 static void drain(glive_client *c)
 {
     const char *line;
@@ -212,6 +216,10 @@ static void drain(glive_client *c)
             q_push_err(c, &e);
         else
             dispatch(c, line, len);
+        if (c->waiting && c->reply) {
+            c->fed = true;
+            return;
+        }
     }
 }
 
@@ -231,8 +239,11 @@ static int read_some(glive_client *c, int64_t deadline, bool eintr_fails, bool d
     if (c->dead)
         return fail_dead(c, err);
     /* The socket is non-blocking: read first and wait only when there is nothing (while an
-     * answer streams in there nearly always is: one syscall per read, not two). */
-    for (bool wait = false;; wait = true) {
+     * answer streams in there nearly always is: one syscall per read, not two). A read that
+     * finds nothing is not repeated: with no time left to wait the call returns at once (poll
+     * would only say the same), and the next call polls first (glivectl reads what is there,
+     * flushes its output, then waits: three syscalls per wait, not five). */
+    for (bool wait = c->empty;; wait = true) {
         if (wait) {
             struct pollfd p = {.fd = c->fd, .events = POLLIN};
             int n = poll(&p, 1, remaining(deadline));
@@ -248,6 +259,9 @@ static int read_some(glive_client *c, int64_t deadline, bool eintr_fails, bool d
                 return 0;
         }
         ssize_t r = recv(c->fd, c->rbuf, READ_CHUNK, 0);
+        c->empty = r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+        if (c->empty && remaining(deadline) == 0)
+            return 0;
         if (r < 0) {
             if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
                 continue;
