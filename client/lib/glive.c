@@ -515,6 +515,60 @@ json_t *glive_next_event(glive_client *c, int timeout_ms, gl_err *err)
 
 /* ---- views --------------------------------------------------------------------------------- */
 
+/* The bytes from p on that a JSON string holds as they are (printable ASCII but the quote and
+ * the backslash), up to end: where the first other byte is. */
+static const char *plain_run(const char *p, const char *end)
+{
+    while (p < end && *p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\')
+        p++;
+    return p;
+}
+
+/* p..end starts with the literal lit: past it, else NULL. */
+static const char *lit(const char *p, const char *end, const char *lit, size_t n)
+{
+    return (size_t)(end - p) >= n && memcmp(p, lit, n) == 0 ? p + n : NULL;
+}
+#define LIT(p, end, s) lit((p), (end), (s), sizeof(s) - 1)
+
+/* An audio line exactly as gliveD's fast path writes it (daemon/session.c fast_message):
+ *   {"event":"audio","session":"NAME","mime":"MIME","data":"BASE64"[,"turn":N]}
+ * with NAME and MIME plain (no escape, nothing but printable ASCII) -> its fields in f[] (as
+ * gl_fast_flat would give them, "data" raw); false for anything else, which gl_fast_flat then
+ * reads. Nearly every line of a spoken answer is one: this reads it in a few hundred
+ * instructions, the general scanner in ~1,900 (callgrind, 1,280 characters of base64). */
+static int exact_audio(const char *line, size_t len, gl_fast_field f[5])
+{
+    const char *p = line, *end = line + len, *q;
+    if (!(p = LIT(p, end, "{\"event\":\"audio\",\"session\":\"")))
+        return -1;
+    f[0] = (gl_fast_field){.key = "event", .key_len = 5, .type = GL_FAST_STR,
+                           .str = {line + 10, 5, 0}};
+    q = plain_run(p, end);
+    f[1] = (gl_fast_field){.key = "session", .key_len = 7, .type = GL_FAST_STR, .str = {p, (size_t)(q - p), 0}};
+    if (!(p = LIT(q, end, "\",\"mime\":\"")))
+        return -1;
+    q = plain_run(p, end);
+    f[2] = (gl_fast_field){.key = "mime", .key_len = 4, .type = GL_FAST_STR, .str = {p, (size_t)(q - p), 0}};
+    if (!(p = LIT(q, end, "\",\"data\":\"")) || !(q = memchr(p, '"', (size_t)(end - p))))
+        return -1;
+    f[3] = (gl_fast_field){.key = "data", .key_len = 4, .type = GL_FAST_STR,
+                           .str = {p, (size_t)(q - p), GL_JSTR_RAW}};
+    p = q + 1;
+    int n = 4;
+    if ((q = LIT(p, end, ",\"turn\":"))) { /* 1 to 18 digits, no leading zero, as gl_fast_flat */
+        p = q;
+        long long t = 0;
+        while (q < end && *q >= '0' && *q <= '9' && q - p < 19)
+            t = t * 10 + (*q++ - '0');
+        if (q == p || q - p > 18 || (*p == '0' && q - p > 1))
+            return -1;
+        f[n++] = (gl_fast_field){.key = "turn", .key_len = 4, .type = GL_FAST_INT, .num = t};
+        p = q;
+    }
+    return end - p == 1 && *p == '}' ? n : -1;
+}
+
 static bool key_is(const gl_fast_field *f, const char *k)
 {
     size_t n = strlen(k);
@@ -540,8 +594,10 @@ static bool view_of(glive_client *c, const char *line, size_t len, glive_view *v
     if (c->dead || len < sizeof head || memcmp(line, head, sizeof head - 1) != 0)
         return false;
     gl_fast_field f[6];
+    int n = exact_audio(line, len, f);
     /* "data" is only found: base64's decoder checks it (below), so it is read once */
-    int n = gl_fast_flat(line, len, f, 6, "data");
+    if (n < 0)
+        n = gl_fast_flat(line, len, f, 6, "data");
     if (n < 0)
         return false;
     const gl_fast_field *ev = NULL, *session = NULL, *turn = NULL, *text = NULL, *mime = NULL,

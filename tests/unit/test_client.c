@@ -1524,6 +1524,92 @@ TEST(lib_views_read_as_events_do)
     CHECK_CONTAINS(b[7], "error protocol"); /* \u0000: as json_loadb refuses it */
 }
 
+static uint64_t xorshift(uint64_t *x)
+{
+    *x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
+    return *x;
+}
+
+/* Audio lines as gliveD's fast path writes them (read by libglive's exact matcher) and every
+ * near miss of them (a byte replaced, inserted or removed anywhere: read by the general scanner
+ * or by Jansson): through views and through events, item by item the same. */
+TEST(lib_audio_views_read_as_events_do)
+{
+    enum { LINES = 700 };
+    static const char odd[] = "\"\\ ,:}{[]0123456789-.eE\r\t\x01\x7f\x80\xc3\xa9=+/Aa";
+    static char lines[LINES][400];
+    static step steps[LINES + 1];
+    static uint64_t x = 0x2545f4914f6cdd1dull;
+#define RND() xorshift(&x)
+    for (int i = 0; i < LINES; i++) {
+        unsigned char pcm[48];
+        size_t np = RND() % sizeof pcm;
+        for (size_t k = 0; k < np; k++)
+            pcm[k] = (unsigned char)RND();
+        char *b64 = gl_b64_encode(pcm, np);
+        static const char *const sessions[] = {"s", "bench-audio", "A.b_c-9", ""};
+        static const char *const mimes[] = {"audio/pcm;rate=24000", "", "audio/pcm"};
+        char turn[32] = "";
+        if (RND() % 4)
+            snprintf(turn, sizeof turn, ",\"turn\":%llu", (unsigned long long)(RND() % 100000));
+        int n = snprintf(lines[i], sizeof lines[i] - 8,
+                         "{\"event\":\"audio\",\"session\":\"%s\",\"mime\":\"%s\",\"data\":\"%s\"%s}",
+                         sessions[RND() % 4], mimes[RND() % 3], b64, turn);
+        free(b64);
+        if (i % 4) { /* three in four: one byte replaced, inserted or removed */
+            size_t at = RND() % (size_t)n;
+            char c = odd[RND() % (sizeof odd - 1)];
+            switch (RND() % 3) {
+            case 0: lines[i][at] = c; break;
+            case 1: memmove(lines[i] + at + 1, lines[i] + at, (size_t)n - at + 1); lines[i][at] = c; n++; break;
+            default: memmove(lines[i] + at, lines[i] + at + 1, (size_t)n - at); n--; break;
+            }
+        }
+        static const char *const edges[] = { /* what one changed byte seldom makes */
+            "{\"event\":\"audio\",\"session\":\"s\",\"mime\":\"m\",\"data\":\"QUJD\",\"turn\":07}",
+            "{\"event\":\"audio\",\"session\":\"s\",\"mime\":\"m\",\"data\":\"QUJD\",\"turn\":0}",
+            "{\"event\":\"audio\",\"session\":\"s\",\"mime\":\"m\",\"data\":\"QUJD\",\"turn\":123456789012345678}",
+            "{\"event\":\"audio\",\"session\":\"s\",\"mime\":\"m\",\"data\":\"QUJD\",\"turn\":1234567890123456789}",
+            "{\"event\":\"audio\",\"session\":\"s\",\"mime\":\"m\",\"data\":\"QUJD\",\"turn\":-3}",
+            "{\"event\":\"audio\",\"session\":\"s\",\"mime\":\"m\",\"data\":\"QUJD\",\"turn\":3.0}",
+            "{\"event\":\"audio\",\"session\":\"s\",\"mime\":\"m\",\"data\":\"QUJD\",\"turn\":3} ",
+            "{\"event\":\"audio\",\"session\":\"s\",\"mime\":\"m\",\"data\":\"QUJD\",\"turn\":3}\r",
+            "{\"event\":\"audio\",\"session\":\"s\",\"mime\":\"m\",\"data\":\"QUJD\",\"turn\":}",
+            "{\"event\":\"audio\",\"session\":\"s\",\"mime\":\"a\\/b\",\"data\":\"QUJD\"}",
+            "{\"event\":\"audio\",\"session\":\"s\",\"mime\":\"\xc3\xa9\",\"data\":\"QUJD\"}",
+            "{\"event\":\"audio\",\"session\":\"s\",\"mime\":\"m\",\"data\":\"QUJD\",\"data\":\"QUJD\"}",
+            "{\"event\":\"audio\",\"session\":\"s\",\"mime\":\"m\",\"data\":\"QUJD\"}}",
+            "{\"event\":\"audio\",\"session\":\"s\",\"mime\":\"m\",\"data\":\"QU\"JD\"}",
+        };
+        if ((size_t)i < sizeof edges / sizeof *edges)
+            n = snprintf(lines[i], sizeof lines[i] - 8, "%s", edges[i]);
+        lines[i][n] = '\n';
+        lines[i][n + 1] = '\0';
+        steps[i] = (step){S_SEND, lines[i], 0};
+    }
+#undef RND
+    steps[LINES] = (step)CLOSE;
+    static char a[LINES][512], b[LINES][512];
+    VIEWS = 0;
+    for (int way = 0; way < 2; way++) {
+        fake f;
+        CHECK_INT(fake_start(&f, steps), 0);
+        gl_err err;
+        glive_client *c = glive_connect(f.path, &err);
+        CHECK(c != NULL);
+        for (int i = 0; i < LINES; i++)
+            view_item(c, way == 1, way ? b[i] : a[i], sizeof a[i]);
+        glive_close(c);
+        fake_stop(&f);
+    }
+    for (int i = 0; i < LINES; i++)
+        if (strcmp(a[i], b[i]) != 0) {
+            GL_FAILF("line %d %.*s: event %s, view %s", i, (int)strcspn(lines[i], "\n"), lines[i], a[i], b[i]);
+            break;
+        }
+    CHECK(VIEWS > LINES / 4); /* the unmutated lines at least */
+}
+
 TEST(lib_views_then_a_request_keep_the_order)
 {
     /* a request made while a view left lines unread: they are queued first, the reply is
