@@ -55,21 +55,6 @@ static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
     return cmd == BIO_CTRL_FLUSH ? 1 : 0; /* written at once: flushing is a no-op */
 }
 
-/* SSL_free_buffers frees a read buffer holding a partial record in OpenSSL before 3.0.14,
- * 3.1.6, 3.2.2 and 3.3.1 (CVE-2024-4741: the next read uses freed memory); those keep releasing
- * the buffer after each record, as SSL_MODE_RELEASE_BUFFERS alone does. */
-static bool free_buffers_safe;
-static void check_free_buffers(void)
-{
-    unsigned long v = OpenSSL_version_num(); /* 0xMNN00PP0 */
-    unsigned long minor = v >> 20 & 0xff, patch = v >> 4 & 0xff;
-    if (v >> 28 != 3)
-        free_buffers_safe = v >> 28 > 3;
-    else
-        free_buffers_safe = minor == 0 ? patch >= 14 : minor == 1 ? patch >= 6
-                          : minor == 2 ? patch >= 2 : minor == 3 ? patch >= 1 : true;
-}
-
 static BIO_METHOD *bio_method;
 static void make_bio_method(void)
 {
@@ -207,16 +192,10 @@ SSL_CTX *gl_tls_server_ctx(const char *cert_file, const char *key_file, gl_err *
     return ctx;
 }
 
-static void tls_init_once(void)
-{
-    make_bio_method();
-    check_free_buffers();
-}
-
 static gl_tls *tls_new(SSL_CTX *ctx, gl_err *err)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, tls_init_once);
+    pthread_once(&once, make_bio_method);
     gl_tls *t = gl_xcalloc(1, sizeof *t);
     t->ssl = SSL_new(ctx);
     BIO *bio = bio_method ? BIO_new(bio_method) : NULL;
@@ -314,7 +293,7 @@ int gl_tls_handshake(gl_tls *t, gl_buf *out, gl_err *err)
 
 /* Decrypts what it can into plain: straight into its free space when there is room for a whole
  * record, else through a record-sized buffer (so that the limit is passed only by real bytes). */
-static int read_records(gl_tls *t, gl_buf *plain, bool *eof, gl_err *err)
+static int read_plain(gl_tls *t, gl_buf *plain, bool *eof, gl_err *err)
 {
     char tmp[16384];
     for (;;) {
@@ -340,26 +319,6 @@ static int read_records(gl_tls *t, gl_buf *plain, bool *eof, gl_err *err)
         }
         return tls_fail(t, err, "read");
     }
-}
-
-/* read_records, with OpenSSL's record buffer kept for the whole feed.
- *
- * With SSL_MODE_RELEASE_BUFFERS OpenSSL frees its record buffer (~17 KiB) whenever it is empty,
- * which without read-ahead is after every record, and allocates it again for the next: a
- * malloc and a free per record, two per message of a stream. So the mode is off while a feed
- * is read and the buffer is freed once, at its end (SSL_free_buffers keeps it while it holds a
- * partial record): an idle connection still holds none. (Read-ahead would keep it too, but
- * OpenSSL 3.0 then moves every byte left in the buffer to its front before each record: a
- * memmove of ~8 KiB per record.) */
-static int read_plain(gl_tls *t, gl_buf *plain, bool *eof, gl_err *err)
-{
-    if (!free_buffers_safe)
-        return read_records(t, plain, eof, err);
-    SSL_clear_mode(t->ssl, SSL_MODE_RELEASE_BUFFERS);
-    int rc = read_records(t, plain, eof, err);
-    SSL_set_mode(t->ssl, SSL_MODE_RELEASE_BUFFERS);
-    (void)!SSL_free_buffers(t->ssl); /* 0: it holds a partial record (or output): kept */
-    return rc;
 }
 
 int gl_tls_feed(gl_tls *t, const void *data, size_t len, gl_buf *plain, gl_buf *out, bool *eof,
