@@ -186,6 +186,11 @@ static const char *scan_string(const char *p, const char *end, gl_jstr *out)
     return p + 1;
 }
 
+const char *gl_jstr_scan(const char *p, const char *end, gl_jstr *out)
+{
+    return p < end && *p == '"' ? scan_string(p, end, out) : NULL;
+}
+
 static size_t put_utf8(uint32_t cp, char *o)
 {
     if (cp < 0x80) {

@@ -531,31 +531,46 @@ static const char *lit(const char *p, const char *end, const char *lit, size_t n
 }
 #define LIT(p, end, s) lit((p), (end), (s), sizeof(s) - 1)
 
-/* An audio line exactly as gliveD's fast path writes it (daemon/session.c fast_message):
+/* A text or audio line exactly as gliveD's fast path writes it (daemon/session.c fast_message):
  *   {"event":"audio","session":"NAME","mime":"MIME","data":"BASE64"[,"turn":N]}
- * with NAME and MIME plain (no escape, nothing but printable ASCII) -> its fields in f[] (as
- * gl_fast_flat would give them, "data" raw); false for anything else, which gl_fast_flat then
- * reads. Nearly every line of a spoken answer is one: this reads it in a few hundred
- * instructions, the general scanner in ~1,900 (callgrind, 1,280 characters of base64). */
-static int exact_audio(const char *line, size_t len, gl_fast_field f[5])
+ *   {"event":"text","session":"NAME","text":"TEXT"[,"turn":N]}
+ * with NAME and MIME plain (no escape, nothing but printable ASCII) -> its fields in f[] as
+ * gl_fast_flat would give them ("data" raw, TEXT scanned as any JSON string); -1 for anything
+ * else, which gl_fast_flat then reads. Nearly every line of a streamed answer is one: this
+ * reads an audio line in a few hundred instructions, the general scanner in ~1,900 (callgrind,
+ * 1,280 characters of base64). */
+static int exact_line(const char *line, size_t len, gl_fast_field f[5])
 {
     const char *p = line, *end = line + len, *q;
-    if (!(p = LIT(p, end, "{\"event\":\"audio\",\"session\":\"")))
+    bool audio;
+    if ((q = LIT(p, end, "{\"event\":\"audio\",\"session\":\"")))
+        audio = true;
+    else if ((q = LIT(p, end, "{\"event\":\"text\",\"session\":\"")))
+        audio = false;
+    else
         return -1;
+    p = q;
     f[0] = (gl_fast_field){.key = "event", .key_len = 5, .type = GL_FAST_STR,
-                           .str = {line + 10, 5, 0}};
+                           .str = {line + 10, audio ? 5 : 4, 0}};
     q = plain_run(p, end);
     f[1] = (gl_fast_field){.key = "session", .key_len = 7, .type = GL_FAST_STR, .str = {p, (size_t)(q - p), 0}};
-    if (!(p = LIT(q, end, "\",\"mime\":\"")))
-        return -1;
-    q = plain_run(p, end);
-    f[2] = (gl_fast_field){.key = "mime", .key_len = 4, .type = GL_FAST_STR, .str = {p, (size_t)(q - p), 0}};
-    if (!(p = LIT(q, end, "\",\"data\":\"")) || !(q = memchr(p, '"', (size_t)(end - p))))
-        return -1;
-    f[3] = (gl_fast_field){.key = "data", .key_len = 4, .type = GL_FAST_STR,
-                           .str = {p, (size_t)(q - p), GL_JSTR_RAW}};
-    p = q + 1;
-    int n = 4;
+    int n = 2;
+    if (audio) {
+        if (!(p = LIT(q, end, "\",\"mime\":\"")))
+            return -1;
+        q = plain_run(p, end);
+        f[n++] = (gl_fast_field){.key = "mime", .key_len = 4, .type = GL_FAST_STR, .str = {p, (size_t)(q - p), 0}};
+        if (!(p = LIT(q, end, "\",\"data\":\"")) || !(q = memchr(p, '"', (size_t)(end - p))))
+            return -1;
+        f[n++] = (gl_fast_field){.key = "data", .key_len = 4, .type = GL_FAST_STR,
+                                 .str = {p, (size_t)(q - p), GL_JSTR_RAW}};
+        p = q + 1;
+    } else {
+        f[n] = (gl_fast_field){.key = "text", .key_len = 4, .type = GL_FAST_STR};
+        if (!(p = LIT(q, end, "\",\"text\":")) || !(p = gl_jstr_scan(p, end, &f[n].str)))
+            return -1;
+        n++;
+    }
     if ((q = LIT(p, end, ",\"turn\":"))) { /* 1 to 18 digits, no leading zero, as gl_fast_flat */
         p = q;
         long long t = 0;
@@ -594,7 +609,7 @@ static bool view_of(glive_client *c, const char *line, size_t len, glive_view *v
     if (c->dead || len < sizeof head || memcmp(line, head, sizeof head - 1) != 0)
         return false;
     gl_fast_field f[6];
-    int n = exact_audio(line, len, f);
+    int n = exact_line(line, len, f);
     /* "data" is only found: base64's decoder checks it (below), so it is read once */
     if (n < 0)
         n = gl_fast_flat(line, len, f, 6, "data");
