@@ -782,7 +782,7 @@ TEST(tls_engine_streams_small_records_in_feeds_of_any_size)
                 GL_FAILF("feeds of %zu: byte %zu differs", steps[k], j);
                 break;
             }
-        if (after + 16384 > partial)
+        if (partial != 0 && after + 16384 > partial) /* (0: ASan's allocator, no mallinfo2) */
             GL_FAILF("feeds of %zu: the record buffer was not freed at the end of the stream "
                      "(%zu bytes in use with a partial record, %zu after it)", steps[k], partial, after);
     }
