@@ -6,7 +6,7 @@
 #
 # Starts the emulator (wss) and gliveD, warms two sessions up, then records gliveD with
 # `perf record -p` (DWARF call graphs: the build has no frame pointers) while `glivectl ask`
-# receives 300,000 text parts, then 600 s of audio (30,000 chunks); then glivectl itself on the
+# receives 300,000 text parts, then 1,000 s of audio (50,000 chunks); then glivectl itself on the
 # same turns. gliveD gets --max-output 1 GiB: glivectl slowed down by perf falls behind the
 # stream, and at the default 16 MiB gliveD would disconnect it. Prints `perf report` tables
 # (children = the function and what it calls, self = the function alone) and keeps the
@@ -18,8 +18,8 @@ OUT=${2:-$(mktemp -d /tmp/glive-profile.XXXXXX)}
 mkdir -p "$OUT"
 cd "$OUT"
 TEXT_PARTS=300000
-AUDIO_MS=600000
-FREQ=4999
+AUDIO_MS=1000000
+FREQ=15000
 pids=""
 cleanup() { for p in $pids; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT INT TERM

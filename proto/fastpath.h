@@ -47,6 +47,10 @@ size_t gl_jstr_put(const gl_jstr *s, char *out);
  * up to 4 bytes). Returns the bytes written. */
 size_t gl_jstr_decode(const gl_jstr *s, char *out, size_t max);
 
+/* Scans the JSON string whose opening quote is at p (p < end): the byte after its closing quote,
+ * with *out set (flags as above), or NULL if it is not a string Jansson would read. */
+const char *gl_jstr_scan(const char *p, const char *end, gl_jstr *out);
+
 /* ---- server messages ---- */
 
 #define LIVE_FAST_MAX 32 /* events of one message; more parts than that: refused */

@@ -155,6 +155,13 @@ int cmd_ask(const globals *g, int argc, char **argv)
                   .audio_hint = "use --wav FILE, --play, or --audio for raw PCM on stdout"};
     if (raw_pcm)
         f.text = &ERR; /* stdout carries the PCM */
+    /* A streamed answer is many small writes: flushed when glivectl is about to wait for more
+     * (wait_view), not one by one; into a pipe or a file, in 64 KiB writes. (The buffer is
+     * ours: given NULL, glibc ignores the size and allocates st_blksize, 4 KiB.) */
+    static char stdout_buf[1 << 16];
+    if (!isatty(STDOUT_FILENO))
+        setvbuf(stdout, stdout_buf, _IOFBF, sizeof stdout_buf);
+    o_defer(true);
     follow_init(&f);
     gl_wav wav;
     int rc;
@@ -181,6 +188,7 @@ int cmd_ask(const globals *g, int argc, char **argv)
         }
         wait_feeds(NULL);
     }
+    o_defer(false);
     if (f.wav && gl_wav_close(f.wav, &e) < 0 && (rc == EXIT_OK))
         rc = report(&e);
     if (rc == EXIT_OK)

@@ -15,10 +15,12 @@
 
 enum { EV_CONTINUE = -1 };
 
+/* For --timeout (seconds), read twice per event of a streamed answer: the coarse clock (the
+ * kernel's last tick, a few ms) is exact enough and a quarter of the cost (no TSC read). */
 static int64_t mono_ms(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 

@@ -520,3 +520,43 @@ TEST(flat_lines)
     }
     CHECK(accepted > 5000);
 }
+
+/* The scanner looks 16 bytes at a time, and 32 at a time with AVX2 once 128 are left: every
+ * piece that must stop it (an escape, a raw quote, control or DEL byte, UTF-8 good and bad) at
+ * every offset of a long plain run, in the strings of the hot shapes and of a flat line, both
+ * paths agreeing. */
+TEST(specials_at_every_offset)
+{
+    enum { RUN = 300 };
+    static const char *const specials[] = {
+        "\\n", "\\\"", "\\\\", "\\/", "\\u00e9", "\\u0000", "\\ud83d\\ude00", "\\ud83d", "\\x", "\"",
+        "\x01", "\x1f", "\x7f", " ", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xc3", "\xff",
+        "\xed\xa0\x80", "\xc0\xaf",
+    };
+    stats st = {0};
+    unsigned long flat_ok = 0;
+    char s[400], line[600];
+    for (size_t k = 0; k < sizeof specials / sizeof *specials; k++)
+        for (size_t at = 0; at <= RUN; at++) {
+            size_t sl = strlen(specials[k]);
+            memset(s, 'Q', RUN);
+            memcpy(s + at, specials[k], sl);
+            s[RUN + sl] = '\0';
+            memset(s + at + sl, 'Q', RUN - at);
+            for (size_t t = 0; t < 4; t++) {
+                size_t len;
+                char *m = fast_fill(FAST_TEMPLATES[t == 3 ? 6 : t], s, &len);
+                compare_one(m, len, &st);
+                free(m);
+            }
+            int n = snprintf(line, sizeof line, "{\"event\":\"text\",\"text\":\"%s\",\"turn\":1}", s);
+            bool acc;
+            if (!flat_agrees(line, (size_t)n, &acc, NULL))
+                GL_FAILF("flat line disagrees: special %zu at %zu", k, at);
+            flat_ok += acc;
+        }
+    if (st.mismatches)
+        GL_FAILF("%lu of %lu messages differ; first: %s", st.mismatches, st.messages, st.first_bad);
+    CHECK(st.fast > 1000);
+    CHECK(flat_ok > 500);
+}
