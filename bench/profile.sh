@@ -7,8 +7,8 @@
 # Starts the emulator (wss) and gliveD, warms two sessions up, then records gliveD with
 # `perf record -p` (DWARF call graphs: the build has no frame pointers) while `glivectl ask`
 # receives 300,000 text parts, then 1,000 s of audio (50,000 chunks); then glivectl itself on the
-# same turns. gliveD gets --max-output 1 GiB: glivectl slowed down by perf falls behind the
-# stream, and at the default 16 MiB gliveD would disconnect it. Prints `perf report` tables
+# same turns. (glivectl slowed down by perf falls behind the stream: gliveD then waits for it,
+# see bench/PROFILE.md's note; the --max-output 1 GiB is from before that.) Prints `perf report` tables
 # (children = the function and what it calls, self = the function alone) and keeps the
 # perf.data files in OUT_DIR. Needs perf (linux-perf) and the right to profile (root, or
 # kernel.perf_event_paranoid <= 1). Every process it starts is stopped by its pid.

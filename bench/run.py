@@ -15,7 +15,12 @@ One run starts the emulator (wss) as the bench server (its emu:stream rule: docs
   latency 100 sessions on one client connection, each streaming 10 stamped parts/s (1,000/s in
           all): the emulator stamps each part with CLOCK_MONOTONIC as it queues it, the client
           reads the clock as each event line arrives; p50/p99 of the difference (emulator TLS
-          write + gliveD + the Unix socket + the reader).
+          write + gliveD + the Unix socket + the reader). And gliveD's own added latency from its
+          timestamps (status latency_us: a message read off the upstream socket -> its event
+          lines written to the client's socket), on a gliveD that did nothing else.
+  startup gliveD exec -> its socket accepts (median of 10, with --ca-file: the CA store is read
+          at the first connection); glivectl ask exec -> its `send` line reaches the socket (a
+          stand-in gliveD in this process answers hello/open and stamps the line's arrival).
   memory  VmRSS of a fresh gliveD at rest, then with 1,000 and 10,000 idle sessions (opened on
           one client connection, each connected and ready): (RSS - RSS at rest) / sessions.
 
@@ -364,6 +369,85 @@ def latency_bench(b, d, sessions, rate, parts):
             "p50_ms": q[49] / 1e6, "p99_ms": q[98] / 1e6, "max_ms": lat[-1] / 1e6}
 
 
+def daemon_latency(d):
+    """gliveD's own latency histogram (status latency_us), in ms."""
+    c = Line(d.sock)
+    c.send([{"id": "st", "op": "status"}])
+    for _, m in c.lines(10):
+        if m.get("id") == "st":
+            c.close()
+            lu = m["latency_us"]
+            return {"writes": lu["writes"], "p50_ms": lu["p50"] / 1000, "p99_ms": lu["p99"] / 1000,
+                    "max_ms": lu["max"] / 1000}
+    raise BenchError("no status reply")
+
+
+def startup_bench(b, runs=10):
+    """Milliseconds from exec to gliveD accepting on its socket, and from exec to glivectl ask's
+    prompt on the socket; medians of `runs`."""
+    listen = []
+    for i in range(runs):
+        sock = os.path.join(b.tmp, f"start{i}.sock")
+        t0 = time.monotonic_ns()
+        p = b.start(f"gliveD-start{i}", [
+            os.path.join(b.build, "gliveD"), "--socket", sock, "--endpoint", f"wss://127.0.0.1:{b.port}",
+            "--ca-file", b.ca, "--log-level", "warn"], env={"GEMINI_API_KEY": "bench-key"})
+        while True:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.connect(sock)
+                listen.append((time.monotonic_ns() - t0) / 1e6)
+                break
+            except OSError:
+                if p.poll() is not None or time.monotonic_ns() - t0 > 20e9:
+                    raise BenchError(f"gliveD did not start: {open(p.log).read()[-2000:]}")
+                time.sleep(0.0001)
+            finally:
+                s.close()
+        b.stop(p)
+    # a stand-in gliveD: answers glivectl's requests, stamps the arrival of its send
+    ask = []
+    for i in range(runs):
+        sock = os.path.join(b.tmp, f"fake{i}.sock")
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(sock)
+        srv.listen(1)
+        t0 = time.monotonic_ns()
+        p = subprocess.Popen([os.path.join(b.build, "glivectl"), "--socket", sock, "ask", "--session", "s",
+                              "Hello?"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        srv.settimeout(20)
+        conn, _ = srv.accept()
+        buf, sent_at = b"", None
+        while sent_at is None:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                m = json.loads(line)
+                op, rid = m.get("op"), m.get("id")
+                if op == "send":
+                    sent_at = time.monotonic_ns()
+                    out = [{"id": rid, "ok": True, "turn": 1, "queued": False},
+                           {"event": "turn_complete", "session": "s", "turn": 1}]
+                elif op == "open":
+                    out = [{"id": rid, "ok": True, "session": "s", "created": True, "state": "ready",
+                            "model": MODEL, "modality": "TEXT"}]
+                else:
+                    out = [{"id": rid, "ok": True}]
+                conn.sendall(b"".join(json.dumps(o).encode() + b"\n" for o in out))
+        try:
+            p.wait(timeout=20)
+        finally:
+            conn.close()
+            srv.close()
+        if sent_at is None:
+            raise BenchError("glivectl ask never sent its prompt to the stand-in gliveD")
+        ask.append((sent_at - t0) / 1e6)
+    return {"runs": runs, "listen_ms": statistics.median(listen), "ask_ms": statistics.median(ask)}
+
+
 def rss_bench(b, counts):
     d = b.daemon("gliveD-rss")
     c = Line(d.sock)
@@ -427,6 +511,18 @@ def table(res, facts_before, facts_after, sizes, reps):
         L.append(f"Latency, emulator queues a part -> its event line is read from gliveD's socket: "
                  f"{la['sessions']} sessions, {la['msgs_per_s']} messages/s in all, {la['samples']} samples: "
                  f"p50 {la['p50_ms']:.2f} ms, p99 {la['p99_ms']:.2f} ms, max {la['max_ms']:.2f} ms.")
+        if "daemon" in la:
+            dl = la["daemon"]
+            L.append(f"Of that, gliveD's own added latency (its timestamps, status latency_us: a message "
+                     f"read off the upstream socket -> its event lines written to the client's socket), "
+                     f"{dl['writes']} writes: p50 {dl['p50_ms'] * 1000:.0f} µs, "
+                     f"p99 {dl['p99_ms'] * 1000:.0f} µs (goal <= 100 µs), max {dl['max_ms'] * 1000:.0f} µs.")
+    if "startup" in res:
+        st = res["startup"]
+        L.append("")
+        L.append(f"Start (median of {st['runs']}): gliveD exec -> its socket accepts {st['listen_ms']:.1f} ms "
+                 f"(goal <= 10 ms); glivectl ask exec -> its prompt on the socket {st['ask_ms']:.1f} ms "
+                 f"(goal <= 2 ms).")
     if "rss" in res:
         rs = res["rss"]
         per = ", ".join(f"{n:,} sessions {rs[n]['rss_kib'] / 1024:.1f} MiB "
@@ -477,7 +573,7 @@ def main():
     ap.add_argument("--reps", type=int)
     ap.add_argument("--readme", help="replace this file's Performance section with the results")
     ap.add_argument("--json", help="write the raw results here")
-    ap.add_argument("--skip", default="", help="comma list of parts to skip: latency,rss,notebook")
+    ap.add_argument("--skip", default="", help="comma list of parts to skip: latency,startup,rss,notebook")
     a = ap.parse_args()
     sizes = dict(QUICK if a.quick else FULL)
     reps = a.reps or sizes["reps"]
@@ -496,10 +592,16 @@ def main():
         print(f"bench: CPU, {sizes['text_parts']} text parts and {sizes['audio_ms'] // 20} audio chunks, "
               f"{reps} runs of {', '.join(clients)}", flush=True)
         res["cpu"] = cpu_bench(b, d, sizes, reps, clients, log=lambda s: print(s, flush=True))
+        b.stop(d)
         if "latency" not in skip:
             print(f"bench: latency, {sizes['lat_sessions']} sessions x {sizes['lat_rate']} parts/s", flush=True)
+            d = b.daemon("gliveD-lat")  # its latency histogram holds this part only
             res["latency"] = latency_bench(b, d, sizes["lat_sessions"], sizes["lat_rate"], sizes["lat_parts"])
-        b.stop(d)
+            res["latency"]["daemon"] = daemon_latency(d)
+            b.stop(d)
+        if "startup" not in skip:
+            print("bench: start-up of gliveD and glivectl ask", flush=True)
+            res["startup"] = startup_bench(b)
         if "rss" not in skip:
             print(f"bench: memory, {' then '.join(map(str, sizes['rss_counts']))} idle sessions", flush=True)
             res["rss"] = rss_bench(b, sizes["rss_counts"])

@@ -347,6 +347,9 @@ static int write_batch(ipc_client *c)
         return 0;
     ipc_server *s = c->s;
     uv_buf_t b = uv_buf_init(gl_buf_head(&c->outq), (unsigned)c->outq.len);
+    /* taken as the lines go to the socket, not after: a write that wakes the client may let it
+     * run first, on this CPU, before write() returns; that time is the client's */
+    uint64_t written_at = c->batch_origin ? uv_hrtime() : 0;
     int n = uv_try_write((uv_stream_t *)&c->pipe, &b, 1);
     s->st.writes++;
     if (n < 0 && n != UV_EAGAIN) {
@@ -365,7 +368,7 @@ static int write_batch(ipc_client *c)
         return make_pending(c, c->outq.len);
     }
     if (c->batch_origin) {
-        gl_hist_add(&s->latency, uv_hrtime() - c->batch_origin);
+        gl_hist_add(&s->latency, written_at - c->batch_origin);
         c->batch_origin = 0;
     }
     if (c->outq.cap > IPC_BATCH_MAX) /* grown by a big line: not kept for the next batch */

@@ -1457,6 +1457,36 @@ static void compare_lines(const char *msg, size_t len, void *ud)
     }
 }
 
+/* What subscriber w got over 12 turns of one text part each (turn numbers of two digits). */
+static char *twelve_turns(bool fast)
+{
+    gld_session_fast_path = fast;
+    daemon_up();
+    ipc_client *w = fake_ipc_client_new(1);
+    gld_session *s = ready_session(w);
+    for (int i = 0; i < 12; i++) {
+        send_prompt(s, w, "hi", false);
+        srv_says(&CONNS[0], PART("x"));
+        srv_says(&CONNS[0], "{\"serverContent\":{\"turnComplete\":true}}");
+    }
+    char *out = strdup(fake_ipc_output(w));
+    if (daemon_down() != 0)
+        out[0] = '\0'; /* the loop was not left clean: the comparison fails */
+    fake_ipc_client_free(w);
+    gld_session_fast_path = true;
+    return out;
+}
+
+TEST(fast_path_turn_numbers_of_several_digits)
+{
+    char *fast = twelve_turns(true), *ref = twelve_turns(false);
+    CHECK_STR(fast, ref);
+    CHECK_CONTAINS(fast, EV("text", ",\"text\":\"x\",\"turn\":10") "\n");
+    CHECK_CONTAINS(fast, EV("text", ",\"text\":\"x\",\"turn\":12") "\n");
+    free(fast);
+    free(ref);
+}
+
 TEST(fast_path_lines_are_the_reference_lines)
 {
     /* every message of the corpus (tests/unit/fast_corpus.h), the hot ones and the rest */
