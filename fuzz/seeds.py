@@ -9,6 +9,7 @@ kept.
 
   fuzz/seeds.py
 """
+import base64
 import hashlib
 import json
 import os
@@ -293,6 +294,24 @@ def config_seeds():
                                "--config", "c.json"))
 
 
+# ---- fuzz_view: the bytes gliveD sends a client; libglive reads them as events and as views.
+def view_seeds():
+    # the unit test's lines (VIEW_LINES in tests/unit/test_client.c): the fast path's exact
+    # shapes, escapes, odd fields, invalid base64, raw control characters
+    text = open(os.path.join(ROOT, "..", "tests/unit/test_client.c"), encoding="utf-8").read()
+    m = re.search(r"#define VIEW_LINES(.*?)\n\n", text, flags=re.S)
+    lines = b"".join(c_unescape(x) for x in re.findall(r'"((?:[^"\\\n]|\\.)*)"', m.group(1)))
+    put("view", "unit-test-lines", lines)
+    pcm = base64.b64encode(bytes(range(256)) * 4).decode()  # 1,024 bytes: the AVX2 blocks
+    put("view", "audio", '{"event":"audio","session":"s","mime":"audio/pcm;rate=24000","data":"%s",'
+                         '"turn":12}\n' % pcm)
+    put("view", "audio-no-turn", '{"event":"audio","session":"s","mime":"audio/pcm","data":"AAEC"}\n')
+    put("view", "text", '{"event":"text","session":"my.s-1","text":"Hello! \\u00e9\\n\\"q\\"","turn":3}\n'
+                        '{"event":"text","session":"s","text":"","turn":999999999999999999}\n')
+    put("view", "others", '{"id":1,"ok":true}\n{"event":"turn_complete","session":"s","turn":1}\n'
+                          '{"event":"state","session":"s","state":"ready"}\nnot json\n')
+
+
 if __name__ == "__main__":
     line_seeds()
     live_seeds()
@@ -300,3 +319,4 @@ if __name__ == "__main__":
     ws_seeds()
     strict_seeds()
     config_seeds()
+    view_seeds()

@@ -19,6 +19,7 @@ for t in "$build"/fuzz/fuzz_*; do
         ws) files="transport/ws.c" ;;
         strict) files="emulator/strict.c" ;;
         config) files="daemon/config.c" ;;
+        view) files="client/lib/glive.c client/lib/b64.c" ;;
         *) files="" ;;
     esac
     rm -f "$build/$name".profraw
