@@ -65,18 +65,25 @@ static bool to_journal(void)
     return known;
 }
 
+/* The message, formatted and with its control characters escaped, into safe (2048 bytes). */
+static void format_safe(char safe[2048], const char *fmt, va_list ap)
+{
+    char line[2048];
+    vsnprintf(line, sizeof line, fmt, ap);
+    gl_log_escape(line, safe, 2048);
+}
+
 void gl_log(enum gl_log_level lvl, const char *fmt, ...)
 {
     static const char *tags[] = {"error", "warn", "info", "debug"};
     static const int priority[] = {3, 4, 6, 7}; /* syslog's err, warning, info, debug */
     if (lvl > g_level)
         return;
-    char line[2048], safe[2048];
+    char safe[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    format_safe(safe, fmt, ap);
     va_end(ap);
-    gl_log_escape(line, safe, sizeof safe);
     if (to_journal()) {
         fprintf(stderr, "<%d>%s %s: %s\n", priority[lvl], g_name, tags[lvl], safe);
         return;
@@ -91,12 +98,11 @@ void gl_log(enum gl_log_level lvl, const char *fmt, ...)
 
 void gl_log_fatal(const char *fmt, ...)
 {
-    char line[2048], safe[2048];
+    char safe[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    format_safe(safe, fmt, ap);
     va_end(ap);
-    gl_log_escape(line, safe, sizeof safe);
     fprintf(stderr, "%s%s: %s\n", to_journal() ? "<3>" : "", g_name, safe);
 }
 
