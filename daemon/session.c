@@ -85,6 +85,8 @@ struct gld_session {
     gl_buf audio_backlog;      /* 16 kHz PCM waiting for a connection: AUDIO_BACKLOG_MAX of new
                                   audio after audio_replayed bytes of replay */
     size_t audio_replayed;
+    size_t audio_end_at;       /* an audio.end that came while not connected goes after this
+                                  many backlog bytes (SIZE_MAX: none) */
     gl_buf audio_sent;         /* what this connection took since its newest handle or the start
                                   of a spoken turn (AUDIO_REPLAY_MAX, oldest dropped) */
     bool compression;
@@ -531,8 +533,8 @@ static int audio_out(gld_session *s, const char *pcm, size_t n, gl_err *err)
  * after that (the beginning of an utterance the goAway or a drop cut in two) is lost with the
  * connection. So when one ends and the next resumes, that audio goes first on the next one, then
  * what waited meanwhile: the utterance arrives whole, once. Audio of a spoken turn the service
- * has begun to answer is not sent again (the turn was heard; like a prompt, it is not re-asked),
- * nor audio of a session parked for being unused. */
+ * has begun to answer, or that the client ended (audio.end), is not sent again (like a sent
+ * prompt, it is not re-asked), nor audio of a session parked for being unused. */
 static void audio_replay_next(gld_session *s)
 {
     if (!s->audio_sent.len)
@@ -542,6 +544,8 @@ static void audio_replay_next(gld_session *s)
     gl_buf_append(&s->audio_sent, gl_buf_head(&s->audio_backlog), s->audio_backlog.len);
     gl_buf t = s->audio_backlog;
     s->audio_replayed = s->audio_sent.len - s->audio_backlog.len;
+    if (s->audio_end_at != SIZE_MAX)
+        s->audio_end_at += s->audio_replayed;
     s->audio_backlog = s->audio_sent;
     s->audio_sent = t;
     gl_buf_reset(&s->audio_sent);
@@ -554,13 +558,23 @@ static void audio_backlog_flush(gld_session *s)
     if (!s->audio_backlog.len)
         return;
     gl_err err;
-    size_t n = s->audio_backlog.len;
+    size_t n = s->audio_backlog.len, end_at = s->audio_end_at;
     char *pcm = gl_xmalloc(n);
     memcpy(pcm, gl_buf_head(&s->audio_backlog), n);
     gl_buf_reset(&s->audio_backlog);
     s->audio_replayed = 0;
-    if (audio_out(s, pcm, n, &err) != 0)
+    s->audio_end_at = SIZE_MAX;
+    bool ended = end_at <= n; /* an audio.end came after end_at bytes of it */
+    size_t first = ended ? end_at : n;
+    if (audio_out(s, pcm, first, &err) != 0)
         log_warn("session %s: %s", s->name, err.msg);
+    if (ended) {
+        gl_buf_reset(&s->audio_sent); /* as gld_session_audio_end does */
+        if (upstream_send(s, live_build_audio_stream_end()) != 0)
+            log_warn("session %s: audioStreamEnd could not be sent to the Live API", s->name);
+        if (audio_out(s, pcm + first, n - first, &err) != 0)
+            log_warn("session %s: %s", s->name, err.msg);
+    }
     free(pcm);
 }
 
@@ -624,8 +638,13 @@ int gld_session_audio_end(gld_session *s, ipc_client *c, gl_err *err)
         if (rc != 0)
             return -1;
     }
-    if (s->state != SS_READY)
-        return 0; /* nothing was streamed on this connection */
+    if (s->state != SS_READY) {
+        if (s->audio_backlog.len) /* the audio waits for the next connection: so does its end */
+            s->audio_end_at = s->audio_backlog.len;
+        return 0; /* else nothing was streamed that it could end */
+    }
+    gl_buf_reset(&s->audio_sent); /* an ended utterance is the service's: like a sent prompt, never
+                                     sent again (audio_replay_next) */
     return upstream_send(s, live_build_audio_stream_end()) == 0
                ? 0 : gl_fail(err, GL_E_UPSTREAM, "audioStreamEnd could not be sent to the Live API");
 }
@@ -1549,6 +1568,7 @@ gld_session *gld_session_new(gld_daemon *d, const char *name, const gld_session_
     s->vad_off = json_is_false(cfg->vad) || json_is_true(json_object_get(cfg->vad, "disabled"));
     gl_buf_init(&s->audio_backlog, AUDIO_BACKLOG_MAX + AUDIO_REPLAY_MAX);
     gl_buf_init(&s->audio_sent, 0); /* bounded by audio_out */
+    s->audio_end_at = SIZE_MAX;
     json_t *gen = merged_generation_config(cfg);
     int rc = check_vad(cfg->vad, &s->vad, err);
     if (rc == 0 && gen)

@@ -1326,6 +1326,39 @@ TEST(audio_a_cut_connection_took_after_its_newest_handle_goes_first_on_the_next)
     fake_ipc_client_free(w);
 }
 
+/* audio.end while the connection is away (a goAway's reconnect): it waits with the audio and
+ * goes out after it, in its place; it was dropped before (a spoken turn then never ended). */
+TEST(an_audio_end_that_waits_for_the_connection_goes_out_after_its_audio)
+{
+    daemon_up();
+    ipc_client *w = fake_ipc_client_new(1);
+    gld_session *s = open_session("s", MODEL, w);
+    gl_err err;
+    static const int16_t a[2] = {1, 2}, b[2] = {3, 4};
+    CHECK_INT(gld_session_audio(s, w, a, sizeof a, 16000, &err), 0); /* connects: waits */
+    CHECK_INT(gld_session_audio_end(s, w, &err), 0);
+    CHECK_INT(gld_session_audio(s, w, b, sizeof b, 16000, &err), 0); /* the next utterance */
+    srv_open(&CONNS[0]);
+    (void)sent(&CONNS[0]);
+    srv_says(&CONNS[0], "{\"setupComplete\":{}}");
+    CHECK_STR(sent(&CONNS[0]), AUDIO16("AQACAA=="));
+    CHECK_STR(sent(&CONNS[0]), "{\"realtimeInput\":{\"audioStreamEnd\":true}}");
+    CHECK_STR(sent(&CONNS[0]), AUDIO16("AwAEAA=="));
+    CHECK_STR(sent(&CONNS[0]), "");
+    /* with nothing waiting, an audio.end while not connected ends nothing */
+    srv_closes(&CONNS[0], 1006, "", "reset");
+    CHECK_INT(gld_session_audio_end(s, w, &err), 0);
+    run_until_connects(2);
+    srv_open(&CONNS[1]);
+    (void)sent(&CONNS[1]);
+    srv_says(&CONNS[1], "{\"setupComplete\":{}}");
+    CHECK_STR(sent(&CONNS[1]), AUDIO16("AwAEAA==")); /* b: after the newest handle (none) */
+    CHECK_STR(sent(&CONNS[1]), "{\"realtimeInput\":{\"audioStreamEnd\":true}}");
+    CHECK_STR(sent(&CONNS[1]), "");
+    CHECK_INT(daemon_down(), 0);
+    fake_ipc_client_free(w);
+}
+
 TEST(activity_marks_need_vad_off_and_images_go_as_video)
 {
     daemon_up();
