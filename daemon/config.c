@@ -57,7 +57,7 @@ static const struct opt OPTS[] = {
     /* A line buffer of max-line bytes per client, an output bound per client: the products with
      * max-clients stay within what one process can hold. */
     {"max-line", NUM(O_BYTES, max_line, 1 * KIB, 64 * MIB), false, "BYTES  longest request line"},
-    {"max-output", NUM(O_BYTES, max_output, 64 * KIB, 1024 * MIB), false, "BYTES  output a client may leave unread before it is dropped"},
+    {"max-output", NUM(O_BYTES, max_output, 64 * KIB, 1024 * MIB), false, "BYTES  output a client may leave unread before it is dropped (a running turn's asker is not: past min(1 MiB, a quarter of this) its session waits for it, see --sender-timeout)"},
     {"max-output-total", NUM(O_BYTES, max_output_total, 1 * MIB, 16384 * MIB), false, "BYTES  unread output of all clients together; past it the slowest reader is cut"},
     {"sender-timeout", NUM(O_SECONDS, sender_timeout_ms, 1000, 3600000), false, "S  a turn's asker that reads slower than the Live API sends makes its session wait (stops reading the service); one that reads nothing at all for S is disconnected (default 60)"},
     {"max-clients", NUM(O_COUNT, max_clients, 1, 65536), false, "N  local clients connected at once (lowered to fit the open-file limit)"},
