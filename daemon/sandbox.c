@@ -280,15 +280,23 @@ static void mirror_root_dir(strv *s, const char *path)
 
 /* ---- the SERVICE profile's seccomp filter ------------------------------------------------- */
 
-/* What --disable-userns does in the FULL profile, for the SERVICE one: bwrap's way needs a
- * writable /proc/sys (it lowers user.max_user_namespaces inside the sandbox), which
- * ProtectKernelTunables= takes away. Instead, a seccomp filter that bwrap installs just before
- * it runs the code (--seccomp FD): unshare() and clone() with CLONE_NEWUSER fail with EPERM,
- * clone3() with ENOSYS (its flags are in memory a filter cannot read; glibc then falls back to
- * clone()), setns() with EPERM. Without a user namespace of its own the code cannot create any
- * other namespace either: it holds no capability. System calls of another ABI (i386 on x86_64,
- * x32) fail, so none of them slips past. On an architecture not listed here the SERVICE
- * profile does not exist (the probe then reports FULL's failure). */
+/* What --disable-userns and --unshare-net do in the FULL profile, for the SERVICE one.
+ * bwrap's --disable-userns needs a writable /proc/sys (it lowers user.max_user_namespaces inside
+ * the sandbox), which ProtectKernelTunables= takes away; a network namespace of its own would
+ * cost the unit RestrictNamespaces=net and AF_NETLINK (bwrap brings its loopback up with an
+ * rtnetlink socket), 0.2 of systemd-analyze's exposure. Instead, a seccomp filter that bwrap
+ * installs just before it runs the code (--seccomp FD):
+ *  - unshare() and clone() with CLONE_NEWUSER fail with EPERM, clone3() with ENOSYS (its flags
+ *    are in memory a filter cannot read; glibc then falls back to clone()), setns() with EPERM.
+ *    Without a user namespace of its own the code cannot create any other namespace either: it
+ *    holds no capability.
+ *  - socket() (and socketcall(), which multiplexes it where it exists) fails with EPERM, of
+ *    every family: no network, and no Unix socket either (abstract ones belong to the network
+ *    namespace, the host's here). io_uring_setup() fails with ENOSYS: io_uring can open sockets
+ *    by itself. socketpair() stays: it reaches nobody.
+ * System calls of another ABI (i386 on x86_64, x32) fail, so none of them slips past. On an
+ * architecture not listed here the SERVICE profile does not exist (the probe then reports
+ * FULL's failure). */
 #if defined(__x86_64__)
 #define SANDBOX_AUDIT_ARCH AUDIT_ARCH_X86_64
 #define SANDBOX_X32_BIT 0x40000000u /* x32 system call numbers */
@@ -317,7 +325,15 @@ static void mirror_root_dir(strv *s, const char *path)
                               (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__ ? 4 : 0)))
 
 #ifdef SANDBOX_AUDIT_ARCH
-static const struct sock_filter NO_USERNS[] = {
+#ifndef __NR_io_uring_setup
+#define __NR_io_uring_setup 425 /* the same number on every architecture */
+#endif
+#ifdef __NR_socketcall
+#define SOCKETCALL_NR __NR_socketcall
+#else
+#define SOCKETCALL_NR __NR_socket /* none here: socket's test again, never reached */
+#endif
+static const struct sock_filter SERVICE_FILTER[] = {
     /* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
     /* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SANDBOX_AUDIT_ARCH, 1, 0),
     /* 2 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
@@ -326,30 +342,34 @@ static const struct sock_filter NO_USERNS[] = {
     /* 5 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
     /* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3, 0, 1),
     /* 7 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
-    /* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_setns, 0, 1),
-    /* 9 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-    /* 10 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_unshare, 0, 2),
-    /* 11 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LO(0)),
-    /* 12 */ BPF_STMT(BPF_JMP | BPF_JA, 2),
-    /* 13 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 0, 3),
-    /* 14 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LO(SANDBOX_CLONE_FLAGS_ARG)),
-    /* 15 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_NEWUSER, 0, 1),
-    /* 16 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-    /* 17 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    /* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+    /* 9 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+    /* 10 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_setns, 3, 0),
+    /* 11 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 2, 0),
+    /* 12 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SOCKETCALL_NR, 1, 0),
+    /* 13 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_unshare, 1, 3),
+    /* 14 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+    /* 15 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LO(0)), /* unshare(flags) */
+    /* 16 */ BPF_STMT(BPF_JMP | BPF_JA, 2),
+    /* 17 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 0, 3),
+    /* 18 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LO(SANDBOX_CLONE_FLAGS_ARG)),
+    /* 19 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_NEWUSER, 0, 1),
+    /* 20 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+    /* 21 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 };
 #endif
 
 /* A pipe holding the filter, for bwrap's --seccomp: its read end, or -1 (no filter for this
- * architecture, or no pipe). 144 bytes fit any pipe buffer: the write never blocks. */
+ * architecture, or no pipe). 176 bytes fit any pipe buffer: the write never blocks. */
 static int seccomp_fd(void)
 {
 #ifdef SANDBOX_AUDIT_ARCH
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0)
         return -1;
-    ssize_t n = write(p[1], NO_USERNS, sizeof NO_USERNS);
+    ssize_t n = write(p[1], SERVICE_FILTER, sizeof SERVICE_FILTER);
     close(p[1]);
-    if (n != (ssize_t)sizeof NO_USERNS) {
+    if (n != (ssize_t)sizeof SERVICE_FILTER) {
         close(p[0]);
         return -1;
     }
@@ -364,8 +384,8 @@ static void bwrap_profile_args(strv *s, gld_bwrap_profile profile)
 {
     if (profile == GLD_BWRAP_SERVICE) {
         /* fd 5 carries the filter (spawn) */
-        sv_addl(s, (const char *const[]){"--unshare-user", "--unshare-pid", "--unshare-net",
-                                         "--seccomp", "5", NULL});
+        sv_addl(s, (const char *const[]){"--unshare-user", "--unshare-pid", "--seccomp", "5",
+                                         NULL});
     } else {
         /* every namespace; the user namespace explicitly, so --disable-userns can forbid
          * nesting */

@@ -13,24 +13,26 @@
  *
  * GLD_SANDBOX_BWRAP runs `bwrap ... python3 -I -B -c BOOT gliveD-sandbox PID.N LIMITS...`
  * (bwrap_args() and python_args() in sandbox.c; BOOT runs the prelude, which stdin carries ahead
- * of the code; PID.N names the run in ps) with: new user, PID and network (no network at all,
- * only a loopback of its own) namespaces; a read-only /usr (and the /bin, /lib* links); of /etc
+ * of the code; PID.N names the run in ps) with: new user and PID namespaces; no network (see
+ * the profiles); a read-only /usr (and the /bin, /lib* links); of /etc
  * only ld.so.cache and localtime; a read-only minimal /dev; a private size-bounded tmpfs at /tmp
  * as the only writable place (also the cwd and HOME); an empty environment but PATH, LANG and
  * HOME (and PWD, which bwrap sets); no capabilities; no further user namespaces; --new-session;
  * --die-with-parent. Needs bwrap 0.8 or later (--disable-userns, --size). So the code sees no
  * home, state dir, socket dir, /run, credentials or daemon environment, and inherits no fd but
  * 0-4 (the prelude closes the others first). Two profiles (gld_bwrap_profile) add:
- *   FULL: IPC, UTS and cgroup namespaces of its own too, a fresh /proc of its PID namespace,
- *     and no further user namespaces by --disable-userns. Used wherever it works.
+ *   FULL: network (only a loopback of its own), IPC, UTS and cgroup namespaces of its own too,
+ *     a fresh /proc of its PID namespace, and no further user namespaces by --disable-userns.
+ *     Used wherever it works.
  *   SERVICE: for a gliveD that systemd already confines (gliveD.service): there the service's
- *     RestrictNamespaces= allows only user, mount, PID and network namespaces (the cost of each
- *     one allowed is counted against the unit), and ProtectKernelTunables=/ProtectKernelLogs=
+ *     RestrictNamespaces= allows only user, mount and PID namespaces (the cost of each one
+ *     allowed is counted against the unit), and ProtectKernelTunables=/ProtectKernelLogs=
  *     lay read-only mounts over parts of /proc, which makes the kernel refuse a fresh /proc in
  *     a user namespace and makes /proc/sys read-only (--disable-userns writes there). So: no
  *     /proc at all (less for the code to see), the service's own private IPC and UTS namespaces
  *     (PrivateIPC=, ProtectHostname=: shared with gliveD alone, which uses no IPC objects), and
- *     further user namespaces refused by a seccomp filter instead (sandbox.c, NO_USERNS).
+ *     a seccomp filter (sandbox.c, SERVICE_FILTER) that refuses further user namespaces, and
+ *     every socket and io_uring in place of a network namespace.
  *   gld_sandbox_probe picks FULL, else SERVICE, and says which.
  * GLD_SANDBOX_NONE (the operator's explicit `--code-sandbox none`) runs the interpreter directly:
  * the same limits, environment and bridge, but NO isolation (files, network and the daemon's

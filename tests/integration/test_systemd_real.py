@@ -20,7 +20,8 @@ a real manager does:
 - the same units for an ordinary user (a uid the test adds to the namespace's passwd; its
   manager unprivileged, as user@UID.service runs it): the sandbox then needs PrivateUsers=yes,
   where root's client shows as nobody and is refused; run_python's bwrap sandbox runs inside
-  the unit's (it did not: RestrictAddressFamilies= lacked AF_NETLINK); reload works (it did
+  the unit's (it once did not: RestrictAddressFamilies= lacked AF_NETLINK, which the sandbox
+  no longer needs); reload works (it did
   not: see ExecReload= in gliveD-user.service); the sessions are the user's, in its state dir;
 - a gliveD that cannot start fails its start job, and says why with the error priority.
 
@@ -727,8 +728,10 @@ def test_user_units_for_an_ordinary_user(ctx):
         pid = s.active_pid()
         assert open(f"/proc/{pid}/uid_map").read().split() == [str(uid), str(uid), "1"]
         # run_python's sandbox (bwrap, its profile for gliveD.service's hardening) works inside
-        # the unit's: it did not, "bwrap: loopback: Failed to create NETLINK_ROUTE socket: Address
-        # family not supported by protocol" (RestrictAddressFamilies= lacked AF_NETLINK)
+        # the unit's: it once did not, "bwrap: loopback: Failed to create NETLINK_ROUTE socket:
+        # Address family not supported by protocol" (RestrictAddressFamilies= lacked AF_NETLINK);
+        # now the SERVICE profile needs no network namespace, AF_NETLINK or
+        # RestrictNamespaces=net: a seccomp filter refuses the code every socket
         s.wait_gliveD_log("<6>gliveD info: run_python: code runs in a bubblewrap sandbox")
         c.ok("open", session="u", tools=[{"code_execution": {}}])
         c.ok("send", session="u", text="compute it")

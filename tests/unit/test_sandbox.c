@@ -15,6 +15,7 @@
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1074,8 +1075,62 @@ TEST(service_profile_keeps_network_files_and_fds_as_full)
                  "        return False\n"
                  "print(sorted(os.environ), [fd for fd in range(64) if is_open(fd)])\n");
     CHECK_CLEAN(&t);
-    CHECK_STR(t.output, "blocked: Network is unreachable\n/usr/x denied\n/etc/x denied\n/x denied\n"
+    CHECK_STR(t.output, "blocked: Operation not permitted\n/usr/x denied\n/etc/x denied\n/x denied\n"
                         "/tmp/x written\n['HOME', 'LANG', 'PATH', 'PWD'] [0, 1, 2, 3, 4]\n");
+    run_free(&t);
+}
+
+/* No network namespace of its own there (it would cost the unit RestrictNamespaces=net and
+ * AF_NETLINK): the seccomp filter refuses every socket instead, Unix ones included (abstract
+ * names are the host network namespace's), and io_uring, which can open sockets by itself. */
+TEST(service_profile_refuses_every_socket_and_io_uring)
+{
+    NEED_BWRAP();
+    /* an abstract socket of the host's network namespace, listening: the code must not reach it */
+    int ls = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path + 1, sizeof a.sun_path - 1, "glivetest-%d", (int)getpid());
+    socklen_t al = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(a.sun_path + 1));
+    CHECK(ls >= 0);
+    CHECK_INT(bind(ls, (struct sockaddr *)&a, al), 0);
+    CHECK_INT(listen(ls, 8), 0);
+    char code[1024];
+    snprintf(code, sizeof code,
+             "import ctypes, os, socket\n"
+             "for fam in (socket.AF_UNIX, socket.AF_INET, socket.AF_INET6, socket.AF_NETLINK):\n"
+             "    try:\n"
+             "        socket.socket(fam, socket.SOCK_DGRAM if fam == socket.AF_NETLINK else\n"
+             "                      socket.SOCK_STREAM).close()\n"
+             "        print(fam.name, 'made')\n"
+             "    except OSError as e:\n"
+             "        print(fam.name, e.strerror)\n"
+             "try:\n"
+             "    s = socket.socket(socket.AF_UNIX)\n"
+             "    s.connect('\\0glivetest-%d')\n"
+             "    print('abstract: connected')\n"
+             "except OSError as e:\n"
+             "    print('abstract:', e.strerror)\n"
+             "a, b = socket.socketpair()\n"
+             "a.send(b'x')\n"
+             "print('socketpair:', b.recv(1))\n"
+             "libc = ctypes.CDLL(None, use_errno=True)\n"
+             "params = ctypes.create_string_buffer(120)\n"
+             "rc = libc.syscall(425, 4, params)\n"
+             "print('io_uring:', 'made' if rc >= 0 else os.strerror(ctypes.get_errno()))\n",
+             (int)getpid());
+    run t;
+    run_init(&t, GLD_SANDBOX_BWRAP);
+    t.o.profile = GLD_BWRAP_SERVICE;
+    run_code(&t, code);
+    int acc = accept(ls, NULL, NULL), acc_errno = errno;
+    close(ls);
+    CHECK_CLEAN(&t);
+    CHECK_INT(t.r.outcome, GLD_OUTCOME_OK);
+    CHECK_STR(t.output, "AF_UNIX Operation not permitted\nAF_INET Operation not permitted\n"
+                        "AF_INET6 Operation not permitted\nAF_NETLINK Operation not permitted\n"
+                        "abstract: Operation not permitted\nsocketpair: b'x'\n"
+                        "io_uring: Function not implemented\n");
+    CHECK(acc < 0 && (acc_errno == EAGAIN || acc_errno == EWOULDBLOCK)); /* nothing came */
     run_free(&t);
 }
 
