@@ -67,6 +67,8 @@ static const struct opt OPTS[] = {
     /* Timers: a floor well above 0 ms so that no setting can make a timer spin. */
     {"ping-interval", NUM(O_SECONDS, ping_interval_ms, 100, 3600000), false, "S  keepalive ping interval"},
     {"pong-timeout", NUM(O_SECONDS, pong_timeout_ms, 100, 3600000), false, "S  keepalive pong timeout"},
+    /* 0 turns it off; otherwise whole milliseconds (a timer of at least 1 ms: no spinning) */
+    {"read-coalesce", NUM(O_SECONDS, read_coalesce_ms, 0, 100), false, "S  while a Live API connection floods (small reads under 0.2 ms apart), wake for it once 16 KiB are waiting or after S at the latest, not at every arrival: fewer wakeups, the tail of a flood up to S later; 0: at every arrival"},
     {"backoff-min", NUM(O_SECONDS, backoff_min_ms, 10, 3600000), true, "S  first reconnect delay after a failure; doubles, with jitter"},
     {"backoff-max", NUM(O_SECONDS, backoff_max_ms, 10, 3600000), true, "S  longest reconnect delay (not below backoff-min)"},
     {"tool-timeout", NUM(O_SECONDS, tool_timeout_ms, 10, 86400000), true, "S  time a function call may take unless its handler says otherwise"},
@@ -96,6 +98,7 @@ void gld_config_defaults(gld_config *c)
     c->max_sessions_per_uid = 64;
     c->ping_interval_ms = 30000;
     c->pong_timeout_ms = 90000;
+    c->read_coalesce_ms = 1;
     c->backoff_min_ms = 250;
     c->backoff_max_ms = 30000;
     c->tool_timeout_ms = 30000;
@@ -153,7 +156,8 @@ static int num_fail(const char *who, const struct opt *o, const char *shown, gl_
 static int put_checked(gld_config *c, const struct opt *o, double v, const char *who,
                        const char *shown, gl_err *err)
 {
-    if (!isfinite(v) || v < (double)o->min - 1e-6 || v > (double)o->max + 1e-6)
+    if (!isfinite(v) || v < (double)o->min - 1e-6 || v > (double)o->max + 1e-6 ||
+        (v > 0 && llround(v) == 0)) /* 0.0001 s is not 0 (where 0 is allowed: "off") */
         return num_fail(who, o, shown, err);
     put_num(c, o, (unsigned long long)llround(v));
     return 0;

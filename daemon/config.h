@@ -50,6 +50,7 @@ typedef struct gld_config {
     size_t max_message;        /* largest Live API message accepted (bytes) */
     unsigned max_queue;        /* queued prompts per session */
     unsigned ping_interval_ms; /* keepalive pings to the Live API */
+    unsigned read_coalesce_ms; /* ws_client_opts.coalesce_ms; 0: off */
     unsigned pong_timeout_ms;  /* generous: real pongs have taken 8-30 s */
     unsigned backoff_min_ms;   /* reconnect delay after the first failure (then doubled, jittered) */
     unsigned backoff_max_ms;   /* reconnect delay bound */

@@ -1285,6 +1285,7 @@ static sess_event open_connection(gld_session *s, sess_why *next, char *buf, siz
         .tls = d->tls,
         .max_message = d->cfg.max_message,
         .ping_interval_ms = d->cfg.ping_interval_ms,
+        .coalesce_ms = d->cfg.read_coalesce_ms,
         .pong_timeout_ms = d->cfg.pong_timeout_ms,
     };
     static const ws_handlers h = {on_ws_open, on_ws_message, on_ws_close};

@@ -34,6 +34,9 @@
 #define IN_LIMIT (1024 * 1024)        /* plaintext read but not yet consumed by wslay */
 #define CLOSE_TIMEOUT_MS 5000         /* the peer's time to answer our close frame */
 #define HIBERNATE_MS 200              /* quiet this long after a small read: release wslay */
+#define FLOOD_GAP_NS 200000u          /* small reads closer than this are a flood's ... */
+#define FLOOD_READS 4                 /* ... after this many in a row */
+#define FLOOD_LOWAT (16 * 1024)       /* in a flood, wake when this much is waiting */
 
 enum conn_state {
     ST_RESOLVING,
@@ -61,6 +64,9 @@ struct ws_conn {
     bool reading;
     bool stalled;
     bool paused;            /* ws_pause: the consumer wants no messages for now */
+    bool flood;             /* SO_RCVLOWAT raised: see maybe_coalesce() */
+    uint8_t streak;         /* small reads in a row under FLOOD_GAP_NS apart */
+    uint16_t coalesce_ms;   /* ws_client_opts */
     int depth;              /* >0 while inside wslay or a user callback */
 
     gl_tls *tls;
@@ -354,9 +360,15 @@ static void hibernate(ws_conn *c)
 
 /* Also the deferred pump of ws_pause(c, false): what was read before the pause, delivered from
  * the loop, not from inside the caller's frame. */
+static void end_flood(ws_conn *c);
+
 static void on_idle(uv_timer_t *t)
 {
     ws_conn *c = t->data;
+    if (c->flood) { /* no read for coalesce_ms: the flood is over, read what is left */
+        end_flood(c);
+        return;
+    }
     if (c->in.len && !c->paused)
         pump(c);
     else
@@ -718,11 +730,51 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init((char *)g_readbuf, sizeof g_readbuf);
 }
 
+/* Read coalescing (ws_client_opts.coalesce_ms). A peer that streams faster than the loop needs
+ * to wake for (FLOOD_READS small reads in a row, each under FLOOD_GAP_NS after the last) gets
+ * SO_RCVLOWAT = FLOOD_LOWAT on its socket: the kernel wakes the loop once that much is
+ * waiting, so one wakeup, one read and one batch to the clients carry ~100 messages instead of
+ * a few, and nothing is held back beyond that (the kernel wakes at the mark: no throttling of
+ * a fast stream). A timer of coalesce_ms, re-armed by every read, ends the flood when no read
+ * comes: the mark goes back to 1 byte (the kernel then signals what is left). So a message waits
+ * at most coalesce_ms (plus the loop's millisecond granularity), and only the tail of a flood
+ * does; a stream of separate messages is read as each arrives. */
+static void set_lowat(ws_conn *c, int bytes)
+{
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
+        (void)setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &bytes, sizeof bytes); /* a hint: best effort */
+}
+
+static void end_flood(ws_conn *c)
+{
+    c->flood = false;
+    c->streak = 0;
+    if (c->state < ST_DEAD)
+        set_lowat(c, 1);
+}
+
+static void maybe_coalesce(ws_conn *c, size_t nread, uint64_t gap_ns)
+{
+    if (c->flood) { /* each read keeps it going */
+        uv_timer_start(&c->idle_timer, on_idle, c->coalesce_ms, 0);
+        return;
+    }
+    bool small_fast = gap_ns < FLOOD_GAP_NS && nread < FLOOD_LOWAT;
+    c->streak = small_fast ? (uint8_t)(c->streak + 1) : 0;
+    if (c->streak < FLOOD_READS)
+        return;
+    c->flood = true;
+    set_lowat(c, FLOOD_LOWAT);
+    uv_timer_start(&c->idle_timer, on_idle, c->coalesce_ms, 0);
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     ws_conn *c = s->data;
     if (nread == 0 || c->state >= ST_DRAINING)
         return;
+    uint64_t prev_ns = c->read_ns;
     c->read_ns = uv_hrtime();
     if (nread < 0) {
         if (nread == UV_EOF) {
@@ -764,6 +816,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     if (c->in.len)
         process_input(c);
+    if (c->coalesce_ms && c->state == ST_OPEN && c->reading && !c->paused && !c->stalled)
+        maybe_coalesce(c, (size_t)nread, c->read_ns - prev_ns);
+    else if (c->flood)
+        end_flood(c);
     /* Everything was consumed (wslay keeps a partial frame itself): after a small read the
      * buffer goes, so that an idle connection holds none. A streaming one (reads of a socket
      * buffer's worth) keeps it: freeing and refaulting 64 KiB per read costs more than the
@@ -772,7 +828,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         gl_buf_free(&c->in);
         /* perhaps the last read for a while: if it stays quiet, the wslay context goes too
          * (not at once: a stream of small reads would make and free one per read) */
-        if (c->ws && c->state == ST_OPEN)
+        if (c->ws && c->state == ST_OPEN && !c->flood)
             uv_timer_start(&c->idle_timer, on_idle, HIBERNATE_MS, 0);
     }
 }
@@ -883,6 +939,7 @@ ws_conn *ws_connect(uv_loop_t *loop, const ws_client_opts *o, const ws_handlers 
     c->tls_ctx = o->tls;
     c->ping_interval_ms = o->ping_interval_ms;
     c->pong_timeout_ms = o->pong_timeout_ms ? o->pong_timeout_ms : 30000;
+    c->coalesce_ms = (uint16_t)(o->coalesce_ms < 1000 ? o->coalesce_ms : 1000);
     size_t nh = 0;
     while (o->headers && o->headers[nh])
         nh++;
@@ -995,6 +1052,8 @@ void ws_pause(ws_conn *c, bool pause)
     }
     if (c->state < ST_OPEN || c->state >= ST_DRAINING || c->stalled)
         return;
+    if (c->flood) /* the timer below, if any, is the deferred pump's */
+        end_flood(c);
     if (!c->reading && start_reading(c) != 0)
         return;
     if (c->in.len) /* read before the pause: delivered from the loop (see on_idle) */
@@ -1002,6 +1061,7 @@ void ws_pause(ws_conn *c, bool pause)
 }
 
 bool ws_is_paused(const ws_conn *c) { return c->paused; }
+bool ws_is_coalescing(const ws_conn *c) { return c->flood; }
 uint64_t ws_read_time(const ws_conn *c) { return c->read_ns; }
 
 size_t ws_queued_bytes(const ws_conn *c)

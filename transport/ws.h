@@ -46,6 +46,10 @@ typedef struct ws_client_opts {
     unsigned connect_timeout_ms; /* DNS+TCP+TLS+upgrade; 0 = 15 s */
     unsigned ping_interval_ms;   /* 0 = no keepalive pings */
     unsigned pong_timeout_ms;    /* no pong this long after a ping: the connection fails */
+    /* Under a flood (FLOOD_READS reads in a row, each under FLOOD_GAP_US after the last), read
+     * the socket once per this many ms instead of at every arrival: one wakeup for a
+     * millisecond of messages, not one per few. 0: read at every arrival. */
+    unsigned coalesce_ms;
 } ws_client_opts;
 
 /* Starts connecting; every outcome, failure included, is reported through the handlers
@@ -67,6 +71,8 @@ void ws_abort(ws_conn *c, const char *why);
  * peer's close frame must be read. Sending is not affected. */
 void ws_pause(ws_conn *c, bool pause);
 bool ws_is_paused(const ws_conn *c);
+/* True while a flood has raised the socket's receive mark (ws_client_opts.coalesce_ms). */
+bool ws_is_coalescing(const ws_conn *c);
 /* uv_hrtime() of the socket read that brought the bytes being delivered now (0 before any):
  * where a message's time in this process starts, for latency measurements. */
 uint64_t ws_read_time(const ws_conn *c);

@@ -97,6 +97,7 @@ static const struct num_case NUMS[] = {
     {"max-queue", "1", "10000", "0", "10001", F(max_queue), 1, 10000, false, NULL, NULL},
     {"ping-interval", "0.1", "3600", "0.099", "3600.001", F(ping_interval_ms), 100, 3600000, true, NULL, NULL},
     {"pong-timeout", "0.1", "3600", "0.099", "3600.001", F(pong_timeout_ms), 100, 3600000, true, NULL, NULL},
+    {"read-coalesce", "0", "0.1", "-0.001", "0.101", F(read_coalesce_ms), 0, 100, true, NULL, NULL},
     {"backoff-min", "0.01", "3600", "0.009", "3600.001", F(backoff_min_ms), 10, 3600000, true, "backoff-max", "3600"},
     {"backoff-max", "0.01", "3600", "0.009", "3600.001", F(backoff_max_ms), 10, 3600000, true, "backoff-min", "0.01"},
     {"tool-timeout", "0.01", "86400", "0.009", "86400.001", F(tool_timeout_ms), 10, 86400000, true, NULL, NULL},
@@ -159,6 +160,7 @@ TEST(defaults)
     CHECK_INT(c.max_queue, 64);
     CHECK_INT(c.ping_interval_ms, 30000);
     CHECK_INT(c.pong_timeout_ms, 90000);
+    CHECK_INT(c.read_coalesce_ms, 1);
     CHECK_INT(c.backoff_min_ms, 250);
     CHECK_INT(c.backoff_max_ms, 30000);
     CHECK_INT(c.tool_timeout_ms, 30000);
@@ -313,7 +315,7 @@ TEST(argv_seconds_rounding_to_zero_ms_rejected)
         gl_err e;
         CHECK_INT(load_num(&c, &e, &NUMS[i], "0.0001"), -1);
         CHECK_NUM_ERR(e, &NUMS[i], "0.0001");
-        CHECK_INT(load_num(&c, &e, &NUMS[i], "0"), -1);
+        CHECK_INT(load_num(&c, &e, &NUMS[i], "0"), NUMS[i].min_v == 0 ? 0 : -1); /* 0: off */
     }
 }
 

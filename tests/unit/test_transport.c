@@ -22,6 +22,42 @@ static struct {
     char last_error[256];
 } srv_seen;
 
+/* The server's drip: one message per loop turn (an idle handle) or per timer tick. */
+static struct {
+    uv_idle_t idle;
+    uv_timer_t timer;
+    ws_conn *c;
+    int left, sent;
+    size_t size;
+} drip;
+
+static void drip_one(void)
+{
+    char b[4096];
+    memset(b, 'd', sizeof b);
+    snprintf(b, sizeof b, "%06d", drip.sent);
+    ws_send(drip.c, WS_BINARY, b, drip.size, NULL);
+    drip.sent++;
+    if (--drip.left == 0) {
+        uv_idle_stop(&drip.idle);
+        uv_timer_stop(&drip.timer);
+    }
+}
+static void drip_idle(uv_idle_t *h) { (void)h; drip_one(); }
+static void drip_tick(uv_timer_t *t) { (void)t; drip_one(); }
+
+static void drip_start(ws_conn *c, int n, size_t size, unsigned every_ms)
+{
+    drip.c = c;
+    drip.left = n;
+    drip.sent = 0;
+    drip.size = size < 4096 ? size : 4096;
+    if (every_ms)
+        uv_timer_start(&drip.timer, drip_tick, every_ms, every_ms);
+    else
+        uv_idle_start(&drip.idle, drip_idle);
+}
+
 static void srv_msg(ws_conn *c, int op, const uint8_t *msg, size_t n, void *ud)
 {
     (void)ud;
@@ -54,6 +90,11 @@ static void srv_msg(ws_conn *c, int op, const uint8_t *msg, size_t n, void *ud)
             ws_send(c, WS_BINARY, b, sz, NULL);
         }
         free(b);
+        return;
+    }
+    if (n > 5 && memcmp(d, "drip:", 5) == 0) { /* drip:N:SIZE:MS: one message per MS (0: per loop turn) */
+        drip_start(c, atoi(d + 5), (size_t)atol(strchr(d + 5, ':') + 1),
+                   (unsigned)atoi(strrchr(d, ':') + 1));
         return;
     }
     if (n == 4 && memcmp(d, "drop", 4) == 0) {
@@ -353,6 +394,114 @@ static void pause_then_resume(int tls)
 
 TEST(pause_stops_delivery_until_resumed_plain) { pause_then_resume(0); }
 TEST(pause_stops_delivery_until_resumed_tls) { pause_then_resume(1); }
+
+/* ---- read coalescing (ws_client_opts.coalesce_ms) -------------------------------------------- */
+
+static struct {
+    ws_conn *c;
+    int received, order_bad, closed;
+    int most_in_a_turn, this_turn; /* messages delivered in one loop turn */
+    bool coalesced, coalescing_at_end;
+} co;
+
+static void co_prepare(uv_prepare_t *h) /* a loop turn begins: count afresh */
+{
+    (void)h;
+    co.this_turn = 0;
+    if (co.c && ws_is_coalescing(co.c))
+        co.coalesced = true;
+}
+
+static void co_open(ws_conn *c, void *ud)
+{
+    const char *cmd = ud;
+    co.c = c;
+    ws_send(c, WS_TEXT, cmd, strlen(cmd), NULL);
+}
+
+static void co_msg(ws_conn *c, int op, const uint8_t *d, size_t n, void *ud)
+{
+    (void)op, (void)ud, (void)n;
+    if (atoi((const char *)d) != co.received) /* "%06d" then 'd's: atoi stops at the first */
+        co.order_bad++;
+    co.received++;
+    if (++co.this_turn > co.most_in_a_turn)
+        co.most_in_a_turn = co.this_turn;
+    if (ws_is_coalescing(c))
+        co.coalesced = true;
+}
+
+static void co_close(ws_conn *c, const ws_close_info *i, void *ud)
+{
+    (void)c, (void)i, (void)ud;
+    co.closed = 1;
+    co.c = NULL; /* freed after this */
+}
+
+static const ws_handlers coalesce_handlers = {co_open, co_msg, co_close};
+
+/* A client with coalesce_ms asks the server for `cmd` (a drip of n messages); returns once all
+ * came (run_until's 5 s otherwise: the test then fails on the count). */
+static void coalesce_run(int tls, unsigned coalesce_ms, const char *cmd, int n)
+{
+    memset(&co, 0, sizeof co);
+    if (start_server(tls, 0) != 0)
+        GL_FAILF("server start");
+    uv_idle_init(&loop, &drip.idle);
+    uv_timer_init(&loop, &drip.timer);
+    uv_prepare_t prep;
+    uv_prepare_init(&loop, &prep);
+    uv_prepare_start(&prep, co_prepare);
+    char url[256];
+    snprintf(url, sizeof url, "%s://127.0.0.1:%d/ws", tls ? "wss" : "ws", ws_server_port(server));
+    ws_client_opts o = {.url = url, .tls = client_ctx, .coalesce_ms = coalesce_ms};
+    gl_err err;
+    ws_conn *c = ws_connect(&loop, &o, &coalesce_handlers, (void *)cmd, &err);
+    CHECK(c != NULL);
+    for (int i = 0; i < 200000 && co.received < n && !co.closed; i++)
+        uv_run(&loop, UV_RUN_ONCE);
+    co.coalescing_at_end = ws_is_coalescing(c);
+    /* the flood is over: within coalesce_ms (a turn of the loop's timers) the mark is back */
+    for (int i = 0; i < 100 && ws_is_coalescing(c); i++)
+        uv_run(&loop, UV_RUN_ONCE);
+    CHECK(!ws_is_coalescing(c));
+    ws_close(c, 1000, "bye");
+    run_until(&co.closed);
+    uv_close((uv_handle_t *)&prep, NULL);
+    uv_close((uv_handle_t *)&drip.idle, NULL);
+    uv_close((uv_handle_t *)&drip.timer, NULL);
+    stop_server();
+    CHECK_INT(co.received, n);
+    CHECK_INT(co.order_bad, 0);
+}
+
+/* A flood of small messages (one per turn of the server's loop, read as they come: 1 or 2 per
+ * read) raises the mark: the client then gets them in batches of ~16 KiB, in order, every one,
+ * the tail too (it is smaller than the mark: the timer lets it in). */
+static void flood_is_read_in_batches(int tls)
+{
+    coalesce_run(tls, 5, "drip:3000:120:0", 3000);
+    CHECK(co.coalesced);
+    CHECK(co.most_in_a_turn >= 40); /* 16 KiB of 120-byte messages is ~130 */
+}
+TEST(flood_of_small_messages_is_read_in_batches_plain) { flood_is_read_in_batches(0); }
+TEST(flood_of_small_messages_is_read_in_batches_tls) { flood_is_read_in_batches(1); }
+
+/* Without coalesce_ms the same flood is read as it comes. */
+TEST(flood_without_coalescing_is_read_as_it_comes)
+{
+    coalesce_run(1, 0, "drip:3000:120:0", 3000);
+    CHECK(!co.coalesced);
+    CHECK(co.most_in_a_turn < 40);
+}
+
+/* Messages 3 ms apart are no flood: each is read as it arrives, nothing waits for a mark. */
+TEST(separate_messages_are_not_coalesced)
+{
+    coalesce_run(1, 5, "drip:20:120:3", 20);
+    CHECK(!co.coalesced);
+    CHECK(co.most_in_a_turn <= 2);
+}
 
 TEST(server_close_code_and_reason_reach_client)
 {
