@@ -256,6 +256,16 @@ void gl_tls_free(gl_tls *t)
     free(t);
 }
 
+void gl_tls_keep_buffers(gl_tls *t, bool keep)
+{
+    if (keep) {
+        SSL_clear_mode(t->ssl, SSL_MODE_RELEASE_BUFFERS);
+    } else {
+        SSL_set_mode(t->ssl, SSL_MODE_RELEASE_BUFFERS);
+        SSL_free_buffers(t->ssl); /* refuses (harmlessly) while a partial record waits */
+    }
+}
+
 bool gl_tls_ready(const gl_tls *t) { return t->ready; }
 
 /* The output buffer was full: OpenSSL's write failed for that reason, not a TLS one. */

@@ -38,6 +38,10 @@ int gl_tls_feed(gl_tls *t, const void *data, size_t len, gl_buf *plain, gl_buf *
 /* Encrypts plaintext (only once gl_tls_ready) into out. */
 int gl_tls_write(gl_tls *t, const void *data, size_t len, gl_buf *out, gl_err *err);
 bool gl_tls_ready(const gl_tls *t);
+/* Whether OpenSSL keeps its record buffers (~33 KiB) between records. Off (the default), it
+ * frees them whenever they are empty, so an idle connection holds none, at ~35 ns a record;
+ * on, for a connection that streams. Turning it off frees them at once (if empty). */
+void gl_tls_keep_buffers(gl_tls *t, bool keep);
 /* Appends a close_notify alert to out. */
 void gl_tls_shutdown(gl_tls *t, gl_buf *out);
 

@@ -65,6 +65,7 @@ struct ws_conn {
     bool stalled;
     bool paused;            /* ws_pause: the consumer wants no messages for now */
     bool flood;             /* SO_RCVLOWAT raised: see maybe_coalesce() */
+    bool tls_kept;          /* streaming: OpenSSL keeps its record buffers until hibernate() */
     uint8_t streak;         /* small reads in a row under FLOOD_GAP_NS apart */
     uint16_t coalesce_ms;   /* ws_client_opts */
     int depth;              /* >0 while inside wslay or a user callback */
@@ -344,6 +345,10 @@ static int start_wslay(ws_conn *c)
  * fresh context carries on exactly where this one stood. */
 static void hibernate(ws_conn *c)
 {
+    if (c->tls_kept && c->state == ST_OPEN) { /* OpenSSL frees them if empty (else later) */
+        gl_tls_keep_buffers(c->tls, false);
+        c->tls_kept = false;
+    }
     if (!c->ws || c->state != ST_OPEN || c->depth || c->stalled || c->in.len || c->in_frame ||
         c->in_message || c->ws_fed != c->ws_done || wslay_event_want_write(c->ws) ||
         wslay_event_get_queued_msg_count(c->ws) || wslay_event_get_close_sent(c->ws) ||
@@ -367,6 +372,7 @@ static void on_idle(uv_timer_t *t)
     ws_conn *c = t->data;
     if (c->flood) { /* no read for coalesce_ms: the flood is over, read what is left */
         end_flood(c);
+        uv_timer_start(&c->idle_timer, on_idle, HIBERNATE_MS, 0); /* no read may follow */
         return;
     }
     if (c->in.len && !c->paused)
@@ -841,6 +847,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         gl_err err;
         bool eof = false;
         bool was_ready = gl_tls_ready(c->tls);
+        /* a stream (a socket buffer's worth, or a flood): OpenSSL keeps its buffers rather
+         * than freeing and allocating them at every record (~35 ns each), until hibernate() */
+        if (!c->tls_kept && was_ready && (nread >= (ssize_t)sizeof g_readbuf / 4 || c->flood)) {
+            gl_tls_keep_buffers(c->tls, true);
+            c->tls_kept = true;
+        }
         if (gl_tls_feed(c->tls, buf->base, (size_t)nread, &c->in, &c->out, &eof, &err) != 0) {
             flush_out(c);
             conn_fail(c, "%s", err.msg);
@@ -875,13 +887,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
      * buffer goes, so that an idle connection holds none. A streaming one (reads of a socket
      * buffer's worth) keeps it: freeing and refaulting 64 KiB per read costs more than the
      * copy it holds. */
-    if (c->in.len == 0 && nread < (ssize_t)sizeof g_readbuf / 4) {
+    if (c->in.len == 0 && nread < (ssize_t)sizeof g_readbuf / 4)
         gl_buf_free(&c->in);
-        /* perhaps the last read for a while: if it stays quiet, the wslay context goes too
-         * (not at once: a stream of small reads would make and free one per read) */
-        if (c->ws && c->state == ST_OPEN && !c->flood)
-            uv_timer_start(&c->idle_timer, on_idle, HIBERNATE_MS, 0);
-    }
+    /* perhaps the last read for a while: if it stays quiet, the wslay context (and the TLS
+     * buffers of a stream) go too; not at once: a stream would make and free them per read */
+    if ((c->ws || c->tls_kept) && c->state == ST_OPEN && !c->flood)
+        uv_timer_start(&c->idle_timer, on_idle, HIBERNATE_MS, 0);
 }
 
 static int start_reading(ws_conn *c)
@@ -1113,6 +1124,7 @@ void ws_pause(ws_conn *c, bool pause)
 
 bool ws_is_paused(const ws_conn *c) { return c->paused; }
 bool ws_is_coalescing(const ws_conn *c) { return c->flood; }
+bool ws_keeps_tls_buffers(const ws_conn *c) { return c->tls_kept; }
 uint64_t ws_read_time(const ws_conn *c) { return c->read_ns; }
 
 size_t ws_queued_bytes(const ws_conn *c)

@@ -73,6 +73,8 @@ void ws_pause(ws_conn *c, bool pause);
 bool ws_is_paused(const ws_conn *c);
 /* True while a flood has raised the socket's receive mark (ws_client_opts.coalesce_ms). */
 bool ws_is_coalescing(const ws_conn *c);
+/* True while OpenSSL keeps its record buffers for a stream (released once it is quiet). */
+bool ws_keeps_tls_buffers(const ws_conn *c);
 /* uv_hrtime() of the socket read that brought the bytes being delivered now (0 before any):
  * where a message's time in this process starts, for latency measurements. */
 uint64_t ws_read_time(const ws_conn *c);

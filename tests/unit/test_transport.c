@@ -1173,6 +1173,26 @@ static void quiet_for_ms(int ms)
         turns(1), usleep(1000);
 }
 
+/* A stream (reads of 16 KiB and more) makes OpenSSL keep its record buffers rather than free
+ * and allocate them per record; once the connection is quiet they go, as the wslay context does
+ * (an idle connection holds neither). */
+TEST(streaming_connection_keeps_tls_buffers_until_quiet)
+{
+    CHECK_INT(start_server(1, 0), 0);
+    client_run r = {.msgs = {"many:300:1000"}, .nmsgs = 1};
+    ws_conn *c = connect_to(&r, "wss", "127.0.0.1", "/ws", client_ctx, 0);
+    CHECK(c != NULL);
+    for (int i = 0; i < 5000 && r.received < 300; i++)
+        turns(1);
+    CHECK_INT(r.received, 300);
+    CHECK(ws_keeps_tls_buffers(c));
+    quiet_for_ms(300);
+    CHECK(!ws_keeps_tls_buffers(c));
+    ws_close(c, 1000, "bye");
+    run_until(&r.closed);
+    stop_server();
+}
+
 TEST(idle_connection_releases_its_websocket_context)
 {
     CHECK_INT(start_server(0, 0), 0);
