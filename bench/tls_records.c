@@ -1,7 +1,8 @@
 /* tls_records: what a TLS record costs to read through transport/tls.c (gl_tls_feed, OpenSSL
  * underneath), by record size and by records per feed (one socket read). gliveD reads every
- * Live API message this way, and the emulator sends each message as two records (the websocket
- * header, then the payload): bench/PROFILE.md's per-record figures come from this program.
+ * Live API message this way (the emulator sends each message as one record; before
+ * transport/ws.c staged wslay's output it sent two, the websocket header and the payload):
+ * bench/PROFILE.md's per-record figures come from this program.
  *
  *   build/bench/tls_records [RECORDS]     (default 200,000 records per case, best of 5)
  *
