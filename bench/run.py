@@ -24,7 +24,10 @@ One run starts the emulator (wss) as the bench server (its emu:stream rule: docs
   memory  VmRSS of a fresh gliveD at rest, then with 1,000 and 10,000 idle sessions (opened on
           one client connection, each connected and ready): (RSS - RSS at rest) / sessions.
 
-  bench/run.py [--build DIR] [--quick] [--reps N] [--readme README.md] [--json FILE]
+  bench/run.py [--build DIR] [--quick] [--reps N] [--skip PARTS] [--readme README.md] [--json FILE]
+
+--skip takes a comma list of cpu,latency,startup,rss,notebook: e.g. `--skip cpu,latency,startup`
+measures only the memory (the SDK is needed only for the CPU part).
 
 --readme replaces README.md's "## Performance" section with the table and the machine facts.
 tests/integration/test_bench.py runs the CPU part small (quick_cpu) and checks RATIO_LIMITS.
@@ -489,14 +492,15 @@ def table(res, facts_before, facts_after, sizes, reps):
     L = []
     L.append(f"Machine: {facts_before['nproc']} CPUs, {facts_before['cpu']}; load average "
              f"{facts_before['load']} before, {facts_after['load']} after (other work shares these CPUs).")
-    L.append("")
-    L.append(f"CPU per message over one streamed turn (user+sys, median of {reps} runs, wss from the emulator):")
-    L.append("")
-    L.append("| turn | client | messages | CPU µs/msg | gliveD | glivectl | wall s | ratio to SDK | goal |")
-    L.append("|---|---|---|---|---|---|---|---|---|")
+    if "cpu" in res:
+        L.append("")
+        L.append(f"CPU per message over one streamed turn (user+sys, median of {reps} runs, wss from the emulator):")
+        L.append("")
+        L.append("| turn | client | messages | CPU µs/msg | gliveD | glivectl | wall s | ratio to SDK | goal |")
+        L.append("|---|---|---|---|---|---|---|---|---|")
     for k, label in (("text", "text, 20 B parts"), ("audio", "audio, 20 ms chunks")):
         for c in ("gliveD", "sdk", "notebook"):
-            r = res["cpu"].get(f"{k}/{c}")
+            r = res.get("cpu", {}).get(f"{k}/{c}")
             if not r:
                 continue
             g = f"{r['gliveD_us']:.2f}" if c == "gliveD" else ""
@@ -573,12 +577,12 @@ def main():
     ap.add_argument("--reps", type=int)
     ap.add_argument("--readme", help="replace this file's Performance section with the results")
     ap.add_argument("--json", help="write the raw results here")
-    ap.add_argument("--skip", default="", help="comma list of parts to skip: latency,startup,rss,notebook")
+    ap.add_argument("--skip", default="", help="comma list of parts to skip: cpu,latency,startup,rss,notebook")
     a = ap.parse_args()
     sizes = dict(QUICK if a.quick else FULL)
     reps = a.reps or sizes["reps"]
     skip = set(filter(None, a.skip.split(",")))
-    if not have_sdk():
+    if "cpu" not in skip and not have_sdk():
         sys.exit("bench: the SDK is missing: run `make test-deps` (npm ci in tests/sdk)")
     clients = ["gliveD", "sdk"] + (["notebook"] if have_websockets() and "notebook" not in skip else [])
     tmp = tempfile.mkdtemp(prefix="glive-bench-")
@@ -588,11 +592,12 @@ def main():
     ok = False
     try:
         b.emulator()
-        d = b.daemon("gliveD")
-        print(f"bench: CPU, {sizes['text_parts']} text parts and {sizes['audio_ms'] // 20} audio chunks, "
-              f"{reps} runs of {', '.join(clients)}", flush=True)
-        res["cpu"] = cpu_bench(b, d, sizes, reps, clients, log=lambda s: print(s, flush=True))
-        b.stop(d)
+        if "cpu" not in skip:
+            d = b.daemon("gliveD")
+            print(f"bench: CPU, {sizes['text_parts']} text parts and {sizes['audio_ms'] // 20} audio chunks, "
+                  f"{reps} runs of {', '.join(clients)}", flush=True)
+            res["cpu"] = cpu_bench(b, d, sizes, reps, clients, log=lambda s: print(s, flush=True))
+            b.stop(d)
         if "latency" not in skip:
             print(f"bench: latency, {sizes['lat_sessions']} sessions x {sizes['lat_rate']} parts/s", flush=True)
             d = b.daemon("gliveD-lat")  # its latency histogram holds this part only
