@@ -42,6 +42,18 @@
  * 10 s of it (see audio_replay_next). */
 #define AUDIO_REPLAY_MAX (10 * GLD_AUDIO_RATE * 2)
 
+/* The bounds of a session's texts (with the NUL), as when they were arrays in it. */
+#define LAST_CLOSE_MAX 200
+#define SESSION_ID_MAX 128
+#define NOTICE_MAX 200
+
+/* *slot = a copy of text cut to max - 1 bytes (as snprintf into char[max] did), NULL for "". */
+static void set_text(char **slot, const char *text, size_t max)
+{
+    free(*slot);
+    *slot = text && *text ? gl_xstrndup(text, max - 1) : NULL;
+}
+
 typedef struct turn {
     long no;
     char *text;         /* the prompt; NULL for a turn the model started on its own */
@@ -97,7 +109,7 @@ struct gld_session {
     bool conn_resuming;  /* the current connection's setup carries a handle */
     bool setup_sent;     /* the current connection's setup is on the wire */
     bool setup_stale;    /* ...and a function was declared since: re-establish once ready */
-    char resume_why[80]; /* why the session is draining: said when it hangs up */
+    const char *resume_why; /* why the session is draining: said when it hangs up (static) */
     unsigned attempt;    /* consecutive lost connections (backoff exponent) */
     uv_timer_t retry_timer, persist_timer, idle_timer;
     uint64_t last_activity; /* loop time of the last prompt or server message */
@@ -105,11 +117,13 @@ struct gld_session {
     gld_calls *calls;    /* owned */
     gld_coderun *code;   /* owned: run_python, when code runs here (code_local) */
     bool code_local;     /* the session asked for code execution and gliveD serves it */
-    char last_close[200];
-    char server_session_id[128]; /* setupComplete.sessionId (Vertex), "" if none */
-    char persist_error[GL_ERR_MSG]; /* why the last save failed ("" once one lands) */
+    /* Texts most sessions never get, so an idle one holds no room for them: NULL or a
+     * nonempty string (owned) of at most the *_MAX bytes below, set by set_text(). */
+    char *last_close;
+    char *server_session_id; /* setupComplete.sessionId (Vertex) */
+    char *persist_error;     /* why the last save failed (NULL once one lands) */
     unsigned persist_retry_ms;   /* the next retry's delay after a failed save */
-    char notice[200];    /* something clients should know, e.g. "started fresh" */
+    char *notice;        /* something clients should know, e.g. "started fresh" */
 
     char *handle;        /* newest resumable handle */
     time_t handle_time;
@@ -839,7 +853,7 @@ static int on_live_event(const live_event *ev, void *ud)
     switch (ev->kind) {
     case LIVE_EV_SETUP_COMPLETE:
         if (ev->session_id) /* Vertex names its sessions: shown in list/status, for support */
-            snprintf(s->server_session_id, sizeof s->server_session_id, "%s", ev->session_id);
+            set_text(&s->server_session_id, ev->session_id, SESSION_ID_MAX);
         fire(s, SE_SETUP_DONE, (sess_why){.reason = s->conn_resuming ? "resumed the conversation" : NULL});
         break;
     case LIVE_EV_TEXT:
@@ -1168,7 +1182,7 @@ static void on_ws_close(ws_conn *ws, const ws_close_info *info, void *ud)
         audio_replay_next(s);
     bool setup_done = s->state == SS_READY || s->state == SS_DRAINING || s->state == SS_HANGING_UP ||
                       s->state == SS_PARKING;
-    char why[sizeof s->last_close];
+    char why[LAST_CLOSE_MAX];
     if (info->error && info->code == 1006)
         snprintf(why, sizeof why, "connection to the Live API lost: %.150s", info->error);
     else
@@ -1182,14 +1196,16 @@ static void on_ws_close(ws_conn *ws, const ws_close_info *info, void *ud)
         fire(s, SE_HUNG_UP, (sess_why){0});
         return;
     }
-    snprintf(s->last_close, sizeof s->last_close, "%s", why);
+    set_text(&s->last_close, why, LAST_CLOSE_MAX);
     log_warn("session %s: %s", s->name, why);
     bool policy = info->code == 1007 || info->code == 1008 || info->code == 1003;
     bool http_refused = info->http_status == 400 || info->http_status == 401 || info->http_status == 403;
     if (policy && s->conn_resuming && !setup_done) {
         /* the handle was refused (expired, or the service forgot it): start over and say so */
-        snprintf(s->notice, sizeof s->notice, "the resumption handle was refused (%d %.100s): "
+        char notice[NOTICE_MAX];
+        snprintf(notice, sizeof notice, "the resumption handle was refused (%d %.100s): "
                  "this is a fresh conversation", info->code, info->reason);
+        set_text(&s->notice, notice, NOTICE_MAX);
         free(s->handle);
         s->handle = NULL;
         persist_soon(s);
@@ -1347,9 +1363,8 @@ static sess_event enter(gld_session *s, sess_state from, sess_event ev, sess_why
         }
         return SE_NONE;
     case SS_DRAINING:
-        snprintf(s->resume_why, sizeof s->resume_why, "%s",
-                 ev == SE_GOAWAY ? "goAway: resuming on a new connection"
-                                 : "tools changed: resuming with the new setup");
+        s->resume_why = ev == SE_GOAWAY ? "goAway: resuming on a new connection"
+                                        : "tools changed: resuming with the new setup";
         log_info("session %s: draining: %s", s->name, why.reason ? why.reason : "");
         announce(s, from, why.reason);
         return s->turn_running ? SE_NONE : SE_TURN_IDLE;
@@ -1463,14 +1478,14 @@ static int save_state(gld_session *s)
     int rc = gld_persist_write(s->d->cfg.state_dir, s->name, r, &err);
     json_decref(r);
     if (rc == 0) {
-        if (s->persist_error[0])
+        if (s->persist_error)
             log_info("session %s: saved to the state dir again", s->name);
-        s->persist_error[0] = '\0';
+        set_text(&s->persist_error, NULL, GL_ERR_MSG);
         s->persist_retry_ms = 0;
         return 0;
     }
-    bool news = strcmp(s->persist_error, err.msg) != 0;
-    snprintf(s->persist_error, sizeof s->persist_error, "%s", err.msg);
+    bool news = strcmp(s->persist_error ? s->persist_error : "", err.msg) != 0;
+    set_text(&s->persist_error, err.msg, GL_ERR_MSG);
     s->persist_retry_ms = s->persist_retry_ms ? s->persist_retry_ms * 2 : PERSIST_DELAY_MS * 2;
     if (s->persist_retry_ms > PERSIST_RETRY_MAX_MS)
         s->persist_retry_ms = PERSIST_RETRY_MAX_MS;
@@ -1570,6 +1585,7 @@ gld_session *gld_session_new(gld_daemon *d, const char *name, const gld_session_
     gl_buf_init(&s->audio_backlog, AUDIO_BACKLOG_MAX + AUDIO_REPLAY_MAX);
     gl_buf_init(&s->audio_sent, 0); /* bounded by audio_out */
     s->audio_end_at = SIZE_MAX;
+    s->resume_why = "";
     json_t *gen = merged_generation_config(cfg);
     int rc = check_vad(cfg->vad, &s->vad, err);
     if (rc == 0 && gen)
@@ -1837,6 +1853,10 @@ static void session_free(gld_session *s)
         turn_free(&s->queue[i]);
     free(s->queue);
     free(s->handle);
+    free(s->last_close);
+    free(s->server_session_id);
+    free(s->persist_error);
+    free(s->notice);
     gld_resampler_free(s->rs);
     gl_buf_free(&s->audio_backlog);
     gl_buf_free(&s->audio_sent);
@@ -1909,13 +1929,13 @@ json_t *gld_session_info(const gld_session *s)
         json_object_set_new(o, "last_goaway", json_pack("{s:f, s:I}", "seconds_ago",
                                                         (double)(now - s->last_goaway_at) / 1000,
                                                         "time_left_ms", (json_int_t)s->last_goaway_left_ms));
-    if (s->last_close[0])
+    if (s->last_close)
         json_object_set_new(o, "last_close", gl_json_text(s->last_close));
-    if (s->notice[0])
+    if (s->notice)
         json_object_set_new(o, "notice", gl_json_text(s->notice));
-    if (s->server_session_id[0])
+    if (s->server_session_id)
         json_object_set_new(o, "session_id", gl_json_text(s->server_session_id));
-    if (s->persist_error[0])
+    if (s->persist_error)
         json_object_set_new(o, "persist_error", gl_json_text(s->persist_error));
     if (asks_code_execution(s->tools))
         json_object_set_new(o, "code_execution", json_string(s->code_local ? "local" : "server"));
