@@ -100,12 +100,12 @@ static pending_call *find_call(const gld_calls *c, const char *id)
     return NULL;
 }
 
-bool gld_calls_has(const gld_calls *c, const char *call_id) { return find_call(c, call_id) != NULL; }
-size_t gld_calls_pending(const gld_calls *c) { return c->n; }
+bool gld_calls_has(const gld_calls *c, const char *call_id) { return c && find_call(c, call_id) != NULL; }
+size_t gld_calls_pending(const gld_calls *c) { return c ? c->n : 0; }
 
 bool gld_calls_asked_by(const gld_calls *c, const ipc_client *cl)
 {
-    for (size_t i = 0; i < c->n; i++)
+    for (size_t i = 0; c && i < c->n; i++)
         if (c->v[i].asker == cl)
             return true;
     return false;
@@ -365,6 +365,8 @@ void gld_calls_route_local(gld_calls *c, const char *parent_call_id, unsigned ca
 
 void gld_calls_cancel_all(gld_calls *c, const char *reason)
 {
+    if (!c)
+        return;
     while (c->n) {
         pending_call *pc = &c->v[0];
         if (!pc->response)
@@ -379,6 +381,8 @@ void gld_calls_cancelled_by_model(gld_calls *c, const json_t *ids)
 {
     size_t i;
     json_t *id;
+    if (!c)
+        return;
     json_array_foreach(ids, i, id) {
         const char *cid = json_string_value(id);
         pending_call *pc = cid ? find_call(c, cid) : NULL;
@@ -399,6 +403,8 @@ void gld_calls_client_gone(gld_calls *c, ipc_client *cl)
 {
     pending_call *pc;
     char why[160];
+    if (!c)
+        return;
     while ((pc = first_unanswered(c, served_by, cl))) {
         snprintf(why, sizeof why, "the handler of %s disconnected", pc->name);
         pc->handler = NULL; /* gone: the daemon's answer goes to the asker and subscribers */

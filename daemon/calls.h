@@ -79,6 +79,8 @@ typedef struct gld_answer {
 } gld_answer;
 int gld_calls_result(gld_calls *c, ipc_client *from, const char *call_id, const gld_answer *a,
                      gl_err *err);
+/* The functions below take c == NULL as a table with no calls (a session makes its table with
+ * its first call). */
 /* The model cancelled these calls (ids: array of strings, BORROWED): tool_cancel to each worker. */
 void gld_calls_cancelled_by_model(gld_calls *c, const json_t *ids);
 /* Drops every pending call with a tool_cancel to whoever was working on it (connection lost,

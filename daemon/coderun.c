@@ -84,12 +84,12 @@ static run *find_run(const gld_coderun *r, const char *id)
     return NULL;
 }
 
-bool gld_coderun_has(const gld_coderun *r, const char *run_id) { return find_run(r, run_id) != NULL; }
-size_t gld_coderun_running(const gld_coderun *r) { return r->n; }
+bool gld_coderun_has(const gld_coderun *r, const char *run_id) { return r && find_run(r, run_id) != NULL; }
+size_t gld_coderun_running(const gld_coderun *r) { return r ? r->n : 0; }
 
 bool gld_coderun_asked_by(const gld_coderun *r, const ipc_client *c)
 {
-    for (size_t i = 0; i < r->n; i++)
+    for (size_t i = 0; r && i < r->n; i++)
         if (r->runs[i]->asker == c)
             return true;
     return false;
@@ -214,7 +214,7 @@ void gld_coderun_start(gld_coderun *r, const live_event *ev, ipc_client *asker, 
 
 int gld_coderun_answer(gld_coderun *r, const char *run_id, unsigned call_no, const json_t *response)
 {
-    run *x = find_run(r, run_id);
+    run *x = r ? find_run(r, run_id) : NULL;
     gl_err err;
     if (!x || !x->job || gld_sandbox_answer(x->job, call_no, response, &err) != 0)
         return -1;
@@ -225,6 +225,8 @@ void gld_coderun_cancelled_by_model(gld_coderun *r, const json_t *ids)
 {
     size_t i;
     json_t *id;
+    if (!r)
+        return;
     json_array_foreach(ids, i, id) {
         run *x = json_is_string(id) ? find_run(r, json_string_value(id)) : NULL;
         if (x && x->job) {
@@ -236,6 +238,8 @@ void gld_coderun_cancelled_by_model(gld_coderun *r, const json_t *ids)
 
 void gld_coderun_cancel_all(gld_coderun *r, const char *why)
 {
+    if (!r)
+        return;
     log_info("session %s: stopping %zu program(s): %s", r->session, r->n, why);
     for (size_t i = 0; i < r->n; i++) {
         r->runs[i]->silent = true;
@@ -245,7 +249,7 @@ void gld_coderun_cancel_all(gld_coderun *r, const char *why)
 
 void gld_coderun_client_gone(gld_coderun *r, ipc_client *c)
 {
-    for (size_t i = 0; i < r->n; i++)
+    for (size_t i = 0; r && i < r->n; i++)
         if (r->runs[i]->asker == c)
             r->runs[i]->asker = NULL;
 }

@@ -50,6 +50,8 @@ json_t *gld_coderun_declaration(void);
 /* The model called run_python (ev: LIVE_EV_TOOL_CALL): runs its code for asker's turn. */
 void gld_coderun_start(gld_coderun *r, const live_event *ev, ipc_client *asker, long turn,
                        bool nonblocking);
+/* The functions below take r == NULL as a table with no runs (a session makes its table with
+ * its first run). */
 /* The answer (BORROWED object) to call call_no of run run_id. -1 if that run has ended. */
 int gld_coderun_answer(gld_coderun *r, const char *run_id, unsigned call_no, const json_t *response);
 /* The model cancelled call ids (BORROWED array): the runs among them are killed, unanswered. */

@@ -83,7 +83,8 @@ struct gld_session {
     char model[128];
     live_modality modality;
     json_t *system_instruction, *tools, *generation_config; /* normalized, owned; may be NULL */
-    json_t *extra_decls; /* declarations added by tool handlers (array, owned) */
+    json_t *extra_decls; /* declarations added by tool handlers (array, owned), NULL until the
+                            first: most sessions get none (add_extra_decl) */
     uid_t owner;         /* the uid that opened it */
     bool shared;         /* opened with `shared`: other uids may use it too (daemon/access.h) */
     bool keep_connected; /* exempt from --idle-timeout */
@@ -114,8 +115,9 @@ struct gld_session {
     uv_timer_t retry_timer, persist_timer, idle_timer;
     uint64_t last_activity; /* loop time of the last prompt or server message */
     unsigned long long tokens; /* usageMetadata.totalTokenCount, summed over turns */
-    gld_calls *calls;    /* owned */
-    gld_coderun *code;   /* owned: run_python, when code runs here (code_local) */
+    gld_calls *calls;    /* owned; NULL until the first call (calls_table): most sessions get none */
+    gld_coderun *code;   /* owned: run_python, when code runs here (code_local); NULL until the
+                            first run (code_table): most sessions never run code */
     bool code_local;     /* the session asked for code execution and gliveD serves it */
     /* Texts most sessions never get, so an idle one holds no room for them: NULL or a
      * nonempty string (owned) of at most the *_MAX bytes below, set by set_text(). */
@@ -151,7 +153,8 @@ struct gld_session {
     ipc_client *held;    /* the turn's asker this session waits for, its connection not read
                             (flow_check), or NULL */
     unsigned long waits; /* times it waited so */
-    int handles_open;    /* the three timers, the calls and code tables: freed when all are closed */
+    int handles_open;    /* the three timers, the calls and code tables (counted even when
+                            there is none): freed when all are closed */
     gld_session *next;
 };
 
@@ -293,6 +296,7 @@ static int upstream_send(gld_session *s, char *json);
 static int calls_send(void *ud, char *json) { return upstream_send(ud, json); }
 
 static bool declared_in_config(const gld_session *s, const char *name);
+static gld_calls *calls_table(gld_session *s);
 
 /* Local code's answers go back to it (daemon/coderun.c); its calls are routed like the model's. */
 static void calls_local_answer(void *ud, const char *run_id, unsigned call_no, const json_t *response)
@@ -311,7 +315,7 @@ static void code_call(void *ud, const char *run_id, unsigned call_no, const char
                       const json_t *args, ipc_client *asker, long turn)
 {
     gld_session *s = ud;
-    gld_calls_route_local(s->calls, run_id, call_no, name, args, asker, turn, declared_in_config(s, name));
+    gld_calls_route_local(calls_table(s), run_id, call_no, name, args, asker, turn, declared_in_config(s, name));
 }
 
 static void calls_followup(void *ud, ipc_client *asker, long turn, const char *scheduling)
@@ -326,6 +330,27 @@ static void calls_followup(void *ud, ipc_client *asker, long turn, const char *s
     s->followups[s->nfollowups++] = (followup){turn, asker};
     if (strcmp(scheduling, "INTERRUPT") == 0 && s->turn_running)
         s->interrupt_why = "a function response with scheduling INTERRUPT cut the generation";
+}
+
+/* The session's calls table, made with its first call (or a stray tool.result, to be refused). */
+static gld_calls *calls_table(gld_session *s)
+{
+    if (!s->calls) {
+        gld_access acc = gld_session_access(s);
+        s->calls = gld_calls_new(s->d, s->name, &acc, &(gld_calls_host){calls_emit, calls_send,
+                                                                       calls_followup,
+                                                                       calls_local_answer, s});
+    }
+    return s->calls;
+}
+
+/* The session's run_python table, made with its first run. */
+static gld_coderun *code_table(gld_session *s)
+{
+    if (!s->code)
+        s->code = gld_coderun_new(s->d, s->name, &(gld_coderun_host){code_emit, calls_send,
+                                                                     calls_followup, code_call, s});
+    return s->code;
 }
 
 /* ---- watchers ---- */
@@ -735,10 +760,17 @@ static const json_t *find_declaration(const gld_session *s, const char *name)
 
 static bool declared(const gld_session *s, const char *name) { return find_declaration(s, name) != NULL; }
 
+static void add_extra_decl(gld_session *s, json_t *decl)
+{
+    if (!s->extra_decls)
+        s->extra_decls = json_array();
+    json_array_append(s->extra_decls, decl);
+}
+
 int gld_session_tool_result(gld_session *s, ipc_client *from, const char *call_id,
                             const gld_answer *a, gl_err *err)
 {
-    return gld_calls_result(s->calls, from, call_id, a, err);
+    return gld_calls_result(calls_table(s), from, call_id, a, err);
 }
 
 
@@ -766,7 +798,7 @@ bool gld_session_add_declaration(gld_session *s, const json_t *decl)
     const char *name = json_string_value(json_object_get(decl, "name"));
     if (!name || declared(s, name))
         return false;
-    json_array_append(s->extra_decls, (json_t *)decl);
+    add_extra_decl(s, (json_t *)decl);
     persist_soon(s);
     if (!s->ws)
         return false; /* the next connection's setup has it */
@@ -905,10 +937,10 @@ static int on_live_event(const live_event *ev, void *ud)
         break;
     case LIVE_EV_TOOL_CALL:
         if (s->code_local && ev->name && strcmp(ev->name, GLD_RUN_PYTHON) == 0) {
-            gld_coderun_start(s->code, ev, snd, tn, nonblocking(s, GLD_RUN_PYTHON));
+            gld_coderun_start(code_table(s), ev, snd, tn, nonblocking(s, GLD_RUN_PYTHON));
             break;
         }
-        gld_calls_route(s->calls, ev, snd, tn, ev->name && declared_in_config(s, ev->name),
+        gld_calls_route(calls_table(s), ev, snd, tn, ev->name && declared_in_config(s, ev->name),
                         ev->name && nonblocking(s, ev->name));
         break;
     case LIVE_EV_TOOL_CALL_CANCELLATION:
@@ -1121,7 +1153,7 @@ static json_t *effective_tools(gld_session *s)
     json_array_foreach(s->tools, i, tool)
         if (!s->code_local || !json_object_get(tool, "codeExecution"))
             json_array_append(t, tool);
-    json_t *decls = json_deep_copy(s->extra_decls);
+    json_t *decls = s->extra_decls ? json_deep_copy(s->extra_decls) : json_array();
     if (s->code_local)
         json_array_append_new(decls, gld_coderun_declaration());
     if (json_array_size(decls))
@@ -1436,9 +1468,10 @@ void gld_session_connect(gld_session *s) { fire(s, SE_USE, (sess_why){0}); }
 
 static json_t *state_record(const gld_session *s)
 {
-    json_t *r = json_pack("{s:s, s:s, s:s, s:b, s:O, s:I, s:I}", "name", s->name, "model", s->model,
+    json_t *r = json_pack("{s:s, s:s, s:s, s:b, s:o, s:I, s:I}", "name", s->name, "model", s->model,
                           "modality", live_modality_name(s->modality), "compression", s->compression,
-                          "extra_declarations", s->extra_decls, "turns", (json_int_t)s->turns_done,
+                          "extra_declarations", s->extra_decls ? json_incref(s->extra_decls) : json_array(),
+                          "turns", (json_int_t)s->turns_done,
                           "owner_uid", (json_int_t)s->owner);
     if (s->keep_connected)
         json_object_set_new(r, "keep_connected", json_true());
@@ -1601,20 +1634,15 @@ gld_session *gld_session_new(gld_daemon *d, const char *name, const gld_session_
         free(s);
         return NULL;
     }
-    s->extra_decls = json_array();
     gld_access acc = gld_session_access(s); /* only handlers that may serve it declare */
     json_t *registered = gld_tools_declarations_for(d, name, &acc); /* handlers that came first */
     size_t i;
     json_t *decl;
     json_array_foreach(registered, i, decl) {
         if (!declared(s, json_string_value(json_object_get(decl, "name"))))
-            json_array_append(s->extra_decls, decl);
+            add_extra_decl(s, decl);
     }
     json_decref(registered);
-    s->calls = gld_calls_new(d, s->name, &acc, &(gld_calls_host){calls_emit, calls_send,
-                                                                calls_followup, calls_local_answer, s});
-    s->code = gld_coderun_new(d, s->name, &(gld_coderun_host){code_emit, calls_send, calls_followup,
-                                                              code_call, s});
     s->code_local = code_local(d, s->mi, s->tools);
     uv_timer_init(d->loop, &s->retry_timer);
     uv_timer_init(d->loop, &s->persist_timer);
@@ -1669,7 +1697,7 @@ gld_session *gld_session_restore(gld_daemon *d, const json_t *rec, gl_err *err)
     json_array_foreach(json_object_get(rec, "extra_declarations"), i, decl) {
         const char *n = json_string_value(json_object_get(decl, "name"));
         if (n && !declared(s, n) && json_array_size(s->extra_decls) < GLD_MAX_HANDLER_DECLARATIONS)
-            json_array_append(s->extra_decls, decl);
+            add_extra_decl(s, decl);
     }
     const char *h = json_string_value(json_object_get(rec, "handle"));
     if (h && *h) {
@@ -1860,8 +1888,14 @@ static void session_free(gld_session *s)
     gld_resampler_free(s->rs);
     gl_buf_free(&s->audio_backlog);
     gl_buf_free(&s->audio_sent);
-    gld_calls_free(s->calls, on_handle_closed, s);
-    gld_coderun_free(s->code, on_handle_closed, s); /* after its programs have ended */
+    if (s->calls)
+        gld_calls_free(s->calls, on_handle_closed, s);
+    else
+        s->handles_open--; /* no table to wait for */
+    if (s->code)
+        gld_coderun_free(s->code, on_handle_closed, s); /* after its programs have ended */
+    else
+        s->handles_open--; /* no table to wait for */
     uv_close((uv_handle_t *)&s->retry_timer, on_timer_closed);
     uv_close((uv_handle_t *)&s->persist_timer, on_timer_closed);
     uv_close((uv_handle_t *)&s->idle_timer, on_timer_closed);
