@@ -54,8 +54,11 @@ struct ws_conn {
     uv_tcp_t tcp;
     uv_timer_t timer;
     uv_timer_t idle_timer;  /* HIBERNATE_MS after a small read: hibernate() */
-    uv_getaddrinfo_t gai;
-    uv_connect_t connect_req;
+    union {                 /* one at a time: the lookup (ST_RESOLVING) has ended, its callback
+                               run, before the connect starts */
+        uv_getaddrinfo_t gai;
+        uv_connect_t connect_req;
+    };
     uv_shutdown_t shutdown_req;
     bool client;
     enum conn_state state;
