@@ -1270,3 +1270,797 @@ TEST(idle_connection_releases_its_websocket_context)
     CHECK_INT(srv_seen.last_close_code, 1000);
     CHECK_STR(srv_seen.last_close_reason, "ok");
 }
+
+/* ---- a raw server: what our client makes of any byte stream a server sends ----------------- */
+
+/* A client reads whole unfragmented binary frames in place (direct_frames() in transport/ws.c)
+ * and leaves everything else to wslay; it must behave exactly as wslay alone does. So a plain
+ * TCP listener answers the upgrade and then writes scripted bytes, cut into writes wherever a
+ * test says (each write read by the client before the next is written); the client records
+ * every message against the list of those it must get, and its close outcome. */
+
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+
+#include "common/buf.h"
+
+typedef struct exp_msg {
+    int op;
+    const uint8_t *data;
+    size_t len;
+} exp_msg;
+
+/* the client: messages checked as they come (byte-exact, in order) against dc.exp */
+static struct {
+    ws_conn *c;
+    exp_msg exp[256];
+    size_t nexp;
+    bool cyclic;       /* exp repeats: message i must be exp[i % nexp] */
+    size_t got;        /* messages delivered */
+    char bad[256];     /* the first difference from exp ("" if none) */
+    int opened, closed;
+    ws_close_info info;
+    char reason[128], error[256];
+    size_t send_on_open; /* bytes of one binary message to send at open (0: none) */
+} dc;
+
+static void expect_msg(int op, const void *data, size_t len)
+{
+    dc.exp[dc.nexp++] = (exp_msg){op, data, len};
+}
+
+static void dc_open(ws_conn *c, void *ud)
+{
+    (void)ud;
+    dc.opened = 1;
+    if (dc.send_on_open) {
+        uint8_t *b = calloc(1, dc.send_on_open);
+        ws_send(c, WS_BINARY, b, dc.send_on_open, NULL);
+        free(b);
+    }
+}
+
+static void dc_msg(ws_conn *c, int op, const uint8_t *d, size_t n, void *ud)
+{
+    (void)c, (void)ud;
+    size_t i = dc.got++;
+    if (dc.bad[0])
+        return;
+    if (!dc.cyclic && i >= dc.nexp) {
+        snprintf(dc.bad, sizeof dc.bad, "message %zu (op %d, %zu bytes) is one too many", i, op, n);
+        return;
+    }
+    const exp_msg *e = &dc.exp[dc.cyclic ? i % dc.nexp : i];
+    if (op != e->op || n != e->len || (n && memcmp(d, e->data, n) != 0))
+        snprintf(dc.bad, sizeof dc.bad, "message %zu: op %d, %zu bytes; expected op %d, %zu bytes%s",
+                 i, op, n, e->op, e->len, op == e->op && n == e->len ? " (other bytes)" : "");
+}
+
+static void dc_close(ws_conn *c, const ws_close_info *i, void *ud)
+{
+    (void)c, (void)ud;
+    dc.closed = 1;
+    dc.c = NULL; /* freed after this */
+    dc.info = *i;
+    snprintf(dc.reason, sizeof dc.reason, "%s", i->reason);
+    snprintf(dc.error, sizeof dc.error, "%s", i->error ? i->error : "");
+    dc.info.reason = dc.reason;
+    dc.info.error = dc.error[0] ? dc.error : NULL;
+}
+
+static const ws_handlers dc_handlers = {dc_open, dc_msg, dc_close};
+
+/* the server */
+static struct {
+    uv_tcp_t lis, conn;
+    bool conn_open;   /* accepted and not closed yet */
+    gl_buf in;        /* everything the client sent */
+    size_t head;      /* length of its request head; 0 until it is all there */
+    size_t parsed;    /* bytes of in read by rs_next_frame */
+    int port;
+    int client_fd;    /* the client's socket (found by its peer's port), -1 if not found */
+} rs;
+
+struct rs_write_req {
+    uv_write_t req;
+    char data[];
+};
+
+static void rs_alloc(uv_handle_t *h, size_t s, uv_buf_t *b)
+{
+    (void)h, (void)s;
+    static char mem[65536];
+    *b = uv_buf_init(mem, sizeof mem);
+}
+
+static void rs_conn_closed(uv_handle_t *h) { (void)h; }
+
+static void rs_close_conn(void)
+{
+    if (rs.conn_open) {
+        rs.conn_open = false;
+        uv_close((uv_handle_t *)&rs.conn, rs_conn_closed);
+    }
+}
+
+static void rs_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+    (void)s;
+    if (n < 0) { /* the client is gone (EOF or reset) */
+        rs_close_conn();
+        return;
+    }
+    gl_buf_append(&rs.in, b->base, (size_t)n);
+    char *end;
+    if (!rs.head && (end = memmem(gl_buf_head(&rs.in), rs.in.len, "\r\n\r\n", 4)))
+        rs.head = rs.parsed = (size_t)(end - gl_buf_head(&rs.in)) + 4;
+}
+
+static void rs_on_conn(uv_stream_t *l, int st)
+{
+    if (st < 0 || rs.conn_open)
+        return;
+    uv_tcp_init(&loop, &rs.conn);
+    if (uv_accept(l, (uv_stream_t *)&rs.conn) != 0) {
+        uv_close((uv_handle_t *)&rs.conn, NULL);
+        return;
+    }
+    rs.conn_open = true;
+    uv_tcp_nodelay(&rs.conn, 1); /* each write goes out as it is made */
+    uv_read_start((uv_stream_t *)&rs.conn, rs_alloc, rs_read);
+}
+
+static void rs_written(uv_write_t *w, int st)
+{
+    (void)st; /* the client may have hung up after a protocol error: what is left is dropped */
+    free(w);
+}
+
+/* Bytes to the client, as one write. */
+static void rs_write(const void *p, size_t n)
+{
+    if (!rs.conn_open || !n)
+        return;
+    struct rs_write_req *w = malloc(sizeof *w + n);
+    memcpy(w->data, p, n);
+    uv_buf_t b = uv_buf_init(w->data, (unsigned)n);
+    if (uv_write(&w->req, (uv_stream_t *)&rs.conn, &b, 1, rs_written) != 0)
+        free(w);
+}
+
+/* Loop turns until what was written has been read by the client: nothing queued in libuv or
+ * unsent in the kernel on our side, nothing unread in the client's socket (twice in a row).
+ * So the next write is a read of its own for the client: write boundaries are read
+ * boundaries. */
+static void rs_settle(void)
+{
+    for (int i = 0, calm = 0; i < 400 && calm < 2; i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        int unsent = 0, unread = 0;
+        uv_os_fd_t fd;
+        if (rs.conn_open) {
+            if (uv_stream_get_write_queue_size((uv_stream_t *)&rs.conn) > 0)
+                unsent = 1;
+            else if (uv_fileno((uv_handle_t *)&rs.conn, &fd) == 0)
+                ioctl(fd, SIOCOUTQNSD, &unsent);
+        }
+        if (!dc.closed && rs.client_fd >= 0)
+            ioctl(rs.client_fd, FIONREAD, &unread);
+        calm = unsent == 0 && unread == 0 ? calm + 1 : 0;
+    }
+}
+
+/* Writes the script in pieces, cut at cuts[0] < cuts[1] < ..., each read before the next. */
+static void rs_write_cut(const uint8_t *p, size_t n, const size_t *cuts, size_t ncuts)
+{
+    size_t at = 0;
+    for (size_t i = 0; i <= ncuts; i++) {
+        size_t end = i < ncuts ? cuts[i] : n;
+        rs_write(p + at, end - at);
+        rs_settle();
+        at = end;
+    }
+}
+
+/* The 101 for the request the client sent, with its Sec-WebSocket-Accept. */
+static size_t rs_101(char *out, size_t cap)
+{
+    char key[25] = "", accept[29];
+    const char *k = memmem(gl_buf_head(&rs.in), rs.head, "Sec-WebSocket-Key: ", 19);
+    if (k)
+        memcpy(key, k + 19, 24);
+    gl_ws_accept_for(key, accept);
+    return (size_t)snprintf(out, cap,
+                            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                            "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+                            accept);
+}
+
+/* The next whole frame the client sent after its request: its first byte, whether it was
+ * masked, its payload unmasked (up to cap bytes; pl may be NULL). 0: none (yet). */
+static int rs_next_frame(int *b0, int *masked, uint8_t *pl, size_t cap, size_t *len)
+{
+    const uint8_t *p = (const uint8_t *)gl_buf_head(&rs.in) + rs.parsed;
+    size_t have = rs.in.len - rs.parsed, h = 2;
+    if (!rs.head || have < 2)
+        return 0;
+    uint64_t n = p[1] & 0x7f;
+    if (n >= 126) {
+        h += n == 126 ? 2 : 8;
+        if (have < h)
+            return 0;
+        size_t bytes = n == 126 ? 2 : 8;
+        n = 0;
+        for (size_t i = 0; i < bytes; i++)
+            n = n << 8 | p[2 + i];
+    }
+    *masked = (p[1] & 0x80) != 0;
+    const uint8_t *mask = p + h;
+    if (*masked)
+        h += 4;
+    if (have - h < n)
+        return 0;
+    *b0 = p[0];
+    *len = (size_t)n;
+    for (size_t i = 0; pl && i < n && i < cap; i++)
+        pl[i] = p[h + i] ^ (*masked ? mask[i % 4] : 0);
+    rs.parsed += h + (size_t)n;
+    return 1;
+}
+
+/* Runs the loop until the client sent another whole frame (or 2 s pass). */
+static int rs_wait_frame(int *b0, int *masked, uint8_t *pl, size_t cap, size_t *len)
+{
+    for (int i = 0; i < 2000; i++) {
+        if (rs_next_frame(b0, masked, pl, cap, len))
+            return 1;
+        if (!rs.conn_open)
+            return 0;
+        uv_run(&loop, UV_RUN_NOWAIT);
+        if (i > 100)
+            usleep(1000);
+    }
+    return 0;
+}
+
+/* A fresh loop, the listener, our client connected to it (max_message as given) and its
+ * upgrade request read; rcvbuf > 0: the accepted socket's receive buffer. */
+static int rs_begin(size_t max_message, int rcvbuf)
+{
+    signal(SIGPIPE, SIG_IGN); /* the server writes on after the client hung up */
+    memset(&dc, 0, sizeof dc);
+    memset(&rs, 0, sizeof rs);
+    rs.client_fd = -1;
+    gl_buf_init(&rs.in, 0);
+    uv_loop_init(&loop);
+    uv_tcp_init(&loop, &rs.lis);
+    struct sockaddr_in a;
+    uv_ip4_addr("127.0.0.1", 0, &a);
+    if (uv_tcp_bind(&rs.lis, (struct sockaddr *)&a, 0) != 0)
+        return -1;
+    uv_os_fd_t lfd;
+    if (rcvbuf > 0 && uv_fileno((uv_handle_t *)&rs.lis, &lfd) == 0) /* accepted sockets inherit it */
+        setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    if (uv_listen((uv_stream_t *)&rs.lis, 1, rs_on_conn) != 0)
+        return -1;
+    struct sockaddr_in bound;
+    int bl = sizeof bound;
+    uv_tcp_getsockname(&rs.lis, (struct sockaddr *)&bound, &bl);
+    rs.port = ntohs(bound.sin_port);
+    char url[64];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d/live", rs.port);
+    ws_client_opts o = {.url = url, .max_message = max_message};
+    gl_err err;
+    dc.c = ws_connect(&loop, &o, &dc_handlers, NULL, &err);
+    if (!dc.c)
+        return -1;
+    for (int i = 0; i < 5000 && !rs.head; i++)
+        uv_run(&loop, UV_RUN_ONCE);
+    for (int fd = 3; fd < 1024 && rs.client_fd < 0; fd++) {
+        struct sockaddr_in p;
+        socklen_t l = sizeof p;
+        if (getpeername(fd, (struct sockaddr *)&p, &l) == 0 && p.sin_family == AF_INET &&
+            ntohs(p.sin_port) == rs.port)
+            rs.client_fd = fd;
+    }
+    return rs.head && rs.client_fd >= 0 ? 0 : -1;
+}
+
+/* The 101 alone, read by the client: it is open. */
+static void rs_open(void)
+{
+    char resp[256];
+    rs_write(resp, rs_101(resp, sizeof resp));
+    rs_settle();
+}
+
+/* Waits for the client's on_close (it must come by itself: a test ends with a close), then
+ * closes the server and the loop; every handle must be gone. */
+static void rs_end(void)
+{
+    for (int i = 0; i < 3000 && !dc.closed; i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        if (i > 100)
+            usleep(1000);
+    }
+    if (!dc.closed && dc.c)
+        ws_abort(dc.c, "test over: no close came");
+    rs_close_conn();
+    uv_close((uv_handle_t *)&rs.lis, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&loop) != 0) {
+        printf("loop not clean\n");
+        abort();
+    }
+    gl_buf_free(&rs.in);
+}
+
+/* Frames from the server. b0: the first byte (FIN, RSV, opcode); enc: 0 the shortest length
+ * encoding, else 126 or 127 whatever the length; mask: NULL (as a server must) or a key. */
+static void sframe_x(gl_buf *s, int b0, int enc, const uint8_t *mask, const void *pl, uint64_t n)
+{
+    uint8_t h[14];
+    size_t hl = 2;
+    if (!enc)
+        enc = n < 126 ? 0 : n < 65536 ? 126 : 127;
+    h[0] = (uint8_t)b0;
+    h[1] = (uint8_t)(mask ? 0x80 : 0) | (uint8_t)(enc ? enc : (int)n);
+    for (int i = 0, bytes = enc == 126 ? 2 : enc == 127 ? 8 : 0; i < bytes; i++)
+        h[hl++] = (uint8_t)(n >> (8 * (bytes - 1 - i)));
+    if (mask)
+        memcpy(h + hl, mask, 4), hl += 4;
+    gl_buf_append(s, h, hl);
+    for (uint64_t i = 0; pl && i < n; i++) {
+        uint8_t c = ((const uint8_t *)pl)[i] ^ (mask ? mask[i % 4] : 0);
+        gl_buf_append(s, &c, 1);
+    }
+}
+
+static void sframe(gl_buf *s, int b0, const void *pl, size_t n) { sframe_x(s, b0, 0, NULL, pl, n); }
+
+/* A binary frame the client must deliver, expected as such. */
+static void sbin(gl_buf *s, const void *pl, size_t n)
+{
+    sframe(s, 0x82, pl, n);
+    expect_msg(WS_BINARY, pl, n);
+}
+
+/* The boundaries between the frames of a script (as cuts for rs_write_cut): each frame its own
+ * write. A length that runs past the end ends the parse. */
+static size_t frame_cuts(const gl_buf *s, size_t *cuts, size_t cap)
+{
+    const uint8_t *p = (const uint8_t *)gl_buf_head(s);
+    size_t n = 0;
+    for (size_t off = 0; off + 2 <= s->len && n < cap;) {
+        uint64_t len = p[off + 1] & 0x7f;
+        size_t h = len == 126 ? 4 : len == 127 ? 10 : 2;
+        if (off + h > s->len)
+            break;
+        if (h > 2) {
+            len = 0;
+            for (size_t i = 2; i < h; i++)
+                len = len << 8 | p[off + i];
+        }
+        h += p[off + 1] & 0x80 ? 4 : 0;
+        if (len > s->len - off - h)
+            break;
+        off += h + (size_t)len;
+        if (off < s->len)
+            cuts[n++] = off;
+    }
+    return n;
+}
+
+/* Payload bytes: a fixed pseudo-random pattern (no repeats that could hide a shifted copy). */
+static uint8_t pat[140000];
+
+static void pat_init(void)
+{
+    uint32_t x = 2463534242u;
+    for (size_t i = 0; i < sizeof pat; i++) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        pat[i] = (uint8_t)x;
+    }
+}
+
+/* The client's close frame, as the server read it: its code (0: none; -1: no close frame). */
+static int client_close_code(void)
+{
+    int b0, masked;
+    uint8_t pl[128];
+    size_t n;
+    while (rs_wait_frame(&b0, &masked, pl, sizeof pl, &n))
+        if (b0 == 0x88)
+            return n >= 2 ? pl[0] << 8 | pl[1] : 0;
+    return -1;
+}
+
+/* A server close frame (code, reason): the client answers with the same code and is done. */
+static void sclose(gl_buf *s, int code, const char *reason)
+{
+    uint8_t pl[125] = {(uint8_t)(code >> 8), (uint8_t)code};
+    size_t rl = strlen(reason);
+    memcpy(pl + 2, reason, rl);
+    sframe(s, 0x88, pl, 2 + rl);
+}
+
+#define CHECK_CLEAN_CLOSE(code_, reason_)                                      \
+    do {                                                                       \
+        CHECK_INT(dc.closed, 1);                                               \
+        CHECK_INT(dc.info.code, code_);                                        \
+        CHECK_STR(dc.info.reason, reason_);                                    \
+        CHECK_INT(dc.info.sent_code, code_); /* wslay echoes the peer's code */ \
+        CHECK(dc.info.error == NULL);                                          \
+    } while (0)
+
+/* 1. Small frames (7- and 16-bit lengths, every length edge, an empty one) in the same write as
+ * the 101, then a 64-bit one: every message, in order, byte-exact. */
+TEST(raw_server_many_binary_frames_in_one_write)
+{
+    pat_init();
+    CHECK_INT(rs_begin(0, 0), 0);
+    gl_buf s;
+    gl_buf_init(&s, 0);
+    char resp[256];
+    gl_buf_append(&s, resp, rs_101(resp, sizeof resp)); /* frames right behind the 101 */
+    for (size_t i = 0; i < 100; i++)
+        sbin(&s, pat + i * 7, 1 + (i * 37) % 300);
+    static const size_t edges[] = {0, 1, 125, 126, 127, 65535, 65536, 70000};
+    for (size_t i = 0; i < sizeof edges / sizeof *edges; i++)
+        sbin(&s, pat + 1000 + i, edges[i]);
+    sclose(&s, 1000, "done");
+    rs_write(gl_buf_head(&s), s.len);
+    gl_buf_free(&s);
+    rs_settle();
+    int wire = client_close_code();
+    rs_end();
+    CHECK_STR(dc.bad, "");
+    CHECK_INT(dc.got, 108);
+    CHECK_CLEAN_CLOSE(1000, "done");
+    CHECK_INT(wire, 1000);
+}
+
+/* 2. Binary frames with a ping (answered: a masked pong, same payload), a text frame and a
+ * fragmented binary message (a ping between its fragments) among them: whole messages, in
+ * order. Once in one write, once a frame per write. */
+static void mixed_stream(gl_buf *s)
+{
+    static const char text[] = "h\xc3\xa9llo \xe2\x9c\x93 \xf0\x9f\x8e\xa7"; /* héllo ✓ 🎧 */
+    sbin(s, pat, 10);
+    sframe(s, 0x89, "ping!", 5);
+    sbin(s, pat + 10, 200);
+    sframe(s, 0x81, text, sizeof text - 1);
+    expect_msg(WS_TEXT, text, sizeof text - 1);
+    sframe(s, 0x02, "frag-a", 6);      /* binary, FIN=0 */
+    sframe(s, 0x00, "frag-b", 6);      /* continuation */
+    sframe(s, 0x89, "mid", 3);         /* ping between fragments */
+    sframe(s, 0x80, "frag-c", 6);      /* continuation, FIN */
+    expect_msg(WS_BINARY, "frag-afrag-bfrag-c", 18);
+    sframe(s, 0x00 | 0x02, pat + 300, 130); /* a 16-bit fragmented one too */
+    sframe(s, 0x80, pat + 430, 70);
+    expect_msg(WS_BINARY, pat + 300, 200);
+    sbin(s, pat + 500, 300);
+}
+
+static int pongs_ok(void)
+{
+    static const char *want[] = {"ping!", "mid"};
+    for (int k = 0; k < 2; k++) {
+        int b0, masked;
+        uint8_t pl[16];
+        size_t n;
+        if (!rs_wait_frame(&b0, &masked, pl, sizeof pl, &n) || b0 != 0x8A || !masked ||
+            n != strlen(want[k]) || memcmp(pl, want[k], n) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+TEST(raw_server_ping_text_and_fragments_among_binary_frames)
+{
+    pat_init();
+    CHECK_INT(rs_begin(0, 0), 0);
+    rs_open();
+    gl_buf s;
+    gl_buf_init(&s, 0);
+    mixed_stream(&s);
+    rs_write(gl_buf_head(&s), s.len);
+    rs_settle();
+    int pongs1 = pongs_ok();
+    size_t got1 = dc.got;
+    /* again, a frame per write: each frame comes at the head of a read */
+    gl_buf_reset(&s);
+    mixed_stream(&s);
+    size_t cuts[32], ncuts = frame_cuts(&s, cuts, 32);
+    CHECK_INT(ncuts, 10);
+    rs_write_cut((const uint8_t *)gl_buf_head(&s), s.len, cuts, ncuts);
+    int pongs2 = pongs_ok();
+    gl_buf_reset(&s);
+    sclose(&s, 1000, "done");
+    rs_write(gl_buf_head(&s), s.len);
+    gl_buf_free(&s);
+    int wire = client_close_code();
+    rs_end();
+    CHECK_STR(dc.bad, "");
+    CHECK_INT(got1, 6);
+    CHECK_INT(dc.got, 12);
+    CHECK(pongs1);
+    CHECK(pongs2);
+    CHECK_CLEAN_CLOSE(1000, "done");
+    CHECK_INT(wire, 1000);
+}
+
+/* 3. Three frames (7-, 16- and 64-bit lengths) cut in two at every point of their headers and
+ * the first 320 bytes of payloads, and at a few in the big one; then once a byte per write
+ * through all that: always the same three messages. One connection: each round starts between
+ * frames. The first two are made to mislead a reader that takes a read's start for a frame's:
+ * their payloads are binary frames ("\x82\x03abc" over and over), and the second one's length,
+ * 0x8205, read from its third byte on, is a 5-byte binary frame too. */
+TEST(raw_server_frames_cut_anywhere_arrive_as_whole)
+{
+    pat_init();
+    CHECK_INT(rs_begin(0, 0), 0);
+    rs_open();
+    gl_buf s;
+    gl_buf_init(&s, 0);
+    static uint8_t decoy[0x8205];
+    for (size_t i = 0; i < sizeof decoy; i += 5)
+        memcpy(decoy + i, "\x82\x03" "abc", 5);
+    sbin(&s, decoy, 100);           /* bytes 0-101 */
+    sbin(&s, decoy, sizeof decoy);  /* header 102-105 */
+    sbin(&s, pat, 66000);           /* header 33391-33400 */
+    dc.cyclic = true;
+    const uint8_t *p = (const uint8_t *)gl_buf_head(&s);
+    int rounds = 0;
+    for (size_t k = 1; k <= 426; k++, rounds++)
+        rs_write_cut(p, s.len, &k, 1);
+    const size_t far[] = {20000, 33385, 33390, 33391, 33392, 33393, 33395, 33400, 33401, 33402,
+                          33500, 60000, 99000, s.len - 2, s.len - 1};
+    for (size_t i = 0; i < sizeof far / sizeof *far; i++, rounds++)
+        rs_write_cut(p, s.len, far + i, 1);
+    static size_t bytes[426];
+    for (size_t k = 0; k < 426; k++)
+        bytes[k] = k + 1;
+    rs_write_cut(p, s.len, bytes, 426);
+    rounds++;
+    gl_buf_reset(&s);
+    sclose(&s, 1000, "done");
+    rs_write(gl_buf_head(&s), s.len);
+    gl_buf_free(&s);
+    int wire = client_close_code();
+    rs_end();
+    CHECK_STR(dc.bad, "");
+    CHECK_INT(dc.got, 3 * rounds);
+    CHECK_CLEAN_CLOSE(1000, "done");
+    CHECK_INT(wire, 1000);
+}
+
+/* 4. max_message: a message of exactly that many bytes is delivered; one more byte closes with
+ * 1009 and nothing after it comes, for limits in each length encoding. */
+static void max_message_case(size_t max)
+{
+    pat_init();
+    CHECK_INT(rs_begin(max, 0), 0);
+    rs_open();
+    gl_buf s;
+    gl_buf_init(&s, 0);
+    sbin(&s, pat, max);
+    rs_write(gl_buf_head(&s), s.len);
+    rs_settle();
+    gl_buf_reset(&s);
+    sframe(&s, 0x82, pat, max + 1); /* at the head of a read, whole if a read holds it */
+    sframe(&s, 0x82, "after", 5);
+    rs_write(gl_buf_head(&s), s.len);
+    rs_settle();
+    gl_buf_reset(&s);
+    sframe(&s, 0x82, "later", 5);
+    rs_write(gl_buf_head(&s), s.len);
+    gl_buf_free(&s);
+    int wire = client_close_code();
+    rs_end();
+    char want[64];
+    snprintf(want, sizeof want, "peer sent a message larger than %zu bytes", max);
+    CHECK_STR(dc.bad, "");
+    CHECK_INT(dc.got, 1);
+    CHECK_INT(dc.closed, 1);
+    CHECK_INT(dc.info.code, 1006);
+    CHECK_INT(dc.info.sent_code, 1009);
+    CHECK_STR(dc.info.error, want);
+    CHECK_INT(wire, 1009);
+}
+
+TEST(raw_server_max_message_7bit) { max_message_case(100); }
+TEST(raw_server_max_message_16bit) { max_message_case(1000); }
+TEST(raw_server_max_message_64bit) { max_message_case(70000); }
+TEST(raw_server_max_message_16bit_in_one_read) { max_message_case(40000); }
+/* (65535 + 1 takes the 64-bit encoding; no frame that long fits one 64 KiB read: wslay's) */
+TEST(raw_server_max_message_16_to_64bit) { max_message_case(65535); }
+
+/* 5. What wslay refuses must be refused, whether the bad frame follows a good one in the same
+ * read or comes in a read of its own: the client closes (wslay's code: 1002; 1005, an empty
+ * close frame, for what its frame parser refuses, a length not in its shortest encoding), says
+ * so, and delivers nothing after it. */
+typedef struct bad_frame {
+    const char *name;
+    int sent_code;
+    void (*put)(gl_buf *s);
+} bad_frame;
+
+static const uint8_t test_mask[4] = {0x11, 0x22, 0x33, 0x44};
+static void bad_len126_for_10(gl_buf *s) { sframe_x(s, 0x82, 126, NULL, pat, 10); }
+static void bad_len126_for_125(gl_buf *s) { sframe_x(s, 0x82, 126, NULL, pat, 125); }
+static void bad_len127_for_100(gl_buf *s) { sframe_x(s, 0x82, 127, NULL, pat, 100); }
+static void bad_len127_for_65535(gl_buf *s) { sframe_x(s, 0x82, 127, NULL, pat, 65535); }
+static void bad_len127_top_bit(gl_buf *s) /* 2^63 + 10: no payload follows, none is needed */
+{
+    static const uint8_t h[] = {0x82, 127, 0x80, 0, 0, 0, 0, 0, 0, 10};
+    gl_buf_append(s, h, sizeof h);
+}
+static void bad_rsv1(gl_buf *s) { sframe(s, 0x82 | 0x40, pat, 10); }
+static void bad_rsv2(gl_buf *s) { sframe(s, 0x82 | 0x20, pat, 10); }
+static void bad_rsv3(gl_buf *s) { sframe(s, 0x82 | 0x10, pat, 300); }
+static void bad_masked(gl_buf *s) { sframe_x(s, 0x82, 0, test_mask, pat, 10); }
+static void bad_masked16(gl_buf *s) { sframe_x(s, 0x82, 0, test_mask, pat, 300); }
+static void bad_lone_continuation(gl_buf *s) { sframe(s, 0x80, pat, 10); }
+static void bad_binary_inside_fragments(gl_buf *s)
+{
+    sframe(s, 0x02, pat, 10);  /* binary, FIN=0: a message begins */
+    sframe(s, 0x82, pat, 10);  /* a new binary message in the middle of it */
+}
+static void bad_binary_inside_text_fragments(gl_buf *s)
+{
+    sframe(s, 0x01, "abc", 3);
+    sframe(s, 0x89, "p", 1);   /* a ping between (answered) */
+    sframe(s, 0x82, pat, 300);
+}
+static void bad_opcode3(gl_buf *s) { sframe(s, 0x83, pat, 10); }
+static void bad_opcode11(gl_buf *s) { sframe(s, 0x8B, pat, 10); }
+static void bad_long_ping(gl_buf *s) { sframe(s, 0x89, pat, 126); }
+
+static const bad_frame bad_frames[] = {
+    {"126 encoding of 10 bytes", 1005, bad_len126_for_10},
+    {"126 encoding of 125 bytes", 1005, bad_len126_for_125},
+    {"127 encoding of 100 bytes", 1005, bad_len127_for_100},
+    {"127 encoding of 65535 bytes", 1005, bad_len127_for_65535},
+    {"64-bit length with the top bit", 1005, bad_len127_top_bit},
+    {"RSV1", 1002, bad_rsv1},
+    {"RSV2", 1002, bad_rsv2},
+    {"RSV3, 16-bit length", 1002, bad_rsv3},
+    {"masked", 1002, bad_masked},
+    {"masked, 16-bit length", 1002, bad_masked16},
+    {"continuation without a message", 1002, bad_lone_continuation},
+    {"binary FIN inside a fragmented binary message", 1002, bad_binary_inside_fragments},
+    {"binary FIN inside a fragmented text message", 1002, bad_binary_inside_text_fragments},
+    {"opcode 3", 1002, bad_opcode3},
+    {"opcode 11", 1002, bad_opcode11},
+    {"control frame of 126 bytes", 1005, bad_long_ping},
+};
+
+/* cut 0: all in one write; 1: the bad part in a write of its own, after the good frame was
+ * read; 2: every frame in a write of its own */
+static void protocol_error_case(const bad_frame *b, int cut)
+{
+    CHECK_INT(rs_begin(0, 0), 0);
+    rs_open();
+    gl_buf s;
+    gl_buf_init(&s, 0);
+    sbin(&s, pat, 20);
+    if (cut == 1) {
+        rs_write(gl_buf_head(&s), s.len);
+        rs_settle();
+        gl_buf_reset(&s);
+    }
+    b->put(&s);
+    sframe(&s, 0x82, "after", 5);
+    sframe(&s, 0x82, pat, 300);
+    size_t cuts[16], ncuts = cut == 2 ? frame_cuts(&s, cuts, 16) : 0;
+    rs_write_cut((const uint8_t *)gl_buf_head(&s), s.len, cuts, ncuts);
+    gl_buf_reset(&s);
+    sframe(&s, 0x82, "later", 5);
+    rs_write(gl_buf_head(&s), s.len);
+    gl_buf_free(&s);
+    int wire = -1, b0, masked;
+    uint8_t pl[128];
+    size_t n;
+    while (rs_wait_frame(&b0, &masked, pl, sizeof pl, &n)) /* (a pong first, for one case) */
+        if (b0 == 0x88) {
+            wire = n >= 2 ? pl[0] << 8 | pl[1] : n ? -2 : 1005;
+            break;
+        }
+    rs_end();
+    if (dc.bad[0])
+        GL_FAILF("%s, cut %d: %s", b->name, cut, dc.bad);
+    if (dc.got != 1 || !dc.closed || dc.info.code != 1006 || dc.info.sent_code != b->sent_code ||
+        wire != b->sent_code || strcmp(dc.error, "peer broke the websocket protocol") != 0)
+        GL_FAILF("%s, cut %d: %zu messages, closed %d, code %d, sent %d, on the wire %d, "
+                 "error \"%s\"", b->name, cut, dc.got, dc.closed, dc.info.code,
+                 dc.info.sent_code, wire, dc.error);
+}
+
+TEST(raw_server_protocol_errors_close_the_client)
+{
+    pat_init();
+    for (size_t i = 0; i < sizeof bad_frames / sizeof *bad_frames; i++)
+        for (int cut = 0; cut < 3 && !gl_cur_failed; cut++)
+            protocol_error_case(&bad_frames[i], cut);
+}
+
+/* 6. Invalid UTF-8 in a text frame: wslay closes with 1007
+ * (WSLAY_CODE_INVALID_FRAME_PAYLOAD_DATA) and reads nothing more. ws.c names no error for it:
+ * on_close says the connection was lost without a close frame (we never read the server's). */
+TEST(raw_server_invalid_utf8_text_closes_1007)
+{
+    static const struct { const char *bytes; size_t n; } bad[] = {
+        {"ok \xff", 4},            /* never valid */
+        {"\xc0\xaf", 2},           /* overlong '/' */
+        {"ok \xe2\x82", 5},        /* cut short at the end of the message */
+        {"\xed\xa0\x80", 3},       /* a surrogate */
+    };
+    pat_init();
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        CHECK_INT(rs_begin(0, 0), 0);
+        rs_open();
+        gl_buf s;
+        gl_buf_init(&s, 0);
+        sbin(&s, pat, 20);
+        sframe(&s, 0x81, bad[i].bytes, bad[i].n);
+        sframe(&s, 0x82, "after", 5);
+        rs_write(gl_buf_head(&s), s.len);
+        rs_settle();
+        gl_buf_reset(&s);
+        sframe(&s, 0x82, "later", 5);
+        rs_write(gl_buf_head(&s), s.len);
+        gl_buf_free(&s);
+        int wire = client_close_code();
+        rs_end();
+        if (dc.bad[0] || dc.got != 1 || dc.info.code != 1006 || dc.info.sent_code != 1007 ||
+            wire != 1007 || !dc.info.error)
+            GL_FAILF("case %zu: \"%s\", %zu messages, code %d, sent %d, on the wire %d, error \"%s\"",
+                     i, dc.bad, dc.got, dc.info.code, dc.info.sent_code, wire, dc.error);
+    }
+}
+
+/* 7. The server's close after binary frames (in the same write, and in one of its own): the
+ * frames, then on_close with the server's code and reason, answered with the same code. */
+TEST(raw_server_close_after_binary_frames)
+{
+    pat_init();
+    for (int apart = 0; apart < 2; apart++) {
+        CHECK_INT(rs_begin(0, 0), 0);
+        rs_open();
+        gl_buf s;
+        gl_buf_init(&s, 0);
+        sbin(&s, pat, 20);
+        sbin(&s, pat + 20, 3000);
+        if (apart) {
+            rs_write(gl_buf_head(&s), s.len);
+            rs_settle();
+            gl_buf_reset(&s);
+        }
+        sclose(&s, 1001, "going away");
+        sframe(&s, 0x82, "after", 5); /* a server must send nothing after its close */
+        rs_write(gl_buf_head(&s), s.len);
+        gl_buf_free(&s);
+        int wire = client_close_code();
+        rs_end();
+        CHECK_STR(dc.bad, "");
+        CHECK_INT(dc.got, 2);
+        CHECK_CLEAN_CLOSE(1001, "going away");
+        CHECK_INT(wire, 1001);
+    }
+    /* a close frame with no code: 1005 both ways */
+    CHECK_INT(rs_begin(0, 0), 0);
+    rs_open();
+    gl_buf s;
+    gl_buf_init(&s, 0);
+    sbin(&s, pat, 20);
+    sframe(&s, 0x88, NULL, 0);
+    rs_write(gl_buf_head(&s), s.len);
+    gl_buf_free(&s);
+    int wire = client_close_code();
+    rs_end();
+    CHECK_STR(dc.bad, "");
+    CHECK_INT(dc.got, 1);
+    CHECK_CLEAN_CLOSE(1005, "");
+    CHECK_INT(wire, 0);
+}
