@@ -2064,3 +2064,38 @@ TEST(raw_server_close_after_binary_frames)
     CHECK_CLEAN_CLOSE(1005, "");
     CHECK_INT(wire, 0);
 }
+
+/* 8. Nothing after the server's close frame is delivered, also while our own output is backed
+ * up (the server reads nothing: more than 256 KiB of ours waits in libuv, so our answer to its
+ * close cannot be written yet and the connection is still open). wslay reads no more once a
+ * close came (nor does the client while it answers it, when it can). */
+TEST(raw_server_no_message_after_close_while_output_is_backed_up)
+{
+    pat_init();
+    CHECK_INT(rs_begin(0, 4096), 0);
+    int small = 4096;
+    setsockopt(rs.client_fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    uv_read_stop((uv_stream_t *)&rs.conn); /* the server reads nothing until the end */
+    dc.send_on_open = 1 << 20;
+    rs_open();
+    size_t queued = dc.c ? ws_queued_bytes(dc.c) : 0;
+    gl_buf s;
+    gl_buf_init(&s, 0);
+    sclose(&s, 1000, "bye");
+    rs_write(gl_buf_head(&s), s.len);
+    rs_settle();
+    gl_buf_reset(&s);
+    sframe(&s, 0x82, "late", 4); /* a server must send nothing after its close */
+    rs_write(gl_buf_head(&s), s.len);
+    rs_settle();
+    gl_buf_free(&s);
+    size_t got = dc.got;
+    uv_read_start((uv_stream_t *)&rs.conn, rs_alloc, rs_read); /* our megabyte, then our close */
+    int wire = client_close_code();
+    rs_end();
+    CHECK(queued > 512 * 1024);
+    CHECK_INT(got, 0);
+    CHECK_STR(dc.bad, "");
+    CHECK_CLEAN_CLOSE(1000, "bye");
+    CHECK_INT(wire, 1000);
+}
