@@ -404,7 +404,8 @@ static int awake(ws_conn *c)
 static void direct_frames(ws_conn *c)
 {
     while (c->state == ST_OPEN && !c->paused && !c->stalled && !c->in_frame && !c->in_message &&
-           c->ws_fed == c->ws_done && c->in.len >= 2) {
+           c->ws_fed == c->ws_done && c->in.len >= 2 &&
+           (!c->ws || wslay_event_get_read_enabled(c->ws))) { /* not after a close frame */
         const uint8_t *p = (const uint8_t *)gl_buf_head(&c->in);
         size_t have = c->in.len, hdr = 2;
         if (p[0] != (0x80 | WSLAY_BINARY_FRAME) || (p[1] & 0x80))

@@ -1182,8 +1182,12 @@ TEST(streaming_connection_keeps_tls_buffers_until_quiet)
     client_run r = {.msgs = {"many:300:1000"}, .nmsgs = 1};
     ws_conn *c = connect_to(&r, "wss", "127.0.0.1", "/ws", client_ctx, 0);
     CHECK(c != NULL);
-    for (int i = 0; i < 5000 && r.received < 300; i++)
-        turns(1);
+    uv_timer_t deadline;
+    uv_timer_init(&loop, &deadline);
+    uv_timer_start(&deadline, on_deadline, 5000, 0);
+    while (r.received < 300 && uv_is_active((uv_handle_t *)&deadline))
+        uv_run(&loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&deadline, NULL);
     CHECK_INT(r.received, 300);
     CHECK(ws_keeps_tls_buffers(c));
     quiet_for_ms(300);
