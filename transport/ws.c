@@ -470,6 +470,8 @@ static void pump(ws_conn *c)
                  c->max_message);
     else if (!c->error[0] && sent == WSLAY_CODE_PROTOCOL_ERROR)
         snprintf(c->error, sizeof c->error, "peer broke the websocket protocol");
+    else if (!c->error[0] && sent == WSLAY_CODE_INVALID_FRAME_PAYLOAD_DATA)
+        snprintf(c->error, sizeof c->error, "peer sent a text message that is not UTF-8");
     flush_out(c);
     if (wslay_event_get_close_sent(c->ws) && c->state == ST_OPEN) {
         c->state = ST_CLOSING;

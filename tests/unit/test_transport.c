@@ -2018,7 +2018,7 @@ TEST(raw_server_invalid_utf8_text_closes_1007)
         int wire = client_close_code();
         rs_end();
         if (dc.bad[0] || dc.got != 1 || dc.info.code != 1006 || dc.info.sent_code != 1007 ||
-            wire != 1007 || !dc.info.error)
+            wire != 1007 || strcmp(dc.error, "peer sent a text message that is not UTF-8") != 0)
             GL_FAILF("case %zu: \"%s\", %zu messages, code %d, sent %d, on the wire %d, error \"%s\"",
                      i, dc.bad, dc.got, dc.info.code, dc.info.sent_code, wire, dc.error);
     }
