@@ -1,6 +1,8 @@
 /* Websocket connections: libuv socket -> (TLS engine) -> HTTP upgrade -> wslay.
  *
- * Data path in:  uv read -> gl_tls_feed -> c->in (plaintext) -> HTTP head parser or wslay recv.
+ * Data path in:  uv read -> gl_tls_feed -> c->in (plaintext) -> HTTP head parser, or whole
+ *                binary frames straight to on_message (a client: direct_frames), or wslay recv.
+ *                Under a flood the socket's receive mark is raised (maybe_coalesce).
  * Data path out: wslay send callback -> c->stage (plaintext) -> gl_tls_write -> c->out -> one
  *                uv_write; the HTTP writer -> gl_tls_write -> c->out.
  * wslay hands over a frame's header and its payload in separate calls: sealed one by one, each
@@ -53,7 +55,7 @@ struct ws_conn {
     uv_loop_t *loop;
     uv_tcp_t tcp;
     uv_timer_t timer;
-    uv_timer_t idle_timer;  /* HIBERNATE_MS after a small read: hibernate() */
+    uv_timer_t idle_timer;  /* on_idle: hibernate() after HIBERNATE_MS, a flood's end */
     union {                 /* one at a time: the lookup (ST_RESOLVING) has ended, its callback
                                run, before the connect starts */
         uv_getaddrinfo_t gai;
@@ -345,7 +347,8 @@ static int start_wslay(ws_conn *c)
  * output makes a fresh one (awake()). Nothing under way: no frame half read (every byte wslay
  * was given belongs to a frame it finished), no fragmented message, nothing queued or half
  * sent, no close sent or received. Those are all the state wslay keeps between frames, so the
- * fresh context carries on exactly where this one stood. */
+ * fresh context carries on exactly where this one stood. A stream's TLS record buffers go too
+ * (gl_tls_keep_buffers), and the staging buffer. */
 static void hibernate(ws_conn *c)
 {
     if (c->tls_kept && c->state == ST_OPEN) { /* OpenSSL frees them if empty (else later) */
@@ -366,10 +369,11 @@ static void hibernate(ws_conn *c)
     }
 }
 
-/* Also the deferred pump of ws_pause(c, false): what was read before the pause, delivered from
- * the loop, not from inside the caller's frame. */
 static void end_flood(ws_conn *c);
 
+/* idle_timer: the end of a flood (maybe_coalesce), hibernation after HIBERNATE_MS of quiet, and
+ * the deferred pump of ws_pause(c, false): what was read before the pause, delivered from the
+ * loop, not from inside the caller's frame. */
 static void on_idle(uv_timer_t *t)
 {
     ws_conn *c = t->data;
@@ -569,8 +573,11 @@ static void conn_finish(ws_conn *c)
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = false;
     }
-    if (c->tls && seal(c) == 0)
+    if (c->tls) {
+        if (seal(c) != 0)
+            return; /* conn_fail'd: the handles are closing */
         gl_tls_shutdown(c->tls, &c->out);
+    }
     if (!c->stalled && c->tcp_inited) {
         flush_out(c);
         c->shutdown_req.data = c;

@@ -46,9 +46,10 @@ typedef struct ws_client_opts {
     unsigned connect_timeout_ms; /* DNS+TCP+TLS+upgrade; 0 = 15 s */
     unsigned ping_interval_ms;   /* 0 = no keepalive pings */
     unsigned pong_timeout_ms;    /* no pong this long after a ping: the connection fails */
-    /* Under a flood (FLOOD_READS reads in a row, each under FLOOD_GAP_US after the last), read
-     * the socket once per this many ms instead of at every arrival: one wakeup for a
-     * millisecond of messages, not one per few. 0: read at every arrival. */
+    /* Under a flood (small reads in a row, each less than 0.2 ms after the last: ws.c,
+     * maybe_coalesce), the socket's receive mark (SO_RCVLOWAT) is raised to 16 KiB, so the loop
+     * wakes once that much waits; this many ms without a read put it back to 1 byte (the tail
+     * of a flood waits at most that). 0: read at every arrival. At most 1000. */
     unsigned coalesce_ms;
 } ws_client_opts;
 

@@ -1839,6 +1839,22 @@ TEST(raw_server_frames_cut_anywhere_arrive_as_whole)
     CHECK_INT(wire, 1000);
 }
 
+/* Writes the case in s and lets the client take it, then one more frame, which a client that
+ * closed must not deliver; frees s, ends the server and returns the close code the client sent
+ * (client_close_code). */
+static int send_then_a_later_frame(gl_buf *s)
+{
+    rs_write(gl_buf_head(s), s->len);
+    rs_settle();
+    gl_buf_reset(s);
+    sframe(s, 0x82, "later", 5);
+    rs_write(gl_buf_head(s), s->len);
+    gl_buf_free(s);
+    int wire = client_close_code();
+    rs_end();
+    return wire;
+}
+
 /* 4. max_message: a message of exactly that many bytes is delivered; one more byte closes with
  * 1009 and nothing after it comes, for limits in each length encoding. */
 static void max_message_case(size_t max)
@@ -1854,14 +1870,7 @@ static void max_message_case(size_t max)
     gl_buf_reset(&s);
     sframe(&s, 0x82, pat, max + 1); /* at the head of a read, whole if a read holds it */
     sframe(&s, 0x82, "after", 5);
-    rs_write(gl_buf_head(&s), s.len);
-    rs_settle();
-    gl_buf_reset(&s);
-    sframe(&s, 0x82, "later", 5);
-    rs_write(gl_buf_head(&s), s.len);
-    gl_buf_free(&s);
-    int wire = client_close_code();
-    rs_end();
+    int wire = send_then_a_later_frame(&s);
     char want[64];
     snprintf(want, sizeof want, "peer sent a message larger than %zu bytes", max);
     CHECK_STR(dc.bad, "");
@@ -2009,14 +2018,7 @@ TEST(raw_server_invalid_utf8_text_closes_1007)
         sbin(&s, pat, 20);
         sframe(&s, 0x81, bad[i].bytes, bad[i].n);
         sframe(&s, 0x82, "after", 5);
-        rs_write(gl_buf_head(&s), s.len);
-        rs_settle();
-        gl_buf_reset(&s);
-        sframe(&s, 0x82, "later", 5);
-        rs_write(gl_buf_head(&s), s.len);
-        gl_buf_free(&s);
-        int wire = client_close_code();
-        rs_end();
+        int wire = send_then_a_later_frame(&s);
         if (dc.bad[0] || dc.got != 1 || dc.info.code != 1006 || dc.info.sent_code != 1007 ||
             wire != 1007 || strcmp(dc.error, "peer sent a text message that is not UTF-8") != 0)
             GL_FAILF("case %zu: \"%s\", %zu messages, code %d, sent %d, on the wire %d, error \"%s\"",
